@@ -1,0 +1,125 @@
+//! Comments are invisible to the grammar; this scanner finds them for the formatter and
+//! for doc-comment lookup.
+
+use super::ast::Comment;
+use crate::source::Span;
+
+/// Every `//` comment outside string literals, in order.
+pub fn scan(text: &str) -> Vec<Comment> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'"' => {
+                i += 1;
+                while i < bytes.len() && bytes[i] != b'"' && bytes[i] != b'\n' {
+                    i += if bytes[i] == b'\\' { 2 } else { 1 };
+                }
+                i += 1;
+            }
+            b'/' if bytes.get(i + 1) == Some(&b'/') => {
+                let end = text[i..].find('\n').map_or(text.len(), |n| i + n);
+                let raw = text[i..end].trim_end();
+                let doc = raw.starts_with("///") && !raw.starts_with("////");
+                out.push(Comment {
+                    text: raw.to_string(),
+                    span: Span::new(i, i + raw.len()),
+                    doc,
+                });
+                i = end;
+            }
+            _ => i += 1,
+        }
+    }
+    out
+}
+
+/// The `///` block that sits on the lines directly above `offset`, without the slashes.
+pub fn doc_above(text: &str, comments: &[Comment], offset: usize) -> Option<String> {
+    let mut idx = comments.partition_point(|c| c.span.end <= offset);
+    let mut lines = Vec::new();
+    let mut next_start = offset;
+    while idx > 0 {
+        let c = &comments[idx - 1];
+        let gap = &text[c.span.end..next_start];
+        if !c.doc || !gap.chars().all(char::is_whitespace) || gap.matches('\n').count() != 1 {
+            break;
+        }
+        let line_start = text[..c.span.start].rfind('\n').map_or(0, |n| n + 1);
+        if !text[line_start..c.span.start].trim().is_empty() {
+            break;
+        }
+        let body = &c.text[3..];
+        lines.push(body.strip_prefix(' ').unwrap_or(body).to_string());
+        next_start = c.span.start;
+        idx -= 1;
+    }
+    if lines.is_empty() {
+        return None;
+    }
+    lines.reverse();
+    Some(lines.join("\n"))
+}
+
+/// How deep `(`, `[` and `{` nest outside strings and comments, and where the first
+/// bracket past `limit` opens.
+pub fn first_too_deep(text: &str, limit: usize) -> Option<usize> {
+    let bytes = text.as_bytes();
+    let mut depth = 0usize;
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'"' => {
+                i += 1;
+                while i < bytes.len() && bytes[i] != b'"' && bytes[i] != b'\n' {
+                    i += if bytes[i] == b'\\' { 2 } else { 1 };
+                }
+            }
+            b'/' if bytes.get(i + 1) == Some(&b'/') => {
+                i = text[i..].find('\n').map_or(text.len(), |n| i + n);
+                continue;
+            }
+            b'(' | b'[' | b'{' => {
+                depth += 1;
+                if depth > limit {
+                    return Some(i);
+                }
+            }
+            b')' | b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        i += 1;
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn skips_slashes_in_strings_and_finds_docs() {
+        let text = "x = \"a//b\" // trailing\n/// one\n/// two\nsource s";
+        let comments = scan(text);
+        assert_eq!(comments.len(), 3);
+        assert_eq!(comments[0].text, "// trailing");
+        assert!(!comments[0].doc && comments[1].doc);
+        let at = text.find("source").unwrap();
+        assert_eq!(doc_above(text, &comments, at).as_deref(), Some("one\ntwo"));
+    }
+
+    #[test]
+    fn a_blank_line_detaches_the_doc() {
+        let text = "/// lost\n\nsource s";
+        let comments = scan(text);
+        assert_eq!(doc_above(text, &comments, text.find("source").unwrap()), None);
+    }
+
+    #[test]
+    fn finds_deep_nesting() {
+        assert_eq!(first_too_deep("((()))", 3), None);
+        assert_eq!(first_too_deep("(((())))", 3), Some(3));
+        assert_eq!(first_too_deep("\"((((\" // ((((", 1), None);
+    }
+}
