@@ -44,7 +44,7 @@ codes! {
     E0005 Error "no-key-path" "An aggregation over a table with no key path to the entity";
     E0006 Error "label-leakage" "The label, or something computed from it, is a model input";
     E0007 Error "time-leakage" "A join or window that can see rows from after the entity's time";
-    E0008 Error "metric-task-mismatch" "A metric that does not apply to the model's task";
+    E0008 Error "metric-task-mismatch" "A metric or algorithm that does not apply to the model's task";
     E0009 Error "metric-not-evaluated" "A promotion rule on a metric no evaluation produces";
     E0010 Error "unobservable-metric" "A serving or alert condition on a metric the serving path cannot observe";
     E0011 Error "drift-column-not-input" "A drift monitor on a column the served model does not take";
@@ -54,7 +54,7 @@ codes! {
     E0015 Error "misplaced-statement" "A statement or key that does not belong in this block";
     E0016 Error "missing-required" "A block lacks a key it needs";
     E0017 Error "bad-arguments" "A call with the wrong number or kind of arguments";
-    E0018 Error "import-failed" "An imported file cannot be read, or imports itself";
+    E0018 Error "import-failed" "An imported file cannot be read";
     E0019 Error "invalid-value" "A value outside what the key accepts";
     E0020 Error "unaggregated-column" "A column of a related table used without an aggregation";
     E0021 Error "stdlib-only" "A declaration kind that only the standard library may use";

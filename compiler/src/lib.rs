@@ -2,8 +2,12 @@
 //! through [`FileSystem`]) and never panics on any input.
 
 pub mod diagnostic;
+pub mod format;
 pub mod source;
+pub mod stdlib;
 pub mod syntax;
+pub mod types;
 
 pub use diagnostic::{Code, Diagnostic, Severity};
 pub use source::{FileId, Sources, Span};
+pub use syntax::ast;

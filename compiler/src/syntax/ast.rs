@@ -49,6 +49,7 @@ pub enum StdKind {
     Splitter,
     DriftTest,
     ServingMetric,
+    Reader,
 }
 
 impl StdKind {
@@ -62,6 +63,7 @@ impl StdKind {
             StdKind::Splitter => "splitter",
             StdKind::DriftTest => "drift_test",
             StdKind::ServingMetric => "serving_metric",
+            StdKind::Reader => "reader",
         }
     }
     pub fn from_keyword(word: &str) -> Option<StdKind> {
@@ -74,6 +76,7 @@ impl StdKind {
             StdKind::Splitter,
             StdKind::DriftTest,
             StdKind::ServingMetric,
+            StdKind::Reader,
         ]
         .into_iter()
         .find(|k| k.keyword() == word)

@@ -25,7 +25,7 @@ pub fn parse(text: &str, file: FileId) -> (File, Vec<Diagnostic>) {
             .help("split the expression or block into smaller named parts");
         return (File { items: Vec::new(), comments }, vec![diag]);
     }
-    let mut b = Builder { text, file, comments: &comments, diags: Vec::new() };
+    let mut b = Builder { t: Trim { text, comments: &comments }, text, file, comments: &comments, diags: Vec::new() };
     let items = match Grammar::parse(Rule::file, text) {
         Ok(mut pairs) => b.items(pairs.next().expect("file rule yields a pair")),
         Err(err) => {
@@ -40,6 +40,7 @@ pub fn parse(text: &str, file: FileId) -> (File, Vec<Diagnostic>) {
 }
 
 struct Builder<'a> {
+    t: Trim<'a>,
     text: &'a str,
     file: FileId,
     comments: &'a [Comment],
@@ -48,8 +49,27 @@ struct Builder<'a> {
 
 struct TooDeep(Span);
 
-fn span(p: &Pair<Rule>) -> Span {
-    Span::new(p.as_span().start(), p.as_span().end())
+/// Spans without the whitespace and comments that pest's implicit skipping leaves at
+/// the end of a rule.
+#[derive(Clone, Copy)]
+struct Trim<'a> {
+    text: &'a str,
+    comments: &'a [Comment],
+}
+
+impl Trim<'_> {
+    fn span(&self, p: &Pair<Rule>) -> Span {
+        let start = p.as_span().start();
+        let mut end = p.as_span().end();
+        loop {
+            let trimmed = start + self.text[start..end].trim_end().len();
+            let comment = self.comments.binary_search_by(|c| c.span.end.cmp(&trimmed));
+            end = match comment {
+                Ok(i) if self.comments[i].span.start >= start => self.comments[i].span.start,
+                _ => return Span::new(start, trimmed),
+            };
+        }
+    }
 }
 
 impl<'a> Builder<'a> {
@@ -59,7 +79,7 @@ impl<'a> Builder<'a> {
             if p.as_rule() == Rule::EOI {
                 continue;
             }
-            let sp = span(&p);
+            let sp = self.t.span(&p);
             let doc = comments::doc_above(self.text, self.comments, sp.start);
             let kind = if p.as_rule() == Rule::bad_item {
                 self.explain(Rule::strict_item, sp, "this declaration");
@@ -88,65 +108,65 @@ impl<'a> Builder<'a> {
         let mut next = || it.next().expect("grammar guarantees this child");
         match rule {
             Rule::pipeline_decl => {
-                let name = ident(next());
+                let name = ident(self.t, next());
                 ItemKind::Pipeline { name, body: it.next().map(|b| self.body(b)) }
             }
-            Rule::import_decl => ItemKind::Import { path: string(next()) },
+            Rule::import_decl => ItemKind::Import { path: string(self.t, next()) },
             Rule::source_decl => {
-                let name = ident(next());
+                let name = ident(self.t, next());
                 let reader = self.call_or_poison(next());
                 ItemKind::Source { name, reader, body: self.body(it.next().expect("source body")) }
             }
             Rule::check_decl => {
-                let target = ident(next());
+                let target = ident(self.t, next());
                 ItemKind::Check { target, body: self.body(it.next().expect("check body")) }
             }
             Rule::features_decl => {
-                let name = ident(next());
-                let entity = ident(next());
+                let name = ident(self.t, next());
+                let entity = ident(self.t, next());
                 ItemKind::Features { name, entity, body: self.body(it.next().expect("features body")) }
             }
             Rule::dataset_decl => {
-                let name = ident(next());
-                let base = ident(next());
+                let name = ident(self.t, next());
+                let base = ident(self.t, next());
                 let mut views = Vec::new();
                 let mut body = None;
                 for p in it {
                     match p.as_rule() {
-                        Rule::ident => views.push(ident(p)),
+                        Rule::ident => views.push(ident(self.t, p)),
                         _ => body = Some(self.body(p)),
                     }
                 }
                 ItemKind::Dataset { name, base, views, body }
             }
             Rule::model_decl => {
-                let name = ident(next());
+                let name = ident(self.t, next());
                 let algorithm = self.call_or_poison(next());
                 ItemKind::Model { name, algorithm, body: it.next().map(|b| self.body(b)) }
             }
             Rule::evaluate_decl => {
-                let model = ident(next());
-                let data = path(next());
+                let model = ident(self.t, next());
+                let data = path(self.t, next());
                 ItemKind::Evaluate { model, data, body: it.next().map(|b| self.body(b)) }
             }
             Rule::register_decl => {
-                let model = ident(next());
-                let registered = string(next());
+                let model = ident(self.t, next());
+                let registered = string(self.t, next());
                 ItemKind::Register { model, registered, body: it.next().map(|b| self.body(b)) }
             }
             Rule::serve_decl => {
-                let registered = string(next());
+                let registered = string(self.t, next());
                 ItemKind::Serve { registered, body: it.next().map(|b| self.body(b)) }
             }
             Rule::monitor_decl => {
-                let name = ident(next());
-                let registered = string(next());
+                let name = ident(self.t, next());
+                let registered = string(self.t, next());
                 ItemKind::Monitor { name, registered, body: it.next().map(|b| self.body(b)) }
             }
             Rule::stdlib_decl => {
                 let kind = next();
                 let std = StdKind::from_keyword(kind.as_str()).expect("grammar lists the kinds");
-                let name = ident(next());
+                let name = ident(self.t, next());
                 ItemKind::Stdlib { std, name, body: it.next().map(|b| self.body(b)) }
             }
             other => unreachable!("not a declaration rule: {other:?}"),
@@ -155,7 +175,7 @@ impl<'a> Builder<'a> {
 
     /// A call in a header; an over-deep argument leaves the call without arguments.
     fn call_or_poison(&mut self, p: Pair<'a, Rule>) -> Call {
-        let sp = span(&p);
+        let sp = self.t.span(&p);
         match self.call(p, 0) {
             Ok(c) => c,
             Err(TooDeep(at)) => {
@@ -174,10 +194,10 @@ impl<'a> Builder<'a> {
     }
 
     fn body(&mut self, p: Pair<'a, Rule>) -> Body {
-        let sp = span(&p);
+        let sp = self.t.span(&p);
         let mut stmts: Vec<Stmt> = Vec::new();
         for s in p.into_inner() {
-            let ssp = span(&s);
+            let ssp = self.t.span(&s);
             if s.as_rule() == Rule::bad_stmt {
                 // Neighbouring bad lines are one mistake: extend the previous error.
                 if let Some(last) = stmts.last_mut() {
@@ -217,28 +237,28 @@ impl<'a> Builder<'a> {
         let mut it = p.into_inner().filter(|p| !is_keyword(p.as_rule()) || p.as_rule() == Rule::kw_rollback);
         Ok(match rule {
             Rule::typed_stmt => {
-                let name = ident(it.next().unwrap());
-                let ty = ident(it.next().unwrap());
+                let name = ident(self.t, it.next().unwrap());
+                let ty = ident(self.t, it.next().unwrap());
                 let mut markers = Vec::new();
                 let mut value = None;
                 for p in it {
                     match p.as_rule() {
-                        Rule::marker => markers.push(marker(p)),
+                        Rule::marker => markers.push(marker(self.t, p)),
                         _ => value = Some(self.expr(p, 0)?),
                     }
                 }
                 StmtKind::Typed { name, ty, markers, value }
             }
             Rule::assign_stmt => {
-                let name = ident(it.next().unwrap());
+                let name = ident(self.t, it.next().unwrap());
                 StmtKind::Assign { name, value: self.expr(it.next().unwrap(), 0)? }
             }
             Rule::expect_stmt => StmtKind::Expect { expr: self.expr(it.next().unwrap(), 0)? },
-            Rule::slice_stmt => StmtKind::Slice { columns: it.map(ident).collect() },
+            Rule::slice_stmt => StmtKind::Slice { columns: it.map(|p| ident(self.t, p)).collect() },
             Rule::promote_stmt => {
                 let first = it.next().unwrap();
                 let (stage, cond) = if first.as_rule() == Rule::ident {
-                    (Some(ident(first)), it.next().unwrap())
+                    (Some(ident(self.t, first)), it.next().unwrap())
                 } else {
                     (None, first)
                 };
@@ -253,14 +273,14 @@ impl<'a> Builder<'a> {
                 let action = it.next().map(|a| {
                     let inner = a.into_inner().next().unwrap();
                     match inner.as_rule() {
-                        Rule::kw_rollback => Action::Rollback { span: span(&inner) },
-                        _ => Action::Retrain { model: ident(inner) },
+                        Rule::kw_rollback => Action::Rollback { span: self.t.span(&inner) },
+                        _ => Action::Retrain { model: ident(self.t, inner) },
                     }
                 });
                 StmtKind::Alert { cond, action }
             }
             Rule::block_stmt => {
-                let name = ident(it.next().unwrap());
+                let name = ident(self.t, it.next().unwrap());
                 StmtKind::Block { name, body: self.body(it.next().unwrap()) }
             }
             other => unreachable!("not a statement rule: {other:?}"),
@@ -268,7 +288,7 @@ impl<'a> Builder<'a> {
     }
 
     fn expr(&mut self, p: Pair<'a, Rule>, depth: usize) -> Result<Expr, TooDeep> {
-        let sp = span(&p);
+        let sp = self.t.span(&p);
         if depth > MAX_EXPR_DEPTH {
             return Err(TooDeep(sp));
         }
@@ -339,7 +359,7 @@ impl<'a> Builder<'a> {
                 let mut it = p.into_inner().filter(|p| !is_keyword(p.as_rule()));
                 let e = self.expr(it.next().unwrap(), depth + 1)?;
                 match it.next() {
-                    Some(w) => Ok(Expr { kind: ExprKind::Over { expr: Box::new(e), window: duration(w) }, span: sp }),
+                    Some(w) => Ok(Expr { kind: ExprKind::Over { expr: Box::new(e), window: duration(self.t, w) }, span: sp }),
                     None => Ok(e),
                 }
             }
@@ -348,7 +368,7 @@ impl<'a> Builder<'a> {
                 Ok(Expr { kind: ExprKind::List { items }, span: sp })
             }
             Rule::call => Ok(Expr { kind: ExprKind::Call(self.call(p, depth + 1)?), span: sp }),
-            Rule::path => Ok(Expr { kind: ExprKind::Path(path(p)), span: sp }),
+            Rule::path => Ok(Expr { kind: ExprKind::Path(path(self.t, p)), span: sp }),
             Rule::number => {
                 let text = p.as_str().to_string();
                 let integer = !text.contains(['.', 'e', 'E']);
@@ -360,22 +380,22 @@ impl<'a> Builder<'a> {
                 let value = text.trim_end_matches('%').parse::<f64>().unwrap_or(f64::INFINITY);
                 Ok(Expr { kind: ExprKind::Percent { text, value }, span: sp })
             }
-            Rule::duration => Ok(Expr { kind: ExprKind::Duration(duration(p)), span: sp }),
-            Rule::string => Ok(Expr { kind: ExprKind::Str { value: string(p).value }, span: sp }),
+            Rule::duration => Ok(Expr { kind: ExprKind::Duration(duration(self.t, p)), span: sp }),
+            Rule::string => Ok(Expr { kind: ExprKind::Str { value: string(self.t, p).value }, span: sp }),
             Rule::boolean => Ok(Expr { kind: ExprKind::Bool { value: p.as_str() == "true" }, span: sp }),
             other => unreachable!("not an expression rule: {other:?}"),
         }
     }
 
     fn call(&mut self, p: Pair<'a, Rule>, depth: usize) -> Result<Call, TooDeep> {
-        let sp = span(&p);
+        let sp = self.t.span(&p);
         let mut it = p.into_inner();
-        let func = ident(it.next().unwrap());
+        let func = ident(self.t, it.next().unwrap());
         let mut args = Vec::new();
         for a in it {
             let mut parts: Vec<_> = a.into_inner().collect();
             let value = self.expr(parts.pop().unwrap(), depth + 1)?;
-            let name = parts.pop().map(ident);
+            let name = parts.pop().map(|p| ident(self.t, p));
             args.push(Arg { name, value });
         }
         Ok(Call { func, args, span: sp })
@@ -386,27 +406,27 @@ fn is_keyword(rule: Rule) -> bool {
     format!("{rule:?}").starts_with("kw_")
 }
 
-fn ident(p: Pair<Rule>) -> Ident {
-    Ident { name: p.as_str().to_string(), span: span(&p) }
+fn ident(t: Trim, p: Pair<Rule>) -> Ident {
+    Ident { name: p.as_str().to_string(), span: t.span(&p) }
 }
 
-fn path(p: Pair<Rule>) -> Path {
-    let sp = span(&p);
-    Path { parts: p.into_inner().map(ident).collect(), span: sp }
+fn path(t: Trim, p: Pair<Rule>) -> Path {
+    let sp = t.span(&p);
+    Path { parts: p.into_inner().map(|p| ident(t, p)).collect(), span: sp }
 }
 
-fn marker(p: Pair<Rule>) -> Marker {
-    let sp = span(&p);
+fn marker(t: Trim, p: Pair<Rule>) -> Marker {
+    let sp = t.span(&p);
     let mut it = p.into_inner();
     let kw = it.next().unwrap();
     match kw.as_rule() {
         Rule::kw_key => Marker::Key { span: sp },
         Rule::kw_time => Marker::Time { span: sp },
-        _ => Marker::References { target: path(it.next().unwrap()) },
+        _ => Marker::References { target: path(t, it.next().unwrap()) },
     }
 }
 
-fn duration(p: Pair<Rule>) -> Duration {
+fn duration(t: Trim, p: Pair<Rule>) -> Duration {
     let text = p.as_str();
     let digits = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
     let unit = match &text[digits..] {
@@ -417,10 +437,10 @@ fn duration(p: Pair<Rule>) -> Duration {
         "d" => DurationUnit::D,
         _ => DurationUnit::W,
     };
-    Duration { value: text[..digits].parse().unwrap_or(u64::MAX), unit, span: span(&p) }
+    Duration { value: text[..digits].parse().unwrap_or(u64::MAX), unit, span: t.span(&p) }
 }
 
-fn string(p: Pair<Rule>) -> StrLit {
+fn string(t: Trim, p: Pair<Rule>) -> StrLit {
     let raw = p.as_str();
     let inner = &raw[1..raw.len() - 1];
     let mut value = String::with_capacity(inner.len());
@@ -437,7 +457,7 @@ fn string(p: Pair<Rule>) -> StrLit {
             None => {}
         }
     }
-    StrLit { value, span: span(&p) }
+    StrLit { value, span: t.span(&p) }
 }
 
 /// A pest error (offsets relative to `base`) as an E0001 diagnostic in plain words.
