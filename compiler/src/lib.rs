@@ -1,13 +1,17 @@
 //! The mlpc compiler: parse, check and lower `.mlp` programs. It does no IO (files come
 //! through [`FileSystem`]) and never panics on any input.
 
+pub mod check;
+pub mod compile;
 pub mod diagnostic;
 pub mod format;
+pub mod plan;
 pub mod source;
 pub mod stdlib;
 pub mod syntax;
 pub mod types;
 
+pub use compile::{compile, Compilation, FileSystem};
 pub use diagnostic::{Code, Diagnostic, Severity};
 pub use source::{FileId, Sources, Span};
 pub use syntax::ast;

@@ -271,7 +271,7 @@ impl<'a> Builder<'a> {
             Rule::alert_stmt => {
                 let cond = self.expr(it.next().unwrap(), 0)?;
                 let action = it.next().map(|a| {
-                    let inner = a.into_inner().next().unwrap();
+                    let inner = a.into_inner().find(|p| p.as_rule() != Rule::kw_retrain).unwrap();
                     match inner.as_rule() {
                         Rule::kw_rollback => Action::Rollback { span: self.t.span(&inner) },
                         _ => Action::Retrain { model: ident(self.t, inner) },

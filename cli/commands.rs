@@ -1,0 +1,153 @@
+//! The subcommands. Each returns the process exit code: 0 fine, 1 findings, 2 usage or IO.
+
+use crate::disk::{self, Disk};
+use crate::render::{self, Located};
+use crate::{CheckFormat, GraphFormat, PlanFormat};
+use mlpc_compiler::ast::ItemKind;
+use mlpc_compiler::{compile, Code, Compilation};
+use std::collections::{BTreeSet, HashSet};
+use std::io::IsTerminal;
+
+fn fail(message: impl std::fmt::Display) -> u8 {
+    eprintln!("error: {message}");
+    2
+}
+
+/// Files reached by another file's `import` are checked as part of that program.
+fn roots(files: &[String]) -> Vec<String> {
+    let mut imported = BTreeSet::new();
+    for f in files {
+        let Ok(text) = std::fs::read_to_string(f) else { continue };
+        let (ast, _) = mlpc_compiler::syntax::parse(&text, mlpc_compiler::FileId(0));
+        for item in &ast.items {
+            if let ItemKind::Import { path } = &item.kind {
+                imported.insert(mlpc_compiler::compile::resolve(f, &path.value));
+            }
+        }
+    }
+    files.iter().filter(|f| !imported.contains(f.as_str())).cloned().collect()
+}
+
+pub fn check(paths: &[String], format: CheckFormat, deny_warnings: bool) -> u8 {
+    let files = match disk::collect(paths) {
+        Ok(f) => f,
+        Err(e) => return fail(e),
+    };
+    for f in &files {
+        if let Err(e) = std::fs::read_to_string(f) {
+            return fail(format!("cannot read `{f}`: {e}"));
+        }
+    }
+    let compilations: Vec<Compilation> = roots(&files).iter().map(|f| compile(f, &Disk)).collect();
+    let mut seen = HashSet::new();
+    let mut located = Vec::new();
+    for c in &compilations {
+        for d in &c.diagnostics {
+            let key = (c.sources.get(d.primary.file).path.clone(), d.primary.span, d.code, d.message.clone());
+            if seen.insert(key) {
+                located.push(Located { diag: d, sources: &c.sources });
+            }
+        }
+    }
+    let color = format == CheckFormat::Human && std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    print!("{}", render::render(format, &located, files.len(), color));
+    let errors = located.iter().any(|l| l.diag.is_error());
+    let warnings = located.iter().any(|l| !l.diag.is_error());
+    u8::from(errors || (deny_warnings && warnings))
+}
+
+pub fn fmt(paths: &[String], check: bool) -> u8 {
+    let files = match disk::collect(paths) {
+        Ok(f) => f,
+        Err(e) => return fail(e),
+    };
+    let mut status = 0;
+    for f in &files {
+        let text = match std::fs::read_to_string(f) {
+            Ok(t) => t,
+            Err(e) => return fail(format!("cannot read `{f}`: {e}")),
+        };
+        match mlpc_compiler::format::format(&text) {
+            Ok(out) if out == text => {}
+            Ok(_) if check => {
+                println!("would reformat {f}");
+                status = 1;
+            }
+            Ok(out) => {
+                if let Err(e) = write_atomically(f, &out) {
+                    return fail(format!("cannot write `{f}`: {e}"));
+                }
+                println!("formatted {f}");
+            }
+            Err(diags) => {
+                let mut sources = mlpc_compiler::Sources::default();
+                sources.add(f.clone(), text);
+                let located: Vec<Located> = diags.iter().map(|d| Located { diag: d, sources: &sources }).collect();
+                eprint!("{}", render::render(CheckFormat::Human, &located, 1, std::io::stderr().is_terminal()));
+                eprintln!("left {f} unchanged: it does not parse");
+                status = 1;
+            }
+        }
+    }
+    status
+}
+
+/// Writes through a temporary file in the same folder, then renames over the target.
+fn write_atomically(path: &str, text: &str) -> std::io::Result<()> {
+    let tmp = format!("{path}.mlpc-fmt.tmp");
+    std::fs::write(&tmp, text)?;
+    std::fs::rename(&tmp, path)
+}
+
+/// Compiles `file` for `plan` and `graph`; diagnostics go to stderr.
+fn compiled(file: &str) -> Result<Compilation, u8> {
+    if let Err(e) = std::fs::read_to_string(file) {
+        return Err(fail(format!("cannot read `{file}`: {e}")));
+    }
+    let c = compile(file, &Disk);
+    if c.plan.is_none() {
+        let located: Vec<Located> = c.diagnostics.iter().map(|d| Located { diag: d, sources: &c.sources }).collect();
+        eprint!("{}", render::render(CheckFormat::Human, &located, 1, std::io::stderr().is_terminal()));
+        return Err(1);
+    }
+    Ok(c)
+}
+
+pub fn plan(file: &str, format: PlanFormat) -> u8 {
+    let c = match compiled(file) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let plan = c.plan.as_ref().expect("compiled() returns plans");
+    match format {
+        PlanFormat::Json => println!("{}", plan.to_json()),
+        PlanFormat::Text => print!("{}", plan.to_text()),
+    }
+    0
+}
+
+pub fn graph(file: &str, format: GraphFormat) -> u8 {
+    let c = match compiled(file) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let plan = c.plan.as_ref().expect("compiled() returns plans");
+    match format {
+        GraphFormat::Dot => print!("{}", plan.to_dot()),
+        GraphFormat::Mermaid => print!("{}", plan.to_mermaid()),
+    }
+    0
+}
+
+pub fn explain(code: &str) -> u8 {
+    match Code::parse(code) {
+        Some(c) => {
+            print!("{}", c.page());
+            0
+        }
+        None => {
+            let known: Vec<&str> = Code::ALL.iter().map(|c| c.as_str()).collect();
+            fail(format!("unknown code `{code}`; known codes: {}", known.join(", ")))
+        }
+    }
+}

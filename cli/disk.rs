@@ -1,0 +1,49 @@
+//! The CLI's view of the disk: reading files for the compiler and finding `.mlp` files.
+
+use mlpc_compiler::FileSystem;
+
+pub struct Disk;
+
+impl FileSystem for Disk {
+    fn read_to_string(&self, path: &str) -> Result<String, String> {
+        std::fs::read_to_string(path).map_err(|e| e.to_string())
+    }
+}
+
+/// The `.mlp` files under each path (a file is taken as is), sorted, without hidden
+/// folders and build output.
+pub fn collect(paths: &[String]) -> Result<Vec<String>, String> {
+    let defaults = [".".to_string()];
+    let paths = if paths.is_empty() { &defaults[..] } else { paths };
+    let mut out = Vec::new();
+    for p in paths {
+        let meta = std::fs::metadata(p).map_err(|e| format!("cannot read `{p}`: {e}"))?;
+        if meta.is_dir() {
+            walk(p, &mut out).map_err(|e| format!("cannot read `{p}`: {e}"))?;
+        } else {
+            out.push(p.clone());
+        }
+    }
+    out.sort();
+    out.dedup();
+    Ok(out)
+}
+
+fn walk(dir: &str, out: &mut Vec<String>) -> std::io::Result<()> {
+    let mut entries: Vec<_> = std::fs::read_dir(dir)?.collect::<Result<_, _>>()?;
+    entries.sort_by_key(|e| e.file_name());
+    for e in entries {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if name.starts_with('.') || name == "target" || name == "node_modules" {
+            continue;
+        }
+        let path = if dir == "." { name.clone() } else { format!("{}/{name}", dir.trim_end_matches('/')) };
+        let ty = e.file_type()?;
+        if ty.is_dir() {
+            walk(&path, out)?;
+        } else if name.ends_with(".mlp") {
+            out.push(path);
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,435 @@
+//! Name resolution and type checking. Runs on every parsed file of a program, broken or
+//! not, and fills an [`Analysis`] that the plan is lowered from.
+
+mod analysis;
+mod decls;
+mod expr;
+
+pub use analysis::*;
+
+use crate::ast::{Body, Expr, ExprKind, Ident, Item, ItemKind, StmtKind};
+use crate::compile::Module;
+use crate::diagnostic::{suggest, Code, Diagnostic};
+use crate::source::{FileId, Sources, Span};
+use crate::stdlib::Stdlib;
+use std::collections::{HashMap, HashSet};
+
+/// Checks every module and returns what was learned, with the diagnostics.
+pub fn check(sources: &Sources, modules: &[Module]) -> (Analysis, Vec<Diagnostic>) {
+    let mut c = Checker {
+        sources,
+        std: Stdlib::get(),
+        diags: Vec::new(),
+        names: HashMap::new(),
+        registered: HashMap::new(),
+        broken: HashSet::new(),
+        used: HashSet::new(),
+        a: Analysis::default(),
+    };
+    let items: Vec<(FileId, &Item)> =
+        modules.iter().flat_map(|m| m.ast.items.iter().map(move |i| (m.file, i))).collect();
+    c.declare(&items);
+    // Order matters only for what each kind looks up: sources before what reads them,
+    // evaluations before the promotion rules that need their metrics, and so on.
+    for (file, item) in &items {
+        if let ItemKind::Source { name, reader, body } = &item.kind {
+            c.source(*file, item, name, reader, body);
+        }
+    }
+    c.references();
+    for (file, item) in &items {
+        if let ItemKind::Features { name, entity, body } = &item.kind {
+            c.features_head(*file, item, name, entity, body);
+        }
+    }
+    for (file, item) in &items {
+        match &item.kind {
+            ItemKind::Features { name, body, .. } => c.features_body(*file, name, body),
+            ItemKind::Check { target, body } => c.check_block(*file, item, target, body),
+            ItemKind::Pipeline { name, body } => c.pipeline(*file, item, name, body.as_ref()),
+            ItemKind::Stdlib { std, .. } => c.diags.push(
+                Diagnostic::new(Code::E0021, *file, item.span.start_end(std.keyword().len()), format!("`{}` declarations belong to the standard library", std.keyword()))
+                    .label("only `stdlib/` may declare this")
+                    .help("use the built-in items by name; to add one, change `stdlib/` in mlpc itself"),
+            ),
+            _ => {}
+        }
+    }
+    c.feature_cycles();
+    for (file, item) in &items {
+        if let ItemKind::Dataset { name, base, views, body } = &item.kind {
+            c.dataset(*file, item, name, base, views, body.as_ref());
+        }
+    }
+    for (file, item) in &items {
+        if let ItemKind::Model { name, algorithm, body } = &item.kind {
+            c.model(*file, item, name, algorithm, body.as_ref());
+        }
+    }
+    for (file, item) in &items {
+        if let ItemKind::Evaluate { model, data, body } = &item.kind {
+            c.evaluate(*file, item, model, data, body.as_ref());
+        }
+    }
+    for (file, item) in &items {
+        if let ItemKind::Register { model, registered, body } = &item.kind {
+            c.register(*file, item, model, registered, body.as_ref());
+        }
+    }
+    for (file, item) in &items {
+        if let ItemKind::Serve { registered, body } = &item.kind {
+            c.serve(*file, item, registered, body.as_ref());
+        }
+    }
+    for (file, item) in &items {
+        if let ItemKind::Monitor { name, registered, body } = &item.kind {
+            c.monitor(*file, item, name, registered, body.as_ref());
+        }
+    }
+    c.unused(&items);
+    (c.a, c.diags)
+}
+
+trait SpanExt {
+    fn start_end(&self, len: usize) -> Span;
+}
+impl SpanExt for Span {
+    /// The first `len` bytes of the span.
+    fn start_end(&self, len: usize) -> Span {
+        Span::new(self.start, (self.start + len).min(self.end))
+    }
+}
+
+pub(crate) struct Checker<'a> {
+    sources: &'a Sources,
+    std: &'static Stdlib,
+    diags: Vec<Diagnostic>,
+    /// Top-level names: name → (kind, file, span).
+    names: HashMap<String, (&'static str, FileId, Span)>,
+    /// Registered model names → (model, file, span).
+    registered: HashMap<String, (String, FileId, Span)>,
+    /// Names whose declarations failed to parse: uses of them stay quiet.
+    broken: HashSet<String>,
+    /// (kind, name) of every declaration something uses.
+    used: HashSet<(&'static str, String)>,
+    a: Analysis,
+}
+
+/// The keys of a block, after unknown and repeated keys were reported.
+pub(crate) struct Keys<'b> {
+    pub map: HashMap<&'b str, &'b Expr>,
+    pub spans: HashMap<&'b str, Span>,
+}
+
+impl<'b> Keys<'b> {
+    pub fn get(&self, key: &str) -> Option<&'b Expr> {
+        self.map.get(key).copied()
+    }
+}
+
+impl<'a> Checker<'a> {
+    fn text(&self, file: FileId, span: Span) -> &str {
+        self.sources.get(file).text.get(span.start..span.end).unwrap_or("")
+    }
+
+    fn declare(&mut self, items: &[(FileId, &Item)]) {
+        for (file, item) in items {
+            let (kind, name) = match &item.kind {
+                ItemKind::Pipeline { name, .. } => ("pipeline", name),
+                ItemKind::Source { name, .. } => ("source", name),
+                ItemKind::Features { name, .. } => ("features", name),
+                ItemKind::Dataset { name, .. } => ("dataset", name),
+                ItemKind::Model { name, .. } => ("model", name),
+                ItemKind::Monitor { name, .. } => ("monitor", name),
+                ItemKind::Register { model, registered, .. } => {
+                    if let Some((_, f, s)) = self.registered.get(&registered.value) {
+                        let (f, s) = (*f, *s);
+                        self.diags.push(
+                            Diagnostic::new(Code::E0003, *file, registered.span, format!("`{}` is registered twice", registered.value))
+                                .label("registered again here")
+                                .secondary(f, s, "first registered here")
+                                .help("each registered name belongs to one model; pick another name"),
+                        );
+                    } else {
+                        self.registered.insert(registered.value.clone(), (model.name.clone(), *file, registered.span));
+                    }
+                    continue;
+                }
+                ItemKind::Error { text } => {
+                    let mut words = text.split_whitespace();
+                    if let (Some(_kw), Some(name)) = (words.next(), words.next()) {
+                        let name: String = name.chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect();
+                        self.broken.insert(name);
+                    }
+                    continue;
+                }
+                _ => continue,
+            };
+            if kind == "pipeline" {
+                if let Some(p) = self.names.values().find(|(k, _, _)| *k == "pipeline") {
+                    let (f, s) = (p.1, p.2);
+                    self.diags.push(
+                        Diagnostic::new(Code::E0003, *file, name.span, "a program has one `pipeline` block")
+                            .label("second pipeline")
+                            .secondary(f, s, "first pipeline")
+                            .help("merge the two blocks"),
+                    );
+                    continue;
+                }
+            }
+            if let Some((prev_kind, f, s)) = self.names.get(&name.name) {
+                let (prev_kind, f, s) = (*prev_kind, *f, *s);
+                self.diags.push(
+                    Diagnostic::new(Code::E0003, *file, name.span, format!("`{}` is declared twice", name.name))
+                        .label(format!("this {kind} reuses the name"))
+                        .secondary(f, s, format!("first declared here as a {prev_kind}"))
+                        .help("sources, feature views, datasets, models and monitors share one namespace; rename one"),
+                );
+                continue;
+            }
+            self.names.insert(name.name.clone(), (kind, *file, name.span));
+        }
+    }
+
+    /// Resolves a top-level name of the given kind, reporting it when unknown.
+    fn lookup(&mut self, file: FileId, id: &Ident, kind: &'static str) -> bool {
+        match self.names.get(&id.name) {
+            Some((k, f, s)) if *k == kind => {
+                let (f, s) = (*f, *s);
+                let _ = (f, s);
+                self.used.insert((kind, id.name.clone()));
+                self.a.references.push(Reference {
+                    file,
+                    span: id.span,
+                    target: Target::Decl { kind, name: id.name.clone() },
+                });
+                true
+            }
+            Some((k, f, s)) => {
+                let (k, f, s) = (*k, *f, *s);
+                self.diags.push(
+                    Diagnostic::new(Code::E0002, file, id.span, format!("`{}` is a {k}, not a {kind}", id.name))
+                        .label(format!("expected a {kind}"))
+                        .secondary(f, s, format!("`{}` is declared here", id.name))
+                        .help(format!("name a {kind} here")),
+                );
+                false
+            }
+            None => {
+                let candidates: Vec<String> =
+                    self.names.iter().filter(|(_, v)| v.0 == kind).map(|(n, _)| n.clone()).collect();
+                self.unknown(file, id.span, kind, &id.name, candidates.iter().map(String::as_str));
+                false
+            }
+        }
+    }
+
+    /// Reports an unknown name, with "did you mean" when something is close.
+    fn unknown<'c>(&mut self, file: FileId, span: Span, what: &str, name: &str, candidates: impl IntoIterator<Item = &'c str>) {
+        if self.broken.contains(name) {
+            return;
+        }
+        let mut all: Vec<&str> = candidates.into_iter().collect();
+        all.sort_unstable();
+        all.dedup();
+        let mut d = Diagnostic::new(Code::E0002, file, span, format!("unknown {what} `{name}`")).label("not declared");
+        d = match suggest(name, all.iter().copied()) {
+            Some(best) => d.help(format!("did you mean `{best}`?")).fix(format!("replace with `{best}`"), span, best),
+            None if all.is_empty() => d.help(format!("declare the {what} first")),
+            None => {
+                let shown: Vec<String> = all.iter().take(8).map(|c| format!("`{c}`")).collect();
+                let more = if all.len() > 8 { ", …" } else { "" };
+                d.help(format!("known: {}{more}", shown.join(", ")))
+            }
+        };
+        self.diags.push(d);
+    }
+
+    fn err(&mut self, code: Code, file: FileId, span: Span, message: impl Into<String>, label: impl Into<String>, help: impl Into<String>) {
+        self.diags.push(Diagnostic::new(code, file, span, message).label(label).help(help));
+    }
+
+    /// Collects `key = value` statements; unknown and repeated keys are reported, other
+    /// statements are handed to `other`.
+    fn keys<'b>(
+        &mut self,
+        file: FileId,
+        body: Option<&'b Body>,
+        block: &str,
+        allowed: &[&str],
+        mut other: impl FnMut(&mut Self, &'b crate::ast::Stmt),
+    ) -> Keys<'b> {
+        let mut keys = Keys { map: HashMap::new(), spans: HashMap::new() };
+        for stmt in body.iter().flat_map(|b| &b.stmts) {
+            match &stmt.kind {
+                StmtKind::Assign { name, value } => {
+                    if !allowed.contains(&name.name.as_str()) {
+                        let mut d = Diagnostic::new(Code::E0015, file, name.span, format!("`{}` is not a key of {block}", name.name))
+                            .label("unknown key");
+                        d = match suggest(&name.name, allowed.iter().copied()) {
+                            Some(best) => d.help(format!("did you mean `{best}`?")).fix(format!("replace with `{best}`"), name.span, best),
+                            None => d.help(format!("{block} takes: {}", allowed.join(", "))),
+                        };
+                        self.diags.push(d);
+                        continue;
+                    }
+                    if let Some(prev) = keys.spans.get(name.name.as_str()) {
+                        let prev = *prev;
+                        self.diags.push(
+                            Diagnostic::new(Code::E0003, file, name.span, format!("`{}` is set twice", name.name))
+                                .label("set again here")
+                                .secondary(file, prev, "first set here")
+                                .help("keep one of the two"),
+                        );
+                        continue;
+                    }
+                    keys.map.insert(name.name.as_str(), value);
+                    keys.spans.insert(name.name.as_str(), name.span);
+                }
+                StmtKind::Error { .. } => {}
+                _ => other(self, stmt),
+            }
+        }
+        keys
+    }
+
+    /// Reports a statement that has no place in this block.
+    fn misplaced(&mut self, file: FileId, stmt: &crate::ast::Stmt, block: &str, takes: &str) {
+        let what = match &stmt.kind {
+            StmtKind::Typed { .. } => "a typed declaration",
+            StmtKind::Assign { .. } => "a key",
+            StmtKind::Expect { .. } => "an `expect`",
+            StmtKind::Slice { .. } => "a `slice by`",
+            StmtKind::Promote { .. } => "a `promote` rule",
+            StmtKind::Rollback { .. } => "a `rollback` rule",
+            StmtKind::Alert { .. } => "an `alert`",
+            StmtKind::Block { .. } => "a nested block",
+            StmtKind::Error { .. } => return,
+        };
+        let first_line = self.text(file, stmt.span).lines().next().unwrap_or("").len();
+        self.err(Code::E0015, file, stmt.span.start_end(first_line), format!("{what} does not belong in {block}"), "not allowed here", format!("{block} holds {takes}"));
+    }
+
+    fn missing(&mut self, file: FileId, span: Span, block: &str, key: &str, example: &str) {
+        self.err(Code::E0016, file, span, format!("{block} needs `{key}`"), format!("`{key}` is missing"), format!("add `{example}` inside the block"));
+    }
+
+    /// A word-valued key (`device = auto`), checked against its options.
+    fn word(&mut self, file: FileId, e: &Expr, key: &str, options: &[&str]) -> Option<String> {
+        let word = match &e.kind {
+            ExprKind::Path(p) if p.parts.len() == 1 => p.parts[0].name.clone(),
+            _ => {
+                self.err(Code::E0004, file, e.span, format!("`{key}` takes one of: {}", options.join(", ")), "not a plain word", format!("write e.g. `{key} = {}`", options[0]));
+                return None;
+            }
+        };
+        if options.contains(&word.as_str()) {
+            return Some(word);
+        }
+        let mut d = Diagnostic::new(Code::E0019, file, e.span, format!("`{word}` is not a valid `{key}`")).label("not an option");
+        d = match suggest(&word, options.iter().copied()) {
+            Some(best) => d.help(format!("did you mean `{best}`?")).fix(format!("replace with `{best}`"), e.span, best),
+            None => d.help(format!("`{key}` takes one of: {}", options.join(", "))),
+        };
+        self.diags.push(d);
+        None
+    }
+
+    fn string_value(&mut self, file: FileId, e: &Expr, key: &str) -> Option<String> {
+        match &e.kind {
+            ExprKind::Str { value } => Some(value.clone()),
+            _ => {
+                self.err(Code::E0004, file, e.span, format!("`{key}` takes a string"), "not a string", format!("quote it: `{key} = \"…\"`"));
+                None
+            }
+        }
+    }
+
+    fn duration_value(&mut self, file: FileId, e: &Expr, key: &str) -> Option<u64> {
+        match &e.kind {
+            ExprKind::Duration(d) if d.millis() > 0 => Some(d.millis()),
+            ExprKind::Duration(_) => {
+                self.err(Code::E0019, file, e.span, format!("`{key}` must be longer than zero"), "zero duration", "use a positive duration such as `1h`");
+                None
+            }
+            _ => {
+                self.err(Code::E0004, file, e.span, format!("`{key}` takes a duration"), "not a duration", format!("write e.g. `{key} = 1h` (units: ms, s, m, h, d, w)"));
+                None
+            }
+        }
+    }
+
+    fn int_value(&mut self, file: FileId, e: &Expr, key: &str, min: i64) -> Option<i64> {
+        match &e.kind {
+            ExprKind::Number { value, integer: true, .. } if *value >= min as f64 && *value <= i64::MAX as f64 => Some(*value as i64),
+            ExprKind::Number { integer: true, .. } => {
+                self.err(Code::E0019, file, e.span, format!("`{key}` must be at least {min}"), "out of range", format!("use a whole number ≥ {min}"));
+                None
+            }
+            _ => {
+                self.err(Code::E0004, file, e.span, format!("`{key}` takes a whole number"), "not an integer", format!("write e.g. `{key} = {}`", min.max(1)));
+                None
+            }
+        }
+    }
+
+    /// `dataset` or `dataset.split`, resolved.
+    fn data_ref(&mut self, file: FileId, e: &Expr, key: &str) -> Option<DataRef> {
+        let ExprKind::Path(p) = &e.kind else {
+            self.err(Code::E0004, file, e.span, format!("`{key}` names a dataset or one of its splits"), "not a dataset", format!("write e.g. `{key} = churn_data.train`"));
+            return None;
+        };
+        self.path_data_ref(file, p)
+    }
+
+    fn path_data_ref(&mut self, file: FileId, p: &crate::ast::Path) -> Option<DataRef> {
+        if !self.lookup(file, &p.parts[0], "dataset") {
+            return None;
+        }
+        let ds = p.parts[0].name.clone();
+        let split = match p.parts.get(1) {
+            None => None,
+            Some(s) => {
+                let info = self.a.datasets.iter().find(|d| d.name == ds)?;
+                if !info.has_split(&s.name) {
+                    let names: Vec<String> = info.split.iter().flat_map(|sp| sp.parts.iter().map(|(n, _)| n.clone())).collect();
+                    self.unknown(file, s.span, &format!("split of `{ds}`"), &s.name, names.iter().map(String::as_str));
+                    return None;
+                }
+                Some(s.name.clone())
+            }
+        };
+        if p.parts.len() > 2 {
+            self.err(Code::E0002, file, p.span, format!("`{}` has too many parts", p.text()), "expected `dataset` or `dataset.split`", "name a dataset or one of its splits");
+            return None;
+        }
+        Some(DataRef { dataset: ds, split })
+    }
+
+    fn unused(&mut self, items: &[(FileId, &Item)]) {
+        for (file, item) in items {
+            let (kind, name) = match &item.kind {
+                ItemKind::Source { name, .. } => ("source", name),
+                ItemKind::Features { name, .. } => ("features", name),
+                ItemKind::Dataset { name, .. } => ("dataset", name),
+                ItemKind::Model { name, .. } => ("model", name),
+                _ => continue,
+            };
+            if self.names.get(&name.name).is_some_and(|(k, f, s)| *k == kind && *f == *file && *s == name.span)
+                && !self.used.contains(&(kind, name.name.clone()))
+            {
+                let hint = match kind {
+                    "source" => "check it, build features or a dataset from it, or remove it",
+                    "features" => "add it to a dataset (`with`), or remove it",
+                    "dataset" => "train, evaluate or monitor with it, or remove it",
+                    _ => "evaluate or register it, or remove it",
+                };
+                self.diags.push(
+                    Diagnostic::new(Code::W0001, *file, name.span, format!("{kind} `{}` is never used", name.name))
+                        .label("declared here, used nowhere")
+                        .help(hint),
+                );
+            }
+        }
+    }
+}

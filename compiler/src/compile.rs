@@ -1,0 +1,160 @@
+//! The driver: reads the root file and its imports through a [`FileSystem`], then
+//! checks and lowers the whole program.
+
+use crate::ast::{File, ItemKind};
+use crate::check;
+use crate::diagnostic::{Code, Diagnostic};
+use crate::plan::Plan;
+use crate::source::{FileId, Sources, Span};
+use crate::syntax;
+
+/// Where source text comes from. The CLI reads the disk; the language server lays
+/// unsaved buffers over it; tests use a map.
+pub trait FileSystem {
+    fn read_to_string(&self, path: &str) -> Result<String, String>;
+}
+
+/// One parsed file of the program.
+#[derive(Debug)]
+pub struct Module {
+    pub file: FileId,
+    pub ast: File,
+}
+
+/// Everything known about one program: its files, trees, diagnostics and, when it
+/// checked without errors, its plan.
+#[derive(Debug)]
+pub struct Compilation {
+    pub sources: Sources,
+    /// The root first, then imports in the order they were reached.
+    pub modules: Vec<Module>,
+    pub diagnostics: Vec<Diagnostic>,
+    pub analysis: check::Analysis,
+    pub plan: Option<Plan>,
+}
+
+impl Compilation {
+    pub fn has_errors(&self) -> bool {
+        self.diagnostics.iter().any(Diagnostic::is_error)
+    }
+}
+
+/// Compiles the program rooted at `path`.
+pub fn compile(path: &str, fs: &dyn FileSystem) -> Compilation {
+    let mut sources = Sources::default();
+    let mut modules = Vec::new();
+    let mut diagnostics = Vec::new();
+    match fs.read_to_string(path) {
+        Ok(text) => {
+            let root = sources.add(path, text);
+            load(root, fs, &mut sources, &mut modules, &mut diagnostics);
+        }
+        Err(err) => {
+            // The CLI reports unreadable roots itself; keep the message for other callers.
+            let id = sources.add(path, "");
+            diagnostics.push(
+                Diagnostic::new(Code::E0018, id, Span::default(), format!("cannot read `{path}`: {err}"))
+                    .help("check the path and its permissions"),
+            );
+        }
+    }
+    let (analysis, mut check_diags) = check::check(&sources, &modules);
+    diagnostics.append(&mut check_diags);
+    let plan = if diagnostics.iter().any(Diagnostic::is_error) {
+        None
+    } else {
+        match crate::plan::lower(&sources, &analysis) {
+            Ok(plan) => Some(plan),
+            Err(d) => {
+                diagnostics.push(d);
+                None
+            }
+        }
+    };
+    diagnostics.sort_by(|a, b| {
+        (a.primary.file, a.primary.span.start, a.code).cmp(&(b.primary.file, b.primary.span.start, b.code))
+    });
+    diagnostics.dedup();
+    Compilation { sources, modules, diagnostics, analysis, plan }
+}
+
+/// Parses `file` and, depth first, every file it imports that is not loaded yet.
+fn load(file: FileId, fs: &dyn FileSystem, sources: &mut Sources, modules: &mut Vec<Module>, diags: &mut Vec<Diagnostic>) {
+    let (ast, mut parse_diags) = syntax::parse(&sources.get(file).text, file);
+    diags.append(&mut parse_diags);
+    let imports: Vec<(String, Span)> = ast
+        .items
+        .iter()
+        .filter_map(|i| match &i.kind {
+            ItemKind::Import { path } => Some((path.value.clone(), path.span)),
+            _ => None,
+        })
+        .collect();
+    let base = sources.get(file).path.clone();
+    modules.push(Module { file, ast });
+    for (rel, span) in imports {
+        let target = resolve(&base, &rel);
+        if target == base {
+            diags.push(
+                Diagnostic::new(Code::E0018, file, span, format!("`{rel}` imports the file itself"))
+                    .label("this is the importing file")
+                    .help("remove this import"),
+            );
+            continue;
+        }
+        if sources.find(&target).is_some() {
+            continue;
+        }
+        match fs.read_to_string(&target) {
+            Ok(text) => {
+                let id = sources.add(target, text);
+                load(id, fs, sources, modules, diags);
+            }
+            Err(err) => diags.push(
+                Diagnostic::new(Code::E0018, file, span, format!("cannot read `{target}`: {err}"))
+                    .label("imported here")
+                    .help("import paths are relative to the importing file; check the name"),
+            ),
+        }
+    }
+}
+
+/// `rel` relative to the folder of `base`, with `.` and `..` folded; pure string work.
+pub fn resolve(base: &str, rel: &str) -> String {
+    let mut parts: Vec<&str> = if rel.starts_with('/') {
+        Vec::new()
+    } else {
+        let mut p: Vec<&str> = base.split('/').collect();
+        p.pop();
+        p
+    };
+    for part in rel.split('/') {
+        match part {
+            "" | "." => {}
+            ".." if parts.last().is_some_and(|p| *p != ".." && !p.is_empty()) => {
+                parts.pop();
+            }
+            other => parts.push(other),
+        }
+    }
+    let joined = parts.join("/");
+    if rel.starts_with('/') || base.starts_with('/') {
+        format!("/{}", joined.trim_start_matches('/'))
+    } else {
+        joined
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::resolve;
+
+    #[test]
+    fn resolves_relative_to_the_importing_file() {
+        assert_eq!(resolve("examples/churn/churn.mlp", "features.mlp"), "examples/churn/features.mlp");
+        assert_eq!(resolve("a/b.mlp", "../c/d.mlp"), "c/d.mlp");
+        assert_eq!(resolve("b.mlp", "./d.mlp"), "d.mlp");
+        assert_eq!(resolve("/x/y/b.mlp", "../d.mlp"), "/x/d.mlp");
+        assert_eq!(resolve("b.mlp", "/abs/d.mlp"), "/abs/d.mlp");
+    }
+}
