@@ -459,7 +459,7 @@ impl Checker<'_> {
                     table = Some(t.clone());
                     *ty
                 }
-                (Val::Scalar(ty), _, Ctx::Feature { entity, .. }) if is_agg && *ty != Type::Unknown => {
+                (Val::Scalar(ty), pt, Ctx::Feature { entity, .. }) if is_agg && *ty != Type::Unknown && pt.admits(*ty) => {
                     self.err(Code::E0017, file, a.value.span, format!("`{name}` aggregates a related table, not `{entity}` itself"), format!("one value per `{entity}` row"), format!("aggregate a column of a table that references `{entity}`, e.g. `{name}(orders.amount)`"));
                     Type::Unknown
                 }
