@@ -14,7 +14,7 @@ fn fail(message: impl std::fmt::Display) -> u8 {
 }
 
 /// Files reached by another file's `import` are checked as part of that program.
-fn roots(files: &[String]) -> Vec<String> {
+pub fn roots(files: &[String]) -> Vec<String> {
     let mut imported = BTreeSet::new();
     for f in files {
         let Ok(text) = std::fs::read_to_string(f) else { continue };

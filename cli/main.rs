@@ -1,10 +1,7 @@
 //! `mlpc`: the command line. Each subcommand is a thin call into the library crates.
 
-mod commands;
-mod disk;
-mod render;
-
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Parser, Subcommand};
+use mlpc::{commands, CheckFormat, GraphFormat, PlanFormat};
 use std::process::ExitCode;
 
 #[derive(Parser)]
@@ -12,32 +9,6 @@ use std::process::ExitCode;
 struct Cli {
     #[command(subcommand)]
     command: Command,
-}
-
-#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
-pub enum CheckFormat {
-    /// Source snippets with labels (miette).
-    Human,
-    /// One line per diagnostic: `file:line:col: severity[CODE]: message`.
-    Short,
-    /// A JSON document for tools.
-    Json,
-    /// SARIF 2.1.0, for code-scanning dashboards.
-    Sarif,
-    /// GitHub Actions workflow commands (annotations on the diff).
-    Github,
-}
-
-#[derive(Clone, Copy, ValueEnum)]
-pub enum PlanFormat {
-    Json,
-    Text,
-}
-
-#[derive(Clone, Copy, ValueEnum)]
-pub enum GraphFormat {
-    Dot,
-    Mermaid,
 }
 
 #[derive(Subcommand)]

@@ -22,7 +22,14 @@ pub fn format(text: &str) -> Result<String, Vec<Diagnostic>> {
         f.item(item);
         f.trailing_comments(item.span.end);
     }
-    f.leading_comments(text.len(), 0, !file.items.is_empty());
+    if f.next_comment < file.comments.len() {
+        let first = file.comments[f.next_comment].span.start;
+        f.leading_comments(first, 0, !file.items.is_empty());
+        f.leading_comments(text.len(), 0, false);
+        while f.out.ends_with("\n\n") {
+            f.out.pop();
+        }
+    }
     Ok(f.out)
 }
 

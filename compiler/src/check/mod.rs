@@ -232,7 +232,8 @@ impl<'a> Checker<'a> {
         let mut all: Vec<&str> = candidates.into_iter().collect();
         all.sort_unstable();
         all.dedup();
-        let mut d = Diagnostic::new(Code::E0002, file, span, format!("unknown {what} `{name}`")).label("not declared");
+        let message = if what.contains(" of ") { format!("`{name}` is not a {what}") } else { format!("unknown {what} `{name}`") };
+        let mut d = Diagnostic::new(Code::E0002, file, span, message).label("not declared");
         d = match suggest(name, all.iter().copied()) {
             Some(best) => d.help(format!("did you mean `{best}`?")).fix(format!("replace with `{best}`"), span, best),
             None if all.is_empty() => d.help(format!("declare the {what} first")),

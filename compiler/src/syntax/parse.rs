@@ -196,14 +196,15 @@ impl<'a> Builder<'a> {
     fn body(&mut self, p: Pair<'a, Rule>) -> Body {
         let sp = self.t.span(&p);
         let mut stmts: Vec<Stmt> = Vec::new();
-        for s in p.into_inner() {
+        for s in p.into_inner().filter(|s| !is_punct(s.as_rule())) {
             let ssp = self.t.span(&s);
             if s.as_rule() == Rule::bad_stmt {
-                // Neighbouring bad lines are one mistake: extend the previous error.
+                // Neighbouring bad lines are one mistake, and so is a statement whose
+                // line goes on with what no rule matched: extend the previous statement.
                 if let Some(last) = stmts.last_mut() {
-                    if matches!(last.kind, StmtKind::Error { .. })
-                        && self.text[last.span.end..ssp.start].trim().is_empty()
-                    {
+                    let gap = &self.text[last.span.end..ssp.start];
+                    let same_line = !gap.contains('\n') && !gap.contains(';');
+                    if (matches!(last.kind, StmtKind::Error { .. }) || same_line) && gap.trim().is_empty() {
                         last.span = last.span.to(ssp);
                         last.kind = StmtKind::Error { text: self.text[last.span.start..last.span.end].to_string() };
                         continue;
@@ -356,7 +357,7 @@ impl<'a> Builder<'a> {
                 Ok(Expr { kind: ExprKind::Binary { op, lhs: Box::new(lhs), rhs: Box::new(rhs) }, span: sp })
             }
             Rule::postfix => {
-                let mut it = p.into_inner().filter(|p| !is_keyword(p.as_rule()));
+                let mut it = p.into_inner().filter(|p| !is_keyword(p.as_rule()) && !is_punct(p.as_rule()));
                 let e = self.expr(it.next().unwrap(), depth + 1)?;
                 match it.next() {
                     Some(w) => Ok(Expr { kind: ExprKind::Over { expr: Box::new(e), window: duration(self.t, w) }, span: sp }),
@@ -364,7 +365,7 @@ impl<'a> Builder<'a> {
                 }
             }
             Rule::list => {
-                let items = p.into_inner().map(|e| self.expr(e, depth + 1)).collect::<Result<_, _>>()?;
+                let items = p.into_inner().filter(|e| !is_punct(e.as_rule())).map(|e| self.expr(e, depth + 1)).collect::<Result<_, _>>()?;
                 Ok(Expr { kind: ExprKind::List { items }, span: sp })
             }
             Rule::call => Ok(Expr { kind: ExprKind::Call(self.call(p, depth + 1)?), span: sp }),
@@ -389,7 +390,7 @@ impl<'a> Builder<'a> {
 
     fn call(&mut self, p: Pair<'a, Rule>, depth: usize) -> Result<Call, TooDeep> {
         let sp = self.t.span(&p);
-        let mut it = p.into_inner();
+        let mut it = p.into_inner().filter(|a| !is_punct(a.as_rule()));
         let func = ident(self.t, it.next().unwrap());
         let mut args = Vec::new();
         for a in it {
@@ -400,6 +401,10 @@ impl<'a> Builder<'a> {
         }
         Ok(Call { func, args, span: sp })
     }
+}
+
+fn is_punct(rule: Rule) -> bool {
+    matches!(rule, Rule::rparen | Rule::rbracket | Rule::rbrace)
 }
 
 fn is_keyword(rule: Rule) -> bool {
@@ -478,9 +483,9 @@ fn pest_error(err: &pest::error::Error<Rule>, file: FileId, base: usize, region:
     let found = region.get(at..).unwrap_or("");
     let found_word: String = found.chars().take_while(|c| !c.is_whitespace()).take(20).collect();
     let start = base + at;
-    let len = found_word.len().max(1);
+    let len = found_word.len();
     let message = match (expected.is_empty(), found_word.is_empty()) {
-        (true, _) => format!("{what} does not follow the grammar"),
+        (true, _) => format!("{what} is not valid .mlp"),
         (false, true) => format!("expected {}", join_or(&expected)),
         (false, false) => format!("expected {}, found `{found_word}`", join_or(&expected)),
     };
@@ -507,6 +512,9 @@ fn describe(rule: Rule) -> Option<&'static str> {
         | Rule::list | Rule::path | Rule::call => "an expression",
         Rule::duration => "a duration like `30d`",
         Rule::body => "`{`",
+        Rule::rparen => "`)`",
+        Rule::rbracket => "`]`",
+        Rule::rbrace => "`}`",
         Rule::marker => "`key`, `time` or `references`",
         Rule::cmp_op | Rule::between => "a comparison",
         Rule::add_op | Rule::mul_op => "an operator",

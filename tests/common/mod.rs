@@ -1,0 +1,53 @@
+//! Shared helpers for the integration tests.
+#![allow(dead_code)]
+
+use mlpc::disk::Disk;
+use mlpc::render::{self, Located};
+use mlpc::CheckFormat;
+use mlpc_compiler::{compile, Compilation};
+
+/// Compiles a file from disk, as `mlpc check` does.
+pub fn compile_file(path: &str) -> Compilation {
+    compile(path, &Disk)
+}
+
+/// The diagnostic codes of a compilation, sorted.
+pub fn codes(c: &Compilation) -> Vec<String> {
+    let mut v: Vec<String> = c.diagnostics.iter().map(|d| d.code.as_str().to_string()).collect();
+    v.sort();
+    v
+}
+
+/// Renders a compilation's diagnostics in one format, without colour.
+pub fn rendered(c: &Compilation, format: CheckFormat) -> String {
+    let located: Vec<Located> = c.diagnostics.iter().map(|d| Located { diag: d, sources: &c.sources }).collect();
+    render::render(format, &located, 1, false)
+}
+
+/// The `.mlp` files under a folder, recursively, sorted.
+pub fn mlp_files(dir: &str) -> Vec<String> {
+    mlpc::disk::collect(&[dir.to_string()]).expect("folder readable")
+}
+
+/// The codes a case expects, from its first line: `// expect: E0001 E0002`.
+pub fn expected_codes(text: &str) -> Vec<String> {
+    let first = text.lines().next().unwrap_or("");
+    let list = first.strip_prefix("// expect:").unwrap_or_else(|| panic!("case must start with `// expect:`, found {first:?}"));
+    let mut v: Vec<String> = list.split_whitespace().map(str::to_string).collect();
+    v.sort();
+    v
+}
+
+/// Runs the built `mlpc` binary; returns (exit code, stdout, stderr).
+pub fn mlpc(args: &[&str]) -> (i32, String, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_mlpc"))
+        .args(args)
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("mlpc runs");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
