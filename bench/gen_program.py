@@ -68,8 +68,8 @@ source {acct} = csv("data/{acct}.csv", delimiter = ",") {{
   visits:          int
   support_tickets: int
   signup_date:     date
-  {label}:{" " * (15 - len(label))}{"bool " if task == "classification" else "float"}
-  updated_at:      timestamp time    // when this row was true
+  {(label + ":").ljust(16)} {"bool" if task == "classification" else "float"}
+  updated_at:      timestamp time  // when this row was true
 }}
 
 /// Payments made by the accounts of group {i}.

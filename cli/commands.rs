@@ -49,7 +49,8 @@ pub fn check(paths: &[String], format: CheckFormat, deny_warnings: bool) -> u8 {
             }
         }
     }
-    let color = format == CheckFormat::Human && std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    let color =
+        format == CheckFormat::Human && std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     print!("{}", render::render(format, &located, files.len(), color));
     let errors = located.iter().any(|l| l.diag.is_error());
     let warnings = located.iter().any(|l| !l.diag.is_error());

@@ -32,4 +32,3 @@ pub enum GraphFormat {
     Dot,
     Mermaid,
 }
-

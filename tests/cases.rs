@@ -26,7 +26,12 @@ fn err_cases_yield_exactly_their_codes() {
 #[test]
 fn err_case_snapshots() {
     insta::glob!("cases/err/*.mlp", |path| {
-        let rel = path.strip_prefix(env!("CARGO_MANIFEST_DIR")).unwrap().to_string_lossy().trim_start_matches('/').to_string();
+        let rel = path
+            .strip_prefix(env!("CARGO_MANIFEST_DIR"))
+            .unwrap()
+            .to_string_lossy()
+            .trim_start_matches('/')
+            .to_string();
         let c = compile_file(&rel);
         let human = rendered(&c, CheckFormat::Human);
         let json: serde_json::Value = serde_json::from_str(&rendered(&c, CheckFormat::Json)).unwrap();
@@ -49,7 +54,12 @@ fn ok_cases_and_examples_check_clean() {
 #[test]
 fn ok_case_plans() {
     insta::glob!("cases/ok/*.mlp", |path| {
-        let rel = path.strip_prefix(env!("CARGO_MANIFEST_DIR")).unwrap().to_string_lossy().trim_start_matches('/').to_string();
+        let rel = path
+            .strip_prefix(env!("CARGO_MANIFEST_DIR"))
+            .unwrap()
+            .to_string_lossy()
+            .trim_start_matches('/')
+            .to_string();
         let c = compile_file(&rel);
         insta::assert_snapshot!(c.plan.expect("ok cases compile").to_text());
     });

@@ -52,7 +52,9 @@ fn edges_connect_the_lifecycle() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|e| (e["from"].as_str().unwrap().into(), e["to"].as_str().unwrap().into(), e["kind"].as_str().unwrap().into()))
+        .map(|e| {
+            (e["from"].as_str().unwrap().into(), e["to"].as_str().unwrap().into(), e["kind"].as_str().unwrap().into())
+        })
         .collect();
     let has = |from: &str, to: &str, kind: &str| edges.iter().any(|e| e.0 == from && e.1 == to && e.2 == kind);
     for (from, to) in [
@@ -82,7 +84,12 @@ fn nodes_carry_resolved_types() {
     let plan = churn_plan();
     let node = |id: &str| plan["nodes"].as_array().unwrap().iter().find(|n| n["id"] == id).unwrap().clone();
     let column_type = |n: &Value, col: &str| {
-        n["schema"].as_array().unwrap().iter().find(|c| c["name"] == col).map(|c| c["type"].as_str().unwrap().to_string())
+        n["schema"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == col)
+            .map(|c| c["type"].as_str().unwrap().to_string())
     };
     let customers = node("source:customers");
     assert_eq!(column_type(&customers, "plan").as_deref(), Some("category"));
@@ -90,7 +97,8 @@ fn nodes_carry_resolved_types() {
     let features = node("features:customer_features");
     assert_eq!(column_type(&features, "spend_90d").as_deref(), Some("float"));
     assert_eq!(column_type(&features, "days_since_last_purchase").as_deref(), Some("int"));
-    let spend = &features["def"]["features"].as_array().unwrap().iter().find(|f| f["name"] == "spend_90d").unwrap()["expr"];
+    let spend =
+        &features["def"]["features"].as_array().unwrap().iter().find(|f| f["name"] == "spend_90d").unwrap()["expr"];
     assert_eq!(spend["op"], "aggregate");
     assert_eq!(spend["window_ms"], 90 * 86_400_000u64);
     assert_eq!(spend["join"][0]["from_column"], "customer_id");

@@ -21,10 +21,14 @@ fn sarif_output_is_valid_for_every_err_case() {
     for f in files.iter().chain(["examples/churn/churn.mlp".to_string()].iter()) {
         let c = compile_file(f);
         let sarif: serde_json::Value = serde_json::from_str(&rendered(&c, CheckFormat::Sarif)).unwrap();
-        let errors: Vec<String> = validator.iter_errors(&sarif).map(|e| format!("{e} at {}", e.instance_path)).collect();
+        let errors: Vec<String> =
+            validator.iter_errors(&sarif).map(|e| format!("{e} at {}", e.instance_path)).collect();
         assert!(errors.is_empty(), "{f}: {errors:#?}");
         results += sarif["runs"][0]["results"].as_array().unwrap().len();
-        assert_eq!(sarif["runs"][0]["tool"]["driver"]["rules"].as_array().unwrap().len(), mlpc_compiler::Code::ALL.len());
+        assert_eq!(
+            sarif["runs"][0]["tool"]["driver"]["rules"].as_array().unwrap().len(),
+            mlpc_compiler::Code::ALL.len()
+        );
     }
     assert!(results > 0, "the err cases produced SARIF results");
 }

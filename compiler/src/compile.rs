@@ -66,7 +66,7 @@ pub fn compile(path: &str, fs: &dyn FileSystem) -> Compilation {
         match crate::plan::lower(&sources, &analysis) {
             Ok(plan) => Some(plan),
             Err(d) => {
-                diagnostics.push(d);
+                diagnostics.push(*d);
                 None
             }
         }
@@ -79,7 +79,13 @@ pub fn compile(path: &str, fs: &dyn FileSystem) -> Compilation {
 }
 
 /// Parses `file` and, depth first, every file it imports that is not loaded yet.
-fn load(file: FileId, fs: &dyn FileSystem, sources: &mut Sources, modules: &mut Vec<Module>, diags: &mut Vec<Diagnostic>) {
+fn load(
+    file: FileId,
+    fs: &dyn FileSystem,
+    sources: &mut Sources,
+    modules: &mut Vec<Module>,
+    diags: &mut Vec<Diagnostic>,
+) {
     let (ast, mut parse_diags) = syntax::parse(&sources.get(file).text, file);
     diags.append(&mut parse_diags);
     let imports: Vec<(String, Span)> = ast

@@ -64,10 +64,7 @@ codes! {
 impl Code {
     /// Looks a code up by its text, case-insensitively.
     pub fn parse(text: &str) -> Option<Code> {
-        Code::ALL
-            .iter()
-            .copied()
-            .find(|c| c.as_str().eq_ignore_ascii_case(text.trim()))
+        Code::ALL.iter().copied().find(|c| c.as_str().eq_ignore_ascii_case(text.trim()))
     }
 }
 
@@ -118,11 +115,7 @@ impl Diagnostic {
             code,
             severity: code.severity(),
             message: message.into(),
-            primary: Label {
-                file,
-                span,
-                message: String::new(),
-            },
+            primary: Label { file, span, message: String::new() },
             secondary: Vec::new(),
             help: None,
             fix: None,
@@ -134,11 +127,7 @@ impl Diagnostic {
         self
     }
     pub fn secondary(mut self, file: FileId, span: Span, message: impl Into<String>) -> Self {
-        self.secondary.push(Label {
-            file,
-            span,
-            message: message.into(),
-        });
+        self.secondary.push(Label { file, span, message: message.into() });
         self
     }
     pub fn help(mut self, help: impl Into<String>) -> Self {
@@ -146,12 +135,7 @@ impl Diagnostic {
         self
     }
     pub fn fix(mut self, title: impl Into<String>, span: Span, replacement: impl Into<String>) -> Self {
-        self.fix = Some(Fix {
-            title: title.into(),
-            file: self.primary.file,
-            span,
-            replacement: replacement.into(),
-        });
+        self.fix = Some(Fix { title: title.into(), file: self.primary.file, span, replacement: replacement.into() });
         self
     }
     pub fn is_error(&self) -> bool {

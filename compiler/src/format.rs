@@ -207,7 +207,9 @@ impl Formatter<'_> {
             StmtKind::Promote { stage: None, cond } => {
                 format!("{:<width$} when {}", "promote", expr_to_string(cond), width = w.key)
             }
-            StmtKind::Rollback { cond } => format!("{:<width$} when {}", "rollback", expr_to_string(cond), width = w.key),
+            StmtKind::Rollback { cond } => {
+                format!("{:<width$} when {}", "rollback", expr_to_string(cond), width = w.key)
+            }
             StmtKind::Alert { cond, action } => {
                 let mut s = format!("alert when {}", expr_to_string(cond));
                 match action {

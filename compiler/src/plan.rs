@@ -18,25 +18,84 @@ pub const PLAN_VERSION: u32 = 1;
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum TExpr {
     /// A column of the row's own table.
-    Column { name: String, #[serde(rename = "type")] ty: Type },
-    Feature { view: String, name: String, #[serde(rename = "type")] ty: Type },
-    Table { name: String },
+    Column {
+        name: String,
+        #[serde(rename = "type")]
+        ty: Type,
+    },
+    Feature {
+        view: String,
+        name: String,
+        #[serde(rename = "type")]
+        ty: Type,
+    },
+    Table {
+        name: String,
+    },
     /// A column of a related table (only inside an aggregation).
-    Related { table: String, column: String, #[serde(rename = "type")] ty: Type },
+    Related {
+        table: String,
+        column: String,
+        #[serde(rename = "type")]
+        ty: Type,
+    },
     /// An aggregation over `table`, joined to the entity along `join`, optionally over
     /// the window before each entity row's time.
-    Aggregate { func: String, table: String, args: Vec<TExpr>, join: Vec<JoinStep>, window_ms: Option<u64>, #[serde(rename = "type")] ty: Type },
-    Call { func: String, args: Vec<TExpr>, #[serde(rename = "type")] ty: Type },
-    Unary { operator: String, arg: Box<TExpr>, #[serde(rename = "type")] ty: Type },
-    Binary { operator: String, lhs: Box<TExpr>, rhs: Box<TExpr>, #[serde(rename = "type")] ty: Type },
-    Between { arg: Box<TExpr>, low: Box<TExpr>, high: Box<TExpr> },
+    Aggregate {
+        func: String,
+        table: String,
+        args: Vec<TExpr>,
+        join: Vec<JoinStep>,
+        window_ms: Option<u64>,
+        #[serde(rename = "type")]
+        ty: Type,
+    },
+    Call {
+        func: String,
+        args: Vec<TExpr>,
+        #[serde(rename = "type")]
+        ty: Type,
+    },
+    Unary {
+        operator: String,
+        arg: Box<TExpr>,
+        #[serde(rename = "type")]
+        ty: Type,
+    },
+    Binary {
+        operator: String,
+        lhs: Box<TExpr>,
+        rhs: Box<TExpr>,
+        #[serde(rename = "type")]
+        ty: Type,
+    },
+    Between {
+        arg: Box<TExpr>,
+        low: Box<TExpr>,
+        high: Box<TExpr>,
+    },
     /// A literal; percentages are fractions (1% → 0.01), durations milliseconds.
-    Literal { value: serde_json::Value, #[serde(rename = "type")] ty: Type },
-    List { items: Vec<TExpr> },
+    Literal {
+        value: serde_json::Value,
+        #[serde(rename = "type")]
+        ty: Type,
+    },
+    List {
+        items: Vec<TExpr>,
+    },
     /// A model metric; `stage` reads the version currently at that stage.
-    Metric { name: String, stage: Option<String> },
-    ServingMetric { name: String, #[serde(rename = "type")] ty: Type },
-    DriftTest { name: String },
+    Metric {
+        name: String,
+        stage: Option<String>,
+    },
+    ServingMetric {
+        name: String,
+        #[serde(rename = "type")]
+        ty: Type,
+    },
+    DriftTest {
+        name: String,
+    },
     /// Whether a person approved the version (`mlpc approve`).
     Approved,
 }
@@ -122,16 +181,40 @@ impl Plan {
 struct Builder<'a> {
     sources: &'a Sources,
     nodes: BTreeMap<String, Node>,
+    /// Where each node is declared, for diagnostics about the graph.
+    sites: BTreeMap<String, (crate::source::FileId, crate::source::Span)>,
     edges: BTreeSet<Edge>,
 }
 
 impl Builder<'_> {
-    fn add(&mut self, id: String, kind: &'static str, name: &str, site: &crate::check::Site, schema: Vec<Column>, def: serde_json::Value) -> String {
+    fn add(
+        &mut self,
+        id: String,
+        kind: &'static str,
+        name: &str,
+        site: &crate::check::Site,
+        schema: Vec<Column>,
+        def: serde_json::Value,
+    ) -> String {
         let normalized = serde_json::json!({ "kind": kind, "name": name, "def": def, "schema": schema });
         let hash = format!("{:x}", Sha256::digest(normalized.to_string().as_bytes()));
         let file = self.sources.get(site.file);
         let location = Location { file: file.path.clone(), line: file.line_col(site.span.start).line };
-        self.nodes.insert(id.clone(), Node { id: id.clone(), kind, name: name.to_string(), inputs: Vec::new(), schema, def, hash, doc: site.doc.clone(), location });
+        self.sites.insert(id.clone(), (site.file, site.span));
+        self.nodes.insert(
+            id.clone(),
+            Node {
+                id: id.clone(),
+                kind,
+                name: name.to_string(),
+                inputs: Vec::new(),
+                schema,
+                def,
+                hash,
+                doc: site.doc.clone(),
+                location,
+            },
+        );
         id
     }
     fn edge(&mut self, from: &str, to: &str) {
@@ -141,7 +224,12 @@ impl Builder<'_> {
     }
     fn trigger(&mut self, from: &str, to: &str, action: &str) {
         if self.nodes.contains_key(from) && self.nodes.contains_key(to) {
-            self.edges.insert(Edge { from: from.into(), to: to.into(), kind: EdgeKind::Trigger, action: Some(action.into()) });
+            self.edges.insert(Edge {
+                from: from.into(),
+                to: to.into(),
+                kind: EdgeKind::Trigger,
+                action: Some(action.into()),
+            });
         }
     }
 }
@@ -158,13 +246,27 @@ fn json<T: Serialize>(v: &T) -> serde_json::Value {
 }
 
 /// Lowers a checked program. Fails only on a cycle in the data flow.
-pub fn lower(sources: &Sources, a: &Analysis) -> Result<Plan, Diagnostic> {
-    let mut b = Builder { sources, nodes: BTreeMap::new(), edges: BTreeSet::new() };
+pub fn lower(sources: &Sources, a: &Analysis) -> Result<Plan, Box<Diagnostic>> {
+    let mut b = Builder { sources, nodes: BTreeMap::new(), sites: BTreeMap::new(), edges: BTreeSet::new() };
     for s in &a.sources {
-        b.add(format!("source:{}", s.name), "source", &s.name, &s.site, s.columns.clone(), serde_json::json!({ "format": s.format, "path": s.path, "options": s.options }));
+        b.add(
+            format!("source:{}", s.name),
+            "source",
+            &s.name,
+            &s.site,
+            s.columns.clone(),
+            serde_json::json!({ "format": s.format, "path": s.path, "options": s.options }),
+        );
     }
     for c in &a.checks {
-        let id = b.add(format!("check:{}", c.source), "check", &c.source, &c.site, Vec::new(), serde_json::json!({ "source": c.source, "expectations": c.expectations, "on_fail": c.on_fail }));
+        let id = b.add(
+            format!("check:{}", c.source),
+            "check",
+            &c.source,
+            &c.site,
+            Vec::new(),
+            serde_json::json!({ "source": c.source, "expectations": c.expectations, "on_fail": c.on_fail }),
+        );
         b.edge(&format!("source:{}", c.source), &id);
     }
     // What reads a source waits for its checks: a failed `on_fail = stop` check stops it.
@@ -174,9 +276,25 @@ pub fn lower(sources: &Sources, a: &Analysis) -> Result<Plan, Diagnostic> {
     };
     for v in &a.views {
         let entity = a.sources.iter().find(|s| s.name == v.entity);
-        let mut schema: Vec<Column> = entity.map(|s| s.columns.iter().filter(|c| c.key || c.time).cloned().collect()).unwrap_or_default();
-        schema.extend(v.features.iter().map(|f| Column { name: f.name.clone(), ty: f.ty, key: false, time: false, references: None, view: Some(v.name.clone()), site: f.site.clone() }));
-        let id = b.add(format!("features:{}", v.name), "features", &v.name, &v.site, schema, serde_json::json!({ "entity": v.entity, "ttl_ms": v.ttl_ms, "tables": v.tables, "features": v.features }));
+        let mut schema: Vec<Column> =
+            entity.map(|s| s.columns.iter().filter(|c| c.key || c.time).cloned().collect()).unwrap_or_default();
+        schema.extend(v.features.iter().map(|f| Column {
+            name: f.name.clone(),
+            ty: f.ty,
+            key: false,
+            time: false,
+            references: None,
+            view: Some(v.name.clone()),
+            site: f.site.clone(),
+        }));
+        let id = b.add(
+            format!("features:{}", v.name),
+            "features",
+            &v.name,
+            &v.site,
+            schema,
+            serde_json::json!({ "entity": v.entity, "ttl_ms": v.ttl_ms, "tables": v.tables, "features": v.features }),
+        );
         gate(&mut b, &v.entity, &id);
         for t in &v.tables {
             gate(&mut b, t, &id);
@@ -192,7 +310,14 @@ pub fn lower(sources: &Sources, a: &Analysis) -> Result<Plan, Diagnostic> {
         }
     }
     for d in &a.datasets {
-        let id = b.add(format!("dataset:{}", d.name), "dataset", &d.name, &d.site, d.columns.clone(), serde_json::json!({ "base": d.base, "views": d.views, "label": d.label, "task": d.task }));
+        let id = b.add(
+            format!("dataset:{}", d.name),
+            "dataset",
+            &d.name,
+            &d.site,
+            d.columns.clone(),
+            serde_json::json!({ "base": d.base, "views": d.views, "label": d.label, "task": d.task }),
+        );
         gate(&mut b, &d.base, &id);
         for v in &d.views {
             b.edge(&format!("features:{v}"), &id);
@@ -206,7 +331,9 @@ pub fn lower(sources: &Sources, a: &Analysis) -> Result<Plan, Diagnostic> {
     }
     for m in &a.models {
         let output = match m.task {
-            Some(crate::types::Task::Classification) => serde_json::json!({ "label": m.label, "outputs": ["label", "probabilities"] }),
+            Some(crate::types::Task::Classification) => {
+                serde_json::json!({ "label": m.label, "outputs": ["label", "probabilities"] })
+            }
             _ => serde_json::json!({ "label": m.label, "outputs": ["value"] }),
         };
         let inputs: Vec<&str> = m.inputs.iter().map(|c| c.name.as_str()).collect();
@@ -221,12 +348,26 @@ pub fn lower(sources: &Sources, a: &Analysis) -> Result<Plan, Diagnostic> {
         }
     }
     for e in &a.evaluations {
-        let id = b.add(format!("evaluate:{}", e.id()), "evaluate", &e.id(), &e.site, Vec::new(), serde_json::json!({ "model": e.model, "data": e.data, "metrics": e.metrics, "slices": e.slices }));
+        let id = b.add(
+            format!("evaluate:{}", e.id()),
+            "evaluate",
+            &e.id(),
+            &e.site,
+            Vec::new(),
+            serde_json::json!({ "model": e.model, "data": e.data, "metrics": e.metrics, "slices": e.slices }),
+        );
         b.edge(&format!("model:{}", e.model), &id);
         b.edge(&data_id(&e.data), &id);
     }
     for r in &a.registrations {
-        let id = b.add(format!("register:{}", r.registered), "register", &r.registered, &r.site, Vec::new(), serde_json::json!({ "model": r.model, "rules": r.rules }));
+        let id = b.add(
+            format!("register:{}", r.registered),
+            "register",
+            &r.registered,
+            &r.site,
+            Vec::new(),
+            serde_json::json!({ "model": r.model, "rules": r.rules }),
+        );
         b.edge(&format!("model:{}", r.model), &id);
         for e in a.evaluations.iter().filter(|e| e.model == r.model) {
             b.edge(&format!("evaluate:{}", e.id()), &id);
@@ -252,7 +393,9 @@ pub fn lower(sources: &Sources, a: &Analysis) -> Result<Plan, Diagnostic> {
         }
         for alert in &m.alerts {
             match &alert.action {
-                Some(crate::check::AlertAction::Retrain { model }) => b.trigger(&id, &format!("model:{model}"), "retrain"),
+                Some(crate::check::AlertAction::Retrain { model }) => {
+                    b.trigger(&id, &format!("model:{model}"), "retrain")
+                }
                 Some(crate::check::AlertAction::Rollback) => b.trigger(&id, &serve, "rollback"),
                 None => {}
             }
@@ -265,11 +408,17 @@ pub fn lower(sources: &Sources, a: &Analysis) -> Result<Plan, Diagnostic> {
         n.inputs = b.edges.iter().filter(|e| e.kind == EdgeKind::Data && e.to == id).map(|e| e.from.clone()).collect();
         nodes.push(n);
     }
-    Ok(Plan { version: PLAN_VERSION, mlpc_version: env!("CARGO_PKG_VERSION"), pipeline: a.pipeline.clone(), nodes, edges: b.edges.into_iter().collect() })
+    Ok(Plan {
+        version: PLAN_VERSION,
+        mlpc_version: env!("CARGO_PKG_VERSION"),
+        pipeline: a.pipeline.clone(),
+        nodes,
+        edges: b.edges.into_iter().collect(),
+    })
 }
 
 /// Kahn's algorithm over data edges, smallest id first; a cycle becomes E0014.
-fn topological(b: &Builder) -> Result<Vec<String>, Diagnostic> {
+fn topological(b: &Builder) -> Result<Vec<String>, Box<Diagnostic>> {
     let mut g = DiGraph::<&str, ()>::new();
     let idx: BTreeMap<&str, NodeIndex> = b.nodes.keys().map(|k| (k.as_str(), g.add_node(k.as_str()))).collect();
     for e in b.edges.iter().filter(|e| e.kind == EdgeKind::Data) {
@@ -297,14 +446,17 @@ fn topological(b: &Builder) -> Result<Vec<String>, Diagnostic> {
     }
     let stuck = petgraph::algo::tarjan_scc(&g).into_iter().find(|c| c.len() > 1).unwrap_or_default();
     let names: Vec<&str> = stuck.iter().rev().map(|n| g[*n]).collect();
-    let first = b.nodes.get(names.first().copied().unwrap_or_default());
-    let (file, span) = first.map_or((crate::source::FileId(0), crate::source::Span::default()), |n| {
-        let file = b.sources.find(&n.location.file).unwrap_or_default();
-        (file, b.sources.get(file).text.get(..0).map(|_| crate::source::Span::default()).unwrap_or_default())
-    });
-    Err(Diagnostic::new(Code::E0014, file, span, format!("the data flow has a cycle: {} → {}", names.join(" → "), names.first().unwrap_or(&"")))
+    let (file, span) = names.first().and_then(|n| b.sites.get(*n)).copied().unwrap_or_default();
+    Err(Box::new(
+        Diagnostic::new(
+            Code::E0014,
+            file,
+            span,
+            format!("the data flow has a cycle: {} → {}", names.join(" → "), names.first().unwrap_or(&"")),
+        )
         .label("part of the cycle")
-        .help("a node cannot read its own output; use `then retrain` to loop back instead"))
+        .help("a node cannot read its own output; use `then retrain` to loop back instead"),
+    ))
 }
 
 impl Plan {
@@ -350,7 +502,8 @@ impl Plan {
 
     /// Mermaid flowchart: data edges solid, triggers dotted.
     pub fn to_mermaid(&self) -> String {
-        let ids: BTreeMap<&str, String> = self.nodes.iter().enumerate().map(|(i, n)| (n.id.as_str(), format!("n{i}"))).collect();
+        let ids: BTreeMap<&str, String> =
+            self.nodes.iter().enumerate().map(|(i, n)| (n.id.as_str(), format!("n{i}"))).collect();
         let mut out = String::from("flowchart LR\n");
         for n in &self.nodes {
             out.push_str(&format!("  {}[\"{}: {}\"]\n", ids[n.id.as_str()], n.kind, n.name.replace('"', "#quot;")));
@@ -358,7 +511,12 @@ impl Plan {
         for e in &self.edges {
             match e.kind {
                 EdgeKind::Data => out.push_str(&format!("  {} --> {}\n", ids[e.from.as_str()], ids[e.to.as_str()])),
-                EdgeKind::Trigger => out.push_str(&format!("  {} -. {} .-> {}\n", ids[e.from.as_str()], e.action.as_deref().unwrap_or(""), ids[e.to.as_str()])),
+                EdgeKind::Trigger => out.push_str(&format!(
+                    "  {} -. {} .-> {}\n",
+                    ids[e.from.as_str()],
+                    e.action.as_deref().unwrap_or(""),
+                    ids[e.to.as_str()]
+                )),
             }
         }
         out

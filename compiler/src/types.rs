@@ -75,9 +75,7 @@ impl Type {
     }
     /// Whether two values can be compared with `<`, `==`, `between`, …
     pub fn comparable(self, other: Type) -> bool {
-        (self.is_numeric() && other.is_numeric())
-            || self.accepts(other)
-            || other.accepts(self)
+        (self.is_numeric() && other.is_numeric()) || self.accepts(other) || other.accepts(self)
     }
 }
 

@@ -32,7 +32,9 @@ pub fn mlp_files(dir: &str) -> Vec<String> {
 /// The codes a case expects, from its first line: `// expect: E0001 E0002`.
 pub fn expected_codes(text: &str) -> Vec<String> {
     let first = text.lines().next().unwrap_or("");
-    let list = first.strip_prefix("// expect:").unwrap_or_else(|| panic!("case must start with `// expect:`, found {first:?}"));
+    let list = first
+        .strip_prefix("// expect:")
+        .unwrap_or_else(|| panic!("case must start with `// expect:`, found {first:?}"));
     let mut v: Vec<String> = list.split_whitespace().map(str::to_string).collect();
     v.sort();
     v

@@ -16,7 +16,9 @@ impl Checker<'_> {
     }
 
     pub(super) fn pipeline(&mut self, file: FileId, item: &Item, name: &Ident, body: Option<&Body>) {
-        let keys = self.keys(file, body, "a `pipeline` block", &["owner", "schedule"], |c, s| c.misplaced(file, s, "a `pipeline` block", "`owner` and `schedule`"));
+        let keys = self.keys(file, body, "a `pipeline` block", &["owner", "schedule"], |c, s| {
+            c.misplaced(file, s, "a `pipeline` block", "`owner` and `schedule`")
+        });
         let owner = keys.get("owner").and_then(|e| self.string_value(file, e, "owner"));
         let schedule = keys.get("schedule").and_then(|e| {
             let s = self.string_value(file, e, "schedule")?;
@@ -28,7 +30,8 @@ impl Checker<'_> {
                 }
             }
         });
-        self.a.pipeline = Some(PipelineInfo { name: name.name.clone(), site: self.site(file, name.span, item), owner, schedule });
+        self.a.pipeline =
+            Some(PipelineInfo { name: name.name.clone(), site: self.site(file, name.span, item), owner, schedule });
     }
 
     pub(super) fn source(&mut self, file: FileId, item: &Item, name: &Ident, reader: &Call, body: &Body) {
@@ -40,35 +43,77 @@ impl Checker<'_> {
                 continue;
             };
             if let Some(v) = value {
-                self.err(Code::E0015, file, v.span, "a source column has no value: its values come from the data", "remove this", "computed columns belong in a `features` block");
+                self.err(
+                    Code::E0015,
+                    file,
+                    v.span,
+                    "a source column has no value: its values come from the data",
+                    "remove this",
+                    "computed columns belong in a `features` block",
+                );
             }
             let ty = self.column_type(file, ty);
-            let mut column = Column { name: col.name.clone(), ty, key: false, time: false, references: None, view: None, site: Site { file, span: col.span, doc: stmt.doc.clone() } };
+            let mut column = Column {
+                name: col.name.clone(),
+                ty,
+                key: false,
+                time: false,
+                references: None,
+                view: None,
+                site: Site { file, span: col.span, doc: stmt.doc.clone() },
+            };
             for m in markers {
                 match m {
                     Marker::Key { .. } => column.key = true,
                     Marker::Time { span } => {
                         if !ty.is_temporal() {
-                            self.err(Code::E0004, file, *span, format!("a `time` column must be a date or timestamp, `{}` is `{ty}`", col.name), "not a time type", "declare it as `timestamp` or `date`");
+                            self.err(
+                                Code::E0004,
+                                file,
+                                *span,
+                                format!("a `time` column must be a date or timestamp, `{}` is `{ty}`", col.name),
+                                "not a time type",
+                                "declare it as `timestamp` or `date`",
+                            );
                         } else if let Some(prev) = columns.iter().find(|c| c.time) {
                             let prev = prev.site.span;
-                            self.diags.push(Diagnostic::new(Code::E0003, file, *span, "a source has one `time` column").label("second time column").secondary(file, prev, "first time column").help("keep `time` on the column that says when each row was true"));
+                            self.diags.push(
+                                Diagnostic::new(Code::E0003, file, *span, "a source has one `time` column")
+                                    .label("second time column")
+                                    .secondary(file, prev, "first time column")
+                                    .help("keep `time` on the column that says when each row was true"),
+                            );
                         } else {
                             column.time = true;
                         }
                     }
                     Marker::References { target } => {
                         if target.parts.len() != 2 {
-                            self.err(Code::E0002, file, target.span, "`references` names `table.column`", "expected `table.column`", "e.g. `references customers.customer_id`");
+                            self.err(
+                                Code::E0002,
+                                file,
+                                target.span,
+                                "`references` names `table.column`",
+                                "expected `table.column`",
+                                "e.g. `references customers.customer_id`",
+                            );
                         } else {
-                            column.references = Some(ColumnRef { table: target.parts[0].name.clone(), column: target.parts[1].name.clone() });
+                            column.references = Some(ColumnRef {
+                                table: target.parts[0].name.clone(),
+                                column: target.parts[1].name.clone(),
+                            });
                         }
                     }
                 }
             }
             if let Some(prev) = columns.iter().find(|c| c.name == col.name) {
                 let prev = prev.site.span;
-                self.diags.push(Diagnostic::new(Code::E0003, file, col.span, format!("column `{}` is declared twice", col.name)).label("again here").secondary(file, prev, "first here").help("remove or rename one"));
+                self.diags.push(
+                    Diagnostic::new(Code::E0003, file, col.span, format!("column `{}` is declared twice", col.name))
+                        .label("again here")
+                        .secondary(file, prev, "first here")
+                        .help("remove or rename one"),
+                );
                 continue;
             }
             columns.push(column);
@@ -76,17 +121,32 @@ impl Checker<'_> {
         if columns.is_empty() && !body.stmts.iter().any(|s| matches!(s.kind, StmtKind::Error { .. })) {
             self.missing(file, body.span, "a `source`", "a column", "id: int key");
         }
-        self.a.sources.push(SourceInfo { name: name.name.clone(), site: self.site(file, name.span, item), format, path, options, columns });
+        self.a.sources.push(SourceInfo {
+            name: name.name.clone(),
+            site: self.site(file, name.span, item),
+            format,
+            path,
+            options,
+            columns,
+        });
     }
 
     /// `csv("path", delimiter = ";")`: the reader, its path and its options.
-    fn reader(&mut self, file: FileId, c: &Call) -> Option<(String, String, serde_json::Map<String, serde_json::Value>)> {
+    fn reader(
+        &mut self,
+        file: FileId,
+        c: &Call,
+    ) -> Option<(String, String, serde_json::Map<String, serde_json::Value>)> {
         let Some(entry) = self.std.lookup(StdKind::Reader, &c.func.name) else {
             let names: Vec<&str> = self.std.names(StdKind::Reader).collect();
             self.unknown(file, c.func.span, "reader", &c.func.name, names);
             return None;
         };
-        self.a.references.push(Reference { file, span: c.func.span, target: Target::Std { kind: StdKind::Reader, name: c.func.name.clone() } });
+        self.a.references.push(Reference {
+            file,
+            span: c.func.span,
+            target: Target::Std { kind: StdKind::Reader, name: c.func.name.clone() },
+        });
         let mut path = None;
         let mut options = serde_json::Map::new();
         for (i, a) in c.args.iter().enumerate() {
@@ -94,20 +154,38 @@ impl Checker<'_> {
                 Some(n) => n.name.clone(),
                 None if i == 0 => "path".to_string(),
                 None => {
-                    self.err(Code::E0017, file, a.value.span, "reader options are named", "unnamed option", format!("signature: {}", entry.signature()));
+                    self.err(
+                        Code::E0017,
+                        file,
+                        a.value.span,
+                        "reader options are named",
+                        "unnamed option",
+                        format!("signature: {}", entry.signature()),
+                    );
                     continue;
                 }
             };
             let Some(param) = entry.param(&pname) else {
                 let names: Vec<&str> = entry.params.iter().map(|p| p.name.as_str()).collect();
-                self.unknown(file, a.name.as_ref().map_or(a.value.span, |n| n.span), &format!("option of `{}`", entry.name), &pname, names);
+                self.unknown(
+                    file,
+                    a.name.as_ref().map_or(a.value.span, |n| n.span),
+                    &format!("option of `{}`", entry.name),
+                    &pname,
+                    names,
+                );
                 continue;
             };
             let value = match (&a.value.kind, param.ty) {
                 (ExprKind::Str { value }, ParamType::Exact(Type::String)) => serde_json::json!(value),
                 (ExprKind::Bool { value }, ParamType::Exact(Type::Bool)) => serde_json::json!(value),
                 _ => {
-                    self.mismatch(file, &a.value, format!("`{pname}` takes a `{}` literal", param.ty.name()), "wrong kind of value");
+                    self.mismatch(
+                        file,
+                        &a.value,
+                        format!("`{pname}` takes a `{}` literal", param.ty.name()),
+                        "wrong kind of value",
+                    );
                     continue;
                 }
             };
@@ -119,11 +197,25 @@ impl Checker<'_> {
         }
         for p in entry.params.iter().filter(|p| p.default.is_none()) {
             if p.name != "path" && !options.contains_key(&p.name) {
-                self.err(Code::E0017, file, c.span, format!("`{}` needs `{}`", entry.name, p.name), "missing option", format!("signature: {}", entry.signature()));
+                self.err(
+                    Code::E0017,
+                    file,
+                    c.span,
+                    format!("`{}` needs `{}`", entry.name, p.name),
+                    "missing option",
+                    format!("signature: {}", entry.signature()),
+                );
             }
         }
         let Some(path) = path else {
-            self.err(Code::E0017, file, c.span, format!("`{}` needs a path", entry.name), "no path", format!("e.g. `{}(\"data/table.{}\")`", entry.name, entry.name));
+            self.err(
+                Code::E0017,
+                file,
+                c.span,
+                format!("`{}` needs a path", entry.name),
+                "no path",
+                format!("e.g. `{}(\"data/table.{}\")`", entry.name, entry.name),
+            );
             return None;
         };
         Some((entry.name.clone(), path, options))
@@ -152,25 +244,56 @@ impl Checker<'_> {
         for (si, ci, table, col, r) in found {
             let file = col.site.file;
             let span = self.find_reference_span(&table, &col);
-            let target = self.a.sources.iter().find(|s| s.name == r.table).map(|s| (s.column(&r.column).cloned(), s.columns.iter().map(|c| c.name.clone()).collect::<Vec<_>>()));
+            let target =
+                self.a.sources.iter().find(|s| s.name == r.table).map(|s| {
+                    (s.column(&r.column).cloned(), s.columns.iter().map(|c| c.name.clone()).collect::<Vec<_>>())
+                });
             let ok = match target {
                 None => {
-                    let names: Vec<String> = self.names.iter().filter(|(_, v)| v.0 == "source").map(|(n, _)| n.clone()).collect();
+                    let names: Vec<String> =
+                        self.names.iter().filter(|(_, v)| v.0 == "source").map(|(n, _)| n.clone()).collect();
                     self.unknown(file, span, "source", &r.table, names.iter().map(String::as_str));
                     false
                 }
                 Some((None, names)) => {
-                    self.unknown(file, span, &format!("column of `{}`", r.table), &r.column, names.iter().map(String::as_str));
+                    self.unknown(
+                        file,
+                        span,
+                        &format!("column of `{}`", r.table),
+                        &r.column,
+                        names.iter().map(String::as_str),
+                    );
                     false
                 }
                 Some((Some(tc), _)) => {
                     self.used.insert(("source", r.table.clone()));
-                    self.a.references.push(Reference { file, span, target: Target::Column { table: r.table.clone(), column: r.column.clone() } });
+                    self.a.references.push(Reference {
+                        file,
+                        span,
+                        target: Target::Column { table: r.table.clone(), column: r.column.clone() },
+                    });
                     if !tc.ty.accepts(col.ty) && !col.ty.accepts(tc.ty) {
-                        self.err(Code::E0004, file, span, format!("`{table}.{}` is `{}` but `{}.{}` is `{}`", col.name, col.ty, r.table, r.column, tc.ty), "types differ", "a reference joins on equal values: give both columns one type");
+                        self.err(
+                            Code::E0004,
+                            file,
+                            span,
+                            format!(
+                                "`{table}.{}` is `{}` but `{}.{}` is `{}`",
+                                col.name, col.ty, r.table, r.column, tc.ty
+                            ),
+                            "types differ",
+                            "a reference joins on equal values: give both columns one type",
+                        );
                         false
                     } else if !tc.key {
-                        self.err(Code::E0005, file, span, format!("`{}.{}` is not a key", r.table, r.column), "references must point at a key", format!("mark `{}` as `key` in `{}`", r.column, r.table));
+                        self.err(
+                            Code::E0005,
+                            file,
+                            span,
+                            format!("`{}.{}` is not a key", r.table, r.column),
+                            "references must point at a key",
+                            format!("mark `{}` as `key` in `{}`", r.column, r.table),
+                        );
                         false
                     } else {
                         true
@@ -193,7 +316,8 @@ impl Checker<'_> {
                 let start = col.site.span.end + i + "references".len();
                 let rest = &text[start..line_end];
                 let skip = rest.len() - rest.trim_start().len();
-                let len = rest.trim_start().find(|c: char| c.is_whitespace() || c == '/').unwrap_or(rest.trim_start().len());
+                let len =
+                    rest.trim_start().find(|c: char| c.is_whitespace() || c == '/').unwrap_or(rest.trim_start().len());
                 Span::new(start + skip, start + skip + len)
             }
             None => {
@@ -214,7 +338,12 @@ impl Checker<'_> {
                 let (v, t) = c.expr(file, expr, Ctx::Check { table: &target.name }, &mut deps);
                 if let Val::Scalar(ty) = v {
                     if !Type::Bool.accepts(ty) {
-                        c.mismatch(file, expr, format!("an expectation must be a condition, this is `{ty}`"), "not true or false");
+                        c.mismatch(
+                            file,
+                            expr,
+                            format!("an expectation must be a condition, this is `{ty}`"),
+                            "not true or false",
+                        );
                     }
                 }
                 let text = c.text(file, expr.span).to_string();
@@ -223,11 +352,19 @@ impl Checker<'_> {
                 c.misplaced(file, s, "a `check` block", "`expect` lines and `on_fail`");
             }
         });
-        let on_fail = keys.get("on_fail").and_then(|e| self.word(file, e, "on_fail", &["stop", "warn"])).unwrap_or_else(|| "stop".into());
+        let on_fail = keys
+            .get("on_fail")
+            .and_then(|e| self.word(file, e, "on_fail", &["stop", "warn"]))
+            .unwrap_or_else(|| "stop".into());
         if expectations.is_empty() && !body.stmts.iter().any(|s| matches!(s.kind, StmtKind::Error { .. })) {
             self.missing(file, body.span, "a `check`", "expect", "expect row_count() > 0");
         }
-        self.a.checks.push(CheckInfo { source: target.name.clone(), site: self.site(file, target.span, item), expectations, on_fail });
+        self.a.checks.push(CheckInfo {
+            source: target.name.clone(),
+            site: self.site(file, target.span, item),
+            expectations,
+            on_fail,
+        });
     }
 
     pub(super) fn features_head(&mut self, file: FileId, item: &Item, name: &Ident, entity: &Ident, body: &Body) {
@@ -235,67 +372,154 @@ impl Checker<'_> {
             return;
         }
         let entity_ok = self.lookup(file, entity, "source");
-        let entity_cols: Vec<String> = self.a.sources.iter().find(|s| s.name == entity.name).map(|s| s.columns.iter().map(|c| c.name.clone()).collect()).unwrap_or_default();
+        let entity_cols: Vec<String> = self
+            .a
+            .sources
+            .iter()
+            .find(|s| s.name == entity.name)
+            .map(|s| s.columns.iter().map(|c| c.name.clone()).collect())
+            .unwrap_or_default();
         let mut features: Vec<FeatureInfo> = Vec::new();
         let mut ttl = None;
         for stmt in &body.stmts {
             match &stmt.kind {
                 StmtKind::Typed { name: f, ty, markers, value } => {
                     if let Some(m) = markers.first() {
-                        let span = match m { Marker::Key { span } | Marker::Time { span } => *span, Marker::References { target } => target.span };
-                        self.err(Code::E0015, file, span, "markers belong on source columns", "not allowed on a feature", "remove the marker");
+                        let span = match m {
+                            Marker::Key { span } | Marker::Time { span } => *span,
+                            Marker::References { target } => target.span,
+                        };
+                        self.err(
+                            Code::E0015,
+                            file,
+                            span,
+                            "markers belong on source columns",
+                            "not allowed on a feature",
+                            "remove the marker",
+                        );
                     }
                     if value.is_none() {
-                        self.missing(file, stmt.span, "a feature", "= expression", &format!("{}: {} = …", f.name, ty.name));
+                        self.missing(
+                            file,
+                            stmt.span,
+                            "a feature",
+                            "= expression",
+                            &format!("{}: {} = …", f.name, ty.name),
+                        );
                     }
                     let ty = self.column_type(file, ty);
                     if let Some(prev) = features.iter().find(|x| x.name == f.name) {
                         let prev = prev.site.span;
-                        self.diags.push(Diagnostic::new(Code::E0003, file, f.span, format!("feature `{}` is declared twice", f.name)).label("again here").secondary(file, prev, "first here").help("remove or rename one"));
+                        self.diags.push(
+                            Diagnostic::new(
+                                Code::E0003,
+                                file,
+                                f.span,
+                                format!("feature `{}` is declared twice", f.name),
+                            )
+                            .label("again here")
+                            .secondary(file, prev, "first here")
+                            .help("remove or rename one"),
+                        );
                         continue;
                     }
                     if entity_ok && entity_cols.contains(&f.name) {
-                        self.err(Code::E0003, file, f.span, format!("feature `{}` has the name of a column of `{}`", f.name, entity.name), "clashes with a column", "give the feature its own name");
+                        self.err(
+                            Code::E0003,
+                            file,
+                            f.span,
+                            format!("feature `{}` has the name of a column of `{}`", f.name, entity.name),
+                            "clashes with a column",
+                            "give the feature its own name",
+                        );
                         continue;
                     }
-                    features.push(FeatureInfo { name: f.name.clone(), ty, expr: TExpr::lit(serde_json::Value::Null, Type::Unknown), site: Site { file, span: f.span, doc: stmt.doc.clone() }, columns: BTreeSet::new(), features: BTreeSet::new() });
+                    features.push(FeatureInfo {
+                        name: f.name.clone(),
+                        ty,
+                        expr: TExpr::lit(serde_json::Value::Null, Type::Unknown),
+                        site: Site { file, span: f.span, doc: stmt.doc.clone() },
+                        columns: BTreeSet::new(),
+                        features: BTreeSet::new(),
+                    });
                 }
                 StmtKind::Assign { name: k, value } if k.name == "ttl" => ttl = self.duration_value(file, value, "ttl"),
                 StmtKind::Assign { name: k, .. } => {
-                    let d = Diagnostic::new(Code::E0015, file, k.span, format!("`{}` is not a key of a `features` block", k.name)).label("unknown key");
+                    let d = Diagnostic::new(
+                        Code::E0015,
+                        file,
+                        k.span,
+                        format!("`{}` is not a key of a `features` block", k.name),
+                    )
+                    .label("unknown key");
                     self.diags.push(match crate::diagnostic::suggest(&k.name, ["ttl"]) {
-                        Some(best) => d.help(format!("did you mean `{best}`?")).fix(format!("replace with `{best}`"), k.span, best),
+                        Some(best) => d.help(format!("did you mean `{best}`?")).fix(
+                            format!("replace with `{best}`"),
+                            k.span,
+                            best,
+                        ),
                         None => d.help("a `features` block takes `ttl` and features like `name: type = expression`"),
                     });
                 }
                 StmtKind::Error { .. } => {}
-                _ => self.misplaced(file, stmt, "a `features` block", "`ttl` and features like `name: type = expression`"),
+                _ => self.misplaced(
+                    file,
+                    stmt,
+                    "a `features` block",
+                    "`ttl` and features like `name: type = expression`",
+                ),
             }
         }
-        self.a.views.push(ViewInfo { name: name.name.clone(), site: self.site(file, name.span, item), entity: entity.name.clone(), ttl_ms: ttl, features, tables: BTreeSet::new() });
+        self.a.views.push(ViewInfo {
+            name: name.name.clone(),
+            site: self.site(file, name.span, item),
+            entity: entity.name.clone(),
+            ttl_ms: ttl,
+            features,
+            tables: BTreeSet::new(),
+        });
     }
 
     pub(super) fn features_body(&mut self, file: FileId, name: &Ident, body: &Body) {
-        let Some(vi) = self.a.views.iter().position(|v| v.name == name.name && v.site.span == name.span && v.site.file == file) else { return };
+        let Some(vi) =
+            self.a.views.iter().position(|v| v.name == name.name && v.site.span == name.span && v.site.file == file)
+        else {
+            return;
+        };
         let entity = self.a.views[vi].entity.clone();
         if !self.a.sources.iter().any(|s| s.name == entity) {
             return;
         }
         for stmt in &body.stmts {
             let StmtKind::Typed { name: f, value: Some(value), .. } = &stmt.kind else { continue };
-            let Some(fi) = self.a.views[vi].features.iter().position(|x| x.name == f.name && x.site.span == f.span) else { continue };
+            let Some(fi) = self.a.views[vi].features.iter().position(|x| x.name == f.name && x.site.span == f.span)
+            else {
+                continue;
+            };
             let mut deps = Deps::default();
             let (v, t) = self.expr(file, value, Ctx::Feature { view: &name.name, entity: &entity }, &mut deps);
             let declared = self.a.views[vi].features[fi].ty;
             match v {
                 Val::Scalar(found) if !declared.accepts(found) => {
                     self.diags.push(
-                        Diagnostic::new(Code::E0004, file, value.span, format!("feature `{}` is declared `{declared}` but computes `{found}`", f.name))
-                            .label(format!("this is `{found}`"))
-                            .help(format!("declare it as `{found}`, or convert the value")),
+                        Diagnostic::new(
+                            Code::E0004,
+                            file,
+                            value.span,
+                            format!("feature `{}` is declared `{declared}` but computes `{found}`", f.name),
+                        )
+                        .label(format!("this is `{found}`"))
+                        .help(format!("declare it as `{found}`, or convert the value")),
                     );
                 }
-                Val::Table(t) => self.err(Code::E0004, file, value.span, format!("the table `{t}` is not a value"), "a whole table", format!("aggregate it, e.g. `count({t})`")),
+                Val::Table(t) => self.err(
+                    Code::E0004,
+                    file,
+                    value.span,
+                    format!("the table `{t}` is not a value"),
+                    "a whole table",
+                    format!("aggregate it, e.g. `count({t})`"),
+                ),
                 _ => {}
             }
             let view = &mut self.a.views[vi];
@@ -333,11 +557,22 @@ impl Checker<'_> {
             }
             scc.sort_by_key(|n| g[*n].clone());
             let names: Vec<String> = cycle_order(&g, &scc).iter().map(|n| format!("{}.{}", g[*n].0, g[*n].1)).collect();
-            let sites: Vec<Site> = scc.iter().filter_map(|n| { let (v, f) = &g[*n]; self.a.views.iter().find(|x| &x.name == v)?.feature(f).map(|f| f.site.clone()) }).collect();
+            let sites: Vec<Site> = scc
+                .iter()
+                .filter_map(|n| {
+                    let (v, f) = &g[*n];
+                    self.a.views.iter().find(|x| &x.name == v)?.feature(f).map(|f| f.site.clone())
+                })
+                .collect();
             let Some(first) = sites.first() else { continue };
-            let mut d = Diagnostic::new(Code::E0014, first.file, first.span, format!("features depend on each other in a cycle: {} → {}", names.join(" → "), names[0]))
-                .label("this feature is part of the cycle")
-                .help("break the cycle: compute one of these features from source columns only");
+            let mut d = Diagnostic::new(
+                Code::E0014,
+                first.file,
+                first.span,
+                format!("features depend on each other in a cycle: {} → {}", names.join(" → "), names[0]),
+            )
+            .label("this feature is part of the cycle")
+            .help("break the cycle: compute one of these features from source columns only");
             for s in &sites[1..] {
                 d = d.secondary(s.file, s.span, "also in the cycle");
             }
@@ -345,12 +580,21 @@ impl Checker<'_> {
         }
     }
 
-    pub(super) fn dataset(&mut self, file: FileId, item: &Item, name: &Ident, base: &Ident, views: &[Ident], body: Option<&Body>) {
+    pub(super) fn dataset(
+        &mut self,
+        file: FileId,
+        item: &Item,
+        name: &Ident,
+        base: &Ident,
+        views: &[Ident],
+        body: Option<&Body>,
+    ) {
         if self.names.get(&name.name).is_some_and(|(k, f, s)| *k != "dataset" || *f != file || *s != name.span) {
             return;
         }
         let base_ok = self.lookup(file, base, "source");
-        let mut columns: Vec<Column> = self.a.sources.iter().find(|s| s.name == base.name).map(|s| s.columns.clone()).unwrap_or_default();
+        let mut columns: Vec<Column> =
+            self.a.sources.iter().find(|s| s.name == base.name).map(|s| s.columns.clone()).unwrap_or_default();
         let mut view_names = Vec::new();
         for v in views {
             if !self.lookup(file, v, "features") {
@@ -359,56 +603,113 @@ impl Checker<'_> {
             let Some(info) = self.a.views.iter().find(|x| x.name == v.name).cloned() else { continue };
             if base_ok && info.entity != base.name {
                 self.diags.push(
-                    Diagnostic::new(Code::E0005, file, v.span, format!("feature view `{}` is computed per `{}`, but this dataset has one row per `{}`", v.name, info.entity, base.name))
-                        .label("another entity")
-                        .secondary(info.site.file, info.site.span, format!("declared `on {}`", info.entity))
-                        .help(format!("use views declared `on {}`", base.name)),
+                    Diagnostic::new(
+                        Code::E0005,
+                        file,
+                        v.span,
+                        format!(
+                            "feature view `{}` is computed per `{}`, but this dataset has one row per `{}`",
+                            v.name, info.entity, base.name
+                        ),
+                    )
+                    .label("another entity")
+                    .secondary(info.site.file, info.site.span, format!("declared `on {}`", info.entity))
+                    .help(format!("use views declared `on {}`", base.name)),
                 );
                 continue;
             }
             for f in &info.features {
                 if columns.iter().any(|c| c.name == f.name) {
-                    self.err(Code::E0003, file, v.span, format!("`{}` from `{}` clashes with a column of the same name", f.name, v.name), "two columns named alike", "rename one of them");
+                    self.err(
+                        Code::E0003,
+                        file,
+                        v.span,
+                        format!("`{}` from `{}` clashes with a column of the same name", f.name, v.name),
+                        "two columns named alike",
+                        "rename one of them",
+                    );
                     continue;
                 }
-                columns.push(Column { name: f.name.clone(), ty: f.ty, key: false, time: false, references: None, view: Some(v.name.clone()), site: f.site.clone() });
+                columns.push(Column {
+                    name: f.name.clone(),
+                    ty: f.ty,
+                    key: false,
+                    time: false,
+                    references: None,
+                    view: Some(v.name.clone()),
+                    site: f.site.clone(),
+                });
             }
             view_names.push(v.name.clone());
         }
-        let keys = self.keys(file, body, "a `dataset` block", &["label", "split"], |c, s| c.misplaced(file, s, "a `dataset` block", "`label` and `split`"));
+        let keys = self.keys(file, body, "a `dataset` block", &["label", "split"], |c, s| {
+            c.misplaced(file, s, "a `dataset` block", "`label` and `split`")
+        });
         let mut label = None;
         let mut task = None;
         match keys.get("label") {
-            Some(e) => match &e.kind {
-                ExprKind::Path(p) if p.parts.len() == 1 => {
-                    let l = &p.parts[0];
-                    match columns.iter().find(|c| c.name == l.name) {
-                        Some(c) => {
-                            self.a.references.push(Reference { file, span: l.span, target: match &c.view { Some(v) => Target::Feature { view: v.clone(), name: c.name.clone() }, None => Target::Column { table: base.name.clone(), column: c.name.clone() } } });
-                            task = Task::for_label(c.ty);
-                            if task.is_none() && c.ty != Type::Unknown {
-                                self.err(Code::E0004, file, e.span, format!("a `{}` label has no task", c.ty), "not a label type", "a bool or category label trains a classifier, an int or float label a regressor");
+            Some(e) => {
+                match &e.kind {
+                    ExprKind::Path(p) if p.parts.len() == 1 => {
+                        let l = &p.parts[0];
+                        match columns.iter().find(|c| c.name == l.name) {
+                            Some(c) => {
+                                self.a.references.push(Reference {
+                                    file,
+                                    span: l.span,
+                                    target: match &c.view {
+                                        Some(v) => Target::Feature { view: v.clone(), name: c.name.clone() },
+                                        None => Target::Column { table: base.name.clone(), column: c.name.clone() },
+                                    },
+                                });
+                                task = Task::for_label(c.ty);
+                                if task.is_none() && c.ty != Type::Unknown {
+                                    self.err(Code::E0004, file, e.span, format!("a `{}` label has no task", c.ty), "not a label type", "a bool or category label trains a classifier, an int or float label a regressor");
+                                }
+                                label = Some(l.name.clone());
                             }
-                            label = Some(l.name.clone());
+                            None if base_ok => {
+                                let names: Vec<&str> = columns.iter().map(|c| c.name.as_str()).collect();
+                                self.unknown(file, l.span, &format!("column of `{}`", name.name), &l.name, names);
+                            }
+                            None => {}
                         }
-                        None if base_ok => {
-                            let names: Vec<&str> = columns.iter().map(|c| c.name.as_str()).collect();
-                            self.unknown(file, l.span, &format!("column of `{}`", name.name), &l.name, names);
-                        }
-                        None => {}
                     }
+                    _ => self.err(
+                        Code::E0004,
+                        file,
+                        e.span,
+                        "`label` names one column",
+                        "not a column name",
+                        "write e.g. `label = churned`",
+                    ),
                 }
-                _ => self.err(Code::E0004, file, e.span, "`label` names one column", "not a column name", "write e.g. `label = churned`"),
-            },
+            }
             None => self.missing(file, name.span, "a dataset", "label", "label = churned"),
         }
         let split = keys.get("split").and_then(|e| self.split(file, e, base, base_ok));
-        self.a.datasets.push(DatasetInfo { name: name.name.clone(), site: self.site(file, name.span, item), base: base.name.clone(), views: view_names, label, task, split, columns });
+        self.a.datasets.push(DatasetInfo {
+            name: name.name.clone(),
+            site: self.site(file, name.span, item),
+            base: base.name.clone(),
+            views: view_names,
+            label,
+            task,
+            split,
+            columns,
+        });
     }
 
     fn split(&mut self, file: FileId, e: &Expr, base: &Ident, base_ok: bool) -> Option<SplitInfo> {
         let ExprKind::Call(c) = &e.kind else {
-            self.err(Code::E0004, file, e.span, "`split` takes a splitter call", "not a split", "write e.g. `split = random(train = 80%, test = 20%, seed = 42)`");
+            self.err(
+                Code::E0004,
+                file,
+                e.span,
+                "`split` takes a splitter call",
+                "not a split",
+                "write e.g. `split = random(train = 80%, test = 20%, seed = 42)`",
+            );
             return None;
         };
         let Some(entry) = self.std.lookup(StdKind::Splitter, &c.func.name) else {
@@ -416,52 +717,106 @@ impl Checker<'_> {
             self.unknown(file, c.func.span, "splitter", &c.func.name, names);
             return None;
         };
-        self.a.references.push(Reference { file, span: c.func.span, target: Target::Std { kind: StdKind::Splitter, name: c.func.name.clone() } });
+        self.a.references.push(Reference {
+            file,
+            span: c.func.span,
+            target: Target::Std { kind: StdKind::Splitter, name: c.func.name.clone() },
+        });
         let mut parts = Vec::new();
         let mut seed = entry.param("seed").and_then(|p| p.default.as_ref()).and_then(|d| d.parse().ok());
         for a in &c.args {
             let Some(n) = &a.name else {
-                self.err(Code::E0017, file, a.value.span, "split shares are named", "unnamed share", "write e.g. `train = 80%`");
+                self.err(
+                    Code::E0017,
+                    file,
+                    a.value.span,
+                    "split shares are named",
+                    "unnamed share",
+                    "write e.g. `train = 80%`",
+                );
                 continue;
             };
             match &a.value.kind {
                 ExprKind::Percent { value, .. } => {
                     if parts.iter().any(|(p, _)| p == &n.name) {
-                        self.err(Code::E0003, file, n.span, format!("split `{}` is named twice", n.name), "again here", "give each split its own name");
+                        self.err(
+                            Code::E0003,
+                            file,
+                            n.span,
+                            format!("split `{}` is named twice", n.name),
+                            "again here",
+                            "give each split its own name",
+                        );
                     } else if *value <= 0.0 || *value > 100.0 {
-                        self.err(Code::E0019, file, a.value.span, "a split share must be above 0% and at most 100%", "out of range", "use a share such as `20%`");
+                        self.err(
+                            Code::E0019,
+                            file,
+                            a.value.span,
+                            "a split share must be above 0% and at most 100%",
+                            "out of range",
+                            "use a share such as `20%`",
+                        );
                     } else {
                         parts.push((n.name.clone(), value / 100.0));
                     }
                 }
-                _ if entry.param(&n.name).is_some() => match self.int_value(file, &a.value, &n.name, 0) {
-                    Some(v) => seed = Some(v),
-                    None => {}
-                },
-                _ => self.err(Code::E0004, file, a.value.span, format!("`{}` is neither a share nor a parameter of `{}`", n.name, entry.name), "expected a percentage", format!("shares are percentages (`{} = 20%`); {} takes: {}", n.name, entry.name, entry.signature())),
+                _ if entry.param(&n.name).is_some() => {
+                    if let Some(v) = self.int_value(file, &a.value, &n.name, 0) {
+                        seed = Some(v);
+                    }
+                }
+                _ => self.err(
+                    Code::E0004,
+                    file,
+                    a.value.span,
+                    format!("`{}` is neither a share nor a parameter of `{}`", n.name, entry.name),
+                    "expected a percentage",
+                    format!("shares are percentages (`{} = 20%`); {} takes: {}", n.name, entry.name, entry.signature()),
+                ),
             }
         }
         let total: f64 = parts.iter().map(|(_, v)| v).sum();
         if !parts.is_empty() && (total - 1.0).abs() > 1e-9 {
-            self.err(Code::E0019, file, c.span, format!("split shares add up to {}%, not 100%", (total * 1e4).round() / 100.0), "shares must cover every row once", "adjust the shares so they add up to 100%");
+            self.err(
+                Code::E0019,
+                file,
+                c.span,
+                format!("split shares add up to {}%, not 100%", (total * 1e4).round() / 100.0),
+                "shares must cover every row once",
+                "adjust the shares so they add up to 100%",
+            );
         }
         if parts.is_empty() {
             self.missing(file, c.span, "a split", "a share", "train = 80%, test = 20%");
         }
         if entry.name == "time" && base_ok {
-            let has_time = self.a.sources.iter().find(|s| s.name == base.name).is_some_and(|s| s.time_column().is_some());
+            let has_time =
+                self.a.sources.iter().find(|s| s.name == base.name).is_some_and(|s| s.time_column().is_some());
             if !has_time {
-                self.err(Code::E0007, file, c.span, format!("a time split orders rows by time, but `{}` has no `time` column", base.name), "nothing to order by", format!("mark the column of `{}` that says when each row was true with `time`", base.name));
+                self.err(
+                    Code::E0007,
+                    file,
+                    c.span,
+                    format!("a time split orders rows by time, but `{}` has no `time` column", base.name),
+                    "nothing to order by",
+                    format!("mark the column of `{}` that says when each row was true with `time`", base.name),
+                );
             }
         }
-        Some(SplitInfo { method: entry.name.clone(), seed: if entry.param("seed").is_some() { seed } else { None }, parts })
+        Some(SplitInfo {
+            method: entry.name.clone(),
+            seed: if entry.param("seed").is_some() { seed } else { None },
+            parts,
+        })
     }
 
     pub(super) fn model(&mut self, file: FileId, item: &Item, name: &Ident, algo: &Call, body: Option<&Body>) {
         if self.names.get(&name.name).is_some_and(|(k, f, s)| *k != "model" || *f != file || *s != name.span) {
             return;
         }
-        let keys = self.keys(file, body, "a `model` block", &["train", "inputs", "device", "cv", "schema"], |c, s| c.misplaced(file, s, "a `model` block", "`train`, `inputs`, `device`, `cv` and `schema`"));
+        let keys = self.keys(file, body, "a `model` block", &["train", "inputs", "device", "cv", "schema"], |c, s| {
+            c.misplaced(file, s, "a `model` block", "`train`, `inputs`, `device`, `cv` and `schema`")
+        });
         let external = matches!(algo.func.name.as_str(), "onnx" | "command");
         let trainer = match algo.func.name.as_str() {
             "onnx" => self.single_string(file, algo).map(|path| Trainer::Onnx { path }),
@@ -472,14 +827,35 @@ impl Checker<'_> {
         let is_onnx = matches!(trainer, Some(Trainer::Onnx { .. })) || algo.func.name == "onnx";
         if is_onnx {
             if let Some(s) = keys.spans.get("train") {
-                self.err(Code::E0015, file, *s, "an `onnx` model was trained elsewhere and takes no `train`", "not used", "name the dataset its inputs come from with `schema = DATASET`");
+                self.err(
+                    Code::E0015,
+                    file,
+                    *s,
+                    "an `onnx` model was trained elsewhere and takes no `train`",
+                    "not used",
+                    "name the dataset its inputs come from with `schema = DATASET`",
+                );
             }
         } else if let Some(s) = keys.spans.get("schema") {
-            self.err(Code::E0015, file, *s, "`schema` is for `onnx` models; this model learns its schema from `train`", "not used", "remove `schema`");
+            self.err(
+                Code::E0015,
+                file,
+                *s,
+                "`schema` is for `onnx` models; this model learns its schema from `train`",
+                "not used",
+                "remove `schema`",
+            );
         }
         if external {
             if let Some(s) = keys.spans.get("cv") {
-                self.err(Code::E0015, file, *s, "`cv` needs a built-in algorithm; mlpc cannot refit an external model", "not used", "remove `cv`");
+                self.err(
+                    Code::E0015,
+                    file,
+                    *s,
+                    "`cv` needs a built-in algorithm; mlpc cannot refit an external model",
+                    "not used",
+                    "remove `cv`",
+                );
             }
         }
         let dataset = if is_onnx {
@@ -501,8 +877,20 @@ impl Checker<'_> {
         if let (Some(Trainer::Algorithm { algorithm, .. }), Some(task)) = (&trainer, task) {
             let entry = self.std.lookup(StdKind::Algorithm, algorithm).expect("resolved above");
             if !entry.applies_to(task) {
-                let fits: Vec<&str> = self.std.entries().filter(|e| e.kind == StdKind::Algorithm && e.applies_to(task)).map(|e| e.name.as_str()).collect();
-                self.err(Code::E0008, file, algo.func.span, format!("`{algorithm}` does not fit a {} label", task.name()), format!("a {} algorithm", entry.tasks.iter().map(|t| t.name()).collect::<Vec<_>>().join("/")), format!("{} algorithms: {}", task.name(), fits.join(", ")));
+                let fits: Vec<&str> = self
+                    .std
+                    .entries()
+                    .filter(|e| e.kind == StdKind::Algorithm && e.applies_to(task))
+                    .map(|e| e.name.as_str())
+                    .collect();
+                self.err(
+                    Code::E0008,
+                    file,
+                    algo.func.span,
+                    format!("`{algorithm}` does not fit a {} label", task.name()),
+                    format!("a {} algorithm", entry.tasks.iter().map(|t| t.name()).collect::<Vec<_>>().join("/")),
+                    format!("{} algorithms: {}", task.name(), fits.join(", ")),
+                );
             }
         }
         let inputs = match keys.get("inputs") {
@@ -515,10 +903,24 @@ impl Checker<'_> {
         if let (Some(Trainer::Command { command }), Some(e)) = (&trainer, algo.args.first()) {
             self.placeholders(file, &e.value, command, train.is_some());
         }
-        let device = keys.get("device").and_then(|e| self.word(file, e, "device", &["auto", "cpu", "cuda"])).unwrap_or_else(|| "auto".into());
+        let device = keys
+            .get("device")
+            .and_then(|e| self.word(file, e, "device", &["auto", "cpu", "cuda"]))
+            .unwrap_or_else(|| "auto".into());
         let cv = keys.get("cv").and_then(|e| self.int_value(file, e, "cv", 2)).map(|v| v.min(u32::MAX as i64) as u32);
         let Some(trainer) = trainer else { return };
-        self.a.models.push(ModelInfo { name: name.name.clone(), site: self.site(file, name.span, item), trainer, train, dataset, label: ds.as_ref().and_then(|d| d.label.clone()), task, inputs, device, cv });
+        self.a.models.push(ModelInfo {
+            name: name.name.clone(),
+            site: self.site(file, name.span, item),
+            trainer,
+            train,
+            dataset,
+            label: ds.as_ref().and_then(|d| d.label.clone()),
+            task,
+            inputs,
+            device,
+            cv,
+        });
     }
 
     fn single_string(&mut self, file: FileId, c: &Call) -> Option<String> {
@@ -531,8 +933,19 @@ impl Checker<'_> {
                 }
             },
             _ => {
-                let example = if c.func.name == "onnx" { "onnx(\"models/churn.onnx\")" } else { "command(\"python train.py --train {train} --out {model}\")" };
-                self.err(Code::E0017, file, c.span, format!("`{}` takes one string", c.func.name), "wrong arguments", format!("e.g. `{example}`"));
+                let example = if c.func.name == "onnx" {
+                    "onnx(\"models/churn.onnx\")"
+                } else {
+                    "command(\"python train.py --train {train} --out {model}\")"
+                };
+                self.err(
+                    Code::E0017,
+                    file,
+                    c.span,
+                    format!("`{}` takes one string", c.func.name),
+                    "wrong arguments",
+                    format!("e.g. `{example}`"),
+                );
                 None
             }
         }
@@ -551,10 +964,24 @@ impl Checker<'_> {
             rest = &rest[open + close + 1..];
         }
         if !seen.contains("model") {
-            self.err(Code::E0019, file, e.span, "the command never learns where to write the model", "no `{model}`", "add `{model}` where the command takes its output path");
+            self.err(
+                Code::E0019,
+                file,
+                e.span,
+                "the command never learns where to write the model",
+                "no `{model}`",
+                "add `{model}` where the command takes its output path",
+            );
         }
         if seen.contains("train") && !has_train {
-            self.err(Code::E0016, file, e.span, "`{train}` needs a `train` key", "nothing to substitute", "add `train = DATASET.SPLIT` to the block");
+            self.err(
+                Code::E0016,
+                file,
+                e.span,
+                "`{train}` needs a `train` key",
+                "nothing to substitute",
+                "add `train = DATASET.SPLIT` to the block",
+            );
         }
     }
 
@@ -565,7 +992,11 @@ impl Checker<'_> {
             self.unknown(file, c.func.span, "algorithm", &c.func.name, names);
             return None;
         };
-        self.a.references.push(Reference { file, span: c.func.span, target: Target::Std { kind: StdKind::Algorithm, name: c.func.name.clone() } });
+        self.a.references.push(Reference {
+            file,
+            span: c.func.span,
+            target: Target::Std { kind: StdKind::Algorithm, name: c.func.name.clone() },
+        });
         let mut params = serde_json::Map::new();
         for p in &entry.params {
             if let Some(d) = &p.default {
@@ -574,7 +1005,14 @@ impl Checker<'_> {
         }
         for a in &c.args {
             let Some(n) = &a.name else {
-                self.err(Code::E0017, file, a.value.span, "algorithm parameters are named", "unnamed parameter", format!("signature: {}", entry.signature()));
+                self.err(
+                    Code::E0017,
+                    file,
+                    a.value.span,
+                    "algorithm parameters are named",
+                    "unnamed parameter",
+                    format!("signature: {}", entry.signature()),
+                );
                 continue;
             };
             let Some(p) = entry.param(&n.name) else {
@@ -583,25 +1021,50 @@ impl Checker<'_> {
                 continue;
             };
             let value = match (&a.value.kind, p.ty) {
-                (ExprKind::Number { value, integer: true, .. }, ParamType::Exact(Type::Int)) => Some(serde_json::json!(*value as i64)),
+                (ExprKind::Number { value, integer: true, .. }, ParamType::Exact(Type::Int)) => {
+                    Some(serde_json::json!(*value as i64))
+                }
                 (ExprKind::Number { value, .. }, ParamType::Exact(Type::Float)) => Some(serde_json::json!(value)),
                 (ExprKind::Bool { value }, ParamType::Exact(Type::Bool)) => Some(serde_json::json!(value)),
                 (ExprKind::Str { value }, ParamType::Exact(Type::String)) => Some(serde_json::json!(value)),
                 (ExprKind::List { items }, ParamType::Exact(Type::List)) => {
-                    let ints: Option<Vec<i64>> = items.iter().map(|i| match &i.kind { ExprKind::Number { value, integer: true, .. } => Some(*value as i64), _ => None }).collect();
+                    let ints: Option<Vec<i64>> = items
+                        .iter()
+                        .map(|i| match &i.kind {
+                            ExprKind::Number { value, integer: true, .. } => Some(*value as i64),
+                            _ => None,
+                        })
+                        .collect();
                     if ints.is_none() {
-                        self.mismatch(file, &a.value, format!("`{}` takes a list of whole numbers", n.name), "not all whole numbers");
+                        self.mismatch(
+                            file,
+                            &a.value,
+                            format!("`{}` takes a list of whole numbers", n.name),
+                            "not all whole numbers",
+                        );
                     }
                     ints.map(|v| serde_json::json!(v))
                 }
                 _ => {
-                    self.mismatch(file, &a.value, format!("`{}` takes a `{}`", n.name, p.ty.name()), "wrong kind of value");
+                    self.mismatch(
+                        file,
+                        &a.value,
+                        format!("`{}` takes a `{}`", n.name, p.ty.name()),
+                        "wrong kind of value",
+                    );
                     None
                 }
             };
             if let Some(v) = value {
                 if v.as_f64().is_some_and(|x| x < 0.0) {
-                    self.err(Code::E0019, file, a.value.span, format!("`{}` cannot be negative", n.name), "negative", "use zero or a positive value");
+                    self.err(
+                        Code::E0019,
+                        file,
+                        a.value.span,
+                        format!("`{}` cannot be negative", n.name),
+                        "negative",
+                        "use zero or a positive value",
+                    );
                 }
                 params.insert(n.name.clone(), v);
             }
@@ -621,7 +1084,14 @@ impl Checker<'_> {
             };
             for p in paths {
                 let ExprKind::Path(Path { parts, span }) = &p.kind else {
-                    self.err(Code::E0004, file, p.span, "inputs are columns and feature views", "not a column", "write e.g. `inputs = customer_features + [plan, region]`");
+                    self.err(
+                        Code::E0004,
+                        file,
+                        p.span,
+                        "inputs are columns and feature views",
+                        "not a column",
+                        "write e.g. `inputs = customer_features + [plan, region]`",
+                    );
                     continue;
                 };
                 let id = &parts[0];
@@ -635,7 +1105,14 @@ impl Checker<'_> {
                 let col_name = &parts.last().expect("paths are non-empty").name;
                 match ds.column(col_name) {
                     Some(c) => {
-                        self.a.references.push(Reference { file, span: parts.last().unwrap().span, target: match &c.view { Some(v) => Target::Feature { view: v.clone(), name: c.name.clone() }, None => Target::Column { table: ds.base.clone(), column: c.name.clone() } } });
+                        self.a.references.push(Reference {
+                            file,
+                            span: parts.last().unwrap().span,
+                            target: match &c.view {
+                                Some(v) => Target::Feature { view: v.clone(), name: c.name.clone() },
+                                None => Target::Column { table: ds.base.clone(), column: c.name.clone() },
+                            },
+                        });
                         self.input(file, *span, c, ds, &mut out);
                     }
                     None => {
@@ -651,14 +1128,23 @@ impl Checker<'_> {
 
     fn input(&mut self, file: FileId, span: Span, c: &Column, ds: &DatasetInfo, out: &mut Vec<Column>) {
         if out.iter().any(|x| x.name == c.name) {
-            self.err(Code::E0003, file, span, format!("input `{}` is listed twice", c.name), "already an input", "list each input once");
+            self.err(
+                Code::E0003,
+                file,
+                span,
+                format!("input `{}` is listed twice", c.name),
+                "already an input",
+                "list each input once",
+            );
             return;
         }
         if let Some(label) = &ds.label {
             let leak = if &c.name == label {
                 Some(format!("`{label}` is the label"))
             } else if let Some(view) = &c.view {
-                self.feature_reads(view, &c.name).contains(label).then(|| format!("feature `{view}.{}` is computed from the label `{label}`", c.name))
+                self.feature_reads(view, &c.name)
+                    .contains(label)
+                    .then(|| format!("feature `{view}.{}` is computed from the label `{label}`", c.name))
             } else {
                 None
             };
@@ -715,12 +1201,26 @@ impl Checker<'_> {
         if let (Some(m), Some(d)) = (&info, &ds) {
             for input in &m.inputs {
                 if d.column(&input.name).is_none() {
-                    self.err(Code::E0002, file, item.span.start_end(self.text(file, item.span).find('{').unwrap_or(item.span.len())), format!("`{}` lacks the model input `{}`", d.name, input.name), "cannot score this data", format!("evaluate on data that has every input of `{}`", m.name));
+                    self.err(
+                        Code::E0002,
+                        file,
+                        item.span.start_end(self.text(file, item.span).find('{').unwrap_or(item.span.len())),
+                        format!("`{}` lacks the model input `{}`", d.name, input.name),
+                        "cannot score this data",
+                        format!("evaluate on data that has every input of `{}`", m.name),
+                    );
                     break;
                 }
             }
             if d.label.is_none() {
-                self.err(Code::E0016, file, item.span, format!("`{}` has no label to score against", d.name), "no label", "add `label = …` to the dataset");
+                self.err(
+                    Code::E0016,
+                    file,
+                    item.span,
+                    format!("`{}` has no label to score against", d.name),
+                    "no label",
+                    "add `label = …` to the dataset",
+                );
             }
         }
         let task = info.as_ref().and_then(|m| m.task);
@@ -734,18 +1234,38 @@ impl Checker<'_> {
                                 metrics.push(p.parts[0].name.clone());
                             }
                         }
-                        _ => self.err(Code::E0004, file, it.span, "`metrics` lists metric names", "not a metric name", "write e.g. `metrics = [auc, f1]`"),
+                        _ => self.err(
+                            Code::E0004,
+                            file,
+                            it.span,
+                            "`metrics` lists metric names",
+                            "not a metric name",
+                            "write e.g. `metrics = [auc, f1]`",
+                        ),
                     }
                 }
             }
-            Some(e) => self.err(Code::E0004, file, e.span, "`metrics` takes a list", "not a list", "write e.g. `metrics = [auc, f1]`"),
+            Some(e) => self.err(
+                Code::E0004,
+                file,
+                e.span,
+                "`metrics` takes a list",
+                "not a list",
+                "write e.g. `metrics = [auc, f1]`",
+            ),
             None => self.missing(file, model.span, "an `evaluate` block", "metrics", "metrics = [auc, f1]"),
         }
         if !model_ok {
             return;
         }
         let Some(data) = data else { return };
-        self.a.evaluations.push(EvalInfo { model: model.name.clone(), site: self.site(file, model.span, item), data, metrics, slices });
+        self.a.evaluations.push(EvalInfo {
+            model: model.name.clone(),
+            site: self.site(file, model.span, item),
+            data,
+            metrics,
+            slices,
+        });
     }
 
     fn metric_name(&mut self, file: FileId, m: &Ident, task: Option<Task>) -> bool {
@@ -754,21 +1274,51 @@ impl Checker<'_> {
             self.unknown(file, m.span, "metric", &m.name, names);
             return false;
         };
-        self.a.references.push(Reference { file, span: m.span, target: Target::Std { kind: StdKind::Metric, name: m.name.clone() } });
+        self.a.references.push(Reference {
+            file,
+            span: m.span,
+            target: Target::Std { kind: StdKind::Metric, name: m.name.clone() },
+        });
         if let Some(task) = task {
             if !entry.applies_to(task) {
-                let valid: Vec<&str> = self.std.entries().filter(|e| e.kind == StdKind::Metric && e.applies_to(task)).map(|e| e.name.as_str()).collect();
-                self.err(Code::E0008, file, m.span, format!("`{}` does not apply to {} models", m.name, task.name()), format!("a {} metric", entry.tasks.iter().map(|t| t.name()).collect::<Vec<_>>().join("/")), format!("{} metrics: {}", task.name(), valid.join(", ")));
+                let valid: Vec<&str> = self
+                    .std
+                    .entries()
+                    .filter(|e| e.kind == StdKind::Metric && e.applies_to(task))
+                    .map(|e| e.name.as_str())
+                    .collect();
+                self.err(
+                    Code::E0008,
+                    file,
+                    m.span,
+                    format!("`{}` does not apply to {} models", m.name, task.name()),
+                    format!("a {} metric", entry.tasks.iter().map(|t| t.name()).collect::<Vec<_>>().join("/")),
+                    format!("{} metrics: {}", task.name(), valid.join(", ")),
+                );
                 return false;
             }
         }
         true
     }
 
-    pub(super) fn register(&mut self, file: FileId, item: &Item, model: &Ident, registered: &StrLit, body: Option<&Body>) {
+    pub(super) fn register(
+        &mut self,
+        file: FileId,
+        item: &Item,
+        model: &Ident,
+        registered: &StrLit,
+        body: Option<&Body>,
+    ) {
         let model_ok = self.lookup(file, model, "model");
         if registered.value.trim().is_empty() {
-            self.err(Code::E0019, file, registered.span, "a registered name cannot be empty", "empty", "name it, e.g. `\"churn-predictor\"`");
+            self.err(
+                Code::E0019,
+                file,
+                registered.span,
+                "a registered name cannot be empty",
+                "empty",
+                "name it, e.g. `\"churn-predictor\"`",
+            );
         }
         let task = self.a.models.iter().find(|m| m.name == model.name).and_then(|m| m.task);
         let mut rules = Vec::new();
@@ -777,7 +1327,14 @@ impl Checker<'_> {
                 StmtKind::Promote { stage: Some(stage), cond } => {
                     if !STAGES.contains(&stage.name.as_str()) {
                         if stage.name == "archived" {
-                            self.err(Code::E0019, file, stage.span, "versions are archived when replaced, not promoted there", "not a promotion target", "promote to `staging` or `production`");
+                            self.err(
+                                Code::E0019,
+                                file,
+                                stage.span,
+                                "versions are archived when replaced, not promoted there",
+                                "not a promotion target",
+                                "promote to `staging` or `production`",
+                            );
                         } else {
                             self.unknown(file, stage.span, "stage", &stage.name, STAGES.iter().copied());
                         }
@@ -789,10 +1346,20 @@ impl Checker<'_> {
                     let mut deps = Deps::default();
                     let (v, t) = self.expr(file, cond, Ctx::Promotion { model: &model.name, task }, &mut deps);
                     self.condition(file, cond, &v);
-                    rules.push(PromotionRule { stage: stage.name.clone(), rule: Rule { text: self.text(file, cond.span).to_string(), expr: t } });
+                    rules.push(PromotionRule {
+                        stage: stage.name.clone(),
+                        rule: Rule { text: self.text(file, cond.span).to_string(), expr: t },
+                    });
                 }
                 StmtKind::Promote { stage: None, .. } => {
-                    self.err(Code::E0016, file, stmt.span.start_end("promote".len()), "a promotion rule names its stage", "to which stage?", "write `promote to staging when …` or `promote to production when …`");
+                    self.err(
+                        Code::E0016,
+                        file,
+                        stmt.span.start_end("promote".len()),
+                        "a promotion rule names its stage",
+                        "to which stage?",
+                        "write `promote to staging when …` or `promote to production when …`",
+                    );
                 }
                 StmtKind::Error { .. } => {}
                 _ => self.misplaced(file, stmt, "a `register` block", "`promote to STAGE when …` rules"),
@@ -801,13 +1368,23 @@ impl Checker<'_> {
         if !model_ok {
             return;
         }
-        self.a.registrations.push(RegisterInfo { registered: registered.value.clone(), site: self.site(file, registered.span, item), model: model.name.clone(), rules });
+        self.a.registrations.push(RegisterInfo {
+            registered: registered.value.clone(),
+            site: self.site(file, registered.span, item),
+            model: model.name.clone(),
+            rules,
+        });
     }
 
     fn condition(&mut self, file: FileId, cond: &Expr, v: &Val) {
         if let Val::Scalar(ty) = v {
             if !Type::Bool.accepts(*ty) {
-                self.mismatch(file, cond, format!("a condition must be true or false, this is `{ty}`"), "not a condition");
+                self.mismatch(
+                    file,
+                    cond,
+                    format!("a condition must be true or false, this is `{ty}`"),
+                    "not a condition",
+                );
             }
         }
     }
@@ -817,7 +1394,11 @@ impl Checker<'_> {
         match self.registered.get(&name.value) {
             Some((model, _, _)) => {
                 let model = model.clone();
-                self.a.references.push(Reference { file, span: name.span, target: Target::Registered { name: name.value.clone() } });
+                self.a.references.push(Reference {
+                    file,
+                    span: name.span,
+                    target: Target::Registered { name: name.value.clone() },
+                });
                 self.a.models.iter().find(|m| m.name == model).cloned()
             }
             None => {
@@ -831,26 +1412,53 @@ impl Checker<'_> {
     pub(super) fn serve(&mut self, file: FileId, item: &Item, registered: &StrLit, body: Option<&Body>) {
         let model = self.registered_model(file, registered);
         let mut canary: Option<(Span, CanaryInfo)> = None;
-        let keys = self.keys(file, body, "a `serve` block", &["stage", "features", "shadow", "fallback"], |c, s| match &s.kind {
-            StmtKind::Block { name, body } if name.name == "canary" => {
-                if let Some((prev, _)) = &canary {
-                    let prev = *prev;
-                    c.diags.push(Diagnostic::new(Code::E0003, file, name.span, "a serve block has one canary").label("second canary").secondary(file, prev, "first canary").help("merge the two blocks"));
-                } else {
-                    canary = c.canary(file, name, body).map(|ci| (name.span, ci));
+        let keys = self.keys(file, body, "a `serve` block", &["stage", "features", "shadow", "fallback"], |c, s| {
+            match &s.kind {
+                StmtKind::Block { name, body } if name.name == "canary" => {
+                    if let Some((prev, _)) = &canary {
+                        let prev = *prev;
+                        c.diags.push(
+                            Diagnostic::new(Code::E0003, file, name.span, "a serve block has one canary")
+                                .label("second canary")
+                                .secondary(file, prev, "first canary")
+                                .help("merge the two blocks"),
+                        );
+                    } else {
+                        canary = c.canary(file, name, body).map(|ci| (name.span, ci));
+                    }
                 }
+                _ => c.misplaced(
+                    file,
+                    s,
+                    "a `serve` block",
+                    "`stage`, `features`, `shadow`, `fallback` and a `canary { … }` block",
+                ),
             }
-            _ => c.misplaced(file, s, "a `serve` block", "`stage`, `features`, `shadow`, `fallback` and a `canary { … }` block"),
         });
-        let stage = keys.get("stage").and_then(|e| self.word(file, e, "stage", STAGES)).unwrap_or_else(|| "production".into());
+        let stage =
+            keys.get("stage").and_then(|e| self.word(file, e, "stage", STAGES)).unwrap_or_else(|| "production".into());
         let shadow = keys.get("shadow").and_then(|e| self.word(file, e, "shadow", STAGES));
         if shadow.as_deref() == Some(stage.as_str()) {
-            self.err(Code::E0019, file, keys.get("shadow").map_or(item.span, |e| e.span), "the shadow is the stage being served", "same stage", "shadow the other stage, or remove `shadow`");
+            self.err(
+                Code::E0019,
+                file,
+                keys.get("shadow").map_or(item.span, |e| e.span),
+                "the shadow is the stage being served",
+                "same stage",
+                "shadow the other stage, or remove `shadow`",
+            );
         }
         let fallback = keys.get("fallback").and_then(|e| self.word(file, e, "fallback", &["previous", "none"]));
         let features = keys.get("features").and_then(|e| {
             let ExprKind::Path(p) = &e.kind else {
-                self.err(Code::E0004, file, e.span, "`features` names a feature view", "not a view", "write e.g. `features = customer_features`");
+                self.err(
+                    Code::E0004,
+                    file,
+                    e.span,
+                    "`features` names a feature view",
+                    "not a view",
+                    "write e.g. `features = customer_features`",
+                );
                 return None;
             };
             if p.parts.len() != 1 || !self.lookup(file, &p.parts[0], "features") {
@@ -859,13 +1467,29 @@ impl Checker<'_> {
             let view = p.parts[0].name.clone();
             if let Some(m) = &model {
                 if !m.inputs.iter().any(|c| c.view.as_deref() == Some(&view)) {
-                    self.err(Code::E0004, file, e.span, format!("`{}` takes no feature from `{view}`", m.name), "nothing to look up", format!("name a view among the inputs of `{}`, or remove `features`", m.name));
+                    self.err(
+                        Code::E0004,
+                        file,
+                        e.span,
+                        format!("`{}` takes no feature from `{view}`", m.name),
+                        "nothing to look up",
+                        format!("name a view among the inputs of `{}`, or remove `features`", m.name),
+                    );
                     return None;
                 }
             }
             Some(view)
         });
-        self.a.serves.push(ServeInfo { registered: registered.value.clone(), site: self.site(file, registered.span, item), model: model.map(|m| m.name), stage, features, shadow, fallback, canary: canary.map(|(_, c)| c) });
+        self.a.serves.push(ServeInfo {
+            registered: registered.value.clone(),
+            site: self.site(file, registered.span, item),
+            model: model.map(|m| m.name),
+            stage,
+            features,
+            shadow,
+            fallback,
+            canary: canary.map(|(_, c)| c),
+        });
     }
 
     fn canary(&mut self, file: FileId, name: &Ident, body: &Body) -> Option<CanaryInfo> {
@@ -875,13 +1499,27 @@ impl Checker<'_> {
             let (slot, cond) = match &s.kind {
                 StmtKind::Promote { stage: None, cond } => (&mut promote, cond),
                 StmtKind::Rollback { cond } => (&mut rollback, cond),
-                _ => return c.misplaced(file, s, "a `canary` block", "`steps`, `interval`, `min_requests`, `promote when …` and `rollback when …`"),
+                _ => {
+                    return c.misplaced(
+                        file,
+                        s,
+                        "a `canary` block",
+                        "`steps`, `interval`, `min_requests`, `promote when …` and `rollback when …`",
+                    )
+                }
             };
             let mut deps = Deps::default();
             let (v, t) = c.expr(file, cond, Ctx::Canary, &mut deps);
             c.condition(file, cond, &v);
             if slot.is_some() {
-                c.err(Code::E0003, file, s.span, "this gate is set twice", "again here", "join the conditions with `and` / `or`");
+                c.err(
+                    Code::E0003,
+                    file,
+                    s.span,
+                    "this gate is set twice",
+                    "again here",
+                    "join the conditions with `and` / `or`",
+                );
             }
             *slot = Some(Rule { text: c.text(file, cond.span).to_string(), expr: t });
         });
@@ -899,61 +1537,116 @@ impl Checker<'_> {
                 0
             }
         };
-        let min_requests = keys.get("min_requests").and_then(|e| self.int_value(file, e, "min_requests", 1)).unwrap_or(100) as u64;
+        let min_requests =
+            keys.get("min_requests").and_then(|e| self.int_value(file, e, "min_requests", 1)).unwrap_or(100) as u64;
         if promote.is_none() && rollback.is_none() {
-            self.missing(file, name.span, "a canary", "promote when", "promote when p99_latency < 50ms and error_rate < 1%");
+            self.missing(
+                file,
+                name.span,
+                "a canary",
+                "promote when",
+                "promote when p99_latency < 50ms and error_rate < 1%",
+            );
         }
         Some(CanaryInfo { steps, interval_ms: interval, min_requests, promote, rollback })
     }
 
     fn steps(&mut self, file: FileId, e: &Expr) -> Vec<f64> {
         let ExprKind::List { items } = &e.kind else {
-            self.err(Code::E0004, file, e.span, "`steps` takes a list of percentages", "not a list", "write e.g. `steps = [10%, 50%, 100%]`");
+            self.err(
+                Code::E0004,
+                file,
+                e.span,
+                "`steps` takes a list of percentages",
+                "not a list",
+                "write e.g. `steps = [10%, 50%, 100%]`",
+            );
             return Vec::new();
         };
         let mut out: Vec<f64> = Vec::new();
         for it in items {
             let ExprKind::Percent { value, .. } = &it.kind else {
-                self.err(Code::E0004, file, it.span, "a traffic step is a percentage", "not a percentage", "write e.g. `10%`");
+                self.err(
+                    Code::E0004,
+                    file,
+                    it.span,
+                    "a traffic step is a percentage",
+                    "not a percentage",
+                    "write e.g. `10%`",
+                );
                 continue;
             };
             if *value <= 0.0 || *value > 100.0 {
-                self.err(Code::E0012, file, it.span, format!("a traffic step must be above 0% and at most 100%, not {value}%"), "out of range", "use shares such as `[10%, 50%, 100%]`");
+                self.err(
+                    Code::E0012,
+                    file,
+                    it.span,
+                    format!("a traffic step must be above 0% and at most 100%, not {value}%"),
+                    "out of range",
+                    "use shares such as `[10%, 50%, 100%]`",
+                );
                 continue;
             }
             if let Some(prev) = out.last() {
                 if value / 100.0 <= *prev {
-                    self.err(Code::E0012, file, it.span, format!("traffic steps must increase: {value}% follows {}%", prev * 100.0), "not above the step before", "order the steps from the smallest share to the largest");
+                    self.err(
+                        Code::E0012,
+                        file,
+                        it.span,
+                        format!("traffic steps must increase: {value}% follows {}%", prev * 100.0),
+                        "not above the step before",
+                        "order the steps from the smallest share to the largest",
+                    );
                     continue;
                 }
             }
             out.push(value / 100.0);
         }
         if out.is_empty() && items.is_empty() {
-            self.err(Code::E0012, file, e.span, "a canary needs at least one traffic step", "empty", "write e.g. `steps = [10%, 50%, 100%]`");
+            self.err(
+                Code::E0012,
+                file,
+                e.span,
+                "a canary needs at least one traffic step",
+                "empty",
+                "write e.g. `steps = [10%, 50%, 100%]`",
+            );
         }
         out
     }
 
-    pub(super) fn monitor(&mut self, file: FileId, item: &Item, name: &Ident, registered: &StrLit, body: Option<&Body>) {
+    pub(super) fn monitor(
+        &mut self,
+        file: FileId,
+        item: &Item,
+        name: &Ident,
+        registered: &StrLit,
+        body: Option<&Body>,
+    ) {
         let model = self.registered_model(file, registered);
         let task = model.as_ref().and_then(|m| m.task);
         let inputs = model.as_ref().map(|m| m.inputs.clone()).unwrap_or_default();
         let mut alerts = Vec::new();
-        let keys = self.keys(file, body, "a `monitor` block", &["every", "window", "reference"], |c, s| match &s.kind {
-            StmtKind::Alert { cond, action } => {
-                let mut deps = Deps::default();
-                let (v, t) = c.expr(file, cond, Ctx::Alert { task, inputs: &inputs }, &mut deps);
-                c.condition(file, cond, &v);
-                let action = match action {
-                    Some(Action::Retrain { model }) => c.lookup(file, model, "model").then(|| AlertAction::Retrain { model: model.name.clone() }),
-                    Some(Action::Rollback { .. }) => Some(AlertAction::Rollback),
-                    None => None,
-                };
-                alerts.push(AlertInfo { rule: Rule { text: c.text(file, cond.span).to_string(), expr: t }, action });
-            }
-            _ => c.misplaced(file, s, "a `monitor` block", "`every`, `window`, `reference` and `alert when …` rules"),
-        });
+        let keys =
+            self.keys(file, body, "a `monitor` block", &["every", "window", "reference"], |c, s| match &s.kind {
+                StmtKind::Alert { cond, action } => {
+                    let mut deps = Deps::default();
+                    let (v, t) = c.expr(file, cond, Ctx::Alert { task, inputs: &inputs }, &mut deps);
+                    c.condition(file, cond, &v);
+                    let action = match action {
+                        Some(Action::Retrain { model }) => {
+                            c.lookup(file, model, "model").then(|| AlertAction::Retrain { model: model.name.clone() })
+                        }
+                        Some(Action::Rollback { .. }) => Some(AlertAction::Rollback),
+                        None => None,
+                    };
+                    alerts
+                        .push(AlertInfo { rule: Rule { text: c.text(file, cond.span).to_string(), expr: t }, action });
+                }
+                _ => {
+                    c.misplaced(file, s, "a `monitor` block", "`every`, `window`, `reference` and `alert when …` rules")
+                }
+            });
         let every = match keys.get("every") {
             Some(e) => self.duration_value(file, e, "every").unwrap_or(0),
             None => {
@@ -975,7 +1668,16 @@ impl Checker<'_> {
         if alerts.is_empty() {
             self.missing(file, name.span, "a monitor", "alert when", "alert when drift_share() > 30%");
         }
-        self.a.monitors.push(MonitorInfo { name: name.name.clone(), site: self.site(file, name.span, item), registered: registered.value.clone(), model: model.map(|m| m.name), every_ms: every, window_ms: window, reference, alerts });
+        self.a.monitors.push(MonitorInfo {
+            name: name.name.clone(),
+            site: self.site(file, name.span, item),
+            registered: registered.value.clone(),
+            model: model.map(|m| m.name),
+            every_ms: every,
+            window_ms: window,
+            reference,
+            alerts,
+        });
     }
 }
 
@@ -991,7 +1693,10 @@ fn flatten_sum<'e>(e: &'e Expr, out: &mut Vec<&'e Expr>) {
 }
 
 /// The nodes of a strongly connected component in the order the cycle visits them.
-fn cycle_order<N>(g: &petgraph::graph::DiGraph<N, ()>, scc: &[petgraph::graph::NodeIndex]) -> Vec<petgraph::graph::NodeIndex> {
+fn cycle_order<N>(
+    g: &petgraph::graph::DiGraph<N, ()>,
+    scc: &[petgraph::graph::NodeIndex],
+) -> Vec<petgraph::graph::NodeIndex> {
     let mut order = vec![scc[0]];
     let mut current = scc[0];
     while order.len() < scc.len() {

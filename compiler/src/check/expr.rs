@@ -77,11 +77,20 @@ impl Checker<'_> {
             }
             ExprKind::Percent { value, .. } => {
                 if !(0.0..=100.0).contains(value) {
-                    self.err(Code::E0019, file, e.span, "a percentage must be between 0% and 100%", "out of range", "use a value from 0% to 100%");
+                    self.err(
+                        Code::E0019,
+                        file,
+                        e.span,
+                        "a percentage must be between 0% and 100%",
+                        "out of range",
+                        "use a value from 0% to 100%",
+                    );
                 }
                 (Val::Scalar(Type::Percent), TExpr::lit(serde_json::json!(value / 100.0), Type::Percent))
             }
-            ExprKind::Duration(d) => (Val::Scalar(Type::Duration), TExpr::lit(serde_json::json!(d.millis()), Type::Duration)),
+            ExprKind::Duration(d) => {
+                (Val::Scalar(Type::Duration), TExpr::lit(serde_json::json!(d.millis()), Type::Duration))
+            }
             ExprKind::Str { value } => (Val::Scalar(Type::String), TExpr::lit(serde_json::json!(value), Type::String)),
             ExprKind::Bool { value } => (Val::Scalar(Type::Bool), TExpr::lit(serde_json::json!(value), Type::Bool)),
             ExprKind::List { items } => {
@@ -96,7 +105,14 @@ impl Checker<'_> {
                 }
                 _ => {
                     self.expr(file, expr, ctx, deps);
-                    self.err(Code::E0004, file, window.span, "`over` windows an aggregation", "nothing to window", "put `over` after an aggregation, e.g. `sum(orders.amount) over 90d`");
+                    self.err(
+                        Code::E0004,
+                        file,
+                        window.span,
+                        "`over` windows an aggregation",
+                        "nothing to window",
+                        "put `over` after an aggregation, e.g. `sum(orders.amount) over 90d`",
+                    );
                     (Val::Scalar(Type::Unknown), TExpr::lit(serde_json::Value::Null, Type::Unknown))
                 }
             },
@@ -112,7 +128,11 @@ impl Checker<'_> {
                         if !ty.is_numeric() {
                             self.mismatch(file, expr, format!("cannot negate a `{ty}`"), "a number is needed");
                         }
-                        if ty.is_numeric() { ty } else { Type::Unknown }
+                        if ty.is_numeric() {
+                            ty
+                        } else {
+                            Type::Unknown
+                        }
                     }
                 };
                 let operator = if *op == UnaryOp::Not { "not" } else { "-" };
@@ -123,7 +143,10 @@ impl Checker<'_> {
                 let (rv, rt) = self.expr(file, rhs, ctx, deps);
                 let (l, r) = (self.operand(file, lhs, &lv), self.operand(file, rhs, &rv));
                 let out = self.binary(file, e, *op, l, r);
-                (Val::Scalar(out), TExpr::Binary { operator: op.symbol().into(), lhs: Box::new(lt), rhs: Box::new(rt), ty: out })
+                (
+                    Val::Scalar(out),
+                    TExpr::Binary { operator: op.symbol().into(), lhs: Box::new(lt), rhs: Box::new(rt), ty: out },
+                )
             }
             ExprKind::Between { expr, low, high } => {
                 let (v, t) = self.expr(file, expr, ctx, deps);
@@ -133,7 +156,12 @@ impl Checker<'_> {
                 for (bound, bv) in [(low, lv), (high, hv)] {
                     let bt = self.operand(file, bound, &bv);
                     if !comparable(ty, bt) {
-                        self.mismatch(file, bound, format!("cannot compare `{ty}` with `{bt}`"), format!("this is `{bt}`"));
+                        self.mismatch(
+                            file,
+                            bound,
+                            format!("cannot compare `{ty}` with `{bt}`"),
+                            format!("this is `{bt}`"),
+                        );
                     }
                 }
                 (Val::Scalar(Type::Bool), TExpr::Between { arg: Box::new(t), low: Box::new(lt), high: Box::new(ht) })
@@ -146,7 +174,14 @@ impl Checker<'_> {
         match v {
             Val::Scalar(t) => *t,
             Val::Table(t) => {
-                self.err(Code::E0004, file, e.span, format!("the table `{t}` is not a value"), "a whole table", format!("aggregate it, e.g. `count({t})`"));
+                self.err(
+                    Code::E0004,
+                    file,
+                    e.span,
+                    format!("the table `{t}` is not a value"),
+                    "a whole table",
+                    format!("aggregate it, e.g. `count({t})`"),
+                );
                 Type::Unknown
             }
             Val::Related(..) | Val::DriftTest(_) => Type::Unknown,
@@ -167,10 +202,19 @@ impl Checker<'_> {
                 }
                 if !(l.is_numeric() && r.is_numeric()) {
                     let bad = if l.is_numeric() { rhs } else { lhs };
-                    self.mismatch(file, bad, format!("cannot apply `{}` to `{l}` and `{r}`", op.symbol()), "arithmetic needs numbers");
+                    self.mismatch(
+                        file,
+                        bad,
+                        format!("cannot apply `{}` to `{l}` and `{r}`", op.symbol()),
+                        "arithmetic needs numbers",
+                    );
                     return Type::Unknown;
                 }
-                if l == Type::Int && r == Type::Int && op != BinOp::Div { Type::Int } else { Type::Float }
+                if l == Type::Int && r == Type::Int && op != BinOp::Div {
+                    Type::Int
+                } else {
+                    Type::Float
+                }
             }
             _ => {
                 if !comparable(l, r) {
@@ -208,7 +252,14 @@ impl Checker<'_> {
         let poison = (Val::Scalar(Type::Unknown), TExpr::lit(serde_json::Value::Null, Type::Unknown));
         let first = &p.parts[0];
         if p.parts.len() > 2 {
-            self.err(Code::E0002, file, p.span, format!("`{}` has too many parts", p.text()), "expected `name` or `table.name`", "refer to a column as `column` or `table.column`");
+            self.err(
+                Code::E0002,
+                file,
+                p.span,
+                format!("`{}` has too many parts", p.text()),
+                "expected `name` or `table.name`",
+                "refer to a column as `column` or `table.column`",
+            );
             return poison;
         }
         match ctx {
@@ -221,7 +272,8 @@ impl Checker<'_> {
                 if p.parts.len() == 2 && owner.name != table {
                     return self.qualified(file, owner, col, view, table, deps).unwrap_or(poison);
                 }
-                let cols = self.a.sources.iter().find(|s| s.name == table).map(|s| s.columns.clone()).unwrap_or_default();
+                let cols =
+                    self.a.sources.iter().find(|s| s.name == table).map(|s| s.columns.clone()).unwrap_or_default();
                 if let Some(c) = cols.iter().find(|c| c.name == col.name) {
                     self.reference(file, col.span, Target::Column { table: table.to_string(), column: c.name.clone() });
                     if !deps.in_aggregate {
@@ -232,9 +284,19 @@ impl Checker<'_> {
                 }
                 if p.parts.len() == 1 {
                     if let Some(view) = view {
-                        let feature = self.a.views.iter().find(|v| v.name == view).and_then(|v| v.feature(&col.name)).map(|f| f.ty);
+                        let feature = self
+                            .a
+                            .views
+                            .iter()
+                            .find(|v| v.name == view)
+                            .and_then(|v| v.feature(&col.name))
+                            .map(|f| f.ty);
                         if let Some(ty) = feature {
-                            self.reference(file, col.span, Target::Feature { view: view.into(), name: col.name.clone() });
+                            self.reference(
+                                file,
+                                col.span,
+                                Target::Feature { view: view.into(), name: col.name.clone() },
+                            );
                             deps.features.insert((view.to_string(), col.name.clone()));
                             return (Val::Scalar(ty), TExpr::Feature { view: view.into(), name: col.name.clone(), ty });
                         }
@@ -251,7 +313,13 @@ impl Checker<'_> {
                     }
                     candidates.extend(self.names.iter().filter(|(_, v)| v.0 == "source").map(|(n, _)| n.clone()));
                 }
-                self.unknown(file, col.span, &format!("column of `{table}`"), &col.name, candidates.iter().map(String::as_str));
+                self.unknown(
+                    file,
+                    col.span,
+                    &format!("column of `{table}`"),
+                    &col.name,
+                    candidates.iter().map(String::as_str),
+                );
                 poison
             }
             Ctx::Promotion { model, task } => {
@@ -276,21 +344,40 @@ impl Checker<'_> {
             }
             Ctx::Canary | Ctx::Alert { .. } => {
                 if p.parts.len() == 2 {
-                    self.err(Code::E0002, file, p.span, format!("`{}` is not something a monitor or canary can read", p.text()), "not a metric", "use a serving metric such as `p99_latency`, or a model metric");
+                    self.err(
+                        Code::E0002,
+                        file,
+                        p.span,
+                        format!("`{}` is not something a monitor or canary can read", p.text()),
+                        "not a metric",
+                        "use a serving metric such as `p99_latency`, or a model metric",
+                    );
                     return poison;
                 }
                 if let Some(m) = self.std.lookup(StdKind::ServingMetric, &first.name) {
                     let ty = m.returns.unwrap_or(Type::Unknown);
-                    self.reference(file, first.span, Target::Std { kind: StdKind::ServingMetric, name: first.name.clone() });
+                    self.reference(
+                        file,
+                        first.span,
+                        Target::Std { kind: StdKind::ServingMetric, name: first.name.clone() },
+                    );
                     return (Val::Scalar(ty), TExpr::ServingMetric { name: first.name.clone(), ty });
                 }
                 let is_metric = self.std.lookup(StdKind::Metric, &first.name).is_some();
                 match ctx {
                     Ctx::Canary if is_metric => {
                         self.diags.push(
-                            Diagnostic::new(Code::E0010, file, first.span, format!("a canary cannot observe `{}`", first.name))
-                                .label("needs labels, which arrive long after the canary step")
-                                .help(format!("gate the canary on what serving measures: {}", self.std.names(StdKind::ServingMetric).collect::<Vec<_>>().join(", "))),
+                            Diagnostic::new(
+                                Code::E0010,
+                                file,
+                                first.span,
+                                format!("a canary cannot observe `{}`", first.name),
+                            )
+                            .label("needs labels, which arrive long after the canary step")
+                            .help(format!(
+                                "gate the canary on what serving measures: {}",
+                                self.std.names(StdKind::ServingMetric).collect::<Vec<_>>().join(", ")
+                            )),
                         );
                         poison
                     }
@@ -315,7 +402,15 @@ impl Checker<'_> {
     }
 
     /// `table.column` or `view.feature` from inside a feature view or check.
-    fn qualified(&mut self, file: FileId, owner: &crate::ast::Ident, col: &crate::ast::Ident, view: Option<&str>, entity: &str, deps: &mut Deps) -> Option<(Val, TExpr)> {
+    fn qualified(
+        &mut self,
+        file: FileId,
+        owner: &crate::ast::Ident,
+        col: &crate::ast::Ident,
+        view: Option<&str>,
+        entity: &str,
+        deps: &mut Deps,
+    ) -> Option<(Val, TExpr)> {
         let kind = self.names.get(&owner.name).map(|(k, _, _)| *k);
         match (kind, view) {
             (Some("source"), Some(_)) => {
@@ -323,30 +418,60 @@ impl Checker<'_> {
                 let src = self.a.sources.iter().find(|s| s.name == owner.name)?;
                 let Some(c) = src.column(&col.name).cloned() else {
                     let names: Vec<String> = src.columns.iter().map(|c| c.name.clone()).collect();
-                    self.unknown(file, col.span, &format!("column of `{}`", owner.name), &col.name, names.iter().map(String::as_str));
+                    self.unknown(
+                        file,
+                        col.span,
+                        &format!("column of `{}`", owner.name),
+                        &col.name,
+                        names.iter().map(String::as_str),
+                    );
                     return None;
                 };
                 self.reference(file, col.span, Target::Column { table: owner.name.clone(), column: c.name.clone() });
                 if !deps.in_aggregate {
                     self.diags.push(
-                        Diagnostic::new(Code::E0020, file, owner.span.to(col.span), format!("`{}.{}` has many rows per `{entity}` row", owner.name, col.name))
-                            .label("a related table's column must be aggregated")
-                            .help(format!("wrap it in an aggregation, e.g. `max({}.{})` or `sum({}.{})`", owner.name, col.name, owner.name, col.name)),
+                        Diagnostic::new(
+                            Code::E0020,
+                            file,
+                            owner.span.to(col.span),
+                            format!("`{}.{}` has many rows per `{entity}` row", owner.name, col.name),
+                        )
+                        .label("a related table's column must be aggregated")
+                        .help(format!(
+                            "wrap it in an aggregation, e.g. `max({}.{})` or `sum({}.{})`",
+                            owner.name, col.name, owner.name, col.name
+                        )),
                     );
                     return None;
                 }
-                Some((Val::Related(owner.name.clone(), c.ty), TExpr::Related { table: owner.name.clone(), column: c.name.clone(), ty: c.ty }))
+                Some((
+                    Val::Related(owner.name.clone(), c.ty),
+                    TExpr::Related { table: owner.name.clone(), column: c.name.clone(), ty: c.ty },
+                ))
             }
             (Some("features"), Some(_)) => {
                 self.lookup(file, owner, "features");
                 let v = self.a.views.iter().find(|v| v.name == owner.name)?.clone();
                 if v.entity != entity {
-                    self.err(Code::E0005, file, owner.span, format!("feature view `{}` is computed per `{}`, not per `{entity}`", v.name, v.entity), "another entity", format!("use features of a view declared `on {entity}`"));
+                    self.err(
+                        Code::E0005,
+                        file,
+                        owner.span,
+                        format!("feature view `{}` is computed per `{}`, not per `{entity}`", v.name, v.entity),
+                        "another entity",
+                        format!("use features of a view declared `on {entity}`"),
+                    );
                     return None;
                 }
                 let Some(f) = v.feature(&col.name) else {
                     let names: Vec<String> = v.features.iter().map(|f| f.name.clone()).collect();
-                    self.unknown(file, col.span, &format!("feature of `{}`", v.name), &col.name, names.iter().map(String::as_str));
+                    self.unknown(
+                        file,
+                        col.span,
+                        &format!("feature of `{}`", v.name),
+                        &col.name,
+                        names.iter().map(String::as_str),
+                    );
                     return None;
                 };
                 self.reference(file, col.span, Target::Feature { view: v.name.clone(), name: f.name.clone() });
@@ -356,7 +481,9 @@ impl Checker<'_> {
             _ => {
                 let mut names: Vec<String> = vec![entity.to_string()];
                 if view.is_some() {
-                    names.extend(self.names.iter().filter(|(_, v)| v.0 == "source" || v.0 == "features").map(|(n, _)| n.clone()));
+                    names.extend(
+                        self.names.iter().filter(|(_, v)| v.0 == "source" || v.0 == "features").map(|(n, _)| n.clone()),
+                    );
                 }
                 self.unknown(file, owner.span, "table", &owner.name, names.iter().map(String::as_str));
                 None
@@ -365,7 +492,14 @@ impl Checker<'_> {
     }
 
     /// Checks a model metric name; `evaluated` also demands an evaluation that computes it.
-    fn metric(&mut self, file: FileId, m: &crate::ast::Ident, model: &str, task: Option<Task>, evaluated: bool) -> bool {
+    fn metric(
+        &mut self,
+        file: FileId,
+        m: &crate::ast::Ident,
+        model: &str,
+        task: Option<Task>,
+        evaluated: bool,
+    ) -> bool {
         let Some(entry) = self.std.lookup(StdKind::Metric, &m.name) else {
             let mut names: Vec<&str> = self.std.names(StdKind::Metric).collect();
             if evaluated {
@@ -377,16 +511,33 @@ impl Checker<'_> {
         self.reference(file, m.span, Target::Std { kind: StdKind::Metric, name: m.name.clone() });
         if let Some(task) = task {
             if !entry.applies_to(task) {
-                let valid: Vec<&str> = self.std.entries().filter(|e| e.kind == StdKind::Metric && e.applies_to(task)).map(|e| e.name.as_str()).collect();
-                self.err(Code::E0008, file, m.span, format!("`{}` does not apply to {} models", m.name, task.name()), format!("a {} metric", entry.tasks.iter().map(|t| t.name()).collect::<Vec<_>>().join("/")), format!("{} metrics: {}", task.name(), valid.join(", ")));
+                let valid: Vec<&str> = self
+                    .std
+                    .entries()
+                    .filter(|e| e.kind == StdKind::Metric && e.applies_to(task))
+                    .map(|e| e.name.as_str())
+                    .collect();
+                self.err(
+                    Code::E0008,
+                    file,
+                    m.span,
+                    format!("`{}` does not apply to {} models", m.name, task.name()),
+                    format!("a {} metric", entry.tasks.iter().map(|t| t.name()).collect::<Vec<_>>().join("/")),
+                    format!("{} metrics: {}", task.name(), valid.join(", ")),
+                );
                 return false;
             }
         }
         if evaluated {
             let evals: Vec<_> = self.a.evaluations.iter().filter(|e| e.model == model).cloned().collect();
             if !evals.iter().any(|e| e.metrics.contains(&m.name)) {
-                let mut d = Diagnostic::new(Code::E0009, file, m.span, format!("no evaluation of `{model}` computes `{}`", m.name))
-                    .label("this rule could never be decided");
+                let mut d = Diagnostic::new(
+                    Code::E0009,
+                    file,
+                    m.span,
+                    format!("no evaluation of `{model}` computes `{}`", m.name),
+                )
+                .label("this rule could never be decided");
                 for e in &evals {
                     d = d.secondary(e.site.file, e.site.span, format!("computes: {}", e.metrics.join(", ")));
                 }
@@ -414,7 +565,14 @@ impl Checker<'_> {
         let Some(entry) = self.std.lookup_any(kinds, name) else {
             let everywhere = [StdKind::Expectation, StdKind::Aggregation, StdKind::Function];
             if let Some(e) = self.std.lookup_any(&everywhere, name) {
-                self.err(Code::E0015, file, c.func.span, format!("`{name}` cannot be used in a {} block", ctx.name()), format!("a {}", e.kind.keyword()), misplaced_call_help(e.kind));
+                self.err(
+                    Code::E0015,
+                    file,
+                    c.func.span,
+                    format!("`{name}` cannot be used in a {} block", ctx.name()),
+                    format!("a {}", e.kind.keyword()),
+                    misplaced_call_help(e.kind),
+                );
             } else {
                 let names: Vec<&str> = kinds.iter().flat_map(|k| self.std.names(*k)).collect();
                 self.unknown(file, c.func.span, "function", name, names);
@@ -425,7 +583,14 @@ impl Checker<'_> {
             return poison;
         };
         if !entry.usable_in.is_empty() && !entry.usable_in.iter().any(|u| u == ctx.name()) {
-            self.err(Code::E0015, file, c.func.span, format!("`{name}` can only be used in {}", entry.usable_in.join(", ")), "not available here", format!("move this condition into a {} block", entry.usable_in.join(" or ")));
+            self.err(
+                Code::E0015,
+                file,
+                c.func.span,
+                format!("`{name}` can only be used in {}", entry.usable_in.join(", ")),
+                "not available here",
+                format!("move this condition into a {} block", entry.usable_in.join(" or ")),
+            );
             return poison;
         }
         self.reference(file, c.func.span, Target::Std { kind: entry.kind, name: name.clone() });
@@ -444,7 +609,9 @@ impl Checker<'_> {
             let param = entry.params.get(i).or(entry.params.last()).expect("arity checked");
             let (val, texpr) = match (param.ty, ctx) {
                 (ParamType::DriftTest, _) => self.drift_test_arg(file, &a.value),
-                (_, Ctx::Alert { inputs, .. }) if entry.name == "drift" && i == 0 => self.served_column(file, &a.value, inputs),
+                (_, Ctx::Alert { inputs, .. }) if entry.name == "drift" && i == 0 => {
+                    self.served_column(file, &a.value, inputs)
+                }
                 _ => self.expr(file, &a.value, ctx, deps),
             };
             let ty = match (&val, param.ty, ctx) {
@@ -454,30 +621,67 @@ impl Checker<'_> {
                 }
                 (Val::Related(t, ty), pt, Ctx::Feature { .. }) if is_agg && pt != ParamType::Table => {
                     if table.as_ref().is_some_and(|prev| prev != t) {
-                        self.err(Code::E0017, file, a.value.span, format!("one aggregation reads one table; `{t}` differs"), "another table", "aggregate each table separately and combine the results");
+                        self.err(
+                            Code::E0017,
+                            file,
+                            a.value.span,
+                            format!("one aggregation reads one table; `{t}` differs"),
+                            "another table",
+                            "aggregate each table separately and combine the results",
+                        );
                     }
                     table = Some(t.clone());
                     *ty
                 }
-                (Val::Scalar(ty), pt, Ctx::Feature { entity, .. }) if is_agg && *ty != Type::Unknown && pt.admits(*ty) => {
-                    self.err(Code::E0017, file, a.value.span, format!("`{name}` aggregates a related table, not `{entity}` itself"), format!("one value per `{entity}` row"), format!("aggregate a column of a table that references `{entity}`, e.g. `{name}(orders.amount)`"));
+                (Val::Scalar(ty), pt, Ctx::Feature { entity, .. })
+                    if is_agg && *ty != Type::Unknown && pt.admits(*ty) =>
+                {
+                    self.err(
+                        Code::E0017,
+                        file,
+                        a.value.span,
+                        format!("`{name}` aggregates a related table, not `{entity}` itself"),
+                        format!("one value per `{entity}` row"),
+                        format!(
+                            "aggregate a column of a table that references `{entity}`, e.g. `{name}(orders.amount)`"
+                        ),
+                    );
                     Type::Unknown
                 }
                 (Val::Table(t), _, _) => {
-                    self.err(Code::E0004, file, a.value.span, format!("`{name}` takes a column here, not the table `{t}`"), "a whole table", format!("name a column, e.g. `{t}.column`"));
+                    self.err(
+                        Code::E0004,
+                        file,
+                        a.value.span,
+                        format!("`{name}` takes a column here, not the table `{t}`"),
+                        "a whole table",
+                        format!("name a column, e.g. `{t}.column`"),
+                    );
                     Type::Unknown
                 }
                 (Val::DriftTest(_), _, _) => Type::Unknown,
                 (v, ParamType::Table, _) => {
                     if v.scalar() != Type::Unknown {
-                        self.err(Code::E0004, file, a.value.span, format!("`{name}` takes a table"), "not a table", format!("name a related table, e.g. `{name}(orders)`"));
+                        self.err(
+                            Code::E0004,
+                            file,
+                            a.value.span,
+                            format!("`{name}` takes a table"),
+                            "not a table",
+                            format!("name a related table, e.g. `{name}(orders)`"),
+                        );
                     }
                     Type::Unknown
                 }
                 (v, _, _) => v.scalar(),
             };
             if !param.ty.admits(ty) {
-                self.mismatch(file, &a.value, format!("`{name}` expects `{}` for `{}`, found `{ty}`", param.ty.name(), param.name), format!("this is `{ty}`"));
+                self.mismatch(
+                    file,
+                    &a.value,
+                    format!("`{name}` expects `{}` for `{}`, found `{ty}`", param.ty.name(), param.name),
+                    format!("this is `{ty}`"),
+                );
             }
             if i == 0 {
                 first = ty;
@@ -488,7 +692,14 @@ impl Checker<'_> {
         let ty = entry.returns.unwrap_or(first);
         if !is_agg || !matches!(ctx, Ctx::Feature { .. }) {
             if let Some(w) = window {
-                self.err(Code::E0004, file, w.span, format!("`over` needs an aggregation over a related table; here `{name}` reads no related table"), "no window to apply", "drop `over`, or aggregate a related table");
+                self.err(
+                    Code::E0004,
+                    file,
+                    w.span,
+                    format!("`over` needs an aggregation over a related table; here `{name}` reads no related table"),
+                    "no window to apply",
+                    "drop `over`, or aggregate a related table",
+                );
             }
             return (Val::Scalar(ty), TExpr::Call { func: name.clone(), args, ty });
         }
@@ -499,7 +710,14 @@ impl Checker<'_> {
         let join = self.join_path(file, c, &table, entity, window);
         (
             Val::Scalar(ty),
-            TExpr::Aggregate { func: name.clone(), table, args, join: join.unwrap_or_default(), window_ms: window.map(Duration::millis), ty },
+            TExpr::Aggregate {
+                func: name.clone(),
+                table,
+                args,
+                join: join.unwrap_or_default(),
+                window_ms: window.map(Duration::millis),
+                ty,
+            },
         )
     }
 
@@ -508,7 +726,14 @@ impl Checker<'_> {
         let n = c.args.len();
         let ok = if entry.variadic { n >= required.max(1) } else { n >= required && n <= entry.params.len() };
         if let Some(named) = c.args.iter().find_map(|a| a.name.as_ref()) {
-            self.err(Code::E0017, file, named.span, format!("`{}` takes its arguments by position", entry.name), "named argument", format!("signature: {}", entry.signature()));
+            self.err(
+                Code::E0017,
+                file,
+                named.span,
+                format!("`{}` takes its arguments by position", entry.name),
+                "named argument",
+                format!("signature: {}", entry.signature()),
+            );
             return false;
         }
         if !ok {
@@ -519,7 +744,14 @@ impl Checker<'_> {
             } else {
                 format!("{required} to {}", entry.params.len())
             };
-            self.err(Code::E0017, file, c.span, format!("`{}` takes {want} argument(s), found {n}", entry.name), "wrong number of arguments", format!("signature: {}", entry.signature()));
+            self.err(
+                Code::E0017,
+                file,
+                c.span,
+                format!("`{}` takes {want} argument(s), found {n}", entry.name),
+                "wrong number of arguments",
+                format!("signature: {}", entry.signature()),
+            );
         }
         ok
     }
@@ -540,7 +772,14 @@ impl Checker<'_> {
             }
             _ => {
                 let names: Vec<&str> = self.std.names(StdKind::DriftTest).collect();
-                self.err(Code::E0004, file, e.span, "expected a drift test", "not a drift test", format!("name one of: {}", names.join(", ")));
+                self.err(
+                    Code::E0004,
+                    file,
+                    e.span,
+                    "expected a drift test",
+                    "not a drift test",
+                    format!("name one of: {}", names.join(", ")),
+                );
                 poison
             }
         }
@@ -550,7 +789,14 @@ impl Checker<'_> {
     fn served_column(&mut self, file: FileId, e: &Expr, inputs: &[super::Column]) -> (Val, TExpr) {
         let poison = (Val::Scalar(Type::Unknown), TExpr::lit(serde_json::Value::Null, Type::Unknown));
         let ExprKind::Path(p) = &e.kind else {
-            self.err(Code::E0004, file, e.span, "`drift` watches one input column", "not a column", "name an input column of the served model");
+            self.err(
+                Code::E0004,
+                file,
+                e.span,
+                "`drift` watches one input column",
+                "not a column",
+                "name an input column of the served model",
+            );
             return poison;
         };
         let name = p.parts.last().map(|i| i.name.clone()).unwrap_or_default();
@@ -559,10 +805,17 @@ impl Checker<'_> {
             None if inputs.is_empty() => poison,
             None => {
                 let names: Vec<&str> = inputs.iter().map(|c| c.name.as_str()).collect();
-                let mut d = Diagnostic::new(Code::E0011, file, p.span, format!("the served model does not take `{}`", p.text()))
-                    .label("not a model input: serving never sees it");
+                let mut d = Diagnostic::new(
+                    Code::E0011,
+                    file,
+                    p.span,
+                    format!("the served model does not take `{}`", p.text()),
+                )
+                .label("not a model input: serving never sees it");
                 d = match crate::diagnostic::suggest(&name, names.iter().copied()) {
-                    Some(best) => d.help(format!("did you mean `{best}`?")).fix(format!("replace with `{best}`"), p.span, best),
+                    Some(best) => {
+                        d.help(format!("did you mean `{best}`?")).fix(format!("replace with `{best}`"), p.span, best)
+                    }
                     None => d.help(format!("the model's inputs: {}", names.join(", "))),
                 };
                 self.diags.push(d);
@@ -572,19 +825,49 @@ impl Checker<'_> {
     }
 
     /// The chain of references from `table` to `entity`, checking time columns.
-    fn join_path(&mut self, file: FileId, c: &Call, table: &str, entity: &str, window: Option<&Duration>) -> Option<Vec<JoinStep>> {
+    fn join_path(
+        &mut self,
+        file: FileId,
+        c: &Call,
+        table: &str,
+        entity: &str,
+        window: Option<&Duration>,
+    ) -> Option<Vec<JoinStep>> {
         let path = self.key_path(table, entity);
         let Some(path) = path else {
-            let key = self.a.sources.iter().find(|s| s.name == entity).and_then(|s| s.columns.iter().find(|c| c.key)).map(|c| c.name.clone()).unwrap_or_else(|| "id".into());
+            let key = self
+                .a
+                .sources
+                .iter()
+                .find(|s| s.name == entity)
+                .and_then(|s| s.columns.iter().find(|c| c.key))
+                .map(|c| c.name.clone())
+                .unwrap_or_else(|| "id".into());
             self.err(Code::E0005, file, c.span, format!("`{table}` has no key path to `{entity}`"), format!("cannot tell which `{table}` rows belong to each `{entity}` row"), format!("declare a column of `{table}` with `references {entity}.{key}` (and mark `{entity}.{key}` as `key`)"));
             return None;
         };
-        let time_of = |name: &str| self.a.sources.iter().find(|s| s.name == name).and_then(|s| s.time_column()).map(|c| c.name.clone());
+        let time_of = |name: &str| {
+            self.a.sources.iter().find(|s| s.name == name).and_then(|s| s.time_column()).map(|c| c.name.clone())
+        };
         let (entity_time, table_time) = (time_of(entity), time_of(table));
         let span = window.map_or(c.span, |w| c.span.to(w.span));
         match (entity_time, table_time, window) {
-            (Some(et), None, _) => self.err(Code::E0007, file, span, format!("`{table}` has no `time` column, so rows after each `{entity}.{et}` would be used"), "cannot be made point-in-time correct", format!("mark the column of `{table}` that records when each row happened with `time`")),
-            (None, _, Some(_)) => self.err(Code::E0007, file, span, format!("a window needs a `time` column on `{entity}` to count back from"), "no time to measure the window from", format!("mark the column of `{entity}` that records when each row was true with `time`")),
+            (Some(et), None, _) => self.err(
+                Code::E0007,
+                file,
+                span,
+                format!("`{table}` has no `time` column, so rows after each `{entity}.{et}` would be used"),
+                "cannot be made point-in-time correct",
+                format!("mark the column of `{table}` that records when each row happened with `time`"),
+            ),
+            (None, _, Some(_)) => self.err(
+                Code::E0007,
+                file,
+                span,
+                format!("a window needs a `time` column on `{entity}` to count back from"),
+                "no time to measure the window from",
+                format!("mark the column of `{entity}` that records when each row was true with `time`"),
+            ),
             _ => {}
         }
         Some(path)
@@ -603,7 +886,12 @@ impl Checker<'_> {
                 if let Some(r) = &c.references {
                     if seen.insert(r.table.clone()) || r.table == to {
                         let mut next = path.clone();
-                        next.push(JoinStep { from_table: table.clone(), from_column: c.name.clone(), to_table: r.table.clone(), to_column: r.column.clone() });
+                        next.push(JoinStep {
+                            from_table: table.clone(),
+                            from_column: c.name.clone(),
+                            to_table: r.table.clone(),
+                            to_column: r.column.clone(),
+                        });
                         queue.push_back((r.table.clone(), next));
                     }
                 }
@@ -627,7 +915,9 @@ fn comparable(l: Type, r: Type) -> bool {
 fn compare_help(l: Type, r: Type) -> String {
     match (l, r) {
         (Type::Percent, _) | (_, Type::Percent) => "a rate compares with a percentage, e.g. `error_rate < 1%`".into(),
-        (Type::Duration, _) | (_, Type::Duration) => "a latency compares with a duration, e.g. `p99_latency < 50ms`".into(),
+        (Type::Duration, _) | (_, Type::Duration) => {
+            "a latency compares with a duration, e.g. `p99_latency < 50ms`".into()
+        }
         _ => format!("compare values of one type; `{l}` and `{r}` differ"),
     }
 }

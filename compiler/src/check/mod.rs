@@ -48,9 +48,14 @@ pub fn check(sources: &Sources, modules: &[Module]) -> (Analysis, Vec<Diagnostic
             ItemKind::Check { target, body } => c.check_block(*file, item, target, body),
             ItemKind::Pipeline { name, body } => c.pipeline(*file, item, name, body.as_ref()),
             ItemKind::Stdlib { std, .. } => c.diags.push(
-                Diagnostic::new(Code::E0021, *file, item.span.start_end(std.keyword().len()), format!("`{}` declarations belong to the standard library", std.keyword()))
-                    .label("only `stdlib/` may declare this")
-                    .help("use the built-in items by name; to add one, change `stdlib/` in mlpc itself"),
+                Diagnostic::new(
+                    Code::E0021,
+                    *file,
+                    item.span.start_end(std.keyword().len()),
+                    format!("`{}` declarations belong to the standard library", std.keyword()),
+                )
+                .label("only `stdlib/` may declare this")
+                .help("use the built-in items by name; to add one, change `stdlib/` in mlpc itself"),
             ),
             _ => {}
         }
@@ -145,10 +150,15 @@ impl<'a> Checker<'a> {
                     if let Some((_, f, s)) = self.registered.get(&registered.value) {
                         let (f, s) = (*f, *s);
                         self.diags.push(
-                            Diagnostic::new(Code::E0003, *file, registered.span, format!("`{}` is registered twice", registered.value))
-                                .label("registered again here")
-                                .secondary(f, s, "first registered here")
-                                .help("each registered name belongs to one model; pick another name"),
+                            Diagnostic::new(
+                                Code::E0003,
+                                *file,
+                                registered.span,
+                                format!("`{}` is registered twice", registered.value),
+                            )
+                            .label("registered again here")
+                            .secondary(f, s, "first registered here")
+                            .help("each registered name belongs to one model; pick another name"),
                         );
                     } else {
                         self.registered.insert(registered.value.clone(), (model.name.clone(), *file, registered.span));
@@ -225,14 +235,25 @@ impl<'a> Checker<'a> {
     }
 
     /// Reports an unknown name, with "did you mean" when something is close.
-    fn unknown<'c>(&mut self, file: FileId, span: Span, what: &str, name: &str, candidates: impl IntoIterator<Item = &'c str>) {
+    fn unknown<'c>(
+        &mut self,
+        file: FileId,
+        span: Span,
+        what: &str,
+        name: &str,
+        candidates: impl IntoIterator<Item = &'c str>,
+    ) {
         if self.broken.contains(name) {
             return;
         }
         let mut all: Vec<&str> = candidates.into_iter().collect();
         all.sort_unstable();
         all.dedup();
-        let message = if what.contains(" of ") { format!("`{name}` is not a {what}") } else { format!("unknown {what} `{name}`") };
+        let message = if what.contains(" of ") {
+            format!("`{name}` is not a {what}")
+        } else {
+            format!("unknown {what} `{name}`")
+        };
         let mut d = Diagnostic::new(Code::E0002, file, span, message).label("not declared");
         d = match suggest(name, all.iter().copied()) {
             Some(best) => d.help(format!("did you mean `{best}`?")).fix(format!("replace with `{best}`"), span, best),
@@ -246,7 +267,15 @@ impl<'a> Checker<'a> {
         self.diags.push(d);
     }
 
-    fn err(&mut self, code: Code, file: FileId, span: Span, message: impl Into<String>, label: impl Into<String>, help: impl Into<String>) {
+    fn err(
+        &mut self,
+        code: Code,
+        file: FileId,
+        span: Span,
+        message: impl Into<String>,
+        label: impl Into<String>,
+        help: impl Into<String>,
+    ) {
         self.diags.push(Diagnostic::new(code, file, span, message).label(label).help(help));
     }
 
@@ -265,10 +294,19 @@ impl<'a> Checker<'a> {
             match &stmt.kind {
                 StmtKind::Assign { name, value } => {
                     if !allowed.contains(&name.name.as_str()) {
-                        let mut d = Diagnostic::new(Code::E0015, file, name.span, format!("`{}` is not a key of {block}", name.name))
-                            .label("unknown key");
+                        let mut d = Diagnostic::new(
+                            Code::E0015,
+                            file,
+                            name.span,
+                            format!("`{}` is not a key of {block}", name.name),
+                        )
+                        .label("unknown key");
                         d = match suggest(&name.name, allowed.iter().copied()) {
-                            Some(best) => d.help(format!("did you mean `{best}`?")).fix(format!("replace with `{best}`"), name.span, best),
+                            Some(best) => d.help(format!("did you mean `{best}`?")).fix(
+                                format!("replace with `{best}`"),
+                                name.span,
+                                best,
+                            ),
                             None => d.help(format!("{block} takes: {}", allowed.join(", "))),
                         };
                         self.diags.push(d);
@@ -308,11 +346,25 @@ impl<'a> Checker<'a> {
             StmtKind::Error { .. } => return,
         };
         let first_line = self.text(file, stmt.span).lines().next().unwrap_or("").len();
-        self.err(Code::E0015, file, stmt.span.start_end(first_line), format!("{what} does not belong in {block}"), "not allowed here", format!("{block} holds {takes}"));
+        self.err(
+            Code::E0015,
+            file,
+            stmt.span.start_end(first_line),
+            format!("{what} does not belong in {block}"),
+            "not allowed here",
+            format!("{block} holds {takes}"),
+        );
     }
 
     fn missing(&mut self, file: FileId, span: Span, block: &str, key: &str, example: &str) {
-        self.err(Code::E0016, file, span, format!("{block} needs `{key}`"), format!("`{key}` is missing"), format!("add `{example}` inside the block"));
+        self.err(
+            Code::E0016,
+            file,
+            span,
+            format!("{block} needs `{key}`"),
+            format!("`{key}` is missing"),
+            format!("add `{example}` inside the block"),
+        );
     }
 
     /// A word-valued key (`device = auto`), checked against its options.
@@ -320,14 +372,22 @@ impl<'a> Checker<'a> {
         let word = match &e.kind {
             ExprKind::Path(p) if p.parts.len() == 1 => p.parts[0].name.clone(),
             _ => {
-                self.err(Code::E0004, file, e.span, format!("`{key}` takes one of: {}", options.join(", ")), "not a plain word", format!("write e.g. `{key} = {}`", options[0]));
+                self.err(
+                    Code::E0004,
+                    file,
+                    e.span,
+                    format!("`{key}` takes one of: {}", options.join(", ")),
+                    "not a plain word",
+                    format!("write e.g. `{key} = {}`", options[0]),
+                );
                 return None;
             }
         };
         if options.contains(&word.as_str()) {
             return Some(word);
         }
-        let mut d = Diagnostic::new(Code::E0019, file, e.span, format!("`{word}` is not a valid `{key}`")).label("not an option");
+        let mut d = Diagnostic::new(Code::E0019, file, e.span, format!("`{word}` is not a valid `{key}`"))
+            .label("not an option");
         d = match suggest(&word, options.iter().copied()) {
             Some(best) => d.help(format!("did you mean `{best}`?")).fix(format!("replace with `{best}`"), e.span, best),
             None => d.help(format!("`{key}` takes one of: {}", options.join(", "))),
@@ -340,7 +400,14 @@ impl<'a> Checker<'a> {
         match &e.kind {
             ExprKind::Str { value } => Some(value.clone()),
             _ => {
-                self.err(Code::E0004, file, e.span, format!("`{key}` takes a string"), "not a string", format!("quote it: `{key} = \"…\"`"));
+                self.err(
+                    Code::E0004,
+                    file,
+                    e.span,
+                    format!("`{key}` takes a string"),
+                    "not a string",
+                    format!("quote it: `{key} = \"…\"`"),
+                );
                 None
             }
         }
@@ -350,11 +417,25 @@ impl<'a> Checker<'a> {
         match &e.kind {
             ExprKind::Duration(d) if d.millis() > 0 => Some(d.millis()),
             ExprKind::Duration(_) => {
-                self.err(Code::E0019, file, e.span, format!("`{key}` must be longer than zero"), "zero duration", "use a positive duration such as `1h`");
+                self.err(
+                    Code::E0019,
+                    file,
+                    e.span,
+                    format!("`{key}` must be longer than zero"),
+                    "zero duration",
+                    "use a positive duration such as `1h`",
+                );
                 None
             }
             _ => {
-                self.err(Code::E0004, file, e.span, format!("`{key}` takes a duration"), "not a duration", format!("write e.g. `{key} = 1h` (units: ms, s, m, h, d, w)"));
+                self.err(
+                    Code::E0004,
+                    file,
+                    e.span,
+                    format!("`{key}` takes a duration"),
+                    "not a duration",
+                    format!("write e.g. `{key} = 1h` (units: ms, s, m, h, d, w)"),
+                );
                 None
             }
         }
@@ -362,13 +443,29 @@ impl<'a> Checker<'a> {
 
     fn int_value(&mut self, file: FileId, e: &Expr, key: &str, min: i64) -> Option<i64> {
         match &e.kind {
-            ExprKind::Number { value, integer: true, .. } if *value >= min as f64 && *value <= i64::MAX as f64 => Some(*value as i64),
+            ExprKind::Number { value, integer: true, .. } if *value >= min as f64 && *value <= i64::MAX as f64 => {
+                Some(*value as i64)
+            }
             ExprKind::Number { integer: true, .. } => {
-                self.err(Code::E0019, file, e.span, format!("`{key}` must be at least {min}"), "out of range", format!("use a whole number ≥ {min}"));
+                self.err(
+                    Code::E0019,
+                    file,
+                    e.span,
+                    format!("`{key}` must be at least {min}"),
+                    "out of range",
+                    format!("use a whole number ≥ {min}"),
+                );
                 None
             }
             _ => {
-                self.err(Code::E0004, file, e.span, format!("`{key}` takes a whole number"), "not an integer", format!("write e.g. `{key} = {}`", min.max(1)));
+                self.err(
+                    Code::E0004,
+                    file,
+                    e.span,
+                    format!("`{key}` takes a whole number"),
+                    "not an integer",
+                    format!("write e.g. `{key} = {}`", min.max(1)),
+                );
                 None
             }
         }
@@ -377,7 +474,14 @@ impl<'a> Checker<'a> {
     /// `dataset` or `dataset.split`, resolved.
     fn data_ref(&mut self, file: FileId, e: &Expr, key: &str) -> Option<DataRef> {
         let ExprKind::Path(p) = &e.kind else {
-            self.err(Code::E0004, file, e.span, format!("`{key}` names a dataset or one of its splits"), "not a dataset", format!("write e.g. `{key} = churn_data.train`"));
+            self.err(
+                Code::E0004,
+                file,
+                e.span,
+                format!("`{key}` names a dataset or one of its splits"),
+                "not a dataset",
+                format!("write e.g. `{key} = churn_data.train`"),
+            );
             return None;
         };
         self.path_data_ref(file, p)
@@ -393,7 +497,8 @@ impl<'a> Checker<'a> {
             Some(s) => {
                 let info = self.a.datasets.iter().find(|d| d.name == ds)?;
                 if !info.has_split(&s.name) {
-                    let names: Vec<String> = info.split.iter().flat_map(|sp| sp.parts.iter().map(|(n, _)| n.clone())).collect();
+                    let names: Vec<String> =
+                        info.split.iter().flat_map(|sp| sp.parts.iter().map(|(n, _)| n.clone())).collect();
                     self.unknown(file, s.span, &format!("split of `{ds}`"), &s.name, names.iter().map(String::as_str));
                     return None;
                 }
@@ -401,7 +506,14 @@ impl<'a> Checker<'a> {
             }
         };
         if p.parts.len() > 2 {
-            self.err(Code::E0002, file, p.span, format!("`{}` has too many parts", p.text()), "expected `dataset` or `dataset.split`", "name a dataset or one of its splits");
+            self.err(
+                Code::E0002,
+                file,
+                p.span,
+                format!("`{}` has too many parts", p.text()),
+                "expected `dataset` or `dataset.split`",
+                "name a dataset or one of its splits",
+            );
             return None;
         }
         Some(DataRef { dataset: ds, split })

@@ -86,20 +86,66 @@ impl StdKind {
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum ItemKind {
-    Pipeline { name: Ident, body: Option<Body> },
-    Import { path: StrLit },
-    Source { name: Ident, reader: Call, body: Body },
-    Check { target: Ident, body: Body },
-    Features { name: Ident, entity: Ident, body: Body },
-    Dataset { name: Ident, base: Ident, views: Vec<Ident>, body: Option<Body> },
-    Model { name: Ident, algorithm: Call, body: Option<Body> },
-    Evaluate { model: Ident, data: Path, body: Option<Body> },
-    Register { model: Ident, registered: StrLit, body: Option<Body> },
-    Serve { registered: StrLit, body: Option<Body> },
-    Monitor { name: Ident, registered: StrLit, body: Option<Body> },
-    Stdlib { std: StdKind, name: Ident, body: Option<Body> },
+    Pipeline {
+        name: Ident,
+        body: Option<Body>,
+    },
+    Import {
+        path: StrLit,
+    },
+    Source {
+        name: Ident,
+        reader: Call,
+        body: Body,
+    },
+    Check {
+        target: Ident,
+        body: Body,
+    },
+    Features {
+        name: Ident,
+        entity: Ident,
+        body: Body,
+    },
+    Dataset {
+        name: Ident,
+        base: Ident,
+        views: Vec<Ident>,
+        body: Option<Body>,
+    },
+    Model {
+        name: Ident,
+        algorithm: Call,
+        body: Option<Body>,
+    },
+    Evaluate {
+        model: Ident,
+        data: Path,
+        body: Option<Body>,
+    },
+    Register {
+        model: Ident,
+        registered: StrLit,
+        body: Option<Body>,
+    },
+    Serve {
+        registered: StrLit,
+        body: Option<Body>,
+    },
+    Monitor {
+        name: Ident,
+        registered: StrLit,
+        body: Option<Body>,
+    },
+    Stdlib {
+        std: StdKind,
+        name: Ident,
+        body: Option<Body>,
+    },
     /// Text at top level that no declaration rule matched; kept verbatim.
-    Error { text: String },
+    Error {
+        text: String,
+    },
 }
 
 impl ItemKind {
@@ -123,7 +169,9 @@ impl ItemKind {
     }
     pub fn body(&self) -> Option<&Body> {
         match self {
-            ItemKind::Source { body, .. } | ItemKind::Check { body, .. } | ItemKind::Features { body, .. } => Some(body),
+            ItemKind::Source { body, .. } | ItemKind::Check { body, .. } | ItemKind::Features { body, .. } => {
+                Some(body)
+            }
             ItemKind::Pipeline { body, .. }
             | ItemKind::Dataset { body, .. }
             | ItemKind::Model { body, .. }
@@ -154,16 +202,41 @@ pub struct Stmt {
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum StmtKind {
     /// `name: type markers… (= expr)?`: a column, a feature or a stdlib parameter.
-    Typed { name: Ident, ty: Ident, markers: Vec<Marker>, value: Option<Expr> },
-    Assign { name: Ident, value: Expr },
-    Expect { expr: Expr },
-    Slice { columns: Vec<Ident> },
-    Promote { stage: Option<Ident>, cond: Expr },
-    Rollback { cond: Expr },
-    Alert { cond: Expr, action: Option<Action> },
-    Block { name: Ident, body: Body },
+    Typed {
+        name: Ident,
+        ty: Ident,
+        markers: Vec<Marker>,
+        value: Option<Expr>,
+    },
+    Assign {
+        name: Ident,
+        value: Expr,
+    },
+    Expect {
+        expr: Expr,
+    },
+    Slice {
+        columns: Vec<Ident>,
+    },
+    Promote {
+        stage: Option<Ident>,
+        cond: Expr,
+    },
+    Rollback {
+        cond: Expr,
+    },
+    Alert {
+        cond: Expr,
+        action: Option<Action>,
+    },
+    Block {
+        name: Ident,
+        body: Body,
+    },
     /// A statement no rule matched; kept verbatim.
-    Error { text: String },
+    Error {
+        text: String,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -320,17 +393,44 @@ pub struct Expr {
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum ExprKind {
     /// A number, with its text kept so it prints back as written.
-    Number { text: String, value: f64, integer: bool },
-    Percent { text: String, value: f64 },
+    Number {
+        text: String,
+        value: f64,
+        integer: bool,
+    },
+    Percent {
+        text: String,
+        value: f64,
+    },
     Duration(Duration),
-    Str { value: String },
-    Bool { value: bool },
-    List { items: Vec<Expr> },
+    Str {
+        value: String,
+    },
+    Bool {
+        value: bool,
+    },
+    List {
+        items: Vec<Expr>,
+    },
     Call(Call),
     Path(Path),
-    Unary { op: UnaryOp, expr: Box<Expr> },
-    Binary { op: BinOp, lhs: Box<Expr>, rhs: Box<Expr> },
-    Between { expr: Box<Expr>, low: Box<Expr>, high: Box<Expr> },
+    Unary {
+        op: UnaryOp,
+        expr: Box<Expr>,
+    },
+    Binary {
+        op: BinOp,
+        lhs: Box<Expr>,
+        rhs: Box<Expr>,
+    },
+    Between {
+        expr: Box<Expr>,
+        low: Box<Expr>,
+        high: Box<Expr>,
+    },
     /// `agg(...) over 90d`: a time window on an aggregation.
-    Over { expr: Box<Expr>, window: Duration },
+    Over {
+        expr: Box<Expr>,
+        window: Duration,
+    },
 }

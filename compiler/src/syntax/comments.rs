@@ -22,11 +22,7 @@ pub fn scan(text: &str) -> Vec<Comment> {
                 let end = text[i..].find('\n').map_or(text.len(), |n| i + n);
                 let raw = text[i..end].trim_end();
                 let doc = raw.starts_with("///") && !raw.starts_with("////");
-                out.push(Comment {
-                    text: raw.to_string(),
-                    span: Span::new(i, i + raw.len()),
-                    doc,
-                });
+                out.push(Comment { text: raw.to_string(), span: Span::new(i, i + raw.len()), doc });
                 i = end;
             }
             _ => i += 1,

@@ -360,12 +360,18 @@ impl<'a> Builder<'a> {
                 let mut it = p.into_inner().filter(|p| !is_keyword(p.as_rule()) && !is_punct(p.as_rule()));
                 let e = self.expr(it.next().unwrap(), depth + 1)?;
                 match it.next() {
-                    Some(w) => Ok(Expr { kind: ExprKind::Over { expr: Box::new(e), window: duration(self.t, w) }, span: sp }),
+                    Some(w) => {
+                        Ok(Expr { kind: ExprKind::Over { expr: Box::new(e), window: duration(self.t, w) }, span: sp })
+                    }
                     None => Ok(e),
                 }
             }
             Rule::list => {
-                let items = p.into_inner().filter(|e| !is_punct(e.as_rule())).map(|e| self.expr(e, depth + 1)).collect::<Result<_, _>>()?;
+                let items = p
+                    .into_inner()
+                    .filter(|e| !is_punct(e.as_rule()))
+                    .map(|e| self.expr(e, depth + 1))
+                    .collect::<Result<_, _>>()?;
                 Ok(Expr { kind: ExprKind::List { items }, span: sp })
             }
             Rule::call => Ok(Expr { kind: ExprKind::Call(self.call(p, depth + 1)?), span: sp }),
@@ -490,7 +496,11 @@ fn pest_error(err: &pest::error::Error<Rule>, file: FileId, base: usize, region:
         (false, false) => format!("expected {}, found `{found_word}`", join_or(&expected)),
     };
     Diagnostic::new(Code::E0001, file, Span::new(start, start + len), message)
-        .label(if expected.is_empty() { "not understood".to_string() } else { format!("expected {}", join_or(&expected)) })
+        .label(if expected.is_empty() {
+            "not understood".to_string()
+        } else {
+            format!("expected {}", join_or(&expected))
+        })
         .help("see docs/language.md for the form of each declaration and statement")
 }
 
@@ -507,9 +517,21 @@ fn describe(rule: Rule) -> Option<&'static str> {
     Some(match rule {
         Rule::ident => "a name",
         Rule::string => "a string",
-        Rule::expr | Rule::or_expr | Rule::and_expr | Rule::not_expr | Rule::cmp_expr | Rule::add_expr
-        | Rule::mul_expr | Rule::unary_expr | Rule::postfix | Rule::number | Rule::percent | Rule::boolean
-        | Rule::list | Rule::path | Rule::call => "an expression",
+        Rule::expr
+        | Rule::or_expr
+        | Rule::and_expr
+        | Rule::not_expr
+        | Rule::cmp_expr
+        | Rule::add_expr
+        | Rule::mul_expr
+        | Rule::unary_expr
+        | Rule::postfix
+        | Rule::number
+        | Rule::percent
+        | Rule::boolean
+        | Rule::list
+        | Rule::path
+        | Rule::call => "an expression",
         Rule::duration => "a duration like `30d`",
         Rule::body => "`{`",
         Rule::rparen => "`)`",
@@ -529,11 +551,26 @@ fn describe(rule: Rule) -> Option<&'static str> {
         Rule::kw_then => "`then`",
         Rule::kw_and => "`and`",
         Rule::EOI => "the end of the statement",
-        Rule::typed_stmt | Rule::assign_stmt | Rule::expect_stmt | Rule::slice_stmt | Rule::promote_stmt
-        | Rule::rollback_stmt | Rule::alert_stmt | Rule::block_stmt => "a statement",
-        Rule::pipeline_decl | Rule::import_decl | Rule::source_decl | Rule::check_decl | Rule::features_decl
-        | Rule::dataset_decl | Rule::model_decl | Rule::evaluate_decl | Rule::register_decl | Rule::serve_decl
-        | Rule::monitor_decl | Rule::stdlib_decl => "a declaration",
+        Rule::typed_stmt
+        | Rule::assign_stmt
+        | Rule::expect_stmt
+        | Rule::slice_stmt
+        | Rule::promote_stmt
+        | Rule::rollback_stmt
+        | Rule::alert_stmt
+        | Rule::block_stmt => "a statement",
+        Rule::pipeline_decl
+        | Rule::import_decl
+        | Rule::source_decl
+        | Rule::check_decl
+        | Rule::features_decl
+        | Rule::dataset_decl
+        | Rule::model_decl
+        | Rule::evaluate_decl
+        | Rule::register_decl
+        | Rule::serve_decl
+        | Rule::monitor_decl
+        | Rule::stdlib_decl => "a declaration",
         _ => return None,
     })
 }
