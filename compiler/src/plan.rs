@@ -447,16 +447,20 @@ fn topological(b: &Builder) -> Result<Vec<String>, Box<Diagnostic>> {
     let stuck = petgraph::algo::tarjan_scc(&g).into_iter().find(|c| c.len() > 1).unwrap_or_default();
     let names: Vec<&str> = stuck.iter().rev().map(|n| g[*n]).collect();
     let (file, span) = names.first().and_then(|n| b.sites.get(*n)).copied().unwrap_or_default();
-    Err(Box::new(
-        Diagnostic::new(
-            Code::E0014,
-            file,
-            span,
-            format!("the data flow has a cycle: {} → {}", names.join(" → "), names.first().unwrap_or(&"")),
-        )
-        .label("part of the cycle")
-        .help("a node cannot read its own output; use `then retrain` to loop back instead"),
-    ))
+    let mut d = Diagnostic::new(
+        Code::E0014,
+        file,
+        span,
+        format!("the data flow has a cycle: {} → {}", names.join(" → "), names.first().unwrap_or(&"")),
+    )
+    .label("part of the cycle")
+    .help("a node cannot read its own output; use `then retrain` to loop back instead");
+    for pair in names.windows(2) {
+        if let Some((f, s)) = b.sites.get(pair[1]) {
+            d = d.secondary(*f, *s, format!("reads `{}`", pair[0]));
+        }
+    }
+    Err(Box::new(d))
 }
 
 impl Plan {
