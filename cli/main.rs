@@ -45,6 +45,8 @@ enum Command {
     },
     /// Explain a diagnostic code, e.g. `mlpc explain E0006`.
     Explain { code: String },
+    /// Run the language server over stdin/stdout (for editors).
+    Lsp,
 }
 
 fn main() -> ExitCode {
@@ -61,6 +63,13 @@ fn main() -> ExitCode {
         Command::Plan { file, format } => commands::plan(&file, format),
         Command::Graph { file, format } => commands::graph(&file, format),
         Command::Explain { code } => commands::explain(&code),
+        Command::Lsp => match mlpc_lsp::run_stdio() {
+            Ok(()) => 0,
+            Err(e) => {
+                eprintln!("error: language server: {e}");
+                1
+            }
+        },
     };
     ExitCode::from(code)
 }

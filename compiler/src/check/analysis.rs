@@ -33,6 +33,9 @@ pub struct Analysis {
     /// Every resolved use of a name, for go-to-definition and references.
     #[serde(skip)]
     pub references: Vec<Reference>,
+    /// The type of every expression the checker typed, for hover.
+    #[serde(skip)]
+    pub types: Vec<(FileId, Span, Type)>,
 }
 
 /// What a used name resolved to.

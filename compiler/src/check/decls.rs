@@ -16,7 +16,7 @@ impl Checker<'_> {
     }
 
     pub(super) fn pipeline(&mut self, file: FileId, item: &Item, name: &Ident, body: Option<&Body>) {
-        let keys = self.keys(file, body, "a `pipeline` block", &["owner", "schedule"], |c, s| {
+        let keys = self.keys(file, body, "a `pipeline` block", block_keys("pipeline"), |c, s| {
             c.misplaced(file, s, "a `pipeline` block", "`owner` and `schedule`")
         });
         let owner = keys.get("owner").and_then(|e| self.string_value(file, e, "owner"));
@@ -332,7 +332,7 @@ impl Checker<'_> {
             return;
         }
         let mut expectations = Vec::new();
-        let keys = self.keys(file, Some(body), "a `check` block", &["on_fail"], |c, s| {
+        let keys = self.keys(file, Some(body), "a `check` block", block_keys("check"), |c, s| {
             if let StmtKind::Expect { expr } = &s.kind {
                 let mut deps = Deps::default();
                 let (v, t) = c.expr(file, expr, Ctx::Check { table: &target.name }, &mut deps);
@@ -443,7 +443,9 @@ impl Checker<'_> {
                         features: BTreeSet::new(),
                     });
                 }
-                StmtKind::Assign { name: k, value } if k.name == "ttl" => ttl = self.duration_value(file, value, "ttl"),
+                StmtKind::Assign { name: k, value } if block_keys("features").contains(&k.name.as_str()) => {
+                    ttl = self.duration_value(file, value, "ttl")
+                }
                 StmtKind::Assign { name: k, .. } => {
                     let d = Diagnostic::new(
                         Code::E0015,
@@ -452,14 +454,18 @@ impl Checker<'_> {
                         format!("`{}` is not a key of a `features` block", k.name),
                     )
                     .label("unknown key");
-                    self.diags.push(match crate::diagnostic::suggest(&k.name, ["ttl"]) {
-                        Some(best) => d.help(format!("did you mean `{best}`?")).fix(
-                            format!("replace with `{best}`"),
-                            k.span,
-                            best,
-                        ),
-                        None => d.help("a `features` block takes `ttl` and features like `name: type = expression`"),
-                    });
+                    self.diags.push(
+                        match crate::diagnostic::suggest(&k.name, block_keys("features").iter().copied()) {
+                            Some(best) => d.help(format!("did you mean `{best}`?")).fix(
+                                format!("replace with `{best}`"),
+                                k.span,
+                                best,
+                            ),
+                            None => {
+                                d.help("a `features` block takes `ttl` and features like `name: type = expression`")
+                            }
+                        },
+                    );
                 }
                 StmtKind::Error { .. } => {}
                 _ => self.misplaced(
@@ -642,7 +648,7 @@ impl Checker<'_> {
             }
             view_names.push(v.name.clone());
         }
-        let keys = self.keys(file, body, "a `dataset` block", &["label", "split"], |c, s| {
+        let keys = self.keys(file, body, "a `dataset` block", block_keys("dataset"), |c, s| {
             c.misplaced(file, s, "a `dataset` block", "`label` and `split`")
         });
         let mut label = None;
@@ -814,7 +820,7 @@ impl Checker<'_> {
         if self.names.get(&name.name).is_some_and(|(k, f, s)| *k != "model" || *f != file || *s != name.span) {
             return;
         }
-        let keys = self.keys(file, body, "a `model` block", &["train", "inputs", "device", "cv", "schema"], |c, s| {
+        let keys = self.keys(file, body, "a `model` block", block_keys("model"), |c, s| {
             c.misplaced(file, s, "a `model` block", "`train`, `inputs`, `device`, `cv` and `schema`")
         });
         let external = matches!(algo.func.name.as_str(), "onnx" | "command");
@@ -1184,7 +1190,7 @@ impl Checker<'_> {
         let info = self.a.models.iter().find(|m| m.name == model.name).cloned();
         let ds = data.as_ref().and_then(|d| self.a.datasets.iter().find(|x| x.name == d.dataset)).cloned();
         let mut slices = Vec::new();
-        let keys = self.keys(file, body, "an `evaluate` block", &["metrics"], |c, s| match &s.kind {
+        let keys = self.keys(file, body, "an `evaluate` block", block_keys("evaluate"), |c, s| match &s.kind {
             StmtKind::Slice { columns } => {
                 for col in columns {
                     match &ds {
@@ -1412,28 +1418,26 @@ impl Checker<'_> {
     pub(super) fn serve(&mut self, file: FileId, item: &Item, registered: &StrLit, body: Option<&Body>) {
         let model = self.registered_model(file, registered);
         let mut canary: Option<(Span, CanaryInfo)> = None;
-        let keys = self.keys(file, body, "a `serve` block", &["stage", "features", "shadow", "fallback"], |c, s| {
-            match &s.kind {
-                StmtKind::Block { name, body } if name.name == "canary" => {
-                    if let Some((prev, _)) = &canary {
-                        let prev = *prev;
-                        c.diags.push(
-                            Diagnostic::new(Code::E0003, file, name.span, "a serve block has one canary")
-                                .label("second canary")
-                                .secondary(file, prev, "first canary")
-                                .help("merge the two blocks"),
-                        );
-                    } else {
-                        canary = c.canary(file, name, body).map(|ci| (name.span, ci));
-                    }
+        let keys = self.keys(file, body, "a `serve` block", block_keys("serve"), |c, s| match &s.kind {
+            StmtKind::Block { name, body } if name.name == "canary" => {
+                if let Some((prev, _)) = &canary {
+                    let prev = *prev;
+                    c.diags.push(
+                        Diagnostic::new(Code::E0003, file, name.span, "a serve block has one canary")
+                            .label("second canary")
+                            .secondary(file, prev, "first canary")
+                            .help("merge the two blocks"),
+                    );
+                } else {
+                    canary = c.canary(file, name, body).map(|ci| (name.span, ci));
                 }
-                _ => c.misplaced(
-                    file,
-                    s,
-                    "a `serve` block",
-                    "`stage`, `features`, `shadow`, `fallback` and a `canary { … }` block",
-                ),
             }
+            _ => c.misplaced(
+                file,
+                s,
+                "a `serve` block",
+                "`stage`, `features`, `shadow`, `fallback` and a `canary { … }` block",
+            ),
         });
         let stage =
             keys.get("stage").and_then(|e| self.word(file, e, "stage", STAGES)).unwrap_or_else(|| "production".into());
@@ -1495,7 +1499,7 @@ impl Checker<'_> {
     fn canary(&mut self, file: FileId, name: &Ident, body: &Body) -> Option<CanaryInfo> {
         let mut promote = None;
         let mut rollback = None;
-        let keys = self.keys(file, Some(body), "a `canary` block", &["steps", "interval", "min_requests"], |c, s| {
+        let keys = self.keys(file, Some(body), "a `canary` block", block_keys("canary"), |c, s| {
             let (slot, cond) = match &s.kind {
                 StmtKind::Promote { stage: None, cond } => (&mut promote, cond),
                 StmtKind::Rollback { cond } => (&mut rollback, cond),
@@ -1627,26 +1631,22 @@ impl Checker<'_> {
         let task = model.as_ref().and_then(|m| m.task);
         let inputs = model.as_ref().map(|m| m.inputs.clone()).unwrap_or_default();
         let mut alerts = Vec::new();
-        let keys =
-            self.keys(file, body, "a `monitor` block", &["every", "window", "reference"], |c, s| match &s.kind {
-                StmtKind::Alert { cond, action } => {
-                    let mut deps = Deps::default();
-                    let (v, t) = c.expr(file, cond, Ctx::Alert { task, inputs: &inputs }, &mut deps);
-                    c.condition(file, cond, &v);
-                    let action = match action {
-                        Some(Action::Retrain { model }) => {
-                            c.lookup(file, model, "model").then(|| AlertAction::Retrain { model: model.name.clone() })
-                        }
-                        Some(Action::Rollback { .. }) => Some(AlertAction::Rollback),
-                        None => None,
-                    };
-                    alerts
-                        .push(AlertInfo { rule: Rule { text: c.text(file, cond.span).to_string(), expr: t }, action });
-                }
-                _ => {
-                    c.misplaced(file, s, "a `monitor` block", "`every`, `window`, `reference` and `alert when …` rules")
-                }
-            });
+        let keys = self.keys(file, body, "a `monitor` block", block_keys("monitor"), |c, s| match &s.kind {
+            StmtKind::Alert { cond, action } => {
+                let mut deps = Deps::default();
+                let (v, t) = c.expr(file, cond, Ctx::Alert { task, inputs: &inputs }, &mut deps);
+                c.condition(file, cond, &v);
+                let action = match action {
+                    Some(Action::Retrain { model }) => {
+                        c.lookup(file, model, "model").then(|| AlertAction::Retrain { model: model.name.clone() })
+                    }
+                    Some(Action::Rollback { .. }) => Some(AlertAction::Rollback),
+                    None => None,
+                };
+                alerts.push(AlertInfo { rule: Rule { text: c.text(file, cond.span).to_string(), expr: t }, action });
+            }
+            _ => c.misplaced(file, s, "a `monitor` block", "`every`, `window`, `reference` and `alert when …` rules"),
+        });
         let every = match keys.get("every") {
             Some(e) => self.duration_value(file, e, "every").unwrap_or(0),
             None => {

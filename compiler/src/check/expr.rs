@@ -70,6 +70,14 @@ pub(crate) struct Deps {
 impl Checker<'_> {
     /// Types `e`, reporting what is wrong, and returns its value and typed form.
     pub(crate) fn expr(&mut self, file: FileId, e: &Expr, ctx: Ctx, deps: &mut Deps) -> (Val, TExpr) {
+        let (val, texpr) = self.expr_inner(file, e, ctx, deps);
+        if let Val::Scalar(ty) = val {
+            self.a.types.push((file, e.span, ty));
+        }
+        (val, texpr)
+    }
+
+    fn expr_inner(&mut self, file: FileId, e: &Expr, ctx: Ctx, deps: &mut Deps) -> (Val, TExpr) {
         match &e.kind {
             ExprKind::Number { value, integer, .. } => {
                 let ty = if *integer { Type::Int } else { Type::Float };

@@ -105,6 +105,22 @@ impl SpanExt for Span {
     }
 }
 
+/// The `key = value` keys each block takes (the editor completes from this too).
+pub fn block_keys(block: &str) -> &'static [&'static str] {
+    match block {
+        "pipeline" => &["owner", "schedule"],
+        "check" => &["on_fail"],
+        "features" => &["ttl"],
+        "dataset" => &["label", "split"],
+        "model" => &["train", "inputs", "device", "cv", "schema"],
+        "evaluate" => &["metrics"],
+        "serve" => &["stage", "features", "shadow", "fallback"],
+        "canary" => &["steps", "interval", "min_requests"],
+        "monitor" => &["every", "window", "reference"],
+        _ => &[],
+    }
+}
+
 pub(crate) struct Checker<'a> {
     sources: &'a Sources,
     std: &'static Stdlib,

@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# Benchmarks `mlpc check` as a whole process (start-up, reading, parsing, checking,
+# plan lowering, printing) with hyperfine:
+#   1. `mlpc check examples/`
+#   2. `mlpc check` on a generated program of about 100,000 lines (bench/gen_program.py)
+#
+# Usage, from the repository root:
+#   bench/check.sh                # 100,000 lines, 10 runs each
+#   LINES=20000 RUNS=20 bench/check.sh
+#
+# Environment: LINES (generated program size, default 100000), RUNS (counted runs,
+# default 10), CARGO_TARGET_DIR (where cargo builds; default ./target), MLPC (use this
+# binary instead of building one). Extra arguments are passed to hyperfine, e.g.
+# `bench/check.sh --export-markdown /tmp/check.md`.
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+LINES="${LINES:-100000}"
+RUNS="${RUNS:-10}"
+
+if ! command -v hyperfine >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "hyperfine is missing; installing it with apt-get" >&2
+    apt-get update -qq && apt-get install -y -qq hyperfine >/dev/null
+  else
+    echo "hyperfine is missing. Install it first, e.g. one of:" >&2
+    echo "  sudo apt-get install hyperfine" >&2
+    echo "  cargo install hyperfine --locked" >&2
+    echo "  brew install hyperfine" >&2
+    exit 2
+  fi
+fi
+
+if [ -z "${MLPC:-}" ]; then
+  echo "building the release binary" >&2
+  cargo build --release --quiet
+  MLPC="${CARGO_TARGET_DIR:-target}/release/mlpc"
+fi
+MLPC="$(cd "$(dirname "$MLPC")" && pwd)/$(basename "$MLPC")"
+
+tmp="$(mktemp -d)"
+trap 'rm -rf "$tmp"' EXIT
+program="$tmp/generated.mlp"
+python3 bench/gen_program.py "$LINES" "$program"
+echo "generated $(wc -l <"$program") lines, $(wc -c <"$program") bytes: $program" >&2
+
+# Both must check clean: a benchmark of the error path would measure something else.
+for target in examples/ "$program"; do
+  if ! "$MLPC" check --format short "$target" >"$tmp/out" 2>&1; then
+    cat "$tmp/out" >&2
+    echo "error: \`mlpc check $target\` did not check clean" >&2
+    exit 1
+  fi
+done
+
+echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo 2>/dev/null | cut -d: -f2- | sed 's/^ *//')" >&2
+hyperfine --warmup 2 --runs "$RUNS" -N \
+  --command-name "mlpc check examples/" "$MLPC check examples/" \
+  --command-name "mlpc check ($LINES-line program)" "$MLPC check $program" \
+  "$@"
