@@ -54,7 +54,15 @@ for target in examples/ "$program"; do
 done
 
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo 2>/dev/null | cut -d: -f2- | sed 's/^ *//')" >&2
-hyperfine --warmup 2 --runs "$RUNS" -N \
+hyperfine --warmup 2 --runs "$RUNS" -N --export-json "$tmp/results.json" \
   --command-name "mlpc check examples/" "$MLPC check examples/" \
   --command-name "mlpc check ($LINES-line program)" "$MLPC check $program" \
   "$@"
+
+# hyperfine's summary shows the mean; docs/benchmarks.md quotes the median.
+python3 - "$tmp/results.json" <<'PY'
+import json, sys
+print("\nwhole-process wall time, median (min - max):")
+for r in json.load(open(sys.argv[1]))["results"]:
+    print(f"  {r['command']}: {r['median'] * 1000:.1f} ms ({r['min'] * 1000:.1f} - {r['max'] * 1000:.1f} ms), {len(r['times'])} runs")
+PY

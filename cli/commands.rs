@@ -5,7 +5,7 @@ use crate::render::{self, Located};
 use crate::{CheckFormat, GraphFormat, PlanFormat};
 use mlpc_compiler::ast::ItemKind;
 use mlpc_compiler::{compile, Code, Compilation};
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::io::IsTerminal;
 
 fn fail(message: impl std::fmt::Display) -> u8 {
@@ -13,19 +13,46 @@ fn fail(message: impl std::fmt::Display) -> u8 {
     2
 }
 
-/// Files reached by another file's `import` are checked as part of that program.
+/// The files to compile as programs: those no other file imports, then, for files that
+/// only import each other in a cycle, the first of each cycle. Every file is reached.
 pub fn roots(files: &[String]) -> Vec<String> {
-    let mut imported = BTreeSet::new();
-    for f in files {
-        let Ok(text) = std::fs::read_to_string(f) else { continue };
-        let (ast, _) = mlpc_compiler::syntax::parse(&text, mlpc_compiler::FileId(0));
-        for item in &ast.items {
-            if let ItemKind::Import { path } = &item.kind {
-                imported.insert(mlpc_compiler::compile::resolve(f, &path.value));
+    let imports: BTreeMap<&str, Vec<String>> = files
+        .iter()
+        .map(|f| {
+            let text = std::fs::read_to_string(f).unwrap_or_default();
+            let (ast, _) = mlpc_compiler::syntax::parse(&text, mlpc_compiler::FileId(0));
+            let targets = ast
+                .items
+                .iter()
+                .filter_map(|item| match &item.kind {
+                    ItemKind::Import { path } => Some(mlpc_compiler::compile::resolve(f, &path.value)),
+                    _ => None,
+                })
+                .collect();
+            (f.as_str(), targets)
+        })
+        .collect();
+    let imported: BTreeSet<&String> = imports.values().flatten().collect();
+    let mut roots: Vec<String> = files.iter().filter(|f| !imported.contains(f)).cloned().collect();
+    let mut reached = BTreeSet::new();
+    let visit = |start: &str, reached: &mut BTreeSet<String>| {
+        let mut todo = vec![start.to_string()];
+        while let Some(f) = todo.pop() {
+            if reached.insert(f.clone()) {
+                todo.extend(imports.get(f.as_str()).into_iter().flatten().cloned());
             }
         }
+    };
+    for r in &roots {
+        visit(r, &mut reached);
     }
-    files.iter().filter(|f| !imported.contains(f.as_str())).cloned().collect()
+    for f in files {
+        if !reached.contains(f) {
+            visit(f, &mut reached);
+            roots.push(f.clone());
+        }
+    }
+    roots
 }
 
 pub fn check(paths: &[String], format: CheckFormat, deny_warnings: bool) -> u8 {
