@@ -8,6 +8,18 @@ use mlpc_compiler::{compile, Code, Compilation};
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::io::IsTerminal;
 
+/// Writes to stdout; a reader that went away (`mlpc … | head`) ends the output quietly.
+fn emit(text: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    if let Err(e) = out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        if e.kind() != std::io::ErrorKind::BrokenPipe {
+            eprintln!("error: cannot write output: {e}");
+            std::process::exit(2);
+        }
+    }
+}
+
 fn fail(message: impl std::fmt::Display) -> u8 {
     eprintln!("error: {message}");
     2
@@ -78,7 +90,7 @@ pub fn check(paths: &[String], format: CheckFormat, deny_warnings: bool) -> u8 {
     }
     let color =
         format == CheckFormat::Human && std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
-    print!("{}", render::render(format, &located, files.len(), color));
+    emit(&render::render(format, &located, files.len(), color));
     let errors = located.iter().any(|l| l.diag.is_error());
     let warnings = located.iter().any(|l| !l.diag.is_error());
     u8::from(errors || (deny_warnings && warnings))
@@ -98,14 +110,14 @@ pub fn fmt(paths: &[String], check: bool) -> u8 {
         match mlpc_compiler::format::format(&text) {
             Ok(out) if out == text => {}
             Ok(_) if check => {
-                println!("would reformat {f}");
+                emit(&format!("would reformat {f}\n"));
                 status = 1;
             }
             Ok(out) => {
                 if let Err(e) = write_atomically(f, &out) {
                     return fail(format!("cannot write `{f}`: {e}"));
                 }
-                println!("formatted {f}");
+                emit(&format!("formatted {f}\n"));
             }
             Err(diags) => {
                 let mut sources = mlpc_compiler::Sources::default();
@@ -148,8 +160,8 @@ pub fn plan(file: &str, format: PlanFormat) -> u8 {
     };
     let plan = c.plan.as_ref().expect("compiled() returns plans");
     match format {
-        PlanFormat::Json => println!("{}", plan.to_json()),
-        PlanFormat::Text => print!("{}", plan.to_text()),
+        PlanFormat::Json => emit(&format!("{}\n", plan.to_json())),
+        PlanFormat::Text => emit(&plan.to_text()),
     }
     0
 }
@@ -161,8 +173,8 @@ pub fn graph(file: &str, format: GraphFormat) -> u8 {
     };
     let plan = c.plan.as_ref().expect("compiled() returns plans");
     match format {
-        GraphFormat::Dot => print!("{}", plan.to_dot()),
-        GraphFormat::Mermaid => print!("{}", plan.to_mermaid()),
+        GraphFormat::Dot => emit(&plan.to_dot()),
+        GraphFormat::Mermaid => emit(&plan.to_mermaid()),
     }
     0
 }
@@ -170,7 +182,7 @@ pub fn graph(file: &str, format: GraphFormat) -> u8 {
 pub fn explain(code: &str) -> u8 {
     match Code::parse(code) {
         Some(c) => {
-            print!("{}", c.page());
+            emit(c.page());
             0
         }
         None => {

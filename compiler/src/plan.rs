@@ -32,6 +32,16 @@ pub enum TExpr {
     Table {
         name: String,
     },
+    /// A column of a parent table, one row per entity row, reached along `join` (the
+    /// entity references the parent). `as_of`: the parent row current at the entity's time.
+    Lookup {
+        table: String,
+        column: String,
+        join: Vec<JoinStep>,
+        as_of: bool,
+        #[serde(rename = "type")]
+        ty: Type,
+    },
     /// A column of a related table (only inside an aggregation).
     Related {
         table: String,

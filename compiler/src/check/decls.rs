@@ -22,10 +22,23 @@ impl Checker<'_> {
         let owner = keys.get("owner").and_then(|e| self.string_value(file, e, "owner"));
         let schedule = keys.get("schedule").and_then(|e| {
             let s = self.string_value(file, e, "schedule")?;
-            match croner::Cron::new(&s).parse() {
-                Ok(_) => Some(s),
-                Err(err) => {
-                    self.err(Code::E0013, file, e.span, format!("`{s}` is not a valid cron schedule: {err}"), "invalid cron expression", "use five fields: minute hour day-of-month month day-of-week, e.g. \"0 2 * * *\" for 02:00 daily");
+            let fields = s.split_whitespace().count();
+            let problem = if fields != 5 && !s.trim_start().starts_with('@') {
+                Some(format!("it has {fields} field{}, not 5", if fields == 1 { "" } else { "s" }))
+            } else {
+                croner::Cron::new(&s).parse().err().map(|e| e.to_string())
+            };
+            match problem {
+                None => Some(s),
+                Some(why) => {
+                    self.err(
+                        Code::E0013,
+                        file,
+                        e.span,
+                        format!("`{s}` is not a valid cron schedule: {why}"),
+                        "invalid cron expression",
+                        "use five fields: minute hour day-of-month month day-of-week, e.g. \"0 2 * * *\" for 02:00 daily",
+                    );
                     None
                 }
             }
@@ -119,7 +132,14 @@ impl Checker<'_> {
             columns.push(column);
         }
         if columns.is_empty() && !body.stmts.iter().any(|s| matches!(s.kind, StmtKind::Error { .. })) {
-            self.missing(file, body.span, "a `source`", "a column", "id: int key");
+            self.err(
+                Code::E0016,
+                file,
+                body.span,
+                "a `source` declares at least one column",
+                "no columns",
+                "declare the columns the data has, e.g. `id: int key`",
+            );
         }
         self.a.sources.push(SourceInfo {
             name: name.name.clone(),
@@ -599,6 +619,7 @@ impl Checker<'_> {
             return;
         }
         let base_ok = self.lookup(file, base, "source");
+        let errors_before = self.diags.len();
         let mut columns: Vec<Column> =
             self.a.sources.iter().find(|s| s.name == base.name).map(|s| s.columns.clone()).unwrap_or_default();
         let mut view_names = Vec::new();
@@ -694,6 +715,9 @@ impl Checker<'_> {
             None => self.missing(file, name.span, "a dataset", "label", "label = churned"),
         }
         let split = keys.get("split").and_then(|e| self.split(file, e, base, base_ok));
+        if !base_ok || self.quiet_missing || self.diags.len() > errors_before {
+            self.poisoned.insert(name.name.clone());
+        }
         self.a.datasets.push(DatasetInfo {
             name: name.name.clone(),
             site: self.site(file, name.span, item),
@@ -729,9 +753,11 @@ impl Checker<'_> {
             target: Target::Std { kind: StdKind::Splitter, name: c.func.name.clone() },
         });
         let mut parts = Vec::new();
+        let mut bad_share = false;
         let mut seed = entry.param("seed").and_then(|p| p.default.as_ref()).and_then(|d| d.parse().ok());
         for a in &c.args {
             let Some(n) = &a.name else {
+                bad_share = true;
                 self.err(
                     Code::E0017,
                     file,
@@ -745,6 +771,7 @@ impl Checker<'_> {
             match &a.value.kind {
                 ExprKind::Percent { value, .. } => {
                     if parts.iter().any(|(p, _)| p == &n.name) {
+                        bad_share = true;
                         self.err(
                             Code::E0003,
                             file,
@@ -754,6 +781,7 @@ impl Checker<'_> {
                             "give each split its own name",
                         );
                     } else if *value <= 0.0 || *value > 100.0 {
+                        bad_share = true;
                         self.err(
                             Code::E0019,
                             file,
@@ -782,7 +810,7 @@ impl Checker<'_> {
             }
         }
         let total: f64 = parts.iter().map(|(_, v)| v).sum();
-        if !parts.is_empty() && (total - 1.0).abs() > 1e-9 {
+        if !parts.is_empty() && !bad_share && (total - 1.0).abs() > 1e-9 {
             self.err(
                 Code::E0019,
                 file,
@@ -792,7 +820,7 @@ impl Checker<'_> {
                 "adjust the shares so they add up to 100%",
             );
         }
-        if parts.is_empty() {
+        if parts.is_empty() && !bad_share {
             self.missing(file, c.span, "a split", "a share", "train = 80%, test = 20%");
         }
         if entry.name == "time" && base_ok {
@@ -1026,14 +1054,12 @@ impl Checker<'_> {
                 self.unknown(file, n.span, &format!("parameter of `{}`", entry.name), &n.name, names);
                 continue;
             };
-            let value = match (&a.value.kind, p.ty) {
-                (ExprKind::Number { value, integer: true, .. }, ParamType::Exact(Type::Int)) => {
-                    Some(serde_json::json!(*value as i64))
-                }
-                (ExprKind::Number { value, .. }, ParamType::Exact(Type::Float)) => Some(serde_json::json!(value)),
-                (ExprKind::Bool { value }, ParamType::Exact(Type::Bool)) => Some(serde_json::json!(value)),
-                (ExprKind::Str { value }, ParamType::Exact(Type::String)) => Some(serde_json::json!(value)),
-                (ExprKind::List { items }, ParamType::Exact(Type::List)) => {
+            let value = match (&a.value.kind, p.ty, number(&a.value)) {
+                (_, ParamType::Exact(Type::Int), Some((value, true))) => Some(serde_json::json!(value as i64)),
+                (_, ParamType::Exact(Type::Float), Some((value, _))) => Some(serde_json::json!(value)),
+                (ExprKind::Bool { value }, ParamType::Exact(Type::Bool), _) => Some(serde_json::json!(value)),
+                (ExprKind::Str { value }, ParamType::Exact(Type::String), _) => Some(serde_json::json!(value)),
+                (ExprKind::List { items }, ParamType::Exact(Type::List), _) => {
                     let ints: Option<Vec<i64>> = items
                         .iter()
                         .map(|i| match &i.kind {
@@ -1109,7 +1135,21 @@ impl Checker<'_> {
                     continue;
                 }
                 let col_name = &parts.last().expect("paths are non-empty").name;
-                match ds.column(col_name) {
+                let owner_ok = match parts.len() {
+                    1 => true,
+                    2 => id.name == ds.base || ds.views.contains(&id.name),
+                    _ => false,
+                };
+                if !owner_ok {
+                    let mut owners: Vec<&str> = vec![ds.base.as_str()];
+                    owners.extend(ds.views.iter().map(String::as_str));
+                    self.unknown(file, id.span, &format!("table of `{}`", ds.name), &id.name, owners);
+                    continue;
+                }
+                let column = ds
+                    .column(col_name)
+                    .filter(|c| parts.len() == 1 || c.view.as_deref().unwrap_or(&ds.base) == id.name);
+                match column {
                     Some(c) => {
                         self.a.references.push(Reference {
                             file,
@@ -1121,10 +1161,12 @@ impl Checker<'_> {
                         });
                         self.input(file, *span, c, ds, &mut out);
                     }
+                    None if self.poisoned.contains(&ds.name) => {}
                     None => {
                         let mut names: Vec<&str> = ds.columns.iter().map(|c| c.name.as_str()).collect();
                         names.extend(ds.views.iter().map(String::as_str));
-                        self.unknown(file, *span, &format!("column of `{}`", ds.name), col_name, names);
+                        let span = parts.last().map_or(*span, |p| p.span);
+                        self.unknown(file, span, &format!("column of `{}`", ds.name), col_name, names);
                     }
                 }
             }
@@ -1186,6 +1228,7 @@ impl Checker<'_> {
 
     pub(super) fn evaluate(&mut self, file: FileId, item: &Item, model: &Ident, data: &Path, body: Option<&Body>) {
         let model_ok = self.lookup(file, model, "model");
+        let written = DataRef { dataset: data.parts[0].name.clone(), split: data.parts.get(1).map(|s| s.name.clone()) };
         let data = self.path_data_ref(file, data);
         let info = self.a.models.iter().find(|m| m.name == model.name).cloned();
         let ds = data.as_ref().and_then(|d| self.a.datasets.iter().find(|x| x.name == d.dataset)).cloned();
@@ -1204,13 +1247,14 @@ impl Checker<'_> {
             }
             _ => c.misplaced(file, s, "an `evaluate` block", "`metrics` and `slice by`"),
         });
-        if let (Some(m), Some(d)) = (&info, &ds) {
+        let header = item.span.start_end(self.text(file, item.span).find('{').unwrap_or(item.span.len()));
+        if let (Some(m), Some(d)) = (&info, ds.as_ref().filter(|d| !self.poisoned.contains(&d.name))) {
             for input in &m.inputs {
                 if d.column(&input.name).is_none() {
                     self.err(
                         Code::E0002,
                         file,
-                        item.span.start_end(self.text(file, item.span).find('{').unwrap_or(item.span.len())),
+                        header,
                         format!("`{}` lacks the model input `{}`", d.name, input.name),
                         "cannot score this data",
                         format!("evaluate on data that has every input of `{}`", m.name),
@@ -1222,7 +1266,7 @@ impl Checker<'_> {
                 self.err(
                     Code::E0016,
                     file,
-                    item.span,
+                    header,
                     format!("`{}` has no label to score against", d.name),
                     "no label",
                     "add `label = …` to the dataset",
@@ -1264,7 +1308,7 @@ impl Checker<'_> {
         if !model_ok {
             return;
         }
-        let Some(data) = data else { return };
+        let data = data.unwrap_or(written);
         self.a.evaluations.push(EvalInfo {
             model: model.name.clone(),
             site: self.site(file, model.span, item),
@@ -1416,6 +1460,16 @@ impl Checker<'_> {
     }
 
     pub(super) fn serve(&mut self, file: FileId, item: &Item, registered: &StrLit, body: Option<&Body>) {
+        if let Some(prev) = self.a.serves.iter().find(|s| s.registered == registered.value) {
+            let (f, s) = (prev.site.file, prev.site.span);
+            self.diags.push(
+                Diagnostic::new(Code::E0003, file, registered.span, format!("`{}` is served twice", registered.value))
+                    .label("served again here")
+                    .secondary(f, s, "first served here")
+                    .help("serve each registered model once; put the canary, shadow and fallback in that one block"),
+            );
+            return;
+        }
         let model = self.registered_model(file, registered);
         let mut canary: Option<(Span, CanaryInfo)> = None;
         let keys = self.keys(file, body, "a `serve` block", block_keys("serve"), |c, s| match &s.kind {
@@ -1638,7 +1692,23 @@ impl Checker<'_> {
                 c.condition(file, cond, &v);
                 let action = match action {
                     Some(Action::Retrain { model }) => {
-                        c.lookup(file, model, "model").then(|| AlertAction::Retrain { model: model.name.clone() })
+                        let external =
+                            c.a.models
+                                .iter()
+                                .any(|m| m.name == model.name && matches!(m.trainer, Trainer::Onnx { .. }));
+                        if external {
+                            c.err(
+                                Code::E0019,
+                                file,
+                                model.span,
+                                format!("`{}` is an external ONNX model: mlpc cannot retrain it", model.name),
+                                "not trainable here",
+                                "retrain a model built with a stdlib algorithm or `command(…)`, or drop `then retrain`",
+                            );
+                            None
+                        } else {
+                            c.lookup(file, model, "model").then(|| AlertAction::Retrain { model: model.name.clone() })
+                        }
                     }
                     Some(Action::Rollback { .. }) => Some(AlertAction::Rollback),
                     None => None,
@@ -1665,6 +1735,26 @@ impl Checker<'_> {
             Some(e) => self.data_ref(file, e, "reference"),
             None => model.as_ref().and_then(|m| m.train.clone()),
         };
+        let drift = alerts.iter().any(|a| uses_drift(&a.rule.expr));
+        if drift && reference.is_none() && keys.get("reference").is_none() && model.is_some() {
+            self.missing(
+                file,
+                name.span,
+                "a monitor of a model with no training data",
+                "reference",
+                "reference = churn_data.train",
+            );
+        }
+        if model.is_some() && !self.a.serves.iter().any(|s| s.registered == registered.value) {
+            self.err(
+                Code::E0016,
+                file,
+                registered.span,
+                format!("nothing serves `{}`, so there is no traffic to monitor", registered.value),
+                "not served",
+                format!("add `serve \"{}\" {{ … }}`", registered.value),
+            );
+        }
         if alerts.is_empty() {
             self.missing(file, name.span, "a monitor", "alert when", "alert when drift_share() > 30%");
         }
@@ -1678,6 +1768,17 @@ impl Checker<'_> {
             reference,
             alerts,
         });
+    }
+}
+
+/// Whether a condition reads a drift statistic.
+fn uses_drift(e: &TExpr) -> bool {
+    match e {
+        TExpr::Call { func, args, .. } => func.starts_with("drift") || args.iter().any(uses_drift),
+        TExpr::Binary { lhs, rhs, .. } => uses_drift(lhs) || uses_drift(rhs),
+        TExpr::Unary { arg, .. } => uses_drift(arg),
+        TExpr::Between { arg, low, high } => uses_drift(arg) || uses_drift(low) || uses_drift(high),
+        _ => false,
     }
 }
 

@@ -107,6 +107,17 @@ impl Checker<'_> {
             }
             ExprKind::Path(p) => self.path(file, p, ctx, deps),
             ExprKind::Call(c) => self.call(file, c, None, ctx, deps),
+            ExprKind::Over { window, .. } if window.millis() == 0 => {
+                self.err(
+                    Code::E0019,
+                    file,
+                    window.span,
+                    "a window must be longer than zero",
+                    "empty window",
+                    "use a positive duration such as `30d`",
+                );
+                (Val::Scalar(Type::Unknown), TExpr::lit(serde_json::Value::Null, Type::Unknown))
+            }
             ExprKind::Over { expr, window } => match &expr.kind {
                 ExprKind::Call(c) if self.std.lookup(StdKind::Aggregation, &c.func.name).is_some() => {
                     self.call(file, c, Some(window), ctx, deps)
@@ -436,6 +447,27 @@ impl Checker<'_> {
                     return None;
                 };
                 self.reference(file, col.span, Target::Column { table: owner.name.clone(), column: c.name.clone() });
+                if let Some(join) = self.key_path(entity, &owner.name).filter(|_| !deps.in_aggregate) {
+                    let has_time = |t: &str| self.a.sources.iter().any(|s| s.name == t && s.time_column().is_some());
+                    let as_of = has_time(entity) && has_time(&owner.name);
+                    let lookup =
+                        TExpr::Lookup { table: owner.name.clone(), column: c.name.clone(), join, as_of, ty: c.ty };
+                    return Some((Val::Scalar(c.ty), lookup));
+                }
+                if self.key_path(&owner.name, entity).is_none() {
+                    self.err(
+                        Code::E0005,
+                        file,
+                        owner.span.to(col.span),
+                        format!("`{}` has no key path to or from `{entity}`", owner.name),
+                        "cannot tell which rows belong together",
+                        format!(
+                            "declare a column of `{}` that `references` `{entity}` (or the other way round)",
+                            owner.name
+                        ),
+                    );
+                    return None;
+                }
                 if !deps.in_aggregate {
                     self.diags.push(
                         Diagnostic::new(
@@ -485,6 +517,17 @@ impl Checker<'_> {
                 self.reference(file, col.span, Target::Feature { view: v.name.clone(), name: f.name.clone() });
                 deps.features.insert((v.name.clone(), f.name.clone()));
                 Some((Val::Scalar(f.ty), TExpr::Feature { view: v.name.clone(), name: f.name.clone(), ty: f.ty }))
+            }
+            (Some("source"), None) => {
+                self.err(
+                    Code::E0002,
+                    file,
+                    owner.span,
+                    format!("a check on `{entity}` reads only `{entity}`; `{}` is another table", owner.name),
+                    "not the checked table",
+                    format!("write a separate `check {} {{ … }}` block", owner.name),
+                );
+                None
             }
             _ => {
                 let mut names: Vec<String> = vec![entity.to_string()];
@@ -538,7 +581,26 @@ impl Checker<'_> {
         }
         if evaluated {
             let evals: Vec<_> = self.a.evaluations.iter().filter(|e| e.model == model).cloned().collect();
-            if !evals.iter().any(|e| e.metrics.contains(&m.name)) {
+            let computing: Vec<_> = evals.iter().filter(|e| e.metrics.contains(&m.name)).collect();
+            if computing.len() > 1 {
+                let mut d = Diagnostic::new(
+                    Code::E0003,
+                    file,
+                    m.span,
+                    format!(
+                        "`{}` is computed by {} evaluations of `{model}`: the rule cannot tell which",
+                        m.name,
+                        computing.len()
+                    ),
+                )
+                .label("ambiguous");
+                for e in &computing {
+                    d = d.secondary(e.site.file, e.site.span, format!("on {}", e.data.text()));
+                }
+                self.diags.push(d.help("compute the metrics that promotion reads in one evaluation only"));
+                return false;
+            }
+            if computing.is_empty() {
                 let mut d = Diagnostic::new(
                     Code::E0009,
                     file,
@@ -694,6 +756,22 @@ impl Checker<'_> {
             if i == 0 {
                 first = ty;
             }
+            if let (Val::DriftTest(test), true) = (&val, i > 0) {
+                self.drift_kind(file, &a.value, test, first);
+            }
+            if let (ExprKind::List { items }, true) = (&a.value.kind, i > 0 && first != Type::Unknown) {
+                for it in items {
+                    let item_ty = self.a.types.iter().rev().find(|(f, s, _)| *f == file && *s == it.span).map(|t| t.2);
+                    if let Some(item_ty) = item_ty.filter(|t| !comparable(first, *t)) {
+                        self.mismatch(
+                            file,
+                            it,
+                            format!("`{name}` compares with `{first}` values, this is `{item_ty}`"),
+                            "wrong type of value",
+                        );
+                    }
+                }
+            }
             args.push(texpr);
         }
         deps.in_aggregate = outer;
@@ -727,6 +805,34 @@ impl Checker<'_> {
                 ty,
             },
         )
+    }
+
+    /// A drift test used on a column it does not apply to (`ks` on a category).
+    fn drift_kind(&mut self, file: FileId, e: &Expr, test: &str, column: Type) {
+        let Some(entry) = self.std.lookup(StdKind::DriftTest, test) else { return };
+        let kind = if column.is_numeric() && column != Type::Unknown {
+            "numeric"
+        } else if column.is_categorical() && column != Type::Unknown {
+            "categorical"
+        } else {
+            return;
+        };
+        if !entry.kinds.iter().any(|k| k == kind) {
+            let fits: Vec<&str> = self
+                .std
+                .entries()
+                .filter(|d| d.kind == StdKind::DriftTest && d.kinds.iter().any(|k| k == kind))
+                .map(|d| d.name.as_str())
+                .collect();
+            self.err(
+                Code::E0004,
+                file,
+                e.span,
+                format!("`{test}` applies to {} columns, not to a `{column}` column", entry.kinds.join(" and ")),
+                "wrong kind of column",
+                format!("for {kind} columns use one of: {}", fits.join(", ")),
+            );
+        }
     }
 
     fn arity(&mut self, file: FileId, c: &Call, entry: &Entry) -> bool {

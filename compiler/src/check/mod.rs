@@ -24,6 +24,8 @@ pub fn check(sources: &Sources, modules: &[Module]) -> (Analysis, Vec<Diagnostic
         registered: HashMap::new(),
         broken: HashSet::new(),
         used: HashSet::new(),
+        poisoned: HashSet::new(),
+        quiet_missing: false,
         a: Analysis::default(),
     };
     let items: Vec<(FileId, &Item)> =
@@ -32,17 +34,20 @@ pub fn check(sources: &Sources, modules: &[Module]) -> (Analysis, Vec<Diagnostic
     // Order matters only for what each kind looks up: sources before what reads them,
     // evaluations before the promotion rules that need their metrics, and so on.
     for (file, item) in &items {
+        c.quiet_missing = broken_body(item.kind.body());
         if let ItemKind::Source { name, reader, body } = &item.kind {
             c.source(*file, item, name, reader, body);
         }
     }
     c.references();
     for (file, item) in &items {
+        c.quiet_missing = broken_body(item.kind.body());
         if let ItemKind::Features { name, entity, body } = &item.kind {
             c.features_head(*file, item, name, entity, body);
         }
     }
     for (file, item) in &items {
+        c.quiet_missing = broken_body(item.kind.body());
         match &item.kind {
             ItemKind::Features { name, body, .. } => c.features_body(*file, name, body),
             ItemKind::Check { target, body } => c.check_block(*file, item, target, body),
@@ -62,37 +67,57 @@ pub fn check(sources: &Sources, modules: &[Module]) -> (Analysis, Vec<Diagnostic
     }
     c.feature_cycles();
     for (file, item) in &items {
+        c.quiet_missing = broken_body(item.kind.body());
         if let ItemKind::Dataset { name, base, views, body } = &item.kind {
             c.dataset(*file, item, name, base, views, body.as_ref());
         }
     }
     for (file, item) in &items {
+        c.quiet_missing = broken_body(item.kind.body());
         if let ItemKind::Model { name, algorithm, body } = &item.kind {
             c.model(*file, item, name, algorithm, body.as_ref());
         }
     }
     for (file, item) in &items {
+        c.quiet_missing = broken_body(item.kind.body());
         if let ItemKind::Evaluate { model, data, body } = &item.kind {
             c.evaluate(*file, item, model, data, body.as_ref());
         }
     }
     for (file, item) in &items {
+        c.quiet_missing = broken_body(item.kind.body());
         if let ItemKind::Register { model, registered, body } = &item.kind {
             c.register(*file, item, model, registered, body.as_ref());
         }
     }
     for (file, item) in &items {
+        c.quiet_missing = broken_body(item.kind.body());
         if let ItemKind::Serve { registered, body } = &item.kind {
             c.serve(*file, item, registered, body.as_ref());
         }
     }
     for (file, item) in &items {
+        c.quiet_missing = broken_body(item.kind.body());
         if let ItemKind::Monitor { name, registered, body } = &item.kind {
             c.monitor(*file, item, name, registered, body.as_ref());
         }
     }
-    c.unused(&items);
+    // What is used is only known once every use resolved: no unused warnings on top of errors.
+    if !c.diags.iter().any(Diagnostic::is_error) {
+        c.unused(&items);
+    }
     (c.a, c.diags)
+}
+
+/// Whether a block, or a block inside it, holds a statement that did not parse.
+fn broken_body(body: Option<&Body>) -> bool {
+    body.is_some_and(|b| {
+        b.stmts.iter().any(|s| match &s.kind {
+            StmtKind::Error { .. } => true,
+            StmtKind::Block { body, .. } => broken_body(Some(body)),
+            _ => false,
+        })
+    })
 }
 
 trait SpanExt {
@@ -102,6 +127,28 @@ impl SpanExt for Span {
     /// The first `len` bytes of the span.
     fn start_end(&self, len: usize) -> Span {
         Span::new(self.start, (self.start + len).min(self.end))
+    }
+}
+
+/// A number literal, negated or not, as (value, is it whole).
+pub(crate) fn number(e: &Expr) -> Option<(f64, bool)> {
+    match &e.kind {
+        ExprKind::Number { value, integer, .. } => Some((*value, *integer)),
+        ExprKind::Unary { op: crate::ast::UnaryOp::Neg, expr } => number(expr).map(|(v, i)| (-v, i)),
+        _ => None,
+    }
+}
+
+/// How a declaration kind reads in a sentence.
+pub(crate) fn a_kind(kind: &str) -> &'static str {
+    match kind {
+        "source" => "a source",
+        "features" => "a feature view",
+        "dataset" => "a dataset",
+        "model" => "a model",
+        "monitor" => "a monitor",
+        "pipeline" => "the pipeline",
+        _ => "a declaration",
     }
 }
 
@@ -133,6 +180,11 @@ pub(crate) struct Checker<'a> {
     broken: HashSet<String>,
     /// (kind, name) of every declaration something uses.
     used: HashSet<(&'static str, String)>,
+    /// Declarations with errors of their own: what follows from their gaps stays quiet.
+    poisoned: HashSet<String>,
+    /// Set while checking a block that holds a syntax error: a key may be missing only
+    /// because its line did not parse.
+    quiet_missing: bool,
     a: Analysis,
 }
 
@@ -234,10 +286,15 @@ impl<'a> Checker<'a> {
             Some((k, f, s)) => {
                 let (k, f, s) = (*k, *f, *s);
                 self.diags.push(
-                    Diagnostic::new(Code::E0002, file, id.span, format!("`{}` is a {k}, not a {kind}", id.name))
-                        .label(format!("expected a {kind}"))
-                        .secondary(f, s, format!("`{}` is declared here", id.name))
-                        .help(format!("name a {kind} here")),
+                    Diagnostic::new(
+                        Code::E0002,
+                        file,
+                        id.span,
+                        format!("`{}` is {}, not {}", id.name, a_kind(k), a_kind(kind)),
+                    )
+                    .label(format!("expected {}", a_kind(kind)))
+                    .secondary(f, s, format!("`{}` is declared here", id.name))
+                    .help(format!("name a {kind} here")),
                 );
                 false
             }
@@ -373,6 +430,9 @@ impl<'a> Checker<'a> {
     }
 
     fn missing(&mut self, file: FileId, span: Span, block: &str, key: &str, example: &str) {
+        if self.quiet_missing {
+            return;
+        }
         self.err(
             Code::E0016,
             file,
@@ -458,11 +518,9 @@ impl<'a> Checker<'a> {
     }
 
     fn int_value(&mut self, file: FileId, e: &Expr, key: &str, min: i64) -> Option<i64> {
-        match &e.kind {
-            ExprKind::Number { value, integer: true, .. } if *value >= min as f64 && *value <= i64::MAX as f64 => {
-                Some(*value as i64)
-            }
-            ExprKind::Number { integer: true, .. } => {
+        match number(e) {
+            Some((value, true)) if value >= min as f64 && value <= i64::MAX as f64 => Some(value as i64),
+            Some((_, true)) => {
                 self.err(
                     Code::E0019,
                     file,
@@ -513,6 +571,20 @@ impl<'a> Checker<'a> {
             Some(s) => {
                 let info = self.a.datasets.iter().find(|d| d.name == ds)?;
                 if !info.has_split(&s.name) {
+                    if self.poisoned.contains(&ds) {
+                        return None;
+                    }
+                    if info.split.is_none() {
+                        self.err(
+                            Code::E0002,
+                            file,
+                            s.span,
+                            format!("`{ds}` has no splits, so no `{}`", s.name),
+                            "not a split",
+                            format!("add `split = random(train = 80%, {} = 20%)` to dataset `{ds}`", s.name),
+                        );
+                        return None;
+                    }
                     let names: Vec<String> =
                         info.split.iter().flat_map(|sp| sp.parts.iter().map(|(n, _)| n.clone())).collect();
                     self.unknown(file, s.span, &format!("split of `{ds}`"), &s.name, names.iter().map(String::as_str));

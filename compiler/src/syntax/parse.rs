@@ -79,17 +79,57 @@ impl<'a> Builder<'a> {
             if p.as_rule() == Rule::EOI {
                 continue;
             }
-            let sp = self.t.span(&p);
-            let doc = comments::doc_above(self.text, self.comments, sp.start);
+            let mut sp = self.t.span(&p);
+            let mut doc = comments::doc_above(self.text, self.comments, sp.start);
             let kind = if p.as_rule() == Rule::bad_item {
+                // A declaration whose line goes on with what no rule matched is one
+                // mistake: `dataset d = c with {` parses `dataset d = c`, then stops.
+                let joins_previous =
+                    items.last().is_some_and(|prev: &Item| !self.text[prev.span.end..sp.start].contains('\n'));
+                if joins_previous {
+                    let prev = items.pop().expect("checked above");
+                    sp = prev.span.to(sp);
+                    doc = prev.doc;
+                }
                 self.explain(Rule::strict_item, sp, "this declaration");
-                ItemKind::Error { text: p.as_str().to_string() }
+                self.misspelled_keyword(sp);
+                ItemKind::Error { text: self.text[sp.start..sp.end].to_string() }
             } else {
                 self.item(p)
             };
             items.push(Item { kind, doc, span: sp });
         }
         items
+    }
+
+    /// A declaration whose keyword is misspelled (`datset`) gets a "did you mean".
+    fn misspelled_keyword(&mut self, sp: Span) {
+        const KEYWORDS: &[&str] = &[
+            "pipeline", "import", "source", "check", "features", "dataset", "model", "evaluate", "register", "serve",
+            "monitor",
+        ];
+        let text = &self.text[sp.start..sp.end];
+        let word: String = text.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
+        if word.is_empty() || KEYWORDS.contains(&word.as_str()) {
+            return;
+        }
+        if let (Some(best), Some(last)) =
+            (crate::diagnostic::suggest(&word, KEYWORDS.iter().copied()), self.diags.last_mut())
+        {
+            let at = Span::new(sp.start, sp.start + word.len());
+            let d = std::mem::replace(last, Diagnostic::new(Code::E0001, self.file, at, ""));
+            *last = Diagnostic {
+                primary: crate::diagnostic::Label {
+                    file: self.file,
+                    span: at,
+                    message: "not a declaration keyword".into(),
+                },
+                message: format!("unknown declaration `{word}`"),
+                ..d
+            }
+            .help(format!("did you mean `{best}`?"))
+            .fix(format!("replace with `{best}`"), at, best);
+        }
     }
 
     /// Reparses a recovered region with the strict rule to say what is wrong in it.
