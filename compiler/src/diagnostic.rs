@@ -143,14 +143,20 @@ impl Diagnostic {
     }
 }
 
-/// The closest candidate to `name`, for "did you mean" (None when nothing is close).
+/// The closest candidate to `name`, for "did you mean": fewest edits first (a swap of
+/// two letters is one edit), then Jaro–Winkler similarity; None when nothing is close.
 pub fn suggest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
     let lower = name.to_lowercase();
+    let budget = (lower.chars().count() / 3).max(1);
     candidates
         .into_iter()
         .filter(|c| *c != name)
-        .map(|c| (strsim::jaro_winkler(&lower, &c.to_lowercase()), c))
-        .filter(|(score, _)| *score >= 0.8)
-        .max_by(|a, b| a.0.total_cmp(&b.0).then_with(|| b.1.cmp(a.1)))
-        .map(|(_, c)| c)
+        .filter_map(|c| {
+            let other = c.to_lowercase();
+            let edits = strsim::osa_distance(&lower, &other);
+            let similar = strsim::jaro_winkler(&lower, &other);
+            (edits <= budget || similar >= 0.9).then_some((edits, similar, c))
+        })
+        .min_by(|a, b| a.0.cmp(&b.0).then(b.1.total_cmp(&a.1)).then(a.2.cmp(b.2)))
+        .map(|(_, _, c)| c)
 }

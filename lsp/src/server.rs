@@ -7,7 +7,7 @@ use crate::overlay::Overlay;
 use lsp_server::{Connection, ErrorCode, Message, Notification, Request, Response};
 use lsp_types as lsp;
 use lsp_types::notification::Notification as _;
-use mlpc_compiler::{compile, Compilation, FileId};
+use mlpc_compiler::{compile, Compilation, FileId, FileSystem};
 use std::collections::{BTreeSet, HashMap};
 
 type Error = Box<dyn std::error::Error + Send + Sync>;
@@ -62,11 +62,12 @@ fn capabilities() -> lsp::ServerCapabilities {
 
 /// Runs the server on a connection (stdio, or in memory for tests).
 pub fn serve(connection: Connection) -> Result<(), Error> {
-    let caps = serde_json::to_value(capabilities())?;
-    connection.initialize(serde_json::json!({
-        "capabilities": caps,
-        "serverInfo": { "name": "mlpc", "version": env!("CARGO_PKG_VERSION") },
-    }))?;
+    let (id, _params) = connection.initialize_start()?;
+    let result = lsp::InitializeResult {
+        capabilities: capabilities(),
+        server_info: Some(lsp::ServerInfo { name: "mlpc".into(), version: Some(env!("CARGO_PKG_VERSION").into()) }),
+    };
+    connection.initialize_finish(id, serde_json::to_value(result)?)?;
     let mut server =
         Server { sender: connection.sender.clone(), files: Overlay::default(), published: BTreeSet::new() };
     for msg in &connection.receiver {
@@ -114,6 +115,9 @@ impl Server {
     /// The compilation a request's document belongs to, and the document's id in it.
     fn locate(&self, uri: &lsp::Uri) -> Result<(Compilation, FileId), (ErrorCode, String)> {
         let path = path_of_uri(uri).ok_or((ErrorCode::InvalidParams, format!("not a file URI: {}", uri.as_str())))?;
+        if let Err(e) = self.files.read_to_string(&path) {
+            return Err((ErrorCode::RequestFailed, format!("cannot read {path}: {e}")));
+        }
         let c = self.compile_for(&path);
         let file = convert::file_id(&c, &path).ok_or((ErrorCode::InvalidParams, format!("cannot read {path}")))?;
         Ok((c, file))
@@ -130,6 +134,8 @@ impl Server {
         Some(lsp::Location { uri: uri_of_path(&f.path)?, range: range(f, span) })
     }
 
+    // `lsp::Uri` caches its parse inside; keys are never changed once inserted.
+    #[allow(clippy::mutable_key_type)]
     fn request(&mut self, req: Request) -> Reply {
         use lsp_types::request::*;
         match req.method.as_str() {
@@ -412,6 +418,7 @@ fn signature(h: ide::signature::Help) -> lsp::SignatureHelp {
 }
 
 /// "Did you mean" fixes of diagnostics in the requested range, as quick fixes.
+#[allow(clippy::mutable_key_type)]
 fn code_actions(c: &Compilation, file: FileId, r: lsp::Range) -> Vec<lsp::CodeActionOrCommand> {
     let src = c.sources.get(file);
     let (start, end) = (offset(src, r.start), offset(src, r.end));

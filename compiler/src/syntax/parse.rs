@@ -403,7 +403,8 @@ impl<'a> Builder<'a> {
                     Some(w) => {
                         Ok(Expr { kind: ExprKind::Over { expr: Box::new(e), window: duration(self.t, w) }, span: sp })
                     }
-                    None => Ok(e),
+                    // A parenthesized expression keeps its parentheses in its span.
+                    None => Ok(Expr { span: sp, ..e }),
                 }
             }
             Rule::list => {
