@@ -144,7 +144,8 @@ impl Diagnostic {
 }
 
 /// The closest candidate to `name`, for "did you mean": fewest edits first (a swap of
-/// two letters is one edit), then Jaro–Winkler similarity; None when nothing is close.
+/// two letters is one edit), then Jaro–Winkler similarity; a name that starts the other
+/// (`f1` in `f1_score`) counts as close. None when nothing is close.
 pub fn suggest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
     let lower = name.to_lowercase();
     let budget = (lower.chars().count() / 3).max(1);
@@ -155,7 +156,8 @@ pub fn suggest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) ->
             let other = c.to_lowercase();
             let edits = strsim::osa_distance(&lower, &other);
             let similar = strsim::jaro_winkler(&lower, &other);
-            (edits <= budget || similar >= 0.9).then_some((edits, similar, c))
+            let prefix = other.len() >= 2 && lower.len() >= 2 && (other.starts_with(&lower) || lower.starts_with(&other));
+            (edits <= budget || similar >= 0.9 || prefix).then_some((edits, similar, c))
         })
         .min_by(|a, b| a.0.cmp(&b.0).then(b.1.total_cmp(&a.1)).then(a.2.cmp(b.2)))
         .map(|(_, _, c)| c)
