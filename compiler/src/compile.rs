@@ -39,8 +39,22 @@ impl Compilation {
     }
 }
 
-/// Compiles the program rooted at `path`.
+/// Compiles the program rooted at `path`: checks it and, when it has no errors, lowers
+/// it to its plan.
 pub fn compile(path: &str, fs: &dyn FileSystem) -> Compilation {
+    let mut c = analyze(path, fs);
+    if !c.has_errors() {
+        match crate::plan::lower(&c.sources, &c.analysis) {
+            Ok(plan) => c.plan = Some(plan),
+            Err(d) => c.diagnostics.push(*d),
+        }
+    }
+    c
+}
+
+/// Parses and checks the program rooted at `path`, without lowering it: everything
+/// `mlpc check` and the editor need.
+pub fn analyze(path: &str, fs: &dyn FileSystem) -> Compilation {
     let mut sources = Sources::default();
     let mut modules = Vec::new();
     let mut diagnostics = Vec::new();
@@ -60,22 +74,11 @@ pub fn compile(path: &str, fs: &dyn FileSystem) -> Compilation {
     }
     let (analysis, mut check_diags) = check::check(&sources, &modules);
     diagnostics.append(&mut check_diags);
-    let plan = if diagnostics.iter().any(Diagnostic::is_error) {
-        None
-    } else {
-        match crate::plan::lower(&sources, &analysis) {
-            Ok(plan) => Some(plan),
-            Err(d) => {
-                diagnostics.push(*d);
-                None
-            }
-        }
-    };
     diagnostics.sort_by(|a, b| {
         (a.primary.file, a.primary.span.start, a.code).cmp(&(b.primary.file, b.primary.span.start, b.code))
     });
     diagnostics.dedup();
-    Compilation { sources, modules, diagnostics, analysis, plan }
+    Compilation { sources, modules, diagnostics, analysis, plan: None }
 }
 
 /// Parses `file` and, depth first, every file it imports that is not loaded yet.

@@ -156,7 +156,8 @@ pub fn suggest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) ->
             let other = c.to_lowercase();
             let edits = strsim::osa_distance(&lower, &other);
             let similar = strsim::jaro_winkler(&lower, &other);
-            let prefix = other.len() >= 2 && lower.len() >= 2 && (other.starts_with(&lower) || lower.starts_with(&other));
+            let prefix =
+                other.len() >= 2 && lower.len() >= 2 && (other.starts_with(&lower) || lower.starts_with(&other));
             (edits <= budget || similar >= 0.9 || prefix).then_some((edits, similar, c))
         })
         .min_by(|a, b| a.0.cmp(&b.0).then(b.1.total_cmp(&a.1)).then(a.2.cmp(b.2)))

@@ -11,7 +11,7 @@ pub mod stdlib;
 pub mod syntax;
 pub mod types;
 
-pub use compile::{compile, Compilation, FileSystem};
+pub use compile::{analyze, compile, Compilation, FileSystem};
 pub use diagnostic::{Code, Diagnostic, Severity};
 pub use source::{FileId, Sources, Span};
 pub use syntax::ast;

@@ -7,7 +7,7 @@ use crate::overlay::Overlay;
 use lsp_server::{Connection, ErrorCode, Message, Notification, Request, Response};
 use lsp_types as lsp;
 use lsp_types::notification::Notification as _;
-use mlpc_compiler::{compile, Compilation, FileId, FileSystem};
+use mlpc_compiler::{analyze, Compilation, FileId, FileSystem};
 use std::collections::{BTreeSet, HashMap};
 
 type Error = Box<dyn std::error::Error + Send + Sync>;
@@ -109,7 +109,7 @@ fn json<T: serde::Serialize>(v: T) -> Reply {
 
 impl Server {
     fn compile_for(&self, path: &str) -> Compilation {
-        compile(&self.files.root_for(path), &self.files)
+        analyze(&self.files.root_for(path), &self.files)
     }
 
     /// The compilation a request's document belongs to, and the document's id in it.

@@ -141,7 +141,7 @@ impl Checker<'_> {
                 "declare the columns the data has, e.g. `id: int key`",
             );
         }
-        self.a.sources.push(SourceInfo {
+        self.push_source(SourceInfo {
             name: name.name.clone(),
             site: self.site(file, name.span, item),
             format,
@@ -264,10 +264,9 @@ impl Checker<'_> {
         for (si, ci, table, col, r) in found {
             let file = col.site.file;
             let span = self.find_reference_span(&table, &col);
-            let target =
-                self.a.sources.iter().find(|s| s.name == r.table).map(|s| {
-                    (s.column(&r.column).cloned(), s.columns.iter().map(|c| c.name.clone()).collect::<Vec<_>>())
-                });
+            let target = self
+                .source_info(&r.table)
+                .map(|s| (s.column(&r.column).cloned(), s.columns.iter().map(|c| c.name.clone()).collect::<Vec<_>>()));
             let ok = match target {
                 None => {
                     let names: Vec<String> =
@@ -496,7 +495,7 @@ impl Checker<'_> {
                 ),
             }
         }
-        self.a.views.push(ViewInfo {
+        self.push_view(ViewInfo {
             name: name.name.clone(),
             site: self.site(file, name.span, item),
             entity: entity.name.clone(),
@@ -507,13 +506,12 @@ impl Checker<'_> {
     }
 
     pub(super) fn features_body(&mut self, file: FileId, name: &Ident, body: &Body) {
-        let Some(vi) =
-            self.a.views.iter().position(|v| v.name == name.name && v.site.span == name.span && v.site.file == file)
-        else {
+        let this = |v: &ViewInfo| v.site.span == name.span && v.site.file == file;
+        let Some(vi) = self.index.views.get(&name.name).copied().filter(|i| this(&self.a.views[*i])) else {
             return;
         };
         let entity = self.a.views[vi].entity.clone();
-        if !self.a.sources.iter().any(|s| s.name == entity) {
+        if self.source_info(&entity).is_none() {
             return;
         }
         for stmt in &body.stmts {
@@ -587,7 +585,7 @@ impl Checker<'_> {
                 .iter()
                 .filter_map(|n| {
                     let (v, f) = &g[*n];
-                    self.a.views.iter().find(|x| &x.name == v)?.feature(f).map(|f| f.site.clone())
+                    self.view_info(v)?.feature(f).map(|f| f.site.clone())
                 })
                 .collect();
             let Some(first) = sites.first() else { continue };
@@ -601,6 +599,45 @@ impl Checker<'_> {
             .help("break the cycle: compute one of these features from source columns only");
             for s in &sites[1..] {
                 d = d.secondary(s.file, s.span, "also in the cycle");
+            }
+            self.diags.push(d);
+        }
+    }
+
+    /// Feature views that read each other's features in a cycle (each feature may still
+    /// be computable, but views materialize as units, one after another).
+    pub(super) fn view_cycles(&mut self) {
+        use petgraph::graph::DiGraph;
+        let mut g = DiGraph::<String, ()>::new();
+        let idx: HashMap<String, _> =
+            self.a.views.iter().map(|v| (v.name.clone(), g.add_node(v.name.clone()))).collect();
+        for v in &self.a.views {
+            let readers: BTreeSet<&String> =
+                v.features.iter().flat_map(|f| f.features.iter().map(|(view, _)| view)).collect();
+            for other in readers.into_iter().filter(|o| **o != v.name) {
+                if let (Some(a), Some(b)) = (idx.get(other), idx.get(&v.name)) {
+                    g.update_edge(*a, *b, ());
+                }
+            }
+        }
+        for mut scc in petgraph::algo::tarjan_scc(&g) {
+            if scc.len() < 2 {
+                continue;
+            }
+            scc.sort_by_key(|n| g[*n].clone());
+            let names: Vec<String> = cycle_order(&g, &scc).iter().map(|n| g[*n].clone()).collect();
+            let sites: Vec<Site> = names.iter().filter_map(|n| self.view_info(n)).map(|v| v.site.clone()).collect();
+            let Some(first) = sites.first() else { continue };
+            let mut d = Diagnostic::new(
+                Code::E0014,
+                first.file,
+                first.span,
+                format!("feature views read each other in a cycle: {} → {}", names.join(" → "), names[0]),
+            )
+            .label("part of the cycle")
+            .help("views are computed one after another: move the shared features into one view");
+            for (s, prev) in sites[1..].iter().zip(&names) {
+                d = d.secondary(s.file, s.span, format!("reads `{prev}`"));
             }
             self.diags.push(d);
         }
@@ -620,14 +657,13 @@ impl Checker<'_> {
         }
         let base_ok = self.lookup(file, base, "source");
         let errors_before = self.diags.len();
-        let mut columns: Vec<Column> =
-            self.a.sources.iter().find(|s| s.name == base.name).map(|s| s.columns.clone()).unwrap_or_default();
+        let mut columns: Vec<Column> = self.source_info(&base.name).map(|s| s.columns.clone()).unwrap_or_default();
         let mut view_names = Vec::new();
         for v in views {
             if !self.lookup(file, v, "features") {
                 continue;
             }
-            let Some(info) = self.a.views.iter().find(|x| x.name == v.name).cloned() else { continue };
+            let Some(info) = self.view_info(&v.name).cloned() else { continue };
             if base_ok && info.entity != base.name {
                 self.diags.push(
                     Diagnostic::new(
@@ -718,7 +754,7 @@ impl Checker<'_> {
         if !base_ok || self.quiet_missing || self.diags.len() > errors_before {
             self.poisoned.insert(name.name.clone());
         }
-        self.a.datasets.push(DatasetInfo {
+        self.push_dataset(DatasetInfo {
             name: name.name.clone(),
             site: self.site(file, name.span, item),
             base: base.name.clone(),
@@ -824,8 +860,7 @@ impl Checker<'_> {
             self.missing(file, c.span, "a split", "a share", "train = 80%, test = 20%");
         }
         if entry.name == "time" && base_ok {
-            let has_time =
-                self.a.sources.iter().find(|s| s.name == base.name).is_some_and(|s| s.time_column().is_some());
+            let has_time = self.source_info(&base.name).is_some_and(|s| s.time_column().is_some());
             if !has_time {
                 self.err(
                     Code::E0007,
@@ -906,7 +941,7 @@ impl Checker<'_> {
             }
             train.as_ref().map(|t| t.dataset.clone())
         };
-        let ds = dataset.as_ref().and_then(|d| self.a.datasets.iter().find(|x| &x.name == d)).cloned();
+        let ds = dataset.as_ref().and_then(|d| self.dataset_info(d)).cloned();
         let task = ds.as_ref().and_then(|d| d.task);
         if let (Some(Trainer::Algorithm { algorithm, .. }), Some(task)) = (&trainer, task) {
             let entry = self.std.lookup(StdKind::Algorithm, algorithm).expect("resolved above");
@@ -943,7 +978,7 @@ impl Checker<'_> {
             .unwrap_or_else(|| "auto".into());
         let cv = keys.get("cv").and_then(|e| self.int_value(file, e, "cv", 2)).map(|v| v.min(u32::MAX as i64) as u32);
         let Some(trainer) = trainer else { return };
-        self.a.models.push(ModelInfo {
+        self.push_model(ModelInfo {
             name: name.name.clone(),
             site: self.site(file, name.span, item),
             trainer,
@@ -1218,7 +1253,7 @@ impl Checker<'_> {
             if !seen.insert(key.clone()) {
                 continue;
             }
-            if let Some(f) = self.a.views.iter().find(|v| v.name == key.0).and_then(|v| v.feature(&key.1)) {
+            if let Some(f) = self.view_info(&key.0).and_then(|v| v.feature(&key.1)) {
                 cols.extend(f.columns.iter().cloned());
                 todo.extend(f.features.iter().cloned());
             }
@@ -1230,8 +1265,8 @@ impl Checker<'_> {
         let model_ok = self.lookup(file, model, "model");
         let written = DataRef { dataset: data.parts[0].name.clone(), split: data.parts.get(1).map(|s| s.name.clone()) };
         let data = self.path_data_ref(file, data);
-        let info = self.a.models.iter().find(|m| m.name == model.name).cloned();
-        let ds = data.as_ref().and_then(|d| self.a.datasets.iter().find(|x| x.name == d.dataset)).cloned();
+        let info = self.model_info(&model.name).cloned();
+        let ds = data.as_ref().and_then(|d| self.dataset_info(&d.dataset)).cloned();
         let mut slices = Vec::new();
         let keys = self.keys(file, body, "an `evaluate` block", block_keys("evaluate"), |c, s| match &s.kind {
             StmtKind::Slice { columns } => {
@@ -1309,7 +1344,7 @@ impl Checker<'_> {
             return;
         }
         let data = data.unwrap_or(written);
-        self.a.evaluations.push(EvalInfo {
+        self.push_evaluation(EvalInfo {
             model: model.name.clone(),
             site: self.site(file, model.span, item),
             data,
@@ -1370,7 +1405,7 @@ impl Checker<'_> {
                 "name it, e.g. `\"churn-predictor\"`",
             );
         }
-        let task = self.a.models.iter().find(|m| m.name == model.name).and_then(|m| m.task);
+        let task = self.model_info(&model.name).and_then(|m| m.task);
         let mut rules = Vec::new();
         for stmt in body.iter().flat_map(|b| &b.stmts) {
             match &stmt.kind {
@@ -1449,7 +1484,7 @@ impl Checker<'_> {
                     span: name.span,
                     target: Target::Registered { name: name.value.clone() },
                 });
-                self.a.models.iter().find(|m| m.name == model).cloned()
+                self.model_info(&model).cloned()
             }
             None => {
                 let names: Vec<String> = self.registered.keys().cloned().collect();
@@ -1460,7 +1495,7 @@ impl Checker<'_> {
     }
 
     pub(super) fn serve(&mut self, file: FileId, item: &Item, registered: &StrLit, body: Option<&Body>) {
-        if let Some(prev) = self.a.serves.iter().find(|s| s.registered == registered.value) {
+        if let Some(prev) = self.serve_info(&registered.value) {
             let (f, s) = (prev.site.file, prev.site.span);
             self.diags.push(
                 Diagnostic::new(Code::E0003, file, registered.span, format!("`{}` is served twice", registered.value))
@@ -1538,7 +1573,7 @@ impl Checker<'_> {
             }
             Some(view)
         });
-        self.a.serves.push(ServeInfo {
+        self.push_serve(ServeInfo {
             registered: registered.value.clone(),
             site: self.site(file, registered.span, item),
             model: model.map(|m| m.name),
@@ -1745,7 +1780,7 @@ impl Checker<'_> {
                 "reference = churn_data.train",
             );
         }
-        if model.is_some() && !self.a.serves.iter().any(|s| s.registered == registered.value) {
+        if model.is_some() && self.serve_info(&registered.value).is_none() {
             self.err(
                 Code::E0016,
                 file,

@@ -291,25 +291,18 @@ impl Checker<'_> {
                 if p.parts.len() == 2 && owner.name != table {
                     return self.qualified(file, owner, col, view, table, deps).unwrap_or(poison);
                 }
-                let cols =
-                    self.a.sources.iter().find(|s| s.name == table).map(|s| s.columns.clone()).unwrap_or_default();
-                if let Some(c) = cols.iter().find(|c| c.name == col.name) {
-                    self.reference(file, col.span, Target::Column { table: table.to_string(), column: c.name.clone() });
+                let found = self.source_info(table).and_then(|s| s.column(&col.name)).map(|c| (c.name.clone(), c.ty));
+                if let Some((name, ty)) = found {
+                    self.reference(file, col.span, Target::Column { table: table.to_string(), column: name.clone() });
                     if !deps.in_aggregate {
                         deps.row_columns = true;
                     }
-                    deps.columns.insert(c.name.clone());
-                    return (Val::Scalar(c.ty), TExpr::Column { name: c.name.clone(), ty: c.ty });
+                    deps.columns.insert(name.clone());
+                    return (Val::Scalar(ty), TExpr::Column { name, ty });
                 }
                 if p.parts.len() == 1 {
                     if let Some(view) = view {
-                        let feature = self
-                            .a
-                            .views
-                            .iter()
-                            .find(|v| v.name == view)
-                            .and_then(|v| v.feature(&col.name))
-                            .map(|f| f.ty);
+                        let feature = self.view_info(view).and_then(|v| v.feature(&col.name)).map(|f| f.ty);
                         if let Some(ty) = feature {
                             self.reference(
                                 file,
@@ -325,9 +318,12 @@ impl Checker<'_> {
                         }
                     }
                 }
-                let mut candidates: Vec<String> = cols.iter().map(|c| c.name.clone()).collect();
+                let mut candidates: Vec<String> = self
+                    .source_info(table)
+                    .map(|s| s.columns.iter().map(|c| c.name.clone()).collect())
+                    .unwrap_or_default();
                 if let Some(view) = view {
-                    if let Some(v) = self.a.views.iter().find(|v| v.name == view) {
+                    if let Some(v) = self.view_info(view) {
                         candidates.extend(v.features.iter().map(|f| f.name.clone()));
                     }
                     candidates.extend(self.names.iter().filter(|(_, v)| v.0 == "source").map(|(n, _)| n.clone()));
@@ -434,7 +430,7 @@ impl Checker<'_> {
         match (kind, view) {
             (Some("source"), Some(_)) => {
                 self.lookup(file, owner, "source");
-                let src = self.a.sources.iter().find(|s| s.name == owner.name)?;
+                let src = self.source_info(&owner.name)?;
                 let Some(c) = src.column(&col.name).cloned() else {
                     let names: Vec<String> = src.columns.iter().map(|c| c.name.clone()).collect();
                     self.unknown(
@@ -448,7 +444,7 @@ impl Checker<'_> {
                 };
                 self.reference(file, col.span, Target::Column { table: owner.name.clone(), column: c.name.clone() });
                 if let Some(join) = self.key_path(entity, &owner.name).filter(|_| !deps.in_aggregate) {
-                    let has_time = |t: &str| self.a.sources.iter().any(|s| s.name == t && s.time_column().is_some());
+                    let has_time = |t: &str| self.source_info(t).is_some_and(|s| s.time_column().is_some());
                     let as_of = has_time(entity) && has_time(&owner.name);
                     let lookup =
                         TExpr::Lookup { table: owner.name.clone(), column: c.name.clone(), join, as_of, ty: c.ty };
@@ -491,7 +487,7 @@ impl Checker<'_> {
             }
             (Some("features"), Some(_)) => {
                 self.lookup(file, owner, "features");
-                let v = self.a.views.iter().find(|v| v.name == owner.name)?.clone();
+                let v = self.view_info(&owner.name)?.clone();
                 if v.entity != entity {
                     self.err(
                         Code::E0005,
@@ -580,7 +576,7 @@ impl Checker<'_> {
             }
         }
         if evaluated {
-            let evals: Vec<_> = self.a.evaluations.iter().filter(|e| e.model == model).cloned().collect();
+            let evals: Vec<_> = self.evaluations_of(model).cloned().collect();
             let computing: Vec<_> = evals.iter().filter(|e| e.metrics.contains(&m.name)).collect();
             if computing.len() > 1 {
                 let mut d = Diagnostic::new(
@@ -960,9 +956,7 @@ impl Checker<'_> {
             self.err(Code::E0005, file, c.span, format!("`{table}` has no key path to `{entity}`"), format!("cannot tell which `{table}` rows belong to each `{entity}` row"), format!("declare a column of `{table}` with `references {entity}.{key}` (and mark `{entity}.{key}` as `key`)"));
             return None;
         };
-        let time_of = |name: &str| {
-            self.a.sources.iter().find(|s| s.name == name).and_then(|s| s.time_column()).map(|c| c.name.clone())
-        };
+        let time_of = |name: &str| self.source_info(name).and_then(|s| s.time_column()).map(|c| c.name.clone());
         let (entity_time, table_time) = (time_of(entity), time_of(table));
         let span = window.map_or(c.span, |w| c.span.to(w.span));
         match (entity_time, table_time, window) {
@@ -995,7 +989,7 @@ impl Checker<'_> {
             if table == to && !path.is_empty() {
                 return Some(path);
             }
-            let Some(src) = self.a.sources.iter().find(|s| s.name == table) else { continue };
+            let Some(src) = self.source_info(&table) else { continue };
             for c in &src.columns {
                 if let Some(r) = &c.references {
                     if seen.insert(r.table.clone()) || r.table == to {

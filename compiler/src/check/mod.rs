@@ -26,6 +26,7 @@ pub fn check(sources: &Sources, modules: &[Module]) -> (Analysis, Vec<Diagnostic
         used: HashSet::new(),
         poisoned: HashSet::new(),
         quiet_missing: false,
+        index: Index::default(),
         a: Analysis::default(),
     };
     let items: Vec<(FileId, &Item)> =
@@ -66,6 +67,9 @@ pub fn check(sources: &Sources, modules: &[Module]) -> (Analysis, Vec<Diagnostic
         }
     }
     c.feature_cycles();
+    if !c.diags.iter().any(|d| d.code == Code::E0014) {
+        c.view_cycles();
+    }
     for (file, item) in &items {
         c.quiet_missing = broken_body(item.kind.body());
         if let ItemKind::Dataset { name, base, views, body } = &item.kind {
@@ -185,7 +189,20 @@ pub(crate) struct Checker<'a> {
     /// Set while checking a block that holds a syntax error: a key may be missing only
     /// because its line did not parse.
     quiet_missing: bool,
+    /// Positions in `a` by name, so lookups stay constant-time in large programs.
+    index: Index,
     a: Analysis,
+}
+
+/// Where each declaration sits in the `Analysis` vectors (the first one, for duplicates).
+#[derive(Default)]
+struct Index {
+    sources: HashMap<String, usize>,
+    views: HashMap<String, usize>,
+    datasets: HashMap<String, usize>,
+    models: HashMap<String, usize>,
+    evaluations: HashMap<String, Vec<usize>>,
+    serves: HashMap<String, usize>,
 }
 
 /// The keys of a block, after unknown and repeated keys were reported.
@@ -201,6 +218,50 @@ impl<'b> Keys<'b> {
 }
 
 impl<'a> Checker<'a> {
+    fn source_info(&self, name: &str) -> Option<&SourceInfo> {
+        self.index.sources.get(name).map(|i| &self.a.sources[*i])
+    }
+    fn view_info(&self, name: &str) -> Option<&ViewInfo> {
+        self.index.views.get(name).map(|i| &self.a.views[*i])
+    }
+    fn dataset_info(&self, name: &str) -> Option<&DatasetInfo> {
+        self.index.datasets.get(name).map(|i| &self.a.datasets[*i])
+    }
+    fn model_info(&self, name: &str) -> Option<&ModelInfo> {
+        self.index.models.get(name).map(|i| &self.a.models[*i])
+    }
+    fn serve_info(&self, registered: &str) -> Option<&ServeInfo> {
+        self.index.serves.get(registered).map(|i| &self.a.serves[*i])
+    }
+    fn evaluations_of(&self, model: &str) -> impl Iterator<Item = &EvalInfo> {
+        self.index.evaluations.get(model).into_iter().flatten().map(|i| &self.a.evaluations[*i])
+    }
+
+    fn push_source(&mut self, s: SourceInfo) {
+        self.index.sources.entry(s.name.clone()).or_insert(self.a.sources.len());
+        self.a.sources.push(s);
+    }
+    fn push_view(&mut self, v: ViewInfo) {
+        self.index.views.entry(v.name.clone()).or_insert(self.a.views.len());
+        self.a.views.push(v);
+    }
+    fn push_dataset(&mut self, d: DatasetInfo) {
+        self.index.datasets.entry(d.name.clone()).or_insert(self.a.datasets.len());
+        self.a.datasets.push(d);
+    }
+    fn push_model(&mut self, m: ModelInfo) {
+        self.index.models.entry(m.name.clone()).or_insert(self.a.models.len());
+        self.a.models.push(m);
+    }
+    fn push_evaluation(&mut self, e: EvalInfo) {
+        self.index.evaluations.entry(e.model.clone()).or_default().push(self.a.evaluations.len());
+        self.a.evaluations.push(e);
+    }
+    fn push_serve(&mut self, s: ServeInfo) {
+        self.index.serves.entry(s.registered.clone()).or_insert(self.a.serves.len());
+        self.a.serves.push(s);
+    }
+
     fn text(&self, file: FileId, span: Span) -> &str {
         self.sources.get(file).text.get(span.start..span.end).unwrap_or("")
     }
@@ -569,7 +630,7 @@ impl<'a> Checker<'a> {
         let split = match p.parts.get(1) {
             None => None,
             Some(s) => {
-                let info = self.a.datasets.iter().find(|d| d.name == ds)?;
+                let info = self.dataset_info(&ds)?;
                 if !info.has_split(&s.name) {
                     if self.poisoned.contains(&ds) {
                         return None;

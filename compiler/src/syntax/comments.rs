@@ -90,6 +90,52 @@ pub fn first_too_deep(text: &str, limit: usize) -> Option<usize> {
     None
 }
 
+/// Up to `n` offsets (the first is 0) that split `text` into slices of about equal
+/// size, each cut at the start of a top-level declaration: after a blank line, at a line
+/// that starts with a declaration keyword or at the comment block right above one,
+/// outside any brackets, string or comment.
+pub fn cut_points(text: &str, n: usize) -> Vec<usize> {
+    const KEYWORDS: &[&str] = &[
+        "source ", "check ", "features ", "dataset ", "model ", "evaluate ", "register ", "serve ", "monitor ",
+    ];
+    let mut cuts = vec![0];
+    if n < 2 {
+        return cuts;
+    }
+    let target = text.len() / n;
+    let bytes = text.as_bytes();
+    let (mut depth, mut i) = (0usize, 0usize);
+    while i < bytes.len() && cuts.len() < n {
+        match bytes[i] {
+            b'"' => {
+                i += 1;
+                while i < bytes.len() && bytes[i] != b'"' && bytes[i] != b'\n' {
+                    i += if bytes[i] == b'\\' { 2 } else { 1 };
+                }
+            }
+            b'/' if bytes.get(i + 1) == Some(&b'/') => {
+                i = text[i..].find('\n').map_or(text.len(), |k| i + k);
+                continue;
+            }
+            b'(' | b'[' | b'{' => depth += 1,
+            b')' | b']' | b'}' => depth = depth.saturating_sub(1),
+            b'\n' if depth == 0 && i + 1 >= cuts.len() * target && i >= 1 && bytes[i - 1] == b'\n' => {
+                // Comment lines (a doc block) may stand between the blank line and the keyword.
+                let mut line = &text[i + 1..];
+                while line.starts_with("//") {
+                    line = line.find('\n').map_or("", |k| &line[k + 1..]);
+                }
+                if KEYWORDS.iter().any(|k| line.starts_with(k)) {
+                    cuts.push(i + 1);
+                }
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    cuts
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -113,9 +159,39 @@ mod tests {
     }
 
     #[test]
+    fn cuts_only_between_declarations() {
+        let text = "source a = csv(\"x\") {\n  id: int key\n}\n\nsource b = csv(\"{\") {\n  id: int key\n}\n\n/// doc\nsource c = csv(\"y\") {\n  id: int key\n}\n";
+        let cuts = cut_points(text, 3);
+        assert_eq!(cuts[0], 0);
+        for c in &cuts[1..] {
+            assert!(text[*c..].starts_with("source b") || text[*c..].starts_with("/// doc"), "cut at {c}");
+        }
+        assert_eq!(cut_points(text, 8).len(), 3);
+        assert_eq!(cut_points(text, 1), vec![0]);
+    }
+
+    #[test]
     fn finds_deep_nesting() {
         assert_eq!(first_too_deep("((()))", 3), None);
         assert_eq!(first_too_deep("(((())))", 3), Some(3));
         assert_eq!(first_too_deep("\"((((\" // ((((", 1), None);
     }
+}
+#[test]
+fn tmp_probe() {
+    let text = std::fs::read_to_string("/tmp/g100k.mlp").unwrap();
+    let t = std::time::Instant::now();
+    let (f, _) = crate::syntax::parse(&text, crate::FileId(0));
+    eprintln!("parse {:?}", t.elapsed());
+    let t = std::time::Instant::now();
+    drop(f);
+    eprintln!("drop {:?}", t.elapsed());
+    struct M(String);
+    impl crate::FileSystem for M { fn read_to_string(&self, _: &str) -> Result<String, String> { Ok(self.0.clone()) } }
+    let t = std::time::Instant::now();
+    let c = crate::analyze("x.mlp", &M(text.clone()));
+    eprintln!("analyze {:?} {}", t.elapsed(), c.diagnostics.len());
+    let t = std::time::Instant::now();
+    drop(c);
+    eprintln!("drop c {:?}", t.elapsed());
 }

@@ -5,7 +5,9 @@ use super::comments;
 use crate::diagnostic::{Code, Diagnostic};
 use crate::source::{FileId, Span};
 use pest::iterators::Pair;
+use pest::pratt_parser::{Assoc, Op, PrattParser};
 use pest::Parser;
+use std::sync::OnceLock;
 
 #[derive(pest_derive::Parser)]
 #[grammar = "syntax/mlp.pest"]
@@ -18,6 +20,12 @@ const MAX_EXPR_DEPTH: usize = 256;
 
 /// Parses one file into a tree plus syntax diagnostics. Never fails, never panics.
 pub fn parse(text: &str, file: FileId) -> (File, Vec<Diagnostic>) {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    parse_in(text, file, threads)
+}
+
+/// [`parse`] on up to `threads` threads.
+fn parse_in(text: &str, file: FileId, threads: usize) -> (File, Vec<Diagnostic>) {
     let comments = comments::scan(text);
     if let Some(at) = comments::first_too_deep(text, MAX_NESTING) {
         let diag = Diagnostic::new(Code::E0001, file, Span::new(at, at + 1), "brackets nest too deeply")
@@ -25,19 +33,41 @@ pub fn parse(text: &str, file: FileId) -> (File, Vec<Diagnostic>) {
             .help("split the expression or block into smaller named parts");
         return (File { items: Vec::new(), comments }, vec![diag]);
     }
-    let mut b = Builder { t: Trim { text, comments: &comments }, text, file, comments: &comments, diags: Vec::new() };
-    let items = match Grammar::parse(Rule::file, text) {
-        Ok(mut pairs) => b.items(pairs.next().expect("file rule yields a pair")),
-        Err(err) => {
-            // Unreachable by construction (the catch-all rules accept anything), but a
-            // grammar bug must still become a diagnostic, not a panic.
-            b.diags.push(pest_error(&err, file, 0, text, "the file"));
-            Vec::new()
-        }
+    let cuts = if text.len() >= PARALLEL_BYTES { comments::cut_points(text, threads) } else { vec![0] };
+    let chunk = |i: usize| {
+        let (start, end) = (cuts[i], cuts.get(i + 1).copied().unwrap_or(text.len()));
+        let t = Trim { text, comments: &comments, base: start };
+        let mut b = Builder { t, text, file, comments: &comments, diags: Vec::new() };
+        let items = match Grammar::parse(Rule::file, &text[start..end]) {
+            Ok(mut pairs) => b.items(pairs.next().expect("file rule yields a pair")),
+            Err(err) => {
+                // Unreachable by construction (the catch-all rules accept anything), but a
+                // grammar bug must still become a diagnostic, not a panic.
+                b.diags.push(pest_error(&err, file, start, &text[start..end], "the file"));
+                Vec::new()
+            }
+        };
+        (items, b.diags)
     };
-    let diags = b.diags;
+    let parts: Vec<(Vec<Item>, Vec<Diagnostic>)> = if cuts.len() == 1 {
+        vec![chunk(0)]
+    } else {
+        // Declarations are independent: large files parse in slices, one per core.
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..cuts.len()).map(|i| scope.spawn(move || chunk(i))).collect();
+            handles.into_iter().map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p))).collect()
+        })
+    };
+    let (mut items, mut diags) = (Vec::new(), Vec::new());
+    for (i, d) in parts {
+        items.extend(i);
+        diags.extend(d);
+    }
     (File { items, comments }, diags)
 }
+
+/// Inputs at least this large are parsed on several threads.
+const PARALLEL_BYTES: usize = 256 * 1024;
 
 struct Builder<'a> {
     t: Trim<'a>,
@@ -55,12 +85,14 @@ struct TooDeep(Span);
 struct Trim<'a> {
     text: &'a str,
     comments: &'a [Comment],
+    /// Where the slice pest is parsing starts in `text`.
+    base: usize,
 }
 
 impl Trim<'_> {
     fn span(&self, p: &Pair<Rule>) -> Span {
-        let start = p.as_span().start();
-        let mut end = p.as_span().end();
+        let start = self.base + p.as_span().start();
+        let mut end = self.base + p.as_span().end();
         loop {
             let trimmed = start + self.text[start..end].trim_end().len();
             let comment = self.comments.binary_search_by(|c| c.span.end.cmp(&trimmed));
@@ -327,127 +359,148 @@ impl<'a> Builder<'a> {
             other => unreachable!("not a statement rule: {other:?}"),
         })
     }
-
     fn expr(&mut self, p: Pair<'a, Rule>, depth: usize) -> Result<Expr, TooDeep> {
-        let sp = self.t.span(&p);
-        if depth > MAX_EXPR_DEPTH {
-            return Err(TooDeep(sp));
-        }
-        let rule = p.as_rule();
-        match rule {
-            Rule::expr => self.expr(p.into_inner().next().unwrap(), depth),
-            Rule::or_expr | Rule::and_expr | Rule::add_expr | Rule::mul_expr => {
-                let mut it = p.into_inner();
-                let mut lhs = self.expr(it.next().unwrap(), depth + 1)?;
-                let mut chain = depth;
-                while let Some(op) = it.next() {
-                    let op = match op.as_str() {
-                        "+" => BinOp::Add,
-                        "-" => BinOp::Sub,
-                        "*" => BinOp::Mul,
-                        "/" => BinOp::Div,
-                        s if s.starts_with("or") => BinOp::Or,
-                        _ => BinOp::And,
-                    };
-                    chain += 1;
-                    if chain > MAX_EXPR_DEPTH {
-                        return Err(TooDeep(sp));
-                    }
-                    let rhs = self.expr(it.next().unwrap(), depth + 1)?;
-                    let s = lhs.span.to(rhs.span);
-                    lhs = Expr { kind: ExprKind::Binary { op, lhs: Box::new(lhs), rhs: Box::new(rhs) }, span: s };
-                }
-                Ok(lhs)
-            }
-            Rule::not_expr | Rule::unary_expr => {
-                let inner: Vec<_> = p.into_inner().collect();
-                let (ops, operand) = inner.split_at(inner.len() - 1);
-                if depth + ops.len() > MAX_EXPR_DEPTH {
-                    return Err(TooDeep(sp));
-                }
-                let mut e = self.expr(operand[0].clone(), depth + 1)?;
-                let op = if rule == Rule::not_expr { UnaryOp::Not } else { UnaryOp::Neg };
-                for _ in ops {
-                    e = Expr { kind: ExprKind::Unary { op, expr: Box::new(e) }, span: sp };
-                }
-                Ok(e)
-            }
-            Rule::cmp_expr => {
-                let mut it = p.into_inner();
-                let lhs = self.expr(it.next().unwrap(), depth + 1)?;
-                let Some(next) = it.next() else { return Ok(lhs) };
-                if next.as_rule() == Rule::between {
-                    let mut b = next.into_inner().filter(|p| !is_keyword(p.as_rule()));
-                    let low = self.expr(b.next().unwrap(), depth + 1)?;
-                    let high = self.expr(b.next().unwrap(), depth + 1)?;
-                    return Ok(Expr {
-                        kind: ExprKind::Between { expr: Box::new(lhs), low: Box::new(low), high: Box::new(high) },
-                        span: sp,
-                    });
-                }
-                let op = match next.as_str() {
-                    "==" => BinOp::Eq,
-                    "!=" => BinOp::Ne,
-                    "<=" => BinOp::Le,
-                    ">=" => BinOp::Ge,
-                    "<" => BinOp::Lt,
-                    _ => BinOp::Gt,
-                };
-                let rhs = self.expr(it.next().unwrap(), depth + 1)?;
-                Ok(Expr { kind: ExprKind::Binary { op, lhs: Box::new(lhs), rhs: Box::new(rhs) }, span: sp })
-            }
-            Rule::postfix => {
-                let mut it = p.into_inner().filter(|p| !is_keyword(p.as_rule()) && !is_punct(p.as_rule()));
-                let e = self.expr(it.next().unwrap(), depth + 1)?;
-                match it.next() {
-                    Some(w) => {
-                        Ok(Expr { kind: ExprKind::Over { expr: Box::new(e), window: duration(self.t, w) }, span: sp })
-                    }
-                    // A parenthesized expression keeps its parentheses in its span.
-                    None => Ok(Expr { span: sp, ..e }),
-                }
-            }
-            Rule::list => {
-                let items = p
-                    .into_inner()
-                    .filter(|e| !is_punct(e.as_rule()))
-                    .map(|e| self.expr(e, depth + 1))
-                    .collect::<Result<_, _>>()?;
-                Ok(Expr { kind: ExprKind::List { items }, span: sp })
-            }
-            Rule::call => Ok(Expr { kind: ExprKind::Call(self.call(p, depth + 1)?), span: sp }),
-            Rule::path => Ok(Expr { kind: ExprKind::Path(path(self.t, p)), span: sp }),
-            Rule::number => {
-                let text = p.as_str().to_string();
-                let integer = !text.contains(['.', 'e', 'E']);
-                let value = text.parse::<f64>().unwrap_or(f64::INFINITY);
-                Ok(Expr { kind: ExprKind::Number { text, value, integer }, span: sp })
-            }
-            Rule::percent => {
-                let text = p.as_str().to_string();
-                let value = text.trim_end_matches('%').parse::<f64>().unwrap_or(f64::INFINITY);
-                Ok(Expr { kind: ExprKind::Percent { text, value }, span: sp })
-            }
-            Rule::duration => Ok(Expr { kind: ExprKind::Duration(duration(self.t, p)), span: sp }),
-            Rule::string => Ok(Expr { kind: ExprKind::Str { value: string(self.t, p).value }, span: sp }),
-            Rule::boolean => Ok(Expr { kind: ExprKind::Bool { value: p.as_str() == "true" }, span: sp }),
-            other => unreachable!("not an expression rule: {other:?}"),
-        }
+        expr(self.t, p, depth)
     }
 
     fn call(&mut self, p: Pair<'a, Rule>, depth: usize) -> Result<Call, TooDeep> {
-        let sp = self.t.span(&p);
-        let mut it = p.into_inner().filter(|a| !is_punct(a.as_rule()));
-        let func = ident(self.t, it.next().unwrap());
-        let mut args = Vec::new();
-        for a in it {
-            let mut parts: Vec<_> = a.into_inner().collect();
-            let value = self.expr(parts.pop().unwrap(), depth + 1)?;
-            let name = parts.pop().map(|p| ident(self.t, p));
-            args.push(Arg { name, value });
-        }
-        Ok(Call { func, args, span: sp })
+        call(self.t, p, depth)
     }
+}
+
+/// Operator precedence, lowest first.
+fn pratt() -> &'static PrattParser<Rule> {
+    static PRATT: OnceLock<PrattParser<Rule>> = OnceLock::new();
+    PRATT.get_or_init(|| {
+        PrattParser::new()
+            .op(Op::infix(Rule::kw_or, Assoc::Left))
+            .op(Op::infix(Rule::kw_and, Assoc::Left))
+            .op(Op::prefix(Rule::kw_not))
+            .op(Op::infix(Rule::cmp_op, Assoc::Left) | Op::postfix(Rule::between))
+            .op(Op::infix(Rule::add_op, Assoc::Left))
+            .op(Op::infix(Rule::mul_op, Assoc::Left))
+            .op(Op::prefix(Rule::neg))
+    })
+}
+
+fn binop(op: &str) -> BinOp {
+    match op {
+        "+" => BinOp::Add,
+        "-" => BinOp::Sub,
+        "*" => BinOp::Mul,
+        "/" => BinOp::Div,
+        "==" => BinOp::Eq,
+        "!=" => BinOp::Ne,
+        "<=" => BinOp::Le,
+        ">=" => BinOp::Ge,
+        "<" => BinOp::Lt,
+        ">" => BinOp::Gt,
+        "or" => BinOp::Or,
+        _ => BinOp::And,
+    }
+}
+
+fn is_operator(rule: Rule) -> bool {
+    matches!(
+        rule,
+        Rule::kw_or
+            | Rule::kw_and
+            | Rule::kw_not
+            | Rule::cmp_op
+            | Rule::add_op
+            | Rule::mul_op
+            | Rule::neg
+            | Rule::between
+    )
+}
+
+fn expr(t: Trim, p: Pair<Rule>, depth: usize) -> Result<Expr, TooDeep> {
+    let sp = t.span(&p);
+    if depth > MAX_EXPR_DEPTH {
+        return Err(TooDeep(sp));
+    }
+    match p.as_rule() {
+        Rule::expr | Rule::arith => {
+            let pairs = p.into_inner();
+            // However the operators combine, the tree is no deeper than their number.
+            if depth + pairs.clone().filter(|q| is_operator(q.as_rule())).count() > MAX_EXPR_DEPTH {
+                return Err(TooDeep(sp));
+            }
+            pratt()
+                .map_primary(|q| expr(t, q, depth + 1))
+                .map_prefix(|op, rhs| {
+                    let rhs = rhs?;
+                    let op_span = t.span(&op);
+                    let unary = if op.as_rule() == Rule::kw_not { UnaryOp::Not } else { UnaryOp::Neg };
+                    let span = op_span.to(rhs.span);
+                    Ok(Expr { kind: ExprKind::Unary { op: unary, expr: Box::new(rhs) }, span })
+                })
+                .map_postfix(|lhs, op| {
+                    let lhs = lhs?;
+                    let span = lhs.span.to(t.span(&op));
+                    let mut bounds = op.into_inner().filter(|q| q.as_rule() == Rule::arith);
+                    let low = expr(t, bounds.next().expect("between has a low bound"), depth + 1)?;
+                    let high = expr(t, bounds.next().expect("between has a high bound"), depth + 1)?;
+                    let kind = ExprKind::Between { expr: Box::new(lhs), low: Box::new(low), high: Box::new(high) };
+                    Ok(Expr { kind, span })
+                })
+                .map_infix(|lhs, op, rhs| {
+                    let (lhs, rhs) = (lhs?, rhs?);
+                    let span = lhs.span.to(rhs.span);
+                    let op = binop(op.as_str());
+                    Ok(Expr { kind: ExprKind::Binary { op, lhs: Box::new(lhs), rhs: Box::new(rhs) }, span })
+                })
+                .parse(pairs)
+        }
+        Rule::postfix => {
+            let mut it = p.into_inner().filter(|p| !is_keyword(p.as_rule()) && !is_punct(p.as_rule()));
+            let e = expr(t, it.next().unwrap(), depth + 1)?;
+            match it.next() {
+                Some(w) => Ok(Expr { kind: ExprKind::Over { expr: Box::new(e), window: duration(t, w) }, span: sp }),
+                // A parenthesized expression keeps its parentheses in its span.
+                None => Ok(Expr { span: sp, ..e }),
+            }
+        }
+        Rule::list => {
+            let items = p
+                .into_inner()
+                .filter(|e| !is_punct(e.as_rule()))
+                .map(|e| expr(t, e, depth + 1))
+                .collect::<Result<_, _>>()?;
+            Ok(Expr { kind: ExprKind::List { items }, span: sp })
+        }
+        Rule::call => Ok(Expr { kind: ExprKind::Call(call(t, p, depth + 1)?), span: sp }),
+        Rule::path => Ok(Expr { kind: ExprKind::Path(path(t, p)), span: sp }),
+        Rule::number => {
+            let text = p.as_str().to_string();
+            let integer = !text.contains(['.', 'e', 'E']);
+            let value = text.parse::<f64>().unwrap_or(f64::INFINITY);
+            Ok(Expr { kind: ExprKind::Number { text, value, integer }, span: sp })
+        }
+        Rule::percent => {
+            let text = p.as_str().to_string();
+            let value = text.trim_end_matches('%').parse::<f64>().unwrap_or(f64::INFINITY);
+            Ok(Expr { kind: ExprKind::Percent { text, value }, span: sp })
+        }
+        Rule::duration => Ok(Expr { kind: ExprKind::Duration(duration(t, p)), span: sp }),
+        Rule::string => Ok(Expr { kind: ExprKind::Str { value: string(t, p).value }, span: sp }),
+        Rule::boolean => Ok(Expr { kind: ExprKind::Bool { value: p.as_str() == "true" }, span: sp }),
+        other => unreachable!("not an expression rule: {other:?}"),
+    }
+}
+
+fn call(t: Trim, p: Pair<Rule>, depth: usize) -> Result<Call, TooDeep> {
+    let sp = t.span(&p);
+    let mut it = p.into_inner().filter(|a| !is_punct(a.as_rule()));
+    let func = ident(t, it.next().unwrap());
+    let mut args = Vec::new();
+    for a in it {
+        let mut parts: Vec<_> = a.into_inner().collect();
+        let value = expr(t, parts.pop().unwrap(), depth + 1)?;
+        let name = parts.pop().map(|p| ident(t, p));
+        args.push(Arg { name, value });
+    }
+    Ok(Call { func, args, span: sp })
 }
 
 fn is_punct(rule: Rule) -> bool {
@@ -455,7 +508,41 @@ fn is_punct(rule: Rule) -> bool {
 }
 
 fn is_keyword(rule: Rule) -> bool {
-    format!("{rule:?}").starts_with("kw_")
+    matches!(
+        rule,
+        Rule::kw_pipeline
+            | Rule::kw_import
+            | Rule::kw_source
+            | Rule::kw_check
+            | Rule::kw_features
+            | Rule::kw_dataset
+            | Rule::kw_model
+            | Rule::kw_evaluate
+            | Rule::kw_register
+            | Rule::kw_serve
+            | Rule::kw_monitor
+            | Rule::kw_on
+            | Rule::kw_with
+            | Rule::kw_as
+            | Rule::kw_key
+            | Rule::kw_time
+            | Rule::kw_references
+            | Rule::kw_expect
+            | Rule::kw_slice
+            | Rule::kw_by
+            | Rule::kw_promote
+            | Rule::kw_to
+            | Rule::kw_when
+            | Rule::kw_rollback
+            | Rule::kw_alert
+            | Rule::kw_then
+            | Rule::kw_retrain
+            | Rule::kw_or
+            | Rule::kw_and
+            | Rule::kw_not
+            | Rule::kw_between
+            | Rule::kw_over
+    )
 }
 
 fn ident(t: Trim, p: Pair<Rule>) -> Ident {
@@ -559,13 +646,7 @@ fn describe(rule: Rule) -> Option<&'static str> {
         Rule::ident => "a name",
         Rule::string => "a string",
         Rule::expr
-        | Rule::or_expr
-        | Rule::and_expr
-        | Rule::not_expr
-        | Rule::cmp_expr
-        | Rule::add_expr
-        | Rule::mul_expr
-        | Rule::unary_expr
+        | Rule::arith
         | Rule::postfix
         | Rule::number
         | Rule::percent
@@ -614,4 +695,26 @@ fn describe(rule: Rule) -> Option<&'static str> {
         | Rule::stdlib_decl => "a declaration",
         _ => return None,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parallel_parsing_gives_the_sequential_tree() {
+        let churn = include_str!("../../../examples/churn/churn.mlp");
+        let broken = churn.replacen("cv     = 5", "cv     = = 5", 1);
+        let mut text = String::new();
+        while text.len() < 2 * PARALLEL_BYTES {
+            text.push_str(if text.len() % 3 == 0 { &broken } else { churn });
+            text.push_str("\n");
+        }
+        let (one, one_diags) = parse_in(&text, FileId(0), 1);
+        let (four, four_diags) = parse_in(&text, FileId(0), 4);
+        assert!(comments::cut_points(&text, 4).len() > 1, "the text is cut");
+        assert_eq!(one, four);
+        assert_eq!(one_diags, four_diags);
+        assert!(!one_diags.is_empty());
+    }
 }
