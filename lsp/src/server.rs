@@ -8,7 +8,9 @@ use lsp_server::{Connection, ErrorCode, Message, Notification, Request, Response
 use lsp_types as lsp;
 use lsp_types::notification::Notification as _;
 use mlpc_compiler::{analyze, Compilation, FileId, FileSystem};
+use std::cell::RefCell;
 use std::collections::{BTreeSet, HashMap};
+use std::rc::Rc;
 
 type Error = Box<dyn std::error::Error + Send + Sync>;
 
@@ -68,8 +70,14 @@ pub fn serve(connection: Connection) -> Result<(), Error> {
         server_info: Some(lsp::ServerInfo { name: "mlpc".into(), version: Some(env!("CARGO_PKG_VERSION").into()) }),
     };
     connection.initialize_finish(id, serde_json::to_value(result)?)?;
-    let mut server =
-        Server { sender: connection.sender.clone(), files: Overlay::default(), published: BTreeSet::new() };
+    let mut server = Server {
+        sender: connection.sender.clone(),
+        files: Overlay::default(),
+        published: BTreeSet::new(),
+        dirty: BTreeSet::new(),
+        cache: RefCell::default(),
+        roots: RefCell::default(),
+    };
     for msg in &connection.receiver {
         match msg {
             Message::Request(req) => {
@@ -83,8 +91,11 @@ pub fn serve(connection: Connection) -> Result<(), Error> {
                 };
                 connection.sender.send(Message::Response(resp))?;
             }
-            Message::Notification(n) => server.notification(n)?,
+            Message::Notification(n) => server.notification(n),
             Message::Response(_) => {}
+        }
+        if connection.receiver.is_empty() {
+            server.flush()?;
         }
     }
     Ok(())
@@ -95,6 +106,13 @@ struct Server {
     files: Overlay,
     /// Files that have diagnostics on the client, to clear them when they go away.
     published: BTreeSet<String>,
+    /// Files changed since diagnostics were last published; published once the queue of
+    /// incoming messages is empty, so a burst of keystrokes costs one compilation.
+    dirty: BTreeSet<String>,
+    /// The analysis of each program since the last change, shared by every request.
+    cache: RefCell<HashMap<String, Rc<Compilation>>>,
+    /// Which program each file belongs to (see `Overlay::root_for`).
+    roots: RefCell<HashMap<String, String>>,
 }
 
 type Reply = Result<serde_json::Value, (ErrorCode, String)>;
@@ -108,12 +126,39 @@ fn json<T: serde::Serialize>(v: T) -> Reply {
 }
 
 impl Server {
-    fn compile_for(&self, path: &str) -> Compilation {
-        analyze(&self.files.root_for(path), &self.files)
+    fn compile_for(&self, path: &str) -> Rc<Compilation> {
+        let root = self.roots.borrow().get(path).cloned();
+        let root = root.unwrap_or_else(|| {
+            let root = self.files.root_for(path);
+            self.roots.borrow_mut().insert(path.to_string(), root.clone());
+            root
+        });
+        if let Some(c) = self.cache.borrow().get(&root) {
+            return c.clone();
+        }
+        let c = Rc::new(analyze(&root, &self.files));
+        self.cache.borrow_mut().insert(root, c.clone());
+        c
+    }
+
+    /// Forgets what a change to `path` may have made stale.
+    fn changed(&mut self, path: String) {
+        self.cache.get_mut().clear();
+        if self.files.open.get(&path).is_none_or(|text| text.contains("import")) {
+            self.roots.get_mut().clear();
+        }
+        self.dirty.insert(path);
+    }
+
+    fn flush(&mut self) -> Result<(), Error> {
+        for path in std::mem::take(&mut self.dirty) {
+            self.publish(&path)?;
+        }
+        Ok(())
     }
 
     /// The compilation a request's document belongs to, and the document's id in it.
-    fn locate(&self, uri: &lsp::Uri) -> Result<(Compilation, FileId), (ErrorCode, String)> {
+    fn locate(&self, uri: &lsp::Uri) -> Result<(Rc<Compilation>, FileId), (ErrorCode, String)> {
         let path = path_of_uri(uri).ok_or((ErrorCode::InvalidParams, format!("not a file URI: {}", uri.as_str())))?;
         if let Err(e) = self.files.read_to_string(&path) {
             return Err((ErrorCode::RequestFailed, format!("cannot read {path}: {e}")));
@@ -123,7 +168,10 @@ impl Server {
         Ok((c, file))
     }
 
-    fn at(&self, doc: &lsp::TextDocumentPositionParams) -> Result<(Compilation, FileId, usize), (ErrorCode, String)> {
+    fn at(
+        &self,
+        doc: &lsp::TextDocumentPositionParams,
+    ) -> Result<(Rc<Compilation>, FileId, usize), (ErrorCode, String)> {
         let (c, file) = self.locate(&doc.text_document.uri)?;
         let off = offset(c.sources.get(file), doc.position);
         Ok((c, file, off))
@@ -242,18 +290,18 @@ impl Server {
         }
     }
 
-    fn notification(&mut self, n: Notification) -> Result<(), Error> {
+    fn notification(&mut self, n: Notification) {
         use lsp_types::notification::*;
         let path = match n.method.as_str() {
             DidOpenTextDocument::METHOD => {
-                let Ok(p) = serde_json::from_value::<lsp::DidOpenTextDocumentParams>(n.params) else { return Ok(()) };
-                let Some(path) = path_of_uri(&p.text_document.uri) else { return Ok(()) };
+                let Ok(p) = serde_json::from_value::<lsp::DidOpenTextDocumentParams>(n.params) else { return };
+                let Some(path) = path_of_uri(&p.text_document.uri) else { return };
                 self.files.open.insert(path.clone(), p.text_document.text);
                 path
             }
             DidChangeTextDocument::METHOD => {
-                let Ok(p) = serde_json::from_value::<lsp::DidChangeTextDocumentParams>(n.params) else { return Ok(()) };
-                let Some(path) = path_of_uri(&p.text_document.uri) else { return Ok(()) };
+                let Ok(p) = serde_json::from_value::<lsp::DidChangeTextDocumentParams>(n.params) else { return };
+                let Some(path) = path_of_uri(&p.text_document.uri) else { return };
                 let text = self.files.open.entry(path.clone()).or_default();
                 for change in p.content_changes {
                     apply(text, change);
@@ -261,22 +309,22 @@ impl Server {
                 path
             }
             DidSaveTextDocument::METHOD => {
-                let Ok(p) = serde_json::from_value::<lsp::DidSaveTextDocumentParams>(n.params) else { return Ok(()) };
-                let Some(path) = path_of_uri(&p.text_document.uri) else { return Ok(()) };
+                let Ok(p) = serde_json::from_value::<lsp::DidSaveTextDocumentParams>(n.params) else { return };
+                let Some(path) = path_of_uri(&p.text_document.uri) else { return };
                 if let Some(text) = p.text {
                     self.files.open.insert(path.clone(), text);
                 }
                 path
             }
             DidCloseTextDocument::METHOD => {
-                let Ok(p) = serde_json::from_value::<lsp::DidCloseTextDocumentParams>(n.params) else { return Ok(()) };
-                let Some(path) = path_of_uri(&p.text_document.uri) else { return Ok(()) };
+                let Ok(p) = serde_json::from_value::<lsp::DidCloseTextDocumentParams>(n.params) else { return };
+                let Some(path) = path_of_uri(&p.text_document.uri) else { return };
                 self.files.open.remove(&path);
                 path
             }
-            _ => return Ok(()),
+            _ => return,
         };
-        self.publish(&path)
+        self.changed(path);
     }
 
     /// Publishes diagnostics for every file of the program `path` belongs to.

@@ -215,3 +215,16 @@ fn did_you_mean_fixes_are_offered() {
     assert_eq!(fix.replacement, "auc");
     assert_eq!(&c.sources.get(fix.file).text[fix.span.start..fix.span.end], "acu");
 }
+
+#[test]
+fn hover_on_named_arguments_shows_the_parameter() {
+    let (c, f, o) = churn_at("trees = 200", 0);
+    let (_, text) = ide::hover::hover(&c, f, o).unwrap();
+    assert!(text.contains("trees: int = 100") && text.contains("Number of boosting rounds"), "{text}");
+    let (c, f, o) = churn_at("seed = 42", 0);
+    let (_, text) = ide::hover::hover(&c, f, o).unwrap();
+    assert!(text.contains("random(seed: int = 42)"), "{text}");
+    let (c, f, o) = churn_at("test = 20%", 0);
+    let (_, text) = ide::hover::hover(&c, f, o).unwrap();
+    assert!(text.contains("share of rows in split `test`"), "{text}");
+}

@@ -383,8 +383,9 @@ impl<'a> Checker<'a> {
         let mut all: Vec<&str> = candidates.into_iter().collect();
         all.sort_unstable();
         all.dedup();
+        let article = if what.starts_with(['a', 'e', 'i', 'o', 'u']) { "an" } else { "a" };
         let message = if what.contains(" of ") {
-            format!("`{name}` is not a {what}")
+            format!("`{name}` is not {article} {what}")
         } else {
             format!("unknown {what} `{name}`")
         };

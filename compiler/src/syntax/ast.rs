@@ -434,3 +434,67 @@ pub enum ExprKind {
         window: Duration,
     },
 }
+
+impl Expr {
+    /// Calls `f` on this expression and every expression inside it, outermost first.
+    pub fn walk<'a>(&'a self, f: &mut dyn FnMut(&'a Expr)) {
+        f(self);
+        match &self.kind {
+            ExprKind::List { items } => items.iter().for_each(|e| e.walk(f)),
+            ExprKind::Call(c) => c.args.iter().for_each(|a| a.value.walk(f)),
+            ExprKind::Unary { expr, .. } | ExprKind::Over { expr, .. } => expr.walk(f),
+            ExprKind::Binary { lhs, rhs, .. } => {
+                lhs.walk(f);
+                rhs.walk(f);
+            }
+            ExprKind::Between { expr, low, high } => {
+                expr.walk(f);
+                low.walk(f);
+                high.walk(f);
+            }
+            _ => {}
+        }
+    }
+}
+
+impl Item {
+    /// Every call in the declaration: its header's and those inside its statements.
+    pub fn calls(&self) -> Vec<&Call> {
+        let mut out = Vec::new();
+        match &self.kind {
+            ItemKind::Source { reader: c, .. } | ItemKind::Model { algorithm: c, .. } => {
+                out.push(c);
+                c.args.iter().for_each(|a| a.value.walk(&mut |e| push_call(e, &mut out)));
+            }
+            _ => {}
+        }
+        if let Some(body) = self.kind.body() {
+            body.walk_exprs(&mut |e| push_call(e, &mut out));
+        }
+        out
+    }
+}
+
+fn push_call<'a>(e: &'a Expr, out: &mut Vec<&'a Call>) {
+    if let ExprKind::Call(c) = &e.kind {
+        out.push(c);
+    }
+}
+
+impl Body {
+    /// Calls `f` on every expression in the block's statements, nested blocks included.
+    pub fn walk_exprs<'a>(&'a self, f: &mut dyn FnMut(&'a Expr)) {
+        for s in &self.stmts {
+            match &s.kind {
+                StmtKind::Typed { value: Some(e), .. }
+                | StmtKind::Assign { value: e, .. }
+                | StmtKind::Expect { expr: e }
+                | StmtKind::Promote { cond: e, .. }
+                | StmtKind::Rollback { cond: e }
+                | StmtKind::Alert { cond: e, .. } => e.walk(f),
+                StmtKind::Block { body, .. } => body.walk_exprs(f),
+                _ => {}
+            }
+        }
+    }
+}

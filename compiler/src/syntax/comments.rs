@@ -95,9 +95,8 @@ pub fn first_too_deep(text: &str, limit: usize) -> Option<usize> {
 /// that starts with a declaration keyword or at the comment block right above one,
 /// outside any brackets, string or comment.
 pub fn cut_points(text: &str, n: usize) -> Vec<usize> {
-    const KEYWORDS: &[&str] = &[
-        "source ", "check ", "features ", "dataset ", "model ", "evaluate ", "register ", "serve ", "monitor ",
-    ];
+    const KEYWORDS: &[&str] =
+        &["source ", "check ", "features ", "dataset ", "model ", "evaluate ", "register ", "serve ", "monitor "];
     let mut cuts = vec![0];
     if n < 2 {
         return cuts;
@@ -176,22 +175,4 @@ mod tests {
         assert_eq!(first_too_deep("(((())))", 3), Some(3));
         assert_eq!(first_too_deep("\"((((\" // ((((", 1), None);
     }
-}
-#[test]
-fn tmp_probe() {
-    let text = std::fs::read_to_string("/tmp/g100k.mlp").unwrap();
-    let t = std::time::Instant::now();
-    let (f, _) = crate::syntax::parse(&text, crate::FileId(0));
-    eprintln!("parse {:?}", t.elapsed());
-    let t = std::time::Instant::now();
-    drop(f);
-    eprintln!("drop {:?}", t.elapsed());
-    struct M(String);
-    impl crate::FileSystem for M { fn read_to_string(&self, _: &str) -> Result<String, String> { Ok(self.0.clone()) } }
-    let t = std::time::Instant::now();
-    let c = crate::analyze("x.mlp", &M(text.clone()));
-    eprintln!("analyze {:?} {}", t.elapsed(), c.diagnostics.len());
-    let t = std::time::Instant::now();
-    drop(c);
-    eprintln!("drop c {:?}", t.elapsed());
 }

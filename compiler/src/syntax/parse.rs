@@ -67,7 +67,7 @@ fn parse_in(text: &str, file: FileId, threads: usize) -> (File, Vec<Diagnostic>)
 }
 
 /// Inputs at least this large are parsed on several threads.
-const PARALLEL_BYTES: usize = 256 * 1024;
+const PARALLEL_BYTES: usize = 64 * 1024;
 
 struct Builder<'a> {
     t: Trim<'a>,

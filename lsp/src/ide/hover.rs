@@ -2,6 +2,7 @@
 //! type of the expression under the cursor.
 
 use super::symbol_at;
+use mlpc_compiler::ast::StdKind;
 use mlpc_compiler::check::Target;
 use mlpc_compiler::stdlib::Stdlib;
 use mlpc_compiler::{Compilation, FileId, Span};
@@ -13,6 +14,9 @@ pub fn hover(c: &Compilation, file: FileId, offset: usize) -> Option<(Span, Stri
             return Some((span, text));
         }
     }
+    if let Some(found) = named_argument(c, file, offset) {
+        return Some(found);
+    }
     let (_, span, ty) = c
         .analysis
         .types
@@ -21,6 +25,29 @@ pub fn hover(c: &Compilation, file: FileId, offset: usize) -> Option<(Span, Stri
         .min_by_key(|(_, s, _)| s.len())?;
     let text = c.sources.get(file).text.get(span.start..span.end)?;
     Some((*span, format!("```mlp\n{text}\n```\n`{ty}`")))
+}
+
+/// A named argument of a stdlib call (`trees = 200`): the parameter's type and doc.
+fn named_argument(c: &Compilation, file: FileId, offset: usize) -> Option<(Span, String)> {
+    let module = c.modules.iter().find(|m| m.file == file)?;
+    let item = module.ast.items.iter().find(|i| i.span.start <= offset && offset <= i.span.end)?;
+    let kinds = [StdKind::Algorithm, StdKind::Reader, StdKind::Splitter, StdKind::Function, StdKind::Aggregation];
+    item.calls().into_iter().find_map(|call| {
+        let name = call.args.iter().filter_map(|a| a.name.as_ref()).find(|n| n.span.contains(offset))?;
+        let entry = kinds.iter().find_map(|k| Stdlib::get().lookup(*k, &call.func.name))?;
+        let text = match entry.param(&name.name) {
+            Some(p) => {
+                let default = p.default.as_ref().map(|d| format!(" = {d}")).unwrap_or_default();
+                with_doc(format!("{}({}: {}{default})", entry.name, p.name, p.ty.name()), p.doc.as_ref())
+            }
+            // Split shares are named freely: `train = 80%`.
+            None if entry.kind == StdKind::Splitter => {
+                format!("```mlp\n{}: percent\n```\n---\nThe share of rows in split `{}`.", name.name, name.name)
+            }
+            None => return None,
+        };
+        Some((name.span, text))
+    })
 }
 
 fn with_doc(head: String, doc: Option<&String>) -> String {
