@@ -708,7 +708,7 @@ mod tests {
         let mut text = String::new();
         while text.len() < 2 * PARALLEL_BYTES {
             text.push_str(if text.len() % 3 == 0 { &broken } else { churn });
-            text.push_str("\n");
+            text.push('\n');
         }
         let (one, one_diags) = parse_in(&text, FileId(0), 1);
         let (four, four_diags) = parse_in(&text, FileId(0), 4);
