@@ -10,7 +10,7 @@ use lsp_types::notification::Notification as _;
 use mlpc_compiler::{analyze, Compilation, FileId, FileSystem};
 use std::cell::RefCell;
 use std::collections::{BTreeSet, HashMap};
-use std::rc::Rc;
+use std::sync::Arc;
 
 type Error = Box<dyn std::error::Error + Send + Sync>;
 
@@ -110,7 +110,7 @@ struct Server {
     /// incoming messages is empty, so a burst of keystrokes costs one compilation.
     dirty: BTreeSet<String>,
     /// The analysis of each program since the last change, shared by every request.
-    cache: RefCell<HashMap<String, Rc<Compilation>>>,
+    cache: RefCell<HashMap<String, Arc<Compilation>>>,
     /// Which program each file belongs to (see `Overlay::root_for`).
     roots: RefCell<HashMap<String, String>>,
 }
@@ -126,7 +126,7 @@ fn json<T: serde::Serialize>(v: T) -> Reply {
 }
 
 impl Server {
-    fn compile_for(&self, path: &str) -> Rc<Compilation> {
+    fn compile_for(&self, path: &str) -> Arc<Compilation> {
         let root = self.roots.borrow().get(path).cloned();
         let root = root.unwrap_or_else(|| {
             let root = self.files.root_for(path);
@@ -136,14 +136,18 @@ impl Server {
         if let Some(c) = self.cache.borrow().get(&root) {
             return c.clone();
         }
-        let c = Rc::new(analyze(&root, &self.files));
+        let c = Arc::new(analyze(&root, &self.files));
         self.cache.borrow_mut().insert(root, c.clone());
         c
     }
 
     /// Forgets what a change to `path` may have made stale.
     fn changed(&mut self, path: String) {
-        self.cache.get_mut().clear();
+        let stale = std::mem::take(self.cache.get_mut());
+        if !stale.is_empty() {
+            // Freeing a large program's trees takes a while; not on the keystroke's path.
+            std::thread::spawn(move || drop(stale));
+        }
         if self.files.open.get(&path).is_none_or(|text| text.contains("import")) {
             self.roots.get_mut().clear();
         }
@@ -158,7 +162,7 @@ impl Server {
     }
 
     /// The compilation a request's document belongs to, and the document's id in it.
-    fn locate(&self, uri: &lsp::Uri) -> Result<(Rc<Compilation>, FileId), (ErrorCode, String)> {
+    fn locate(&self, uri: &lsp::Uri) -> Result<(Arc<Compilation>, FileId), (ErrorCode, String)> {
         let path = path_of_uri(uri).ok_or((ErrorCode::InvalidParams, format!("not a file URI: {}", uri.as_str())))?;
         if let Err(e) = self.files.read_to_string(&path) {
             return Err((ErrorCode::RequestFailed, format!("cannot read {path}: {e}")));
@@ -171,7 +175,7 @@ impl Server {
     fn at(
         &self,
         doc: &lsp::TextDocumentPositionParams,
-    ) -> Result<(Rc<Compilation>, FileId, usize), (ErrorCode, String)> {
+    ) -> Result<(Arc<Compilation>, FileId, usize), (ErrorCode, String)> {
         let (c, file) = self.locate(&doc.text_document.uri)?;
         let off = offset(c.sources.get(file), doc.position);
         Ok((c, file, off))
