@@ -163,3 +163,28 @@ fn pathological_inputs() {
     exercise("");
     exercise("\u{0}\u{1}\u{7f}");
 }
+
+#[test]
+fn unclosed_braces_parse_in_linear_time() {
+    for text in [format!("x {}\n", "{".repeat(200)), format!("check a {{\n  x {}\n}}\n", "{".repeat(60))] {
+        let start = std::time::Instant::now();
+        exercise(&text);
+        assert!(start.elapsed() < std::time::Duration::from_secs(2), "took {:?}", start.elapsed());
+    }
+}
+
+/// Every import resolves to a new, deeper path (`a/b.mlp` inside `a/`): loading stops.
+struct Growing;
+
+impl FileSystem for Growing {
+    fn read_to_string(&self, _: &str) -> Result<String, String> {
+        Ok("import \"a/b.mlp\"\nimport \"c/b.mlp\"\n".into())
+    }
+}
+
+#[test]
+fn imports_that_never_end_are_cut_off() {
+    let c = compile("main.mlp", &Growing);
+    assert!(c.sources.iter().count() <= 1001);
+    assert!(c.diagnostics.iter().any(|d| d.message.contains("imports go too deep")));
+}

@@ -61,7 +61,7 @@ pub fn analyze(path: &str, fs: &dyn FileSystem) -> Compilation {
     match fs.read_to_string(path) {
         Ok(text) => {
             let root = sources.add(path, text);
-            load(root, fs, &mut sources, &mut modules, &mut diagnostics);
+            load(root, 0, fs, &mut sources, &mut modules, &mut diagnostics);
         }
         Err(err) => {
             // The CLI reports unreadable roots itself; keep the message for other callers.
@@ -81,9 +81,16 @@ pub fn analyze(path: &str, fs: &dyn FileSystem) -> Compilation {
     Compilation { sources, modules, diagnostics, analysis, plan: None }
 }
 
+/// How deep imports may chain, and how many files one program may have: generous for
+/// real projects, and a stop for import paths that grow without end (`a/x.mlp` importing
+/// `a/x.mlp` relative to itself).
+const MAX_IMPORT_DEPTH: usize = 32;
+const MAX_FILES: usize = 1000;
+
 /// Parses `file` and, depth first, every file it imports that is not loaded yet.
 fn load(
     file: FileId,
+    depth: usize,
     fs: &dyn FileSystem,
     sources: &mut Sources,
     modules: &mut Vec<Module>,
@@ -114,10 +121,18 @@ fn load(
         if sources.find(&target).is_some() {
             continue;
         }
+        if depth >= MAX_IMPORT_DEPTH || modules.len() >= MAX_FILES {
+            diags.push(
+                Diagnostic::new(Code::E0018, file, span, format!("`{rel}` is not loaded: imports go too deep"))
+                    .label(format!("more than {MAX_IMPORT_DEPTH} levels or {MAX_FILES} files"))
+                    .help("an import path that grows with each level (`a/x.mlp` from inside `a/`) never ends; import by a fixed path"),
+            );
+            continue;
+        }
         match fs.read_to_string(&target) {
             Ok(text) => {
                 let id = sources.add(target, text);
-                load(id, fs, sources, modules, diags);
+                load(id, depth + 1, fs, sources, modules, diags);
             }
             Err(err) => diags.push(
                 Diagnostic::new(Code::E0018, file, span, format!("cannot read `{target}`: {err}"))

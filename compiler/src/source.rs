@@ -85,18 +85,22 @@ impl SourceFile {
 #[derive(Clone, Debug, Default)]
 pub struct Sources {
     files: Vec<SourceFile>,
+    by_path: std::collections::HashMap<String, FileId>,
 }
 
 impl Sources {
     pub fn add(&mut self, path: impl Into<String>, text: impl Into<String>) -> FileId {
-        self.files.push(SourceFile::new(path, text));
-        FileId(self.files.len() as u32 - 1)
+        let id = FileId(self.files.len() as u32);
+        let file = SourceFile::new(path, text);
+        self.by_path.entry(file.path.clone()).or_insert(id);
+        self.files.push(file);
+        id
     }
     pub fn get(&self, id: FileId) -> &SourceFile {
         &self.files[id.0 as usize]
     }
     pub fn find(&self, path: &str) -> Option<FileId> {
-        self.files.iter().position(|f| f.path == path).map(|i| FileId(i as u32))
+        self.by_path.get(path).copied()
     }
     pub fn iter(&self) -> impl Iterator<Item = (FileId, &SourceFile)> {
         self.files.iter().enumerate().map(|(i, f)| (FileId(i as u32), f))
