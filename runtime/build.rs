@@ -1,0 +1,6 @@
+//! Binaries and tests of this crate find libduckdb where scripts/setup put it.
+fn main() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../.deps/lib");
+    println!("cargo:rustc-link-arg=-Wl,-rpath,{}", dir.display());
+    println!("cargo:rerun-if-changed=build.rs");
+}
