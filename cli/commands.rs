@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::io::IsTerminal;
 
 /// Writes to stdout; a reader that went away (`mlpc … | head`) ends the output quietly.
-fn emit(text: &str) {
+pub fn emit(text: &str) {
     use std::io::Write;
     let mut out = std::io::stdout().lock();
     if let Err(e) = out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
@@ -20,7 +20,7 @@ fn emit(text: &str) {
     }
 }
 
-fn fail(message: impl std::fmt::Display) -> u8 {
+pub fn fail(message: impl std::fmt::Display) -> u8 {
     eprintln!("error: {message}");
     2
 }
@@ -159,12 +159,15 @@ fn compiled(file: &str) -> Result<Compilation, u8> {
     Ok(c)
 }
 
-pub fn plan(file: &str, format: PlanFormat) -> u8 {
+pub fn plan(file: &str, format: PlanFormat, state: Option<&str>) -> u8 {
     let c = match compiled(file) {
         Ok(c) => c,
         Err(code) => return code,
     };
     let plan = c.plan.as_ref().expect("compiled() returns plans");
+    if let Some(state) = state {
+        return crate::run::plan_against_state(plan, file, state);
+    }
     match format {
         PlanFormat::Json => emit(&format!("{}\n", plan.to_json())),
         PlanFormat::Text => emit(&plan.to_text()),

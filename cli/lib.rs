@@ -4,6 +4,7 @@
 pub mod commands;
 pub mod disk;
 pub mod render;
+pub mod run;
 
 use clap::ValueEnum;
 

@@ -17,6 +17,14 @@ struct Cli {
 }
 
 #[derive(Subcommand)]
+enum RunsCommand {
+    /// One run: its nodes, metrics and artifacts.
+    Show { id: i64 },
+    /// What differs between two runs.
+    Compare { a: i64, b: i64 },
+}
+
+#[derive(Subcommand)]
 enum Command {
     /// Check programs and report every diagnostic (exit 0 clean, 1 errors, 2 usage or IO).
     Check {
@@ -41,6 +49,35 @@ enum Command {
         file: String,
         #[arg(long, value_enum, default_value_t = PlanFormat::Text)]
         format: PlanFormat,
+        /// Say which nodes a run against this state folder would execute, and why.
+        #[arg(long)]
+        state: Option<String>,
+    },
+    /// Run a pipeline: sources, checks, features, datasets and splits, cached and tracked.
+    Run {
+        file: String,
+        /// The state folder (tracking store and artifacts); default `.mlp/` beside FILE.
+        #[arg(long)]
+        state: Option<String>,
+        /// Rerun every node, even those whose inputs did not change.
+        #[arg(long)]
+        force: bool,
+        /// Nodes run at once.
+        #[arg(long, default_value_t = 2)]
+        jobs: usize,
+        /// One JSON event per line instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List tracked runs, show one, or compare two.
+    Runs {
+        #[command(subcommand)]
+        command: Option<RunsCommand>,
+        /// The state folder.
+        #[arg(long, default_value = ".mlp", global = true)]
+        state: String,
+        #[arg(long, global = true)]
+        json: bool,
     },
     /// Print the pipeline's DAG as a graph.
     Graph {
@@ -65,7 +102,13 @@ fn main() -> ExitCode {
     let code = match cli.command {
         Command::Check { paths, format, deny_warnings } => commands::check(&paths, format, deny_warnings),
         Command::Fmt { paths, check } => commands::fmt(&paths, check),
-        Command::Plan { file, format } => commands::plan(&file, format),
+        Command::Plan { file, format, state } => commands::plan(&file, format, state.as_deref()),
+        Command::Run { file, state, force, jobs, json } => mlpc::run::run(&file, state.as_deref(), force, jobs, json),
+        Command::Runs { command, state, json } => match command {
+            None => mlpc::run::runs(&state, json),
+            Some(RunsCommand::Show { id }) => mlpc::run::show(&state, id, json),
+            Some(RunsCommand::Compare { a, b }) => mlpc::run::compare(&state, a, b, json),
+        },
         Command::Graph { file, format } => commands::graph(&file, format),
         Command::Explain { code } => commands::explain(&code),
         Command::Lsp => match mlpc_lsp::run_stdio() {

@@ -84,6 +84,8 @@ pub struct Entry {
     pub doc: Option<String>,
     pub params: Vec<Param>,
     pub variadic: bool,
+    /// Expectations that read all rows at once (`unique`, `row_count`), like aggregations.
+    pub whole_table: bool,
     /// `None`: the type of the first argument (`returns = same`).
     pub returns: Option<Type>,
     pub tasks: Vec<Task>,
@@ -175,6 +177,7 @@ impl Stdlib {
                     doc: item.doc,
                     params: Vec::new(),
                     variadic: false,
+                    whole_table: false,
                     returns: None,
                     tasks: Vec::new(),
                     higher_is_better: true,
@@ -220,6 +223,7 @@ impl Stdlib {
                     },
                     "higher" => e.higher_is_better = first == "true",
                     "variadic" => e.variadic = first == "true",
+                    "whole_table" => e.whole_table = first == "true",
                     "usable_in" => e.usable_in = words,
                     "kinds" => e.kinds = words,
                     "threshold" => e.threshold = first.parse().ok(),

@@ -1,4 +1,15 @@
-//! The mlpc runtime: executes a compiled plan.
+//! The mlpc runtime: executes a compiled plan — sources, checks, features, datasets and
+//! splits on DuckDB — with caching and run tracking in a state folder.
+
+mod cache;
+mod executor;
+pub mod history;
+mod nodes;
+mod sql;
+mod store;
+
+pub use executor::{run, Event, NodeReport, Options, RunReport, Status};
+pub use store::Store;
 
 /// The DuckDB library version this build links.
 pub fn duckdb_version() -> Result<String, duckdb::Error> {

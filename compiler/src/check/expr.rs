@@ -665,7 +665,7 @@ impl Checker<'_> {
         }
         let is_agg = entry.kind == StdKind::Aggregation;
         let outer = deps.in_aggregate;
-        if is_agg {
+        if is_agg || entry.whole_table {
             deps.in_aggregate = true;
         }
         let mut args = Vec::new();

@@ -1,0 +1,188 @@
+//! `mlpc run` and `mlpc runs`: executing a plan and reading the tracking store.
+
+use crate::commands::{emit, fail};
+use crate::disk::Disk;
+use crate::render::{self, Located};
+use crate::CheckFormat;
+use mlpc_runtime::{history, Event, Options, Status, Store};
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+
+/// The state folder: `--state`, else `.mlp/` beside the pipeline.
+pub fn state_dir(file: &str, state: Option<&str>) -> PathBuf {
+    match state {
+        Some(s) => PathBuf::from(s),
+        None => base_dir(file).join(".mlp"),
+    }
+}
+
+fn base_dir(file: &str) -> PathBuf {
+    Path::new(file).parent().map_or_else(|| PathBuf::from("."), Path::to_path_buf)
+}
+
+pub fn run(file: &str, state: Option<&str>, force: bool, jobs: usize, json: bool) -> u8 {
+    if let Err(e) = std::fs::read_to_string(file) {
+        return fail(format!("cannot read `{file}`: {e}"));
+    }
+    let c = mlpc_compiler::compile(file, &Disk);
+    let Some(plan) = &c.plan else {
+        let located: Vec<Located> = c.diagnostics.iter().map(|d| Located { diag: d, sources: &c.sources }).collect();
+        eprint!("{}", render::render(CheckFormat::Human, &located, 1, std::io::stderr().is_terminal()));
+        return 1;
+    };
+    let opts = Options {
+        file: file.to_string(),
+        base_dir: base_dir(file),
+        state_dir: state_dir(file, state),
+        force,
+        jobs: jobs.max(1),
+    };
+    let mut on_event = |e: &Event| {
+        if json {
+            emit(&format!("{}\n", serde_json::to_string(e).expect("events serialize")));
+            return;
+        }
+        match e {
+            Event::Started { run_id, nodes } => emit(&format!("run {run_id}: {nodes} nodes\n")),
+            Event::NodeStarted { .. } => {}
+            Event::NodeFinished { node } => {
+                let mark = match node.status {
+                    Status::Ran => "ran     ",
+                    Status::Cached => "cached  ",
+                    Status::Failed => "FAILED  ",
+                    Status::Skipped => "skipped ",
+                    Status::Unsupported => "not run ",
+                    Status::Cancelled => "cancelled",
+                };
+                let time = if node.status == Status::Ran { format!(" ({} ms)", node.millis) } else { String::new() };
+                let first = node.message.lines().next().unwrap_or("");
+                emit(&format!("  {mark} {:<40} {first}{time}\n", node.id));
+                for more in node.message.lines().skip(1) {
+                    emit(&format!("           {more}\n"));
+                }
+            }
+        }
+    };
+    match mlpc_runtime::run(plan, &opts, &mut on_event) {
+        Ok(report) => {
+            if !json {
+                let count = |s: Status| report.nodes.iter().filter(|n| n.status == s).count();
+                emit(&format!(
+                    "run {} {}: {} ran, {} cached, {} failed, {} skipped, {} not run (state: {})\n",
+                    report.run_id,
+                    report.status,
+                    count(Status::Ran),
+                    count(Status::Cached),
+                    count(Status::Failed),
+                    count(Status::Skipped),
+                    count(Status::Unsupported),
+                    opts.state_dir.display()
+                ));
+            }
+            u8::from(report.status != "succeeded")
+        }
+        Err(e) => fail(e),
+    }
+}
+
+fn open(state: &str) -> Result<Store, u8> {
+    if !Path::new(state).join("state.duckdb").exists() {
+        return Err(fail(format!("no runs in `{state}`: run `mlpc run FILE` first, or pass `--state DIR`")));
+    }
+    Store::open(Path::new(state)).map_err(fail)
+}
+
+pub fn runs(state: &str, json: bool) -> u8 {
+    let store = match open(state) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    match history::runs(&store) {
+        Ok(rows) if json => {
+            emit(&format!("{}\n", serde_json::to_string_pretty(&rows).expect("rows serialize")));
+            0
+        }
+        Ok(rows) => {
+            emit(&format!(
+                "{:>4}  {:<26}  {:<10}  {:<12}  {:>4}  {:>6}  file\n",
+                "id", "started", "status", "pipeline", "ran", "cached"
+            ));
+            for r in rows {
+                emit(&format!(
+                    "{:>4}  {:<26}  {:<10}  {:<12}  {:>4}  {:>6}  {}\n",
+                    r.id, r.started_at, r.status, r.pipeline, r.nodes_ran, r.nodes_cached, r.file
+                ));
+            }
+            0
+        }
+        Err(e) => fail(e),
+    }
+}
+
+pub fn show(state: &str, id: i64, json: bool) -> u8 {
+    let store = match open(state) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    match history::show(&store, id) {
+        Ok(d) if json => {
+            emit(&format!("{}\n", serde_json::to_string_pretty(&d).expect("runs serialize")));
+            0
+        }
+        Ok(d) => {
+            emit(&format!("run {} ({}), {} — {}\n", d.run.id, d.run.status, d.run.started_at, d.run.file));
+            for n in d.nodes {
+                let metrics: Vec<String> = n
+                    .metrics
+                    .iter()
+                    .filter(|(k, _)| !k.starts_with("expectation_"))
+                    .map(|(k, v)| format!("{k}={v}"))
+                    .collect();
+                emit(&format!("  {:<8} {:<40} {}\n", n.status, n.id, metrics.join(" ")));
+                for (role, sha) in &n.artifacts {
+                    emit(&format!("           {role}: sha256:{sha}\n"));
+                }
+            }
+            0
+        }
+        Err(e) => fail(e),
+    }
+}
+
+pub fn compare(state: &str, a: i64, b: i64, json: bool) -> u8 {
+    let store = match open(state) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    match history::compare(&store, a, b) {
+        Ok(diff) if json => {
+            emit(&format!("{}\n", serde_json::to_string_pretty(&diff).expect("diffs serialize")));
+            0
+        }
+        Ok(diff) if diff.is_empty() => {
+            emit(&format!("runs {a} and {b} produced the same artifacts and metrics\n"));
+            0
+        }
+        Ok(diff) => {
+            emit(&format!("{:<40} {:<28} {:<16} {:<16}\n", "node", "what", format!("run {a}"), format!("run {b}")));
+            for d in diff {
+                emit(&format!("{:<40} {:<28} {:<16} {:<16}\n", d.node, d.what, d.a, d.b));
+            }
+            0
+        }
+        Err(e) => fail(e),
+    }
+}
+
+/// The text plan, with what a run would execute against `state` and why.
+pub fn plan_against_state(plan: &mlpc_compiler::plan::Plan, file: &str, state: &str) -> u8 {
+    let store = match Store::open(Path::new(state)) {
+        Ok(s) => s,
+        Err(e) => return fail(e),
+    };
+    for s in history::staleness(&store, plan, &base_dir(file)) {
+        let verdict = if s.would_run { "would run" } else { "up to date" };
+        emit(&format!("  {:<40} {:<10}  {}\n", s.node, verdict, s.reason));
+    }
+    0
+}

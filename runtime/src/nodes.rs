@@ -1,0 +1,666 @@
+//! What each kind of plan node does, as DuckDB SQL over Parquet artifacts.
+
+use crate::sql::{self, ident, literal, Scope};
+use mlpc_compiler::check::Column;
+use mlpc_compiler::plan::{JoinStep, Node, TExpr};
+use mlpc_compiler::types::Type;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// What a node produced: artifacts by role (files ready to adopt into the store),
+/// numbers worth tracking, and a line for the report.
+#[derive(Default, Debug)]
+pub struct Produced {
+    pub files: Vec<(String, PathBuf)>,
+    pub metrics: BTreeMap<String, f64>,
+    pub params: BTreeMap<String, String>,
+    pub message: String,
+}
+
+/// Everything a node reads: the artifact of each input node (by role) and where the
+/// pipeline's files are.
+pub struct Inputs<'a> {
+    pub base_dir: &'a Path,
+    pub work_dir: &'a Path,
+    /// node id → role → artifact path
+    pub artifacts: &'a BTreeMap<String, BTreeMap<String, PathBuf>>,
+    /// source name → its `time` column
+    pub time_columns: &'a BTreeMap<String, String>,
+}
+
+impl Inputs<'_> {
+    fn data(&self, node: &str) -> Result<String, String> {
+        let path = self
+            .artifacts
+            .get(node)
+            .and_then(|a| a.get("data"))
+            .ok_or_else(|| format!("the output of `{node}` is missing"))?;
+        Ok(format!("read_parquet({})", literal(&path.to_string_lossy())))
+    }
+    fn tmp(&self, node: &str, role: &str) -> PathBuf {
+        let safe: String = node.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).collect();
+        self.work_dir.join(format!("{safe}.{role}.{}.parquet", std::process::id()))
+    }
+}
+
+/// A failure with what to do about it.
+#[derive(Debug)]
+pub struct Failure {
+    pub message: String,
+}
+
+impl From<String> for Failure {
+    fn from(message: String) -> Self {
+        Failure { message }
+    }
+}
+
+fn db() -> Result<duckdb::Connection, String> {
+    duckdb::Connection::open_in_memory().map_err(|e| format!("cannot start DuckDB: {e}"))
+}
+
+fn exec(conn: &duckdb::Connection, sql: &str) -> Result<(), String> {
+    conn.execute_batch(sql).map_err(|e| e.to_string())
+}
+
+fn count(conn: &duckdb::Connection, sql: &str) -> Result<i64, String> {
+    conn.query_row(sql, [], |r| r.get(0)).map_err(|e| e.to_string())
+}
+
+fn copy_to(conn: &duckdb::Connection, select: &str, path: &Path) -> Result<i64, String> {
+    exec(conn, &format!("COPY ({select}) TO {} (FORMAT PARQUET)", literal(&path.to_string_lossy())))?;
+    count(conn, &format!("SELECT count(*) FROM read_parquet({})", literal(&path.to_string_lossy())))
+}
+
+pub fn run(node: &Node, inputs: &Inputs) -> Result<Produced, Failure> {
+    match node.kind {
+        "source" => source(node, inputs),
+        "check" => check(node, inputs),
+        "features" => features(node, inputs),
+        "dataset" => dataset(node, inputs),
+        "split" => split(node, inputs),
+        other => Err(Failure { message: format!("`{other}` nodes are not executed by this version of mlpc") }),
+    }
+}
+
+/// Node kinds the runtime executes.
+pub fn supported(kind: &str) -> bool {
+    matches!(kind, "source" | "check" | "features" | "dataset" | "split")
+}
+
+#[derive(Deserialize)]
+struct SourceDef {
+    format: String,
+    path: String,
+    #[serde(default)]
+    options: serde_json::Map<String, serde_json::Value>,
+}
+
+/// The file a source reads, relative to the pipeline's folder.
+pub fn source_file(node: &Node, base_dir: &Path) -> Option<PathBuf> {
+    let def: SourceDef = serde_json::from_value(node.def.clone()).ok()?;
+    Some(base_dir.join(def.path))
+}
+
+fn reader(def: &SourceDef, path: &Path, conn: &duckdb::Connection) -> Result<String, String> {
+    let p = literal(&path.to_string_lossy());
+    let opt = |k: &str| def.options.get(k);
+    Ok(match def.format.as_str() {
+        "csv" => {
+            let delim = opt("delimiter").and_then(|v| v.as_str()).unwrap_or(",");
+            let header = opt("header").and_then(|v| v.as_bool()).unwrap_or(true);
+            format!("read_csv({p}, header = {header}, delim = {}, auto_detect = true)", literal(delim))
+        }
+        "parquet" => format!("read_parquet({p})"),
+        "duckdb" => {
+            exec(conn, &format!("ATTACH {p} AS src (READ_ONLY)"))?;
+            let table = opt("table").and_then(|v| v.as_str()).unwrap_or_default();
+            format!("src.main.{}", ident(table))
+        }
+        other => return Err(format!("no reader for `{other}`")),
+    })
+}
+
+fn source(node: &Node, inputs: &Inputs) -> Result<Produced, Failure> {
+    let def: SourceDef = serde_json::from_value(node.def.clone()).map_err(|e| e.to_string())?;
+    let path = inputs.base_dir.join(&def.path);
+    if !path.exists() {
+        return Err(Failure {
+            message: format!(
+                "source `{}`: {} does not exist (paths are relative to the .mlp file's folder)",
+                node.name,
+                path.display()
+            ),
+        });
+    }
+    let conn = db()?;
+    let from = reader(&def, &path, &conn)
+        .map_err(|e| format!("source `{}`: cannot read {}: {e}", node.name, path.display()))?;
+    let mut found: BTreeMap<String, String> = BTreeMap::new();
+    let mut stmt = conn.prepare(&format!("DESCRIBE SELECT * FROM {from}")).map_err(|e| {
+        format!("source `{}`: cannot read {}: {}", node.name, path.display(), first_line(&e.to_string()))
+    })?;
+    let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))).map_err(|e| {
+        format!("source `{}`: cannot read {}: {}", node.name, path.display(), first_line(&e.to_string()))
+    })?;
+    for row in rows {
+        let (name, ty) = row.map_err(|e| e.to_string())?;
+        found.insert(name, ty);
+    }
+    let mut problems = Vec::new();
+    for col in &node.schema {
+        match found.get(&col.name) {
+            None => problems.push(format!("  column `{}`: declared {}, not in the data", col.name, col.ty)),
+            Some(t) if !sql::type_fits(col.ty, t) => {
+                problems.push(format!("  column `{}`: declared {}, found {}", col.name, col.ty, t.to_lowercase()))
+            }
+            Some(_) => {}
+        }
+    }
+    if !problems.is_empty() {
+        let present: Vec<&str> = found.keys().map(String::as_str).collect();
+        return Err(Failure {
+            message: format!(
+                "source `{}`: {} does not match its declared schema:\n{}\n  the data has: {}\n  fix the data, or the column types in the `source` block",
+                node.name,
+                path.display(),
+                problems.join("\n"),
+                present.join(", ")
+            ),
+        });
+    }
+    let cols: Vec<String> = node
+        .schema
+        .iter()
+        .map(|c| format!("CAST({} AS {}) AS {}", ident(&c.name), sql::column_type(c.ty), ident(&c.name)))
+        .collect();
+    let out = inputs.tmp(&node.id, "data");
+    let rows = copy_to(&conn, &format!("SELECT {} FROM {from}", cols.join(", ")), &out)
+        .map_err(|e| format!("source `{}`: cannot load {}: {}", node.name, path.display(), first_line(&e)))?;
+    let mut p = Produced { files: vec![("data".into(), out)], ..Default::default() };
+    p.metrics.insert("rows".into(), rows as f64);
+    p.message = format!("{rows} rows from {}", def.path);
+    Ok(p)
+}
+
+fn first_line(s: &str) -> &str {
+    s.lines().next().unwrap_or(s)
+}
+
+#[derive(Deserialize)]
+struct Expectation {
+    text: String,
+    level: String,
+    expr: TExpr,
+}
+
+#[derive(Deserialize)]
+struct CheckDef {
+    source: String,
+    expectations: Vec<Expectation>,
+    on_fail: String,
+}
+
+/// Names in a check: the checked table's columns; whole-table reads go to `t`.
+struct TableScope;
+
+impl Scope for TableScope {
+    fn column(&self, name: &str) -> String {
+        ident(name)
+    }
+    fn feature(&self, _: &str, name: &str) -> Result<String, String> {
+        Err(format!("a check cannot read the feature `{name}`"))
+    }
+    fn aggregate(&self, _: &TExpr) -> Result<String, String> {
+        Err("a check aggregates its own table only".into())
+    }
+    fn lookup(&self, table: &str, _: &str) -> Result<String, String> {
+        Err(format!("a check cannot read `{table}`"))
+    }
+    fn table(&self) -> Option<String> {
+        Some("t".into())
+    }
+}
+
+fn check(node: &Node, inputs: &Inputs) -> Result<Produced, Failure> {
+    let def: CheckDef = serde_json::from_value(node.def.clone()).map_err(|e| e.to_string())?;
+    let conn = db()?;
+    exec(&conn, &format!("CREATE VIEW t AS SELECT * FROM {}", inputs.data(&format!("source:{}", def.source))?))?;
+    let mut failed = Vec::new();
+    let mut p = Produced::default();
+    for (i, e) in def.expectations.iter().enumerate() {
+        let pred = sql::expr(&e.expr, &TableScope)?;
+        let (ok, detail) = if e.level == "table" {
+            let ok: Option<bool> =
+                conn.query_row(&format!("SELECT {pred}"), [], |r| r.get(0)).map_err(|e| e.to_string())?;
+            let detail = match &e.expr {
+                TExpr::Binary { lhs, .. } => {
+                    let v: String = conn
+                        .query_row(&format!("SELECT CAST({} AS VARCHAR)", sql::expr(lhs, &TableScope)?), [], |r| {
+                            r.get(0)
+                        })
+                        .unwrap_or_default();
+                    format!("value {v}")
+                }
+                TExpr::Call { func, args, .. } if func == "unique" => {
+                    let cols: Vec<String> = args.iter().map(|a| sql::expr(a, &TableScope)).collect::<Result<_, _>>()?;
+                    let keys = cols.join(", ");
+                    let dups = count(
+                        &conn,
+                        &format!("SELECT count(*) FROM (SELECT {keys} FROM t GROUP BY {keys} HAVING count(*) > 1)"),
+                    )?;
+                    let examples = examples(
+                        &conn,
+                        &format!(
+                            "SELECT {keys}, count(*) AS copies FROM t GROUP BY {keys} HAVING count(*) > 1 LIMIT 3"
+                        ),
+                    )?;
+                    format!("{dups} duplicated keys, e.g. {examples}")
+                }
+                _ => String::new(),
+            };
+            (ok == Some(true), detail)
+        } else {
+            let bad = format!("FROM t WHERE NOT coalesce({pred}, false)");
+            let n = count(&conn, &format!("SELECT count(*) {bad}"))?;
+            let ex = if n > 0 { examples(&conn, &format!("SELECT * {bad} LIMIT 3"))? } else { String::new() };
+            (n == 0, if n > 0 { format!("{n} rows fail, e.g. {ex}") } else { String::new() })
+        };
+        p.metrics.insert(format!("expectation_{i}_passed"), if ok { 1.0 } else { 0.0 });
+        if !ok {
+            failed.push(format!("  expect {}: {detail}", e.text));
+        }
+    }
+    p.metrics.insert("failed".into(), failed.len() as f64);
+    if failed.is_empty() {
+        p.message = format!("{} expectations hold", def.expectations.len());
+        return Ok(p);
+    }
+    let report = format!(
+        "check `{}`: {} of {} expectations fail:\n{}",
+        def.source,
+        failed.len(),
+        def.expectations.len(),
+        failed.join("\n")
+    );
+    if def.on_fail == "warn" {
+        p.message = format!("warning: {report}");
+        Ok(p)
+    } else {
+        Err(Failure { message: format!("{report}\n  (on_fail = stop: what reads `{}` does not run)", def.source) })
+    }
+}
+
+/// A few rows as `{col: value, …}` text for reports.
+fn examples(conn: &duckdb::Connection, select: &str) -> Result<String, String> {
+    let wrapped = format!("SELECT CAST(to_json(x) AS VARCHAR) FROM ({select}) x");
+    let mut stmt = conn.prepare(&wrapped).map_err(|e| e.to_string())?;
+    let rows = stmt.query_map([], |r| r.get::<_, String>(0)).map_err(|e| e.to_string())?;
+    let rows: Vec<String> = rows.filter_map(Result::ok).collect();
+    Ok(rows.join(", "))
+}
+
+#[derive(Deserialize)]
+struct FeatureDef {
+    name: String,
+    #[serde(rename = "type")]
+    ty: Type,
+    expr: TExpr,
+}
+
+#[derive(Deserialize)]
+struct FeaturesDef {
+    entity: String,
+    features: Vec<FeatureDef>,
+}
+
+/// Names in a feature view, over the entity `e`, aggregate tables `a_*`, lookups `l_*`
+/// and other views `v_*`.
+struct ViewScope<'a> {
+    view: &'a str,
+    features: &'a [FeatureDef],
+    aggregates: Vec<(TExpr, String)>,
+    lookups: BTreeMap<String, String>,
+    views: BTreeMap<String, String>,
+}
+
+impl Scope for ViewScope<'_> {
+    fn column(&self, name: &str) -> String {
+        format!("e.{}", ident(name))
+    }
+    fn feature(&self, view: &str, name: &str) -> Result<String, String> {
+        if view == self.view {
+            let f = self.features.iter().find(|f| f.name == name).ok_or(format!("no feature `{name}`"))?;
+            return sql::expr(&f.expr, self).map(|s| format!("CAST({s} AS {})", sql::column_type(f.ty)));
+        }
+        let alias = self.views.get(view).ok_or(format!("view `{view}` is not joined"))?;
+        Ok(format!("{alias}.{}", ident(name)))
+    }
+    fn aggregate(&self, e: &TExpr) -> Result<String, String> {
+        let i = self.aggregates.iter().position(|(x, _)| x == e).ok_or("an aggregation was not planned")?;
+        Ok(self.aggregates[i].1.clone())
+    }
+    fn lookup(&self, table: &str, column: &str) -> Result<String, String> {
+        let alias = self.lookups.get(table).ok_or(format!("`{table}` is not joined"))?;
+        Ok(format!("{alias}.{}", ident(column)))
+    }
+}
+
+/// Aggregations anywhere in an expression, outermost first.
+fn collect_aggregates<'e>(e: &'e TExpr, out: &mut Vec<&'e TExpr>) {
+    match e {
+        TExpr::Aggregate { .. } => out.push(e),
+        TExpr::Call { args, .. } => args.iter().for_each(|a| collect_aggregates(a, out)),
+        TExpr::Unary { arg, .. } => collect_aggregates(arg, out),
+        TExpr::Binary { lhs, rhs, .. } => {
+            collect_aggregates(lhs, out);
+            collect_aggregates(rhs, out);
+        }
+        TExpr::Between { arg, low, high } => {
+            collect_aggregates(arg, out);
+            collect_aggregates(low, out);
+            collect_aggregates(high, out);
+        }
+        TExpr::List { items } => items.iter().for_each(|i| collect_aggregates(i, out)),
+        _ => {}
+    }
+}
+
+fn collect<'e>(e: &'e TExpr, pick: &dyn Fn(&TExpr) -> bool, out: &mut Vec<&'e TExpr>) {
+    if pick(e) {
+        out.push(e);
+    }
+    match e {
+        TExpr::Call { args, .. } | TExpr::Aggregate { args, .. } => args.iter().for_each(|a| collect(a, pick, out)),
+        TExpr::Unary { arg, .. } => collect(arg, pick, out),
+        TExpr::Binary { lhs, rhs, .. } => {
+            collect(lhs, pick, out);
+            collect(rhs, pick, out);
+        }
+        TExpr::Between { arg, low, high } => {
+            collect(arg, pick, out);
+            collect(low, pick, out);
+            collect(high, pick, out);
+        }
+        TExpr::List { items } => items.iter().for_each(|i| collect(i, pick, out)),
+        _ => {}
+    }
+}
+
+/// `FROM`-clause text that joins `steps` starting from `first` (already aliased `j0`),
+/// and the alias and column where the chain ends.
+fn chain(inputs: &Inputs, steps: &[JoinStep], prefix: &str) -> Result<(String, String), String> {
+    let mut from = String::new();
+    for (i, step) in steps.iter().enumerate().skip(1) {
+        let prev = &steps[i - 1];
+        from.push_str(&format!(
+            " JOIN {} AS {prefix}{i} ON {prefix}{}.{} = {prefix}{i}.{}",
+            inputs.data(&format!("source:{}", step.from_table))?,
+            i - 1,
+            ident(&prev.from_column),
+            ident(&prev.to_column)
+        ));
+    }
+    let last = steps.last().ok_or("an empty join path")?;
+    Ok((from, format!("{prefix}{}.{}", steps.len() - 1, ident(&last.from_column))))
+}
+
+fn features(node: &Node, inputs: &Inputs) -> Result<Produced, Failure> {
+    let def: FeaturesDef = serde_json::from_value(node.def.clone()).map_err(|e| e.to_string())?;
+    let conn = db()?;
+    let entity_cols: Vec<&Column> = node.schema.iter().filter(|c| c.view.is_none()).collect();
+    let keys: Vec<&Column> = entity_cols.iter().copied().filter(|c| c.key).collect();
+    let time = entity_cols.iter().find(|c| c.time).map(|c| c.name.clone());
+    let mut ctes = vec![format!(
+        "e AS (SELECT row_number() OVER () AS __row, * FROM {})",
+        inputs.data(&format!("source:{}", def.entity))?
+    )];
+    let mut joins = String::new();
+    // Aggregations, one grouped join per related table.
+    let mut all: Vec<&TExpr> = Vec::new();
+    for f in &def.features {
+        collect_aggregates(&f.expr, &mut all);
+    }
+    let mut scope = ViewScope {
+        view: &node.name,
+        features: &def.features,
+        aggregates: Vec::new(),
+        lookups: BTreeMap::new(),
+        views: BTreeMap::new(),
+    };
+    let mut tables: Vec<String> = Vec::new();
+    for a in &all {
+        if let TExpr::Aggregate { table, .. } = a {
+            if !tables.contains(table) {
+                tables.push(table.clone());
+            }
+        }
+    }
+    for (ti, table) in tables.iter().enumerate() {
+        let aggs: Vec<&&TExpr> =
+            all.iter().filter(|a| matches!(a, TExpr::Aggregate { table: t, .. } if t == table)).collect();
+        let TExpr::Aggregate { join, .. } = aggs[0] else { unreachable!("filtered to aggregates") };
+        let (hops, end) = chain(inputs, join, &format!("j{ti}_"))?;
+        let related_time = inputs.time_columns.get(table).cloned();
+        let mut on = format!("r.__ek = e.{}", ident(&join.last().map(|s| s.to_column.clone()).unwrap_or_default()));
+        if let (Some(t), Some(rt)) = (&time, &related_time) {
+            on.push_str(&format!(" AND r.{} <= e.{}", ident(rt), ident(t)));
+        }
+        let mut cols = Vec::new();
+        for (ai, a) in aggs.iter().enumerate() {
+            let TExpr::Aggregate { func, args, window_ms, .. } = a else { continue };
+            let rel = RelatedScope;
+            let compiled: Vec<String> = args
+                .iter()
+                .map(|x| match x {
+                    TExpr::Table { .. } => Ok("r.__ek".to_string()),
+                    other => sql::expr(other, &rel),
+                })
+                .collect::<Result<_, _>>()?;
+            let mut agg = sql::aggregate_sql(func, &compiled).ok_or(format!("no SQL for `{func}`"))?;
+            if let (Some(w), Some(t), Some(rt)) = (window_ms, &time, &related_time) {
+                let filter = format!("FILTER (WHERE r.{} > e.{} - INTERVAL ({w}) MILLISECOND)", ident(rt), ident(t));
+                agg = match agg.strip_prefix("coalesce(").and_then(|s| s.strip_suffix(", 0)")) {
+                    Some(inner) => format!("coalesce({inner} {filter}, 0)"),
+                    None => format!("{agg} {filter}"),
+                };
+            }
+            let name = format!("a{ti}_{ai}");
+            cols.push(format!("{agg} AS {name}"));
+            scope.aggregates.push(((**a).clone(), format!("a{ti}.{name}")));
+        }
+        ctes.push(format!(
+            "a{ti} AS (SELECT e.__row, {} FROM e LEFT JOIN (SELECT j{ti}_0.*, {end} AS __ek FROM {} AS j{ti}_0{hops}) AS r ON {on} GROUP BY e.__row)",
+            cols.join(", "),
+            inputs.data(&format!("source:{table}"))?
+        ));
+        joins.push_str(&format!(" LEFT JOIN a{ti} ON a{ti}.__row = e.__row"));
+    }
+    // Lookups of parent tables along references.
+    let mut lookups: Vec<&TExpr> = Vec::new();
+    for f in &def.features {
+        collect(&f.expr, &|e| matches!(e, TExpr::Lookup { .. }), &mut lookups);
+    }
+    for (li, l) in lookups.iter().enumerate() {
+        let TExpr::Lookup { table, join, .. } = l else { continue };
+        if scope.lookups.contains_key(table) {
+            continue;
+        }
+        let mut prev = "e".to_string();
+        for (si, step) in join.iter().enumerate() {
+            let alias = format!("l{li}_{si}");
+            joins.push_str(&format!(
+                " LEFT JOIN {} AS {alias} ON {alias}.{} = {prev}.{}",
+                inputs.data(&format!("source:{}", step.to_table))?,
+                ident(&step.to_column),
+                ident(&step.from_column)
+            ));
+            prev = alias;
+        }
+        scope.lookups.insert(table.clone(), prev);
+    }
+    // Features of other views on the same entity.
+    let mut others: Vec<&TExpr> = Vec::new();
+    for f in &def.features {
+        collect(&f.expr, &|e| matches!(e, TExpr::Feature { view, .. } if view != &node.name), &mut others);
+    }
+    for (vi, o) in others.iter().enumerate() {
+        let TExpr::Feature { view, .. } = o else { continue };
+        if scope.views.contains_key(view) {
+            continue;
+        }
+        let alias = format!("v{vi}");
+        let mut on: Vec<String> = keys.iter().map(|k| format!("{alias}.{0} = e.{0}", ident(&k.name))).collect();
+        if let Some(t) = &time {
+            on.push(format!("{alias}.{0} = e.{0}", ident(t)));
+        }
+        joins.push_str(&format!(
+            " LEFT JOIN {} AS {alias} ON {}",
+            inputs.data(&format!("features:{view}"))?,
+            on.join(" AND ")
+        ));
+        scope.views.insert(view.clone(), alias);
+    }
+    let mut select: Vec<String> = entity_cols.iter().map(|c| format!("e.{}", ident(&c.name))).collect();
+    for f in &def.features {
+        let s = sql::expr(&f.expr, &scope)?;
+        select.push(format!("CAST({s} AS {}) AS {}", sql::column_type(f.ty), ident(&f.name)));
+    }
+    let query = format!("WITH {} SELECT {} FROM e{joins} ORDER BY e.__row", ctes.join(", "), select.join(", "));
+    let offline = inputs.tmp(&node.id, "data");
+    let rows = copy_to(&conn, &query, &offline).map_err(|e| format!("features `{}`: {e}", node.name))?;
+    let online = inputs.tmp(&node.id, "online");
+    let latest = match &time {
+        Some(t) => {
+            let part: Vec<String> = keys.iter().map(|k| ident(&k.name)).collect();
+            format!(
+                "SELECT * FROM read_parquet({}) QUALIFY row_number() OVER (PARTITION BY {} ORDER BY {} DESC) = 1",
+                literal(&offline.to_string_lossy()),
+                part.join(", "),
+                ident(t)
+            )
+        }
+        None => format!("SELECT * FROM read_parquet({})", literal(&offline.to_string_lossy())),
+    };
+    let entities = copy_to(&conn, &latest, &online)?;
+    let mut p = Produced { files: vec![("data".into(), offline), ("online".into(), online)], ..Default::default() };
+    p.metrics.insert("rows".into(), rows as f64);
+    p.metrics.insert("entities".into(), entities as f64);
+    p.message = format!("{} features for {rows} rows ({entities} entities online)", def.features.len());
+    Ok(p)
+}
+
+/// Inside an aggregation: columns of the related rows `r`.
+struct RelatedScope;
+
+impl Scope for RelatedScope {
+    fn column(&self, name: &str) -> String {
+        format!("r.{}", ident(name))
+    }
+    fn feature(&self, _: &str, name: &str) -> Result<String, String> {
+        Err(format!("an aggregation cannot read the feature `{name}`"))
+    }
+    fn aggregate(&self, _: &TExpr) -> Result<String, String> {
+        Err("aggregations do not nest".into())
+    }
+    fn lookup(&self, table: &str, _: &str) -> Result<String, String> {
+        Err(format!("an aggregation cannot look up `{table}`"))
+    }
+    fn related(&self, _: &str, column: &str) -> Result<String, String> {
+        Ok(format!("r.{}", ident(column)))
+    }
+}
+
+#[derive(Deserialize)]
+struct DatasetDef {
+    base: String,
+    views: Vec<String>,
+}
+
+fn dataset(node: &Node, inputs: &Inputs) -> Result<Produced, Failure> {
+    let def: DatasetDef = serde_json::from_value(node.def.clone()).map_err(|e| e.to_string())?;
+    let conn = db()?;
+    let base_cols: Vec<&Column> = node.schema.iter().filter(|c| c.view.is_none()).collect();
+    let keys: Vec<&Column> = base_cols.iter().copied().filter(|c| c.key).collect();
+    let time = base_cols.iter().find(|c| c.time);
+    let mut select: Vec<String> = base_cols.iter().map(|c| format!("e.{}", ident(&c.name))).collect();
+    let mut joins = String::new();
+    for (i, v) in def.views.iter().enumerate() {
+        let alias = format!("v{i}");
+        let mut on: Vec<String> = keys.iter().map(|k| format!("{alias}.{0} = e.{0}", ident(&k.name))).collect();
+        if let Some(t) = time {
+            on.push(format!("{alias}.{0} = e.{0}", ident(&t.name)));
+        }
+        joins.push_str(&format!(
+            " LEFT JOIN {} AS {alias} ON {}",
+            inputs.data(&format!("features:{v}"))?,
+            on.join(" AND ")
+        ));
+        for c in node.schema.iter().filter(|c| c.view.as_deref() == Some(v)) {
+            select.push(format!("{alias}.{}", ident(&c.name)));
+        }
+    }
+    let query = format!(
+        "SELECT {} FROM (SELECT row_number() OVER () AS __row, * FROM {}) AS e{joins} ORDER BY e.__row",
+        select.join(", "),
+        inputs.data(&format!("source:{}", def.base))?
+    );
+    let out = inputs.tmp(&node.id, "data");
+    let rows = copy_to(&conn, &query, &out).map_err(|e| format!("dataset `{}`: {e}", node.name))?;
+    let mut p = Produced { files: vec![("data".into(), out)], ..Default::default() };
+    p.metrics.insert("rows".into(), rows as f64);
+    p.message = format!("{rows} rows, {} columns", node.schema.len());
+    Ok(p)
+}
+
+#[derive(Deserialize)]
+struct SplitDef {
+    dataset: String,
+    part: String,
+    method: String,
+    seed: Option<i64>,
+    parts: Vec<(String, f64)>,
+}
+
+fn split(node: &Node, inputs: &Inputs) -> Result<Produced, Failure> {
+    let def: SplitDef = serde_json::from_value(node.def.clone()).map_err(|e| e.to_string())?;
+    let conn = db()?;
+    let mut low = 0.0;
+    let mut high = 0.0;
+    for (name, share) in &def.parts {
+        if name == &def.part {
+            high = low + share;
+            break;
+        }
+        low += share;
+    }
+    let last = def.parts.last().is_some_and(|(n, _)| n == &def.part);
+    let keys: Vec<String> = node.schema.iter().filter(|c| c.key && c.view.is_none()).map(|c| ident(&c.name)).collect();
+    let time = node.schema.iter().find(|c| c.time && c.view.is_none()).map(|c| ident(&c.name));
+    let position = match (def.method.as_str(), &time) {
+        ("time", Some(t)) => format!("percent_rank() OVER (ORDER BY {t}, __row)"),
+        _ => {
+            let mut hashed = keys.clone();
+            if let Some(t) = &time {
+                hashed.push(t.clone());
+            }
+            if hashed.is_empty() {
+                hashed.push("__row".into());
+            }
+            format!("(hash({}, {}) % 1000000) / 1000000.0", hashed.join(", "), def.seed.unwrap_or(42))
+        }
+    };
+    let upper = if last { "<= 1.0".to_string() } else { format!("< {high}") };
+    let query = format!(
+        "SELECT * EXCLUDE (__row, __pos) FROM (SELECT *, {position} AS __pos FROM (SELECT row_number() OVER () AS __row, * FROM {})) WHERE __pos >= {low} AND __pos {upper} ORDER BY __row",
+        inputs.data(&format!("dataset:{}", def.dataset))?
+    );
+    let out = inputs.tmp(&node.id, "data");
+    let rows = copy_to(&conn, &query, &out).map_err(|e| format!("split `{}`: {e}", node.name))?;
+    let mut p = Produced { files: vec![("data".into(), out)], ..Default::default() };
+    p.metrics.insert("rows".into(), rows as f64);
+    p.params.insert("method".into(), def.method.clone());
+    p.message = format!("{rows} rows ({}%)", ((high - low) * 100.0).round());
+    Ok(p)
+}
