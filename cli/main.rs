@@ -69,6 +69,23 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Write example data: `mlpc example-data churn --customers 2000 --out examples/churn/data`.
+    ExampleData {
+        /// Which example (`churn`).
+        example: String,
+        #[arg(long, default_value_t = 2000)]
+        customers: u64,
+        /// Mean orders per customer.
+        #[arg(long, default_value_t = 5.0)]
+        orders_per_customer: f64,
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        /// A shifted "production" sample, for drift monitors.
+        #[arg(long)]
+        drift: bool,
+        #[arg(long)]
+        out: String,
+    },
     /// List tracked runs, show one, or compare two.
     Runs {
         #[command(subcommand)]
@@ -104,6 +121,9 @@ fn main() -> ExitCode {
         Command::Fmt { paths, check } => commands::fmt(&paths, check),
         Command::Plan { file, format, state } => commands::plan(&file, format, state.as_deref()),
         Command::Run { file, state, force, jobs, json } => mlpc::run::run(&file, state.as_deref(), force, jobs, json),
+        Command::ExampleData { example, customers, orders_per_customer, seed, drift, out } => {
+            mlpc::run::example_data(&example, customers, orders_per_customer, seed, drift, &out)
+        }
         Command::Runs { command, state, json } => match command {
             None => mlpc::run::runs(&state, json),
             Some(RunsCommand::Show { id }) => mlpc::run::show(&state, id, json),

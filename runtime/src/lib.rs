@@ -2,6 +2,7 @@
 //! splits on DuckDB — with caching and run tracking in a state folder.
 
 mod cache;
+pub mod datagen;
 mod executor;
 pub mod history;
 mod nodes;
