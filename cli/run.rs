@@ -37,15 +37,41 @@ pub fn run(file: &str, state: Option<&str>, force: bool, jobs: usize, json: bool
         force,
         jobs: jobs.max(1),
     };
+    // On a terminal, a progress bar on stderr; the per-node lines go above it.
+    let bar = (!json && std::io::stderr().is_terminal()).then(|| {
+        let bar = indicatif::ProgressBar::new(plan.nodes.len() as u64);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("{spinner} [{bar:30}] {pos}/{len} nodes  {msg}")
+                .expect("a valid template")
+                .progress_chars("=> "),
+        );
+        bar.enable_steady_tick(std::time::Duration::from_millis(120));
+        bar
+    });
+    let say = |line: String| match &bar {
+        Some(b) => b.println(line.trim_end()),
+        None => emit(&line),
+    };
+    let mut running: Vec<String> = Vec::new();
     let mut on_event = |e: &Event| {
         if json {
             emit(&format!("{}\n", serde_json::to_string(e).expect("events serialize")));
             return;
         }
         match e {
-            Event::Started { run_id, nodes } => emit(&format!("run {run_id}: {nodes} nodes\n")),
-            Event::NodeStarted { .. } => {}
+            Event::Started { run_id, nodes } => say(format!("run {run_id}: {nodes} nodes\n")),
+            Event::NodeStarted { id } => {
+                running.push(id.to_string());
+                if let Some(b) = &bar {
+                    b.set_message(running.join(", "));
+                }
+            }
             Event::NodeFinished { node } => {
+                running.retain(|r| r != &node.id);
+                if let Some(b) = &bar {
+                    b.inc(1);
+                    b.set_message(running.join(", "));
+                }
                 let mark = match node.status {
                     Status::Ran => "ran     ",
                     Status::Cached => "cached  ",
@@ -56,14 +82,19 @@ pub fn run(file: &str, state: Option<&str>, force: bool, jobs: usize, json: bool
                 };
                 let time = if node.status == Status::Ran { format!(" ({} ms)", node.millis) } else { String::new() };
                 let first = node.message.lines().next().unwrap_or("");
-                emit(&format!("  {mark} {:<40} {first}{time}\n", node.id));
+                let mut text = format!("  {mark} {:<40} {first}{time}\n", node.id);
                 for more in node.message.lines().skip(1) {
-                    emit(&format!("           {more}\n"));
+                    text.push_str(&format!("           {more}\n"));
                 }
+                say(text);
             }
         }
     };
-    match mlpc_runtime::run(plan, &opts, &mut on_event) {
+    let result = mlpc_runtime::run(plan, &opts, &mut on_event);
+    if let Some(b) = &bar {
+        b.finish_and_clear();
+    }
+    match result {
         Ok(report) => {
             if !json {
                 let count = |s: Status| report.nodes.iter().filter(|n| n.status == s).count();
