@@ -228,3 +228,35 @@ fn hover_on_named_arguments_shows_the_parameter() {
     let (_, text) = ide::hover::hover(&c, f, o).unwrap();
     assert!(text.contains("share of rows in split `test`"), "{text}");
 }
+
+#[test]
+fn snapshots_of_signature_help_tokens_and_rename() {
+    let text = "features f on c {\n  x: int = days_between(max(orders.ts), ";
+    let help = ide::signature::signature_help(text, text.len()).unwrap();
+    insta::assert_snapshot!(
+        "signature_days_between",
+        format!("{}\nactive: {}\ndoc: {:?}", help.label, help.active, help.doc)
+    );
+
+    let (c, f, _) = fixture(
+        "source s = csv(\"s.csv\") {\n  id: int key // the key\n}\n\ncheck s {\n  expect unique(id)$0\n}\n",
+        &[],
+    );
+    let text = &c.sources.get(f).text;
+    let tokens: Vec<String> = ide::tokens::tokens(&c, f)
+        .iter()
+        .map(|t| format!("{} {}", &text[t.span.start..t.span.end], ide::tokens::LEGEND[t.kind as usize]))
+        .collect();
+    insta::assert_debug_snapshot!("tokens_small", tokens);
+
+    let (c, f, o) = churn_at("churn_data = customers", 0);
+    let edits = ide::navigate::rename(&c, f, o, "customer_rows").unwrap();
+    let places: Vec<String> = edits
+        .iter()
+        .map(|(file, s)| {
+            let lc = c.sources.get(*file).line_col(s.start);
+            format!("{}:{} {}", lc.line, lc.column, &c.sources.get(*file).text[s.start..s.end])
+        })
+        .collect();
+    insta::assert_debug_snapshot!("rename_dataset", places);
+}
