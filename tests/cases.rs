@@ -26,13 +26,7 @@ fn err_cases_yield_exactly_their_codes() {
 #[test]
 fn err_case_snapshots() {
     insta::glob!("cases/err/*.mlp", |path| {
-        let rel = path
-            .strip_prefix(env!("CARGO_MANIFEST_DIR"))
-            .unwrap()
-            .to_string_lossy()
-            .trim_start_matches('/')
-            .to_string();
-        let c = compile_file(&rel);
+        let c = compile_file(&repo_relative(path));
         let human = rendered(&c, CheckFormat::Human);
         let json: serde_json::Value = serde_json::from_str(&rendered(&c, CheckFormat::Json)).unwrap();
         insta::assert_snapshot!("human", human);
@@ -54,13 +48,13 @@ fn ok_cases_and_examples_check_clean() {
 #[test]
 fn ok_case_plans() {
     insta::glob!("cases/ok/*.mlp", |path| {
-        let rel = path
-            .strip_prefix(env!("CARGO_MANIFEST_DIR"))
-            .unwrap()
-            .to_string_lossy()
-            .trim_start_matches('/')
-            .to_string();
-        let c = compile_file(&rel);
+        let c = compile_file(&repo_relative(path));
         insta::assert_snapshot!(c.plan.expect("ok cases compile").to_text());
     });
+}
+
+/// A glob's absolute path as the repository-relative path diagnostics show.
+fn repo_relative(path: &std::path::Path) -> String {
+    let rel = path.strip_prefix(env!("CARGO_MANIFEST_DIR")).expect("cases live in the repository");
+    rel.to_string_lossy().trim_start_matches('/').to_string()
 }

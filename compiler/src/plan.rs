@@ -288,15 +288,7 @@ pub fn lower(sources: &Sources, a: &Analysis) -> Result<Plan, Box<Diagnostic>> {
         let entity = a.sources.iter().find(|s| s.name == v.entity);
         let mut schema: Vec<Column> =
             entity.map(|s| s.columns.iter().filter(|c| c.key || c.time).cloned().collect()).unwrap_or_default();
-        schema.extend(v.features.iter().map(|f| Column {
-            name: f.name.clone(),
-            ty: f.ty,
-            key: false,
-            time: false,
-            references: None,
-            view: Some(v.name.clone()),
-            site: f.site.clone(),
-        }));
+        schema.extend(v.features.iter().map(|f| f.column(&v.name)));
         let id = b.add(
             format!("features:{}", v.name),
             "features",

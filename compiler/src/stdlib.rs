@@ -250,17 +250,7 @@ mod tests {
         assert!(!std.lookup(StdKind::Metric, "auc").unwrap().applies_to(Task::Regression));
         assert_eq!(std.lookup(StdKind::Aggregation, "sum").unwrap().returns, None);
         assert!(std.lookup(StdKind::Expectation, "unique").unwrap().variadic);
-        for kind in [
-            StdKind::Algorithm,
-            StdKind::Metric,
-            StdKind::Aggregation,
-            StdKind::Function,
-            StdKind::Expectation,
-            StdKind::Splitter,
-            StdKind::DriftTest,
-            StdKind::ServingMetric,
-            StdKind::Reader,
-        ] {
+        for &kind in StdKind::ALL {
             assert!(std.names(kind).count() > 0, "no {kind:?} in stdlib");
         }
         assert!(std.entries().all(|e| e.doc.is_some()), "every stdlib item has a doc comment");

@@ -142,6 +142,21 @@ pub struct FeatureInfo {
     pub features: BTreeSet<(String, String)>,
 }
 
+impl FeatureInfo {
+    /// The feature as a column of a dataset or of its view's table.
+    pub fn column(&self, view: &str) -> Column {
+        Column {
+            name: self.name.clone(),
+            ty: self.ty,
+            key: false,
+            time: false,
+            references: None,
+            view: Some(view.to_string()),
+            site: self.site.clone(),
+        }
+    }
+}
+
 #[derive(Clone, Debug, Serialize)]
 pub struct ViewInfo {
     pub name: String,

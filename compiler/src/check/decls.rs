@@ -693,15 +693,7 @@ impl Checker<'_> {
                     );
                     continue;
                 }
-                columns.push(Column {
-                    name: f.name.clone(),
-                    ty: f.ty,
-                    key: false,
-                    time: false,
-                    references: None,
-                    view: Some(v.name.clone()),
-                    site: f.site.clone(),
-                });
+                columns.push(f.column(&v.name));
             }
             view_names.push(v.name.clone());
         }
@@ -1315,7 +1307,7 @@ impl Checker<'_> {
                 for it in items {
                     match &it.kind {
                         ExprKind::Path(p) if p.parts.len() == 1 => {
-                            if self.metric_name(file, &p.parts[0], task) {
+                            if self.metric_name(file, &p.parts[0], task, &[]) {
                                 metrics.push(p.parts[0].name.clone());
                             }
                         }
@@ -1353,9 +1345,12 @@ impl Checker<'_> {
         });
     }
 
-    fn metric_name(&mut self, file: FileId, m: &Ident, task: Option<Task>) -> bool {
+    /// A metric name: declared in the stdlib (else E0002, offering `also` too) and valid
+    /// for the model's task (else E0008).
+    pub(super) fn metric_name(&mut self, file: FileId, m: &Ident, task: Option<Task>, also: &[&str]) -> bool {
         let Some(entry) = self.std.lookup(StdKind::Metric, &m.name) else {
-            let names: Vec<&str> = self.std.names(StdKind::Metric).collect();
+            let mut names: Vec<&str> = self.std.names(StdKind::Metric).collect();
+            names.extend(also);
             self.unknown(file, m.span, "metric", &m.name, names);
             return false;
         };
@@ -1364,24 +1359,22 @@ impl Checker<'_> {
             span: m.span,
             target: Target::Std { kind: StdKind::Metric, name: m.name.clone() },
         });
-        if let Some(task) = task {
-            if !entry.applies_to(task) {
-                let valid: Vec<&str> = self
-                    .std
-                    .entries()
-                    .filter(|e| e.kind == StdKind::Metric && e.applies_to(task))
-                    .map(|e| e.name.as_str())
-                    .collect();
-                self.err(
-                    Code::E0008,
-                    file,
-                    m.span,
-                    format!("`{}` does not apply to {} models", m.name, task.name()),
-                    format!("a {} metric", entry.tasks.iter().map(|t| t.name()).collect::<Vec<_>>().join("/")),
-                    format!("{} metrics: {}", task.name(), valid.join(", ")),
-                );
-                return false;
-            }
+        if let Some(task) = task.filter(|t| !entry.applies_to(*t)) {
+            let valid: Vec<&str> = self
+                .std
+                .entries()
+                .filter(|e| e.kind == StdKind::Metric && e.applies_to(task))
+                .map(|e| e.name.as_str())
+                .collect();
+            self.err(
+                Code::E0008,
+                file,
+                m.span,
+                format!("`{}` does not apply to {} models", m.name, task.name()),
+                format!("a {} metric", entry.tasks.iter().map(|t| t.name()).collect::<Vec<_>>().join("/")),
+                format!("{} metrics: {}", task.name(), valid.join(", ")),
+            );
+            return false;
         }
         true
     }

@@ -271,14 +271,7 @@ impl Checker<'_> {
         let poison = (Val::Scalar(Type::Unknown), TExpr::lit(serde_json::Value::Null, Type::Unknown));
         let first = &p.parts[0];
         if p.parts.len() > 2 {
-            self.err(
-                Code::E0002,
-                file,
-                p.span,
-                format!("`{}` has too many parts", p.text()),
-                "expected `name` or `table.name`",
-                "refer to a column as `column` or `table.column`",
-            );
+            self.too_many_parts(file, p, "`name` or `table.name`", "refer to a column as `column` or `table.column`");
             return poison;
         }
         match ctx {
@@ -547,33 +540,9 @@ impl Checker<'_> {
         task: Option<Task>,
         evaluated: bool,
     ) -> bool {
-        let Some(entry) = self.std.lookup(StdKind::Metric, &m.name) else {
-            let mut names: Vec<&str> = self.std.names(StdKind::Metric).collect();
-            if evaluated {
-                names.push("approved");
-            }
-            self.unknown(file, m.span, "metric", &m.name, names);
+        let also: &[&str] = if evaluated { &["approved"] } else { &[] };
+        if !self.metric_name(file, m, task, also) {
             return false;
-        };
-        self.reference(file, m.span, Target::Std { kind: StdKind::Metric, name: m.name.clone() });
-        if let Some(task) = task {
-            if !entry.applies_to(task) {
-                let valid: Vec<&str> = self
-                    .std
-                    .entries()
-                    .filter(|e| e.kind == StdKind::Metric && e.applies_to(task))
-                    .map(|e| e.name.as_str())
-                    .collect();
-                self.err(
-                    Code::E0008,
-                    file,
-                    m.span,
-                    format!("`{}` does not apply to {} models", m.name, task.name()),
-                    format!("a {} metric", entry.tasks.iter().map(|t| t.name()).collect::<Vec<_>>().join("/")),
-                    format!("{} metrics: {}", task.name(), valid.join(", ")),
-                );
-                return false;
-            }
         }
         if evaluated {
             let evals: Vec<_> = self.evaluations_of(model).cloned().collect();

@@ -205,6 +205,12 @@ struct Index {
     serves: HashMap<String, usize>,
 }
 
+/// Appends `item`, indexing the first one of each name.
+fn indexed_push<T>(index: &mut HashMap<String, usize>, items: &mut Vec<T>, name: String, item: T) {
+    index.entry(name).or_insert(items.len());
+    items.push(item);
+}
+
 /// The keys of a block, after unknown and repeated keys were reported.
 pub(crate) struct Keys<'b> {
     pub map: HashMap<&'b str, &'b Expr>,
@@ -238,28 +244,23 @@ impl<'a> Checker<'a> {
     }
 
     fn push_source(&mut self, s: SourceInfo) {
-        self.index.sources.entry(s.name.clone()).or_insert(self.a.sources.len());
-        self.a.sources.push(s);
+        indexed_push(&mut self.index.sources, &mut self.a.sources, s.name.clone(), s);
     }
     fn push_view(&mut self, v: ViewInfo) {
-        self.index.views.entry(v.name.clone()).or_insert(self.a.views.len());
-        self.a.views.push(v);
+        indexed_push(&mut self.index.views, &mut self.a.views, v.name.clone(), v);
     }
     fn push_dataset(&mut self, d: DatasetInfo) {
-        self.index.datasets.entry(d.name.clone()).or_insert(self.a.datasets.len());
-        self.a.datasets.push(d);
+        indexed_push(&mut self.index.datasets, &mut self.a.datasets, d.name.clone(), d);
     }
     fn push_model(&mut self, m: ModelInfo) {
-        self.index.models.entry(m.name.clone()).or_insert(self.a.models.len());
-        self.a.models.push(m);
+        indexed_push(&mut self.index.models, &mut self.a.models, m.name.clone(), m);
     }
     fn push_evaluation(&mut self, e: EvalInfo) {
         self.index.evaluations.entry(e.model.clone()).or_default().push(self.a.evaluations.len());
         self.a.evaluations.push(e);
     }
     fn push_serve(&mut self, s: ServeInfo) {
-        self.index.serves.entry(s.registered.clone()).or_insert(self.a.serves.len());
-        self.a.serves.push(s);
+        indexed_push(&mut self.index.serves, &mut self.a.serves, s.registered.clone(), s);
     }
 
     fn text(&self, file: FileId, span: Span) -> &str {
@@ -656,17 +657,15 @@ impl<'a> Checker<'a> {
             }
         };
         if p.parts.len() > 2 {
-            self.err(
-                Code::E0002,
-                file,
-                p.span,
-                format!("`{}` has too many parts", p.text()),
-                "expected `dataset` or `dataset.split`",
-                "name a dataset or one of its splits",
-            );
+            self.too_many_parts(file, p, "`dataset` or `dataset.split`", "name a dataset or one of its splits");
             return None;
         }
         Some(DataRef { dataset: ds, split })
+    }
+
+    fn too_many_parts(&mut self, file: FileId, p: &crate::ast::Path, expected: &str, help: &str) {
+        let message = format!("`{}` has too many parts", p.text());
+        self.err(Code::E0002, file, p.span, message, format!("expected {expected}"), help);
     }
 
     fn unused(&mut self, items: &[(FileId, &Item)]) {

@@ -67,20 +67,21 @@ impl StdKind {
         }
     }
     pub fn from_keyword(word: &str) -> Option<StdKind> {
-        [
-            StdKind::Algorithm,
-            StdKind::Metric,
-            StdKind::Aggregation,
-            StdKind::Function,
-            StdKind::Expectation,
-            StdKind::Splitter,
-            StdKind::DriftTest,
-            StdKind::ServingMetric,
-            StdKind::Reader,
-        ]
-        .into_iter()
-        .find(|k| k.keyword() == word)
+        StdKind::ALL.iter().copied().find(|k| k.keyword() == word)
     }
+
+    /// Every kind, in declaration order.
+    pub const ALL: &'static [StdKind] = &[
+        StdKind::Algorithm,
+        StdKind::Metric,
+        StdKind::Aggregation,
+        StdKind::Function,
+        StdKind::Expectation,
+        StdKind::Splitter,
+        StdKind::DriftTest,
+        StdKind::ServingMetric,
+        StdKind::Reader,
+    ];
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]

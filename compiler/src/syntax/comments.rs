@@ -58,24 +58,36 @@ pub fn doc_above(text: &str, comments: &[Comment], offset: usize) -> Option<Stri
     Some(lines.join("\n"))
 }
 
-/// How deep `(`, `[` and `{` nest outside strings and comments, and where the first
-/// bracket past `limit` opens.
-pub fn first_too_deep(text: &str, limit: usize) -> Option<usize> {
+/// The bytes of `text` that are code, with their offsets: string literals and comments
+/// are stepped over (newlines that end a comment are kept).
+fn code(text: &str) -> impl Iterator<Item = (usize, u8)> + '_ {
     let bytes = text.as_bytes();
-    let mut depth = 0usize;
     let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
+    std::iter::from_fn(move || loop {
+        let b = *bytes.get(i)?;
+        match b {
             b'"' => {
                 i += 1;
                 while i < bytes.len() && bytes[i] != b'"' && bytes[i] != b'\n' {
                     i += if bytes[i] == b'\\' { 2 } else { 1 };
                 }
+                i += 1;
             }
-            b'/' if bytes.get(i + 1) == Some(&b'/') => {
-                i = text[i..].find('\n').map_or(text.len(), |n| i + n);
-                continue;
+            b'/' if bytes.get(i + 1) == Some(&b'/') => i = text[i..].find('\n').map_or(text.len(), |n| i + n),
+            _ => {
+                i += 1;
+                return Some((i - 1, b));
             }
+        }
+    })
+}
+
+/// Where the first `(`, `[` or `{` past `limit` levels of nesting opens, outside
+/// strings and comments.
+pub fn first_too_deep(text: &str, limit: usize) -> Option<usize> {
+    let mut depth = 0usize;
+    for (i, b) in code(text) {
+        match b {
             b'(' | b'[' | b'{' => {
                 depth += 1;
                 if depth > limit {
@@ -85,7 +97,6 @@ pub fn first_too_deep(text: &str, limit: usize) -> Option<usize> {
             b')' | b']' | b'}' => depth = depth.saturating_sub(1),
             _ => {}
         }
-        i += 1;
     }
     None
 }
@@ -95,27 +106,15 @@ pub fn first_too_deep(text: &str, limit: usize) -> Option<usize> {
 /// that starts with a declaration keyword or at the comment block right above one,
 /// outside any brackets, string or comment.
 pub fn cut_points(text: &str, n: usize) -> Vec<usize> {
-    const KEYWORDS: &[&str] =
-        &["source ", "check ", "features ", "dataset ", "model ", "evaluate ", "register ", "serve ", "monitor "];
     let mut cuts = vec![0];
     if n < 2 {
         return cuts;
     }
     let target = text.len() / n;
     let bytes = text.as_bytes();
-    let (mut depth, mut i) = (0usize, 0usize);
-    while i < bytes.len() && cuts.len() < n {
-        match bytes[i] {
-            b'"' => {
-                i += 1;
-                while i < bytes.len() && bytes[i] != b'"' && bytes[i] != b'\n' {
-                    i += if bytes[i] == b'\\' { 2 } else { 1 };
-                }
-            }
-            b'/' if bytes.get(i + 1) == Some(&b'/') => {
-                i = text[i..].find('\n').map_or(text.len(), |k| i + k);
-                continue;
-            }
+    let mut depth = 0usize;
+    for (i, b) in code(text) {
+        match b {
             b'(' | b'[' | b'{' => depth += 1,
             b')' | b']' | b'}' => depth = depth.saturating_sub(1),
             b'\n' if depth == 0 && i + 1 >= cuts.len() * target && i >= 1 && bytes[i - 1] == b'\n' => {
@@ -124,13 +123,18 @@ pub fn cut_points(text: &str, n: usize) -> Vec<usize> {
                 while line.starts_with("//") {
                     line = line.find('\n').map_or("", |k| &line[k + 1..]);
                 }
-                if KEYWORDS.iter().any(|k| line.starts_with(k)) {
+                let starts_declaration = super::DECLARATION_KEYWORDS
+                    .iter()
+                    .any(|k| line.strip_prefix(k).is_some_and(|rest| rest.starts_with([' ', '"'])));
+                if starts_declaration {
                     cuts.push(i + 1);
+                    if cuts.len() == n {
+                        break;
+                    }
                 }
             }
             _ => {}
         }
-        i += 1;
     }
     cuts
 }

@@ -6,6 +6,49 @@ mod parse;
 
 pub use parse::parse;
 
+/// The words that start a top-level declaration.
+pub const DECLARATION_KEYWORDS: &[&str] = &[
+    "pipeline", "import", "source", "check", "features", "dataset", "model", "evaluate", "register", "serve", "monitor",
+];
+
+/// Every word the grammar gives a meaning: a name can never be one of these.
+pub const KEYWORDS: &[&str] = &[
+    "pipeline",
+    "import",
+    "source",
+    "check",
+    "features",
+    "dataset",
+    "model",
+    "evaluate",
+    "register",
+    "serve",
+    "monitor",
+    "on",
+    "with",
+    "as",
+    "key",
+    "time",
+    "references",
+    "expect",
+    "slice",
+    "by",
+    "promote",
+    "to",
+    "when",
+    "rollback",
+    "alert",
+    "then",
+    "retrain",
+    "and",
+    "or",
+    "not",
+    "between",
+    "over",
+    "true",
+    "false",
+];
+
 #[cfg(test)]
 mod tests {
     use super::*;

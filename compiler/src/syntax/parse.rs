@@ -136,17 +136,13 @@ impl<'a> Builder<'a> {
 
     /// A declaration whose keyword is misspelled (`datset`) gets a "did you mean".
     fn misspelled_keyword(&mut self, sp: Span) {
-        const KEYWORDS: &[&str] = &[
-            "pipeline", "import", "source", "check", "features", "dataset", "model", "evaluate", "register", "serve",
-            "monitor",
-        ];
         let text = &self.text[sp.start..sp.end];
         let word: String = text.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
-        if word.is_empty() || KEYWORDS.contains(&word.as_str()) {
+        if word.is_empty() || super::DECLARATION_KEYWORDS.contains(&word.as_str()) {
             return;
         }
         if let (Some(best), Some(last)) =
-            (crate::diagnostic::suggest(&word, KEYWORDS.iter().copied()), self.diags.last_mut())
+            (crate::diagnostic::suggest(&word, super::DECLARATION_KEYWORDS.iter().copied()), self.diags.last_mut())
         {
             let at = Span::new(sp.start, sp.start + word.len());
             let d = std::mem::replace(last, Diagnostic::new(Code::E0001, self.file, at, ""));

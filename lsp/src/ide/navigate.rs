@@ -20,44 +20,6 @@ pub fn references(c: &Compilation, file: FileId, offset: usize, include_declarat
     all
 }
 
-/// Words a name can never be: they would change how the file parses.
-const KEYWORDS: &[&str] = &[
-    "pipeline",
-    "import",
-    "source",
-    "check",
-    "features",
-    "dataset",
-    "model",
-    "evaluate",
-    "register",
-    "serve",
-    "monitor",
-    "on",
-    "with",
-    "as",
-    "key",
-    "time",
-    "references",
-    "expect",
-    "slice",
-    "by",
-    "promote",
-    "to",
-    "when",
-    "rollback",
-    "alert",
-    "then",
-    "retrain",
-    "and",
-    "or",
-    "not",
-    "between",
-    "over",
-    "true",
-    "false",
-];
-
 /// The span that a rename at the cursor would change, or why it cannot.
 pub fn prepare_rename(c: &Compilation, file: FileId, offset: usize) -> Result<(Span, String), String> {
     let (span, target) = symbol_at(c, file, offset).ok_or("no renamable name here")?;
@@ -78,7 +40,7 @@ pub fn rename(c: &Compilation, file: FileId, offset: usize, new_name: &str) -> R
     if !valid {
         return Err(format!("`{new_name}` is not a name: use letters, digits and `_`, not starting with a digit"));
     }
-    if KEYWORDS.contains(&new_name) {
+    if mlpc_compiler::syntax::KEYWORDS.contains(&new_name) {
         return Err(format!("`{new_name}` is a keyword"));
     }
     if let Some(clash) = collision(c, &target, new_name) {

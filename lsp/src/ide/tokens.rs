@@ -27,43 +27,6 @@ pub struct Token {
     pub kind: u32,
 }
 
-const KEYWORDS: &[&str] = &[
-    "pipeline",
-    "import",
-    "source",
-    "check",
-    "features",
-    "dataset",
-    "model",
-    "evaluate",
-    "register",
-    "serve",
-    "monitor",
-    "on",
-    "with",
-    "as",
-    "key",
-    "time",
-    "references",
-    "expect",
-    "slice",
-    "by",
-    "promote",
-    "to",
-    "when",
-    "rollback",
-    "alert",
-    "then",
-    "retrain",
-    "and",
-    "or",
-    "not",
-    "between",
-    "over",
-    "true",
-    "false",
-];
-
 fn kind_of(name: &str) -> u32 {
     LEGEND.iter().position(|l| *l == name).expect("legend entry") as u32
 }
@@ -125,7 +88,7 @@ pub fn tokens(c: &Compilation, file: FileId) -> Vec<Token> {
             let word = &text[i..j];
             let kind = match named.get(&i) {
                 Some((_, k)) => Some(*k),
-                None if KEYWORDS.contains(&word) => Some(kind_of("keyword")),
+                None if mlpc_compiler::syntax::KEYWORDS.contains(&word) => Some(kind_of("keyword")),
                 None if mlpc_compiler::types::Type::from_name(word).is_some() => Some(kind_of("type")),
                 None => None,
             };
