@@ -32,78 +32,31 @@ pub fn check(sources: &Sources, modules: &[Module]) -> (Analysis, Vec<Diagnostic
     let items: Vec<(FileId, &Item)> =
         modules.iter().flat_map(|m| m.ast.items.iter().map(move |i| (m.file, i))).collect();
     c.declare(&items);
-    // Order matters only for what each kind looks up: sources before what reads them,
-    // evaluations before the promotion rules that need their metrics, and so on.
-    for (file, item) in &items {
-        c.quiet_missing = broken_body(item.kind.body());
-        if let ItemKind::Source { name, reader, body } = &item.kind {
-            c.source(*file, item, name, reader, body);
+    // Each kind is checked once what it looks up is known: sources before what reads them,
+    // feature types before feature expressions, evaluations before the promotion rules
+    // that need their metrics, and so on.
+    let broken: Vec<bool> = items.iter().map(|(_, i)| broken_body(i.kind.body())).collect();
+    let mut phases: Vec<Vec<usize>> = vec![Vec::new(); PHASES];
+    for (i, (_, item)) in items.iter().enumerate() {
+        for &p in phases_of(&item.kind) {
+            phases[p].push(i);
         }
     }
-    c.references();
-    for (file, item) in &items {
-        c.quiet_missing = broken_body(item.kind.body());
-        if let ItemKind::Features { name, entity, body } = &item.kind {
-            c.features_head(*file, item, name, entity, body);
-        }
-    }
-    for (file, item) in &items {
-        c.quiet_missing = broken_body(item.kind.body());
-        match &item.kind {
-            ItemKind::Features { name, body, .. } => c.features_body(*file, name, body),
-            ItemKind::Check { target, body } => c.check_block(*file, item, target, body),
-            ItemKind::Pipeline { name, body } => c.pipeline(*file, item, name, body.as_ref()),
-            ItemKind::Stdlib { std, .. } => c.diags.push(
-                Diagnostic::new(
-                    Code::E0021,
-                    *file,
-                    item.span.start_end(std.keyword().len()),
-                    format!("`{}` declarations belong to the standard library", std.keyword()),
-                )
-                .label("only `stdlib/` may declare this")
-                .help("use the built-in items by name; to add one, change `stdlib/` in mlpc itself"),
-            ),
+    for (p, members) in phases.iter().enumerate() {
+        match p {
+            1 => c.references(),
+            3 => {
+                c.feature_cycles();
+                if !c.diags.iter().any(|d| d.code == Code::E0014) {
+                    c.view_cycles();
+                }
+            }
             _ => {}
         }
-    }
-    c.feature_cycles();
-    if !c.diags.iter().any(|d| d.code == Code::E0014) {
-        c.view_cycles();
-    }
-    for (file, item) in &items {
-        c.quiet_missing = broken_body(item.kind.body());
-        if let ItemKind::Dataset { name, base, views, body } = &item.kind {
-            c.dataset(*file, item, name, base, views, body.as_ref());
-        }
-    }
-    for (file, item) in &items {
-        c.quiet_missing = broken_body(item.kind.body());
-        if let ItemKind::Model { name, algorithm, body } = &item.kind {
-            c.model(*file, item, name, algorithm, body.as_ref());
-        }
-    }
-    for (file, item) in &items {
-        c.quiet_missing = broken_body(item.kind.body());
-        if let ItemKind::Evaluate { model, data, body } = &item.kind {
-            c.evaluate(*file, item, model, data, body.as_ref());
-        }
-    }
-    for (file, item) in &items {
-        c.quiet_missing = broken_body(item.kind.body());
-        if let ItemKind::Register { model, registered, body } = &item.kind {
-            c.register(*file, item, model, registered, body.as_ref());
-        }
-    }
-    for (file, item) in &items {
-        c.quiet_missing = broken_body(item.kind.body());
-        if let ItemKind::Serve { registered, body } = &item.kind {
-            c.serve(*file, item, registered, body.as_ref());
-        }
-    }
-    for (file, item) in &items {
-        c.quiet_missing = broken_body(item.kind.body());
-        if let ItemKind::Monitor { name, registered, body } = &item.kind {
-            c.monitor(*file, item, name, registered, body.as_ref());
+        for &i in members {
+            let (file, item) = items[i];
+            c.quiet_missing = broken[i];
+            c.visit(p, file, item);
         }
     }
     // What is used is only known once every use resolved: no unused warnings on top of errors.
@@ -111,6 +64,24 @@ pub fn check(sources: &Sources, modules: &[Module]) -> (Analysis, Vec<Diagnostic
         c.unused(&items);
     }
     (c.a, c.diags)
+}
+
+const PHASES: usize = 9;
+
+/// The checking phases a declaration takes part in (see `check`).
+fn phases_of(kind: &ItemKind) -> &'static [usize] {
+    match kind {
+        ItemKind::Source { .. } => &[0],
+        ItemKind::Features { .. } => &[1, 2],
+        ItemKind::Check { .. } | ItemKind::Pipeline { .. } | ItemKind::Stdlib { .. } => &[2],
+        ItemKind::Dataset { .. } => &[3],
+        ItemKind::Model { .. } => &[4],
+        ItemKind::Evaluate { .. } => &[5],
+        ItemKind::Register { .. } => &[6],
+        ItemKind::Serve { .. } => &[7],
+        ItemKind::Monitor { .. } => &[8],
+        ItemKind::Import { .. } | ItemKind::Error { .. } => &[],
+    }
 }
 
 /// Whether a block, or a block inside it, holds a statement that did not parse.
@@ -224,6 +195,40 @@ impl<'b> Keys<'b> {
 }
 
 impl<'a> Checker<'a> {
+    /// One declaration in one phase.
+    fn visit(&mut self, phase: usize, file: FileId, item: &Item) {
+        match (phase, &item.kind) {
+            (_, ItemKind::Source { name, reader, body }) => self.source(file, item, name, reader, body),
+            (1, ItemKind::Features { name, entity, body }) => self.features_head(file, item, name, entity, body),
+            (_, ItemKind::Features { name, body, .. }) => self.features_body(file, name, body),
+            (_, ItemKind::Check { target, body }) => self.check_block(file, item, target, body),
+            (_, ItemKind::Pipeline { name, body }) => self.pipeline(file, item, name, body.as_ref()),
+            (_, ItemKind::Stdlib { std, .. }) => self.diags.push(
+                Diagnostic::new(
+                    Code::E0021,
+                    file,
+                    item.span.start_end(std.keyword().len()),
+                    format!("`{}` declarations belong to the standard library", std.keyword()),
+                )
+                .label("only `stdlib/` may declare this")
+                .help("use the built-in items by name; to add one, change `stdlib/` in mlpc itself"),
+            ),
+            (_, ItemKind::Dataset { name, base, views, body }) => {
+                self.dataset(file, item, name, base, views, body.as_ref())
+            }
+            (_, ItemKind::Model { name, algorithm, body }) => self.model(file, item, name, algorithm, body.as_ref()),
+            (_, ItemKind::Evaluate { model, data, body }) => self.evaluate(file, item, model, data, body.as_ref()),
+            (_, ItemKind::Register { model, registered, body }) => {
+                self.register(file, item, model, registered, body.as_ref())
+            }
+            (_, ItemKind::Serve { registered, body }) => self.serve(file, item, registered, body.as_ref()),
+            (_, ItemKind::Monitor { name, registered, body }) => {
+                self.monitor(file, item, name, registered, body.as_ref())
+            }
+            (_, ItemKind::Import { .. } | ItemKind::Error { .. }) => {}
+        }
+    }
+
     fn source_info(&self, name: &str) -> Option<&SourceInfo> {
         self.index.sources.get(name).map(|i| &self.a.sources[*i])
     }
