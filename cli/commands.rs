@@ -159,15 +159,12 @@ fn compiled(file: &str) -> Result<Compilation, u8> {
     Ok(c)
 }
 
-pub fn plan(file: &str, format: PlanFormat, state: Option<&str>) -> u8 {
+pub fn plan(file: &str, format: PlanFormat) -> u8 {
     let c = match compiled(file) {
         Ok(c) => c,
         Err(code) => return code,
     };
     let plan = c.plan.as_ref().expect("compiled() returns plans");
-    if let Some(state) = state {
-        return crate::run::plan_against_state(plan, file, state);
-    }
     match format {
         PlanFormat::Json => emit(&format!("{}\n", plan.to_json())),
         PlanFormat::Text => emit(&plan.to_text()),
@@ -198,5 +195,37 @@ pub fn explain(code: &str) -> u8 {
             let known: Vec<&str> = Code::ALL.iter().map(|c| c.as_str()).collect();
             fail(format!("unknown code `{code}`; known codes: {}", known.join(", ")))
         }
+    }
+}
+
+/// Where the build put DuckDB's library (the runtime binary's rpath points here).
+const BUILT_LIB_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/.deps/lib");
+
+/// Runs this invocation in `mlpc-runtime`, beside this binary, once DuckDB's library is
+/// known to be where the system loader will look.
+pub fn delegate_to_runtime() -> u8 {
+    let exe = match std::env::current_exe() {
+        Ok(me) => me.with_file_name("mlpc-runtime"),
+        Err(e) => return fail(format!("cannot find mlpc's own path: {e}")),
+    };
+    if !exe.exists() {
+        return fail(format!(
+            "{} is missing: it runs pipelines; build it with `cargo build` (it ships beside `mlpc`)",
+            exe.display()
+        ));
+    }
+    let mut dirs: Vec<String> =
+        std::env::var("LD_LIBRARY_PATH").unwrap_or_default().split(':').map(str::to_string).collect();
+    dirs.push(BUILT_LIB_DIR.to_string());
+    dirs.extend(["/usr/local/lib", "/usr/lib", "/usr/lib/x86_64-linux-gnu", "/lib"].map(String::from));
+    if !dirs.iter().any(|d| !d.is_empty() && std::path::Path::new(d).join("libduckdb.so").exists()) {
+        return fail(format!(
+            "running pipelines needs DuckDB's library (libduckdb.so 1.5.6), which is not in {BUILT_LIB_DIR} nor on LD_LIBRARY_PATH\n  \
+             fix: run `scripts/setup` in the mlpc checkout, or set LD_LIBRARY_PATH to the folder that holds libduckdb.so"
+        ));
+    }
+    match std::process::Command::new(&exe).args(std::env::args_os().skip(1)).status() {
+        Ok(status) => status.code().map_or(130, |c| c as u8),
+        Err(e) => fail(format!("cannot start {}: {e}", exe.display())),
     }
 }

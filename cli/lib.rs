@@ -1,10 +1,10 @@
 //! The mlpc command line as a library: subcommands and the renderers of diagnostics, so
 //! tests can drive them in-process.
 
+pub mod args;
 pub mod commands;
 pub mod disk;
 pub mod render;
-pub mod run;
 
 use clap::ValueEnum;
 

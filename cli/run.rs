@@ -1,9 +1,9 @@
 //! `mlpc run` and `mlpc runs`: executing a plan and reading the tracking store.
 
-use crate::commands::{emit, fail};
-use crate::disk::Disk;
-use crate::render::{self, Located};
-use crate::CheckFormat;
+use mlpc::commands::{emit, fail};
+use mlpc::disk::Disk;
+use mlpc::render::{self, Located};
+use mlpc::CheckFormat;
 use mlpc_runtime::{history, Event, Options, Status, Store};
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -205,8 +205,14 @@ pub fn compare(state: &str, a: i64, b: i64, json: bool) -> u8 {
     }
 }
 
-/// The text plan, with what a run would execute against `state` and why.
-pub fn plan_against_state(plan: &mlpc_compiler::plan::Plan, file: &str, state: &str) -> u8 {
+/// What a run against `state` would execute, and why.
+pub fn plan_against_state(file: &str, state: &str) -> u8 {
+    let c = mlpc_compiler::compile(file, &Disk);
+    let Some(plan) = &c.plan else {
+        let located: Vec<Located> = c.diagnostics.iter().map(|d| Located { diag: d, sources: &c.sources }).collect();
+        eprint!("{}", render::render(CheckFormat::Human, &located, 1, std::io::stderr().is_terminal()));
+        return 1;
+    };
     let store = match Store::open(Path::new(state)) {
         Ok(s) => s,
         Err(e) => return fail(e),

@@ -1,0 +1,116 @@
+//! The command line's arguments, shared by `mlpc` and `mlpc-runtime`.
+
+use crate::{CheckFormat, GraphFormat, PlanFormat};
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "mlpc", version, about = "Type-check, format and compile .mlp ML lifecycle programs")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand)]
+pub enum RunsCommand {
+    /// One run: its nodes, metrics and artifacts.
+    Show { id: i64 },
+    /// What differs between two runs.
+    Compare { a: i64, b: i64 },
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Check programs and report every diagnostic (exit 0 clean, 1 errors, 2 usage or IO).
+    Check {
+        /// Files or folders (searched for `*.mlp`); default `.`.
+        paths: Vec<String>,
+        #[arg(long, value_enum, default_value_t = CheckFormat::Human)]
+        format: CheckFormat,
+        /// Treat warnings as errors.
+        #[arg(long)]
+        deny_warnings: bool,
+    },
+    /// Rewrite files in the canonical layout (comments kept).
+    Fmt {
+        /// Files or folders; default `.`.
+        paths: Vec<String>,
+        /// Change nothing; list files that are not formatted and exit 1 if any.
+        #[arg(long)]
+        check: bool,
+    },
+    /// Print the compiled plan: the DAG the runtime executes.
+    Plan {
+        file: String,
+        #[arg(long, value_enum, default_value_t = PlanFormat::Text)]
+        format: PlanFormat,
+        /// Say which nodes a run against this state folder would execute, and why.
+        #[arg(long)]
+        state: Option<String>,
+    },
+    /// Run a pipeline: sources, checks, features, datasets and splits, cached and tracked.
+    Run {
+        file: String,
+        /// The state folder (tracking store and artifacts); default `.mlp/` beside FILE.
+        #[arg(long)]
+        state: Option<String>,
+        /// Rerun every node, even those whose inputs did not change.
+        #[arg(long)]
+        force: bool,
+        /// Nodes run at once.
+        #[arg(long, default_value_t = 2)]
+        jobs: usize,
+        /// One JSON event per line instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write example data: `mlpc example-data churn --customers 2000 --out examples/churn/data`.
+    ExampleData {
+        /// Which example (`churn`).
+        example: String,
+        #[arg(long, default_value_t = 2000)]
+        customers: u64,
+        /// Mean orders per customer.
+        #[arg(long, default_value_t = 5.0)]
+        orders_per_customer: f64,
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        /// A shifted "production" sample, for drift monitors.
+        #[arg(long)]
+        drift: bool,
+        #[arg(long)]
+        out: String,
+    },
+    /// List tracked runs, show one, or compare two.
+    Runs {
+        #[command(subcommand)]
+        command: Option<RunsCommand>,
+        /// The state folder.
+        #[arg(long, default_value = ".mlp", global = true)]
+        state: String,
+        #[arg(long, global = true)]
+        json: bool,
+    },
+    /// Print the pipeline's DAG as a graph.
+    Graph {
+        file: String,
+        #[arg(long, value_enum, default_value_t = GraphFormat::Dot)]
+        format: GraphFormat,
+    },
+    /// Explain a diagnostic code, e.g. `mlpc explain E0006`.
+    Explain { code: String },
+    /// Run the language server over stdin/stdout (for editors).
+    Lsp,
+}
+
+impl Command {
+    /// Commands that need DuckDB, which `mlpc-runtime` runs.
+    pub fn needs_runtime(&self) -> bool {
+        matches!(
+            self,
+            Command::Run { .. }
+                | Command::Runs { .. }
+                | Command::ExampleData { .. }
+                | Command::Plan { state: Some(_), .. }
+        )
+    }
+}
