@@ -48,6 +48,10 @@ pub fn run(file: &str, state: Option<&str>, force: bool, jobs: usize, json: bool
         bar.enable_steady_tick(std::time::Duration::from_millis(120));
         bar
     });
+    // Elsewhere (CI, a log file), timestamped `tracing` lines on stderr beside the report.
+    if !json && bar.is_none() {
+        let _ = tracing_subscriber::fmt().with_writer(std::io::stderr).with_target(false).with_ansi(false).try_init();
+    }
     let say = |line: String| match &bar {
         Some(b) => b.println(line.trim_end()),
         None => emit(&line),
@@ -61,12 +65,19 @@ pub fn run(file: &str, state: Option<&str>, force: bool, jobs: usize, json: bool
         match e {
             Event::Started { run_id, nodes } => say(format!("run {run_id}: {nodes} nodes\n")),
             Event::NodeStarted { id } => {
+                tracing::info!(node = %id, "started");
                 running.push(id.to_string());
                 if let Some(b) = &bar {
                     b.set_message(running.join(", "));
                 }
             }
             Event::NodeFinished { node } => {
+                let status = mlpc_runtime::status_name(node.status);
+                let first = node.message.lines().next().unwrap_or("");
+                match node.status {
+                    Status::Failed => tracing::error!(node = %node.id, status, millis = node.millis, "{first}"),
+                    _ => tracing::info!(node = %node.id, status, millis = node.millis, "{first}"),
+                }
                 running.retain(|r| r != &node.id);
                 if let Some(b) = &bar {
                     b.inc(1);

@@ -9,7 +9,7 @@ mod nodes;
 mod sql;
 mod store;
 
-pub use executor::{run, Event, NodeReport, Options, RunReport, Status};
+pub use executor::{run, status_name, Event, NodeReport, Options, RunReport, Status};
 pub use store::Store;
 
 /// The DuckDB library version this build links.
