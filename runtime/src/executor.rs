@@ -208,6 +208,8 @@ pub fn run(plan: &Plan, opts: &Options, on_event: &mut dyn FnMut(&Event)) -> Res
         }
     });
     let nodes: Vec<NodeReport> = plan.nodes.iter().filter_map(|n| reports.remove(&n.id)).collect();
+    // The run's records commit together: one write to the store, not one per row.
+    store.conn.execute_batch("BEGIN TRANSACTION").map_err(|e| e.to_string())?;
     for n in &nodes {
         store
             .conn
@@ -244,6 +246,7 @@ pub fn run(plan: &Plan, opts: &Options, on_event: &mut dyn FnMut(&Event)) -> Res
         .conn
         .execute("UPDATE runs SET finished_at = now(), status = ? WHERE id = ?", params![status, run_id])
         .map_err(|e| e.to_string())?;
+    store.conn.execute_batch("COMMIT").map_err(|e| e.to_string())?;
     let _ = std::fs::remove_dir_all(&work);
     Ok(RunReport { run_id, status: status.into(), nodes })
 }

@@ -135,8 +135,14 @@ fn source(node: &Node, inputs: &Inputs) -> Result<Produced, Failure> {
         });
     }
     let conn = db()?;
-    let from = reader(&def, &path, &conn)
+    let mut from = reader(&def, &path, &conn)
         .map_err(|e| format!("source `{}`: cannot read {}: {e}", node.name, path.display()))?;
+    if def.format == "csv" {
+        // Detecting a CSV's dialect and types costs a pass of its own: read it once.
+        exec(&conn, &format!("CREATE TEMP TABLE raw AS SELECT * FROM {from}"))
+            .map_err(|e| format!("source `{}`: cannot read {}: {}", node.name, path.display(), first_line(&e)))?;
+        from = "raw".into();
+    }
     let mut found: BTreeMap<String, String> = BTreeMap::new();
     let mut stmt = conn.prepare(&format!("DESCRIBE SELECT * FROM {from}")).map_err(|e| {
         format!("source `{}`: cannot read {}: {}", node.name, path.display(), first_line(&e.to_string()))
