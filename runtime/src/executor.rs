@@ -286,8 +286,13 @@ fn record(
 ) -> Result<String, String> {
     let mut outputs = BTreeMap::new();
     let mut paths = BTreeMap::new();
+    let mut adopted: BTreeMap<&PathBuf, String> = BTreeMap::new();
     for (role, tmp) in &p.files {
-        let sha = store.adopt(tmp, "parquet")?;
+        let sha = match adopted.get(tmp) {
+            Some(sha) => sha.clone(),
+            None => store.adopt(tmp, "parquet")?,
+        };
+        adopted.insert(tmp, sha.clone());
         store
             .conn
             .execute("INSERT INTO node_artifacts VALUES (?, ?, ?, ?)", params![run_id, node, role, sha])

@@ -144,6 +144,7 @@ fn source(node: &Node, inputs: &Inputs) -> Result<Produced, Failure> {
         from = "raw".into();
     }
     let mut found: BTreeMap<String, String> = BTreeMap::new();
+    let mut order: Vec<(String, String)> = Vec::new();
     let mut stmt = conn.prepare(&format!("DESCRIBE SELECT * FROM {from}")).map_err(|e| {
         format!("source `{}`: cannot read {}: {}", node.name, path.display(), first_line(&e.to_string()))
     })?;
@@ -152,6 +153,7 @@ fn source(node: &Node, inputs: &Inputs) -> Result<Produced, Failure> {
     })?;
     for row in rows {
         let (name, ty) = row.map_err(|e| e.to_string())?;
+        order.push((name.clone(), ty.clone()));
         found.insert(name, ty);
     }
     let mut problems = Vec::new();
@@ -182,8 +184,22 @@ fn source(node: &Node, inputs: &Inputs) -> Result<Produced, Failure> {
         .map(|c| format!("CAST({} AS {}) AS {}", ident(&c.name), sql::column_type(c.ty), ident(&c.name)))
         .collect();
     let out = inputs.tmp(&node.id, "data");
-    let rows = copy_to(&conn, &format!("SELECT {} FROM {from}", cols.join(", ")), &out)
-        .map_err(|e| format!("source `{}`: cannot load {}: {}", node.name, path.display(), first_line(&e)))?;
+    // A Parquet file that already has exactly the declared columns and types is kept as
+    // it is; anything else is re-encoded with the declared types.
+    let exact = def.format == "parquet"
+        && order.len() == node.schema.len()
+        && order
+            .iter()
+            .zip(&node.schema)
+            .all(|((n, t), c)| *n == c.name && t.eq_ignore_ascii_case(sql::column_type(c.ty)));
+    let rows = if exact {
+        std::fs::copy(&path, &out)
+            .map_err(|e| format!("source `{}`: cannot copy {}: {e}", node.name, path.display()))?;
+        count(&conn, &format!("SELECT count(*) FROM {from}"))?
+    } else {
+        copy_to(&conn, &format!("SELECT {} FROM {from}", cols.join(", ")), &out)
+            .map_err(|e| format!("source `{}`: cannot load {}: {}", node.name, path.display(), first_line(&e)))?
+    };
     let mut p = Produced { files: vec![("data".into(), out)], ..Default::default() };
     p.metrics.insert("rows".into(), rows as f64);
     p.message = format!("{rows} rows from {}", def.path);
@@ -536,10 +552,30 @@ fn features(node: &Node, inputs: &Inputs) -> Result<Produced, Failure> {
     let query = format!("WITH {} SELECT {} FROM e{joins} ORDER BY e.__row", ctes.join(", "), select.join(", "));
     let offline = inputs.tmp(&node.id, "data");
     let rows = copy_to(&conn, &query, &offline).map_err(|e| format!("features `{}`: {e}", node.name))?;
+    let part: Vec<String> = keys.iter().map(|k| ident(&k.name)).collect();
+    let unique = part.is_empty()
+        || count(
+            &conn,
+            &format!(
+                "SELECT count(*) - count(DISTINCT ({})) FROM read_parquet({})",
+                part.join(", "),
+                literal(&offline.to_string_lossy())
+            ),
+        )? == 0;
+    if unique {
+        // One row per entity already: the online table is the offline one.
+        let mut p = Produced {
+            files: vec![("data".into(), offline.clone()), ("online".into(), offline)],
+            ..Default::default()
+        };
+        p.metrics.insert("rows".into(), rows as f64);
+        p.metrics.insert("entities".into(), rows as f64);
+        p.message = format!("{} features for {rows} rows ({rows} entities online)", def.features.len());
+        return Ok(p);
+    }
     let online = inputs.tmp(&node.id, "online");
     let latest = match &time {
         Some(t) => {
-            let part: Vec<String> = keys.iter().map(|k| ident(&k.name)).collect();
             format!(
                 "SELECT * FROM read_parquet({}) QUALIFY row_number() OVER (PARTITION BY {} ORDER BY {} DESC) = 1",
                 literal(&offline.to_string_lossy()),
