@@ -18,25 +18,7 @@ cd "$(dirname "$0")/.."
 LINES="${LINES:-100000}"
 RUNS="${RUNS:-10}"
 
-if ! command -v hyperfine >/dev/null 2>&1; then
-  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-    echo "hyperfine is missing; installing it with apt-get" >&2
-    apt-get update -qq && apt-get install -y -qq hyperfine >/dev/null
-  else
-    echo "hyperfine is missing. Install it first, e.g. one of:" >&2
-    echo "  sudo apt-get install hyperfine" >&2
-    echo "  cargo install hyperfine --locked" >&2
-    echo "  brew install hyperfine" >&2
-    exit 2
-  fi
-fi
-
-if [ -z "${MLPC:-}" ]; then
-  echo "building the release binary" >&2
-  cargo build --release --quiet
-  MLPC="${CARGO_TARGET_DIR:-target}/release/mlpc"
-fi
-MLPC="$(cd "$(dirname "$MLPC")" && pwd)/$(basename "$MLPC")"
+. bench/common.sh
 
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT

@@ -114,3 +114,15 @@ impl Command {
         )
     }
 }
+
+/// The arguments of this process; on a usage error (or `--help`), what to exit with.
+pub fn parse() -> Result<Cli, u8> {
+    Cli::try_parse().map_err(|e| {
+        let _ = e.print();
+        if e.use_stderr() {
+            2
+        } else {
+            0
+        }
+    })
+}

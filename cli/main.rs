@@ -2,8 +2,7 @@
 //! those that execute plans (DuckDB) run in the sibling `mlpc-runtime` binary, so that
 //! checking, formatting and the editor start without loading native libraries.
 
-use clap::Parser;
-use mlpc::args::{Cli, Command};
+use mlpc::args::Command;
 use mlpc::commands;
 use std::process::ExitCode;
 
@@ -13,12 +12,9 @@ use std::process::ExitCode;
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let cli = match mlpc::args::parse() {
         Ok(cli) => cli,
-        Err(e) => {
-            let _ = e.print();
-            return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
-        }
+        Err(code) => return ExitCode::from(code),
     };
     if cli.command.needs_runtime() {
         return ExitCode::from(commands::delegate_to_runtime());

@@ -4,17 +4,13 @@
 
 mod run;
 
-use clap::Parser;
-use mlpc::args::{Cli, Command, RunsCommand};
+use mlpc::args::{Command, RunsCommand};
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let cli = match mlpc::args::parse() {
         Ok(cli) => cli,
-        Err(e) => {
-            let _ = e.print();
-            return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
-        }
+        Err(code) => return ExitCode::from(code),
     };
     let code = match cli.command {
         Command::Run { file, state, force, jobs, json } => run::run(&file, state.as_deref(), force, jobs, json),

@@ -274,14 +274,10 @@ impl<'a> Checker<'a> {
 
     fn declare(&mut self, items: &[(FileId, &Item)]) {
         for (file, item) in items {
-            let (kind, name) = match &item.kind {
-                ItemKind::Pipeline { name, .. } => ("pipeline", name),
-                ItemKind::Source { name, .. } => ("source", name),
-                ItemKind::Features { name, .. } => ("features", name),
-                ItemKind::Dataset { name, .. } => ("dataset", name),
-                ItemKind::Model { name, .. } => ("model", name),
-                ItemKind::Monitor { name, .. } => ("monitor", name),
-                ItemKind::Register { model, registered, .. } => {
+            let declared = item.kind.declared_name();
+            let (kind, name) = match (&item.kind, declared) {
+                (_, Some(found)) => found,
+                (ItemKind::Register { model, registered, .. }, None) => {
                     if let Some((_, f, s)) = self.registered.get(&registered.value) {
                         let (f, s) = (*f, *s);
                         self.diags.push(
@@ -300,7 +296,7 @@ impl<'a> Checker<'a> {
                     }
                     continue;
                 }
-                ItemKind::Error { text } => {
+                (ItemKind::Error { text }, None) => {
                     let mut words = text.split_whitespace();
                     if let (Some(_kw), Some(name)) = (words.next(), words.next()) {
                         let name: String = name.chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect();
@@ -675,12 +671,10 @@ impl<'a> Checker<'a> {
 
     fn unused(&mut self, items: &[(FileId, &Item)]) {
         for (file, item) in items {
-            let (kind, name) = match &item.kind {
-                ItemKind::Source { name, .. } => ("source", name),
-                ItemKind::Features { name, .. } => ("features", name),
-                ItemKind::Dataset { name, .. } => ("dataset", name),
-                ItemKind::Model { name, .. } => ("model", name),
-                _ => continue,
+            // Pipelines and monitors are ends in themselves: nothing needs to use them.
+            let Some((kind, name)) = item.kind.declared_name().filter(|(k, _)| !matches!(*k, "pipeline" | "monitor"))
+            else {
+                continue;
             };
             if self.names.get(&name.name).is_some_and(|(k, f, s)| *k == kind && *f == *file && *s == name.span)
                 && !self.used.contains(&(kind, name.name.clone()))

@@ -168,6 +168,19 @@ impl ItemKind {
             ItemKind::Error { .. } => "",
         }
     }
+    /// The kind and name of a declaration that enters the top-level namespace.
+    pub fn declared_name(&self) -> Option<(&'static str, &Ident)> {
+        match self {
+            ItemKind::Pipeline { name, .. } => Some(("pipeline", name)),
+            ItemKind::Source { name, .. } => Some(("source", name)),
+            ItemKind::Features { name, .. } => Some(("features", name)),
+            ItemKind::Dataset { name, .. } => Some(("dataset", name)),
+            ItemKind::Model { name, .. } => Some(("model", name)),
+            ItemKind::Monitor { name, .. } => Some(("monitor", name)),
+            _ => None,
+        }
+    }
+
     pub fn body(&self) -> Option<&Body> {
         match self {
             ItemKind::Source { body, .. } | ItemKind::Check { body, .. } | ItemKind::Features { body, .. } => {
