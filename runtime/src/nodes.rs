@@ -369,26 +369,7 @@ impl Scope for ViewScope<'_> {
     }
 }
 
-/// Aggregations anywhere in an expression, outermost first.
-fn collect_aggregates<'e>(e: &'e TExpr, out: &mut Vec<&'e TExpr>) {
-    match e {
-        TExpr::Aggregate { .. } => out.push(e),
-        TExpr::Call { args, .. } => args.iter().for_each(|a| collect_aggregates(a, out)),
-        TExpr::Unary { arg, .. } => collect_aggregates(arg, out),
-        TExpr::Binary { lhs, rhs, .. } => {
-            collect_aggregates(lhs, out);
-            collect_aggregates(rhs, out);
-        }
-        TExpr::Between { arg, low, high } => {
-            collect_aggregates(arg, out);
-            collect_aggregates(low, out);
-            collect_aggregates(high, out);
-        }
-        TExpr::List { items } => items.iter().for_each(|i| collect_aggregates(i, out)),
-        _ => {}
-    }
-}
-
+/// The parts of an expression `pick` selects, outermost first.
 fn collect<'e>(e: &'e TExpr, pick: &dyn Fn(&TExpr) -> bool, out: &mut Vec<&'e TExpr>) {
     if pick(e) {
         out.push(e);
@@ -442,7 +423,7 @@ fn features(node: &Node, inputs: &Inputs) -> Result<Produced, Failure> {
     // Aggregations, one grouped join per related table.
     let mut all: Vec<&TExpr> = Vec::new();
     for f in &def.features {
-        collect_aggregates(&f.expr, &mut all);
+        collect(&f.expr, &|e| matches!(e, TExpr::Aggregate { .. }), &mut all);
     }
     let mut scope = ViewScope {
         view: &node.name,

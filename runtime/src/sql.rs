@@ -57,8 +57,7 @@ pub trait Scope {
     /// A parent table's column, looked up along references.
     fn lookup(&self, table: &str, column: &str) -> Result<String, String>;
     /// A column of a related table, inside an aggregation.
-    fn related(&self, table: &str, column: &str) -> Result<String, String> {
-        let _ = column;
+    fn related(&self, table: &str, _column: &str) -> Result<String, String> {
         Err(format!("a column of `{table}` is read only inside an aggregation"))
     }
     /// The table a whole-table expectation or aggregation in a check reads.

@@ -86,6 +86,9 @@ pub struct Column {
 pub struct ColumnRef {
     pub table: String,
     pub column: String,
+    /// Where `table.column` is written after `references`.
+    #[serde(skip)]
+    pub span: Span,
 }
 
 #[derive(Clone, Debug, Serialize)]

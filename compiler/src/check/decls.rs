@@ -114,6 +114,7 @@ impl Checker<'_> {
                             column.references = Some(ColumnRef {
                                 table: target.parts[0].name.clone(),
                                 column: target.parts[1].name.clone(),
+                                span: target.span,
                             });
                         }
                     }
@@ -263,7 +264,7 @@ impl Checker<'_> {
         }
         for (si, ci, table, col, r) in found {
             let file = col.site.file;
-            let span = self.find_reference_span(&table, &col);
+            let span = r.span;
             let target = self
                 .source_info(&r.table)
                 .map(|s| (s.column(&r.column).cloned(), s.columns.iter().map(|c| c.name.clone()).collect::<Vec<_>>()));
@@ -321,27 +322,6 @@ impl Checker<'_> {
             };
             if !ok {
                 self.a.sources[si].columns[ci].references = None;
-            }
-        }
-    }
-
-    fn find_reference_span(&self, table: &str, col: &Column) -> Span {
-        // The marker's path sits after the column name on the same line.
-        let text = &self.sources.get(col.site.file).text;
-        let line_end = text[col.site.span.end..].find('\n').map_or(text.len(), |n| col.site.span.end + n);
-        let line = &text[col.site.span.end..line_end];
-        match line.find("references") {
-            Some(i) => {
-                let start = col.site.span.end + i + "references".len();
-                let rest = &text[start..line_end];
-                let skip = rest.len() - rest.trim_start().len();
-                let len =
-                    rest.trim_start().find(|c: char| c.is_whitespace() || c == '/').unwrap_or(rest.trim_start().len());
-                Span::new(start + skip, start + skip + len)
-            }
-            None => {
-                let _ = table;
-                col.site.span
             }
         }
     }

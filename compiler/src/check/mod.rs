@@ -335,9 +335,7 @@ impl<'a> Checker<'a> {
     /// Resolves a top-level name of the given kind, reporting it when unknown.
     fn lookup(&mut self, file: FileId, id: &Ident, kind: &'static str) -> bool {
         match self.names.get(&id.name) {
-            Some((k, f, s)) if *k == kind => {
-                let (f, s) = (*f, *s);
-                let _ = (f, s);
+            Some((k, _, _)) if *k == kind => {
                 self.used.insert((kind, id.name.clone()));
                 self.a.references.push(Reference {
                     file,
