@@ -45,7 +45,8 @@ impl KeyParts {
     }
 }
 
-/// The key parts of every node, in plan order; `file_hash` gives a source's file hash.
+/// The key parts of every node, in plan order; `file_hash` gives the hash of the file a
+/// node reads itself, if any.
 pub fn key_parts(plan: &Plan, mut file_hash: impl FnMut(&Node) -> Option<String>) -> BTreeMap<String, KeyParts> {
     let mut out: BTreeMap<String, KeyParts> = BTreeMap::new();
     for node in &plan.nodes {
@@ -55,7 +56,7 @@ pub fn key_parts(plan: &Plan, mut file_hash: impl FnMut(&Node) -> Option<String>
             definition: node.hash.clone(),
             version: env!("CARGO_PKG_VERSION").into(),
             inputs,
-            file: if node.kind == "source" { file_hash(node) } else { None },
+            file: file_hash(node),
         };
         out.insert(node.id.clone(), parts);
     }

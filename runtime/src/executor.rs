@@ -71,7 +71,7 @@ pub fn run(plan: &Plan, opts: &Options, on_event: &mut dyn FnMut(&Event)) -> Res
     let store = Store::open(&opts.state_dir)?;
     let work = opts.state_dir.join("tmp");
     std::fs::create_dir_all(&work).map_err(|e| format!("cannot create {}: {e}", work.display()))?;
-    let parts = key_parts(plan, |n| nodes::source_file(n, &opts.base_dir).and_then(|p| store.file_hash(&p).ok()));
+    let parts = key_parts(plan, |n| nodes::input_file(n, &opts.base_dir).and_then(|p| store.file_hash(&p).ok()));
     let run_id = store.next_run_id()?;
     let pipeline = plan.pipeline.as_ref().map(|p| p.name.clone()).unwrap_or_default();
     let plan_hash = crate::cache::KeyParts {
@@ -155,6 +155,11 @@ pub fn run(plan: &Plan, opts: &Options, on_event: &mut dyn FnMut(&Event)) -> Res
                             on_event(&Event::NodeStarted { id: &node.id });
                             let node = node.clone();
                             let inputs_art = artifacts.clone();
+                            let input_nodes: BTreeMap<String, mlpc_compiler::plan::Node> = node
+                                .inputs
+                                .iter()
+                                .filter_map(|i| plan.node(i).map(|n| (i.clone(), n.clone())))
+                                .collect();
                             let (base, work, times) = (opts.base_dir.clone(), work.clone(), time_columns.clone());
                             tasks.spawn_blocking(move || {
                                 let start = std::time::Instant::now();
@@ -163,6 +168,7 @@ pub fn run(plan: &Plan, opts: &Options, on_event: &mut dyn FnMut(&Event)) -> Res
                                     work_dir: &work,
                                     artifacts: &inputs_art,
                                     time_columns: &times,
+                                    nodes: &input_nodes,
                                 };
                                 let result = nodes::run(&node, &inputs).map_err(|f| f.message);
                                 Done { id: node.id.clone(), result, millis: start.elapsed().as_millis() as u64 }
@@ -262,6 +268,15 @@ pub fn status_name(s: Status) -> &'static str {
     }
 }
 
+/// The file extension of an artifact in a role: models are ONNX, data is Parquet.
+fn extension(role: &str) -> &'static str {
+    if role == "model" {
+        "onnx"
+    } else {
+        "parquet"
+    }
+}
+
 /// The artifacts of a cached execution with this key, when all of them are still there.
 fn cached(store: &Store, node: &str, key: &str) -> Option<BTreeMap<String, PathBuf>> {
     let outputs: String = store
@@ -269,8 +284,13 @@ fn cached(store: &Store, node: &str, key: &str) -> Option<BTreeMap<String, PathB
         .query_row("SELECT outputs FROM cache WHERE node_id = ? AND cache_key = ?", params![node, key], |r| r.get(0))
         .ok()?;
     let outputs: BTreeMap<String, String> = serde_json::from_str(&outputs).ok()?;
-    let paths: BTreeMap<String, PathBuf> =
-        outputs.into_iter().map(|(role, sha)| (role, store.artifact_path(&sha, "parquet"))).collect();
+    let paths: BTreeMap<String, PathBuf> = outputs
+        .into_iter()
+        .map(|(role, sha)| {
+            let path = store.artifact_path(&sha, extension(&role));
+            (role, path)
+        })
+        .collect();
     paths.values().all(|p| p.exists()).then_some(paths)
 }
 
@@ -290,14 +310,14 @@ fn record(
     for (role, tmp) in &p.files {
         let sha = match adopted.get(tmp) {
             Some(sha) => sha.clone(),
-            None => store.adopt(tmp, "parquet")?,
+            None => store.adopt(tmp, extension(role))?,
         };
         adopted.insert(tmp, sha.clone());
         store
             .conn
             .execute("INSERT INTO node_artifacts VALUES (?, ?, ?, ?)", params![run_id, node, role, sha])
             .map_err(|e| e.to_string())?;
-        paths.insert(role.clone(), store.artifact_path(&sha, "parquet"));
+        paths.insert(role.clone(), store.artifact_path(&sha, extension(role)));
         outputs.insert(role.clone(), sha);
     }
     for (name, value) in &p.metrics {

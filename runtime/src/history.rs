@@ -162,7 +162,7 @@ pub struct Staleness {
 
 /// For each node: would `mlpc run` execute it, and why.
 pub fn staleness(store: &Store, plan: &Plan, base_dir: &Path) -> Vec<Staleness> {
-    let parts = key_parts(plan, |n| crate::nodes::source_file(n, base_dir).and_then(|p| store.file_hash(&p).ok()));
+    let parts = key_parts(plan, |n| crate::nodes::input_file(n, base_dir).and_then(|p| store.file_hash(&p).ok()));
     plan.nodes
         .iter()
         .map(|n| {

@@ -4,10 +4,12 @@
 mod cache;
 pub mod datagen;
 mod executor;
+mod frames;
 pub mod history;
 mod nodes;
 mod sql;
 mod store;
+mod training;
 
 pub use executor::{run, status_name, Event, NodeReport, Options, RunReport, Status};
 pub use store::Store;

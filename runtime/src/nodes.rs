@@ -27,20 +27,29 @@ pub struct Inputs<'a> {
     pub artifacts: &'a BTreeMap<String, BTreeMap<String, PathBuf>>,
     /// source name → its `time` column
     pub time_columns: &'a BTreeMap<String, String>,
+    /// The plan nodes this node reads, by id.
+    pub nodes: &'a BTreeMap<String, Node>,
 }
 
 impl Inputs<'_> {
-    fn data(&self, node: &str) -> Result<String, String> {
-        let path = self
-            .artifacts
+    /// The artifact an input node produced in `role`.
+    pub fn artifact(&self, node: &str, role: &str) -> Result<PathBuf, String> {
+        self.artifacts
             .get(node)
-            .and_then(|a| a.get("data"))
-            .ok_or_else(|| format!("the output of `{node}` is missing"))?;
-        Ok(format!("read_parquet({})", literal(&path.to_string_lossy())))
+            .and_then(|a| a.get(role))
+            .cloned()
+            .ok_or_else(|| format!("the output of `{node}` is missing"))
+    }
+    fn data(&self, node: &str) -> Result<String, String> {
+        Ok(format!("read_parquet({})", literal(&self.artifact(node, "data")?.to_string_lossy())))
     }
     fn tmp(&self, node: &str, role: &str) -> PathBuf {
+        self.tmp_file(node, role, "parquet")
+    }
+    /// A file in the work folder for an output being written.
+    pub fn tmp_file(&self, node: &str, role: &str, ext: &str) -> PathBuf {
         let safe: String = node.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).collect();
-        self.work_dir.join(format!("{safe}.{role}.{}.parquet", std::process::id()))
+        self.work_dir.join(format!("{safe}.{role}.{}.{ext}", std::process::id()))
     }
 }
 
@@ -80,13 +89,14 @@ pub fn run(node: &Node, inputs: &Inputs) -> Result<Produced, Failure> {
         "features" => features(node, inputs),
         "dataset" => dataset(node, inputs),
         "split" => split(node, inputs),
+        "model" => crate::training::model(node, inputs),
         other => Err(Failure { message: format!("`{other}` nodes are not executed by this version of mlpc") }),
     }
 }
 
 /// Node kinds the runtime executes.
 pub fn supported(kind: &str) -> bool {
-    matches!(kind, "source" | "check" | "features" | "dataset" | "split")
+    matches!(kind, "source" | "check" | "features" | "dataset" | "split" | "model")
 }
 
 #[derive(Deserialize)]
@@ -97,10 +107,17 @@ struct SourceDef {
     options: serde_json::Map<String, serde_json::Value>,
 }
 
-/// The file a source reads, relative to the pipeline's folder.
-pub fn source_file(node: &Node, base_dir: &Path) -> Option<PathBuf> {
-    let def: SourceDef = serde_json::from_value(node.def.clone()).ok()?;
-    Some(base_dir.join(def.path))
+/// The file a node reads itself (a source's data, an `onnx(…)` model), relative to the
+/// pipeline's folder: its content is part of the node's cache key.
+pub fn input_file(node: &Node, base_dir: &Path) -> Option<PathBuf> {
+    match node.kind {
+        "source" => {
+            let def: SourceDef = serde_json::from_value(node.def.clone()).ok()?;
+            Some(base_dir.join(def.path))
+        }
+        "model" => crate::training::model_file(node, base_dir),
+        _ => None,
+    }
 }
 
 fn reader(def: &SourceDef, path: &Path, conn: &duckdb::Connection) -> Result<String, String> {

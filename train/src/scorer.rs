@@ -3,7 +3,8 @@
 
 use crate::frame::{Frame, Values};
 use ort::session::Session;
-use ort::value::{Tensor, TensorElementType, ValueType};
+pub use ort::value::TensorElementType;
+use ort::value::{Tensor, ValueType};
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 

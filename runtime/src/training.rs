@@ -1,0 +1,204 @@
+//! Model and evaluation nodes. A model comes from a built-in algorithm (trained by
+//! mlpc-train on the train split), an ONNX file, or an external command; whichever, its
+//! artifact is one ONNX file whose inputs are checked against the declared ones.
+//! Evaluation scores that artifact through ONNX Runtime, so what is measured is what is served.
+
+use crate::frames;
+use crate::nodes::{Failure, Inputs, Produced};
+use mlpc_compiler::plan::Node;
+use mlpc_compiler::types::Type;
+use mlpc_train::scorer::{self, Scorer, TensorElementType};
+use mlpc_train::{Device, Params, Spec};
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+#[derive(Deserialize)]
+struct SplitRef {
+    dataset: String,
+    split: String,
+}
+
+impl SplitRef {
+    fn node(&self) -> String {
+        format!("split:{}.{}", self.dataset, self.split)
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+enum Trainer {
+    Algorithm { algorithm: String, params: BTreeMap<String, serde_json::Value> },
+    Onnx { path: String },
+    Command { command: String },
+}
+
+#[derive(Deserialize)]
+struct ModelOutput {
+    label: String,
+}
+
+#[derive(Deserialize)]
+struct ModelDef {
+    cv: Option<usize>,
+    device: String,
+    inputs: Vec<String>,
+    output: ModelOutput,
+    train: Option<SplitRef>,
+    trainer: Trainer,
+}
+
+/// Where ONNX Runtime is loaded from: `$MLPC_LIB_DIR`, else where scripts/setup put it.
+pub fn ort_ready() -> Result<(), String> {
+    let default_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../.deps/lib");
+    scorer::init(&scorer::library_path(&default_dir))
+}
+
+/// The file a model node reads itself (an `onnx("…")` model), relative to the pipeline.
+pub fn model_file(node: &Node, base_dir: &Path) -> Option<PathBuf> {
+    let def: ModelDef = serde_json::from_value(node.def.clone()).ok()?;
+    match def.trainer {
+        Trainer::Onnx { path } => Some(base_dir.join(path)),
+        _ => None,
+    }
+}
+
+/// The declared type of each column of a node's schema.
+fn types(node: &Node) -> BTreeMap<&str, Type> {
+    node.schema.iter().map(|c| (c.name.as_str(), c.ty)).collect()
+}
+
+pub fn model(node: &Node, inputs: &Inputs) -> Result<Produced, Failure> {
+    let def: ModelDef = serde_json::from_value(node.def.clone()).map_err(|e| e.to_string())?;
+    let declared = types(node);
+    let columns: Vec<(String, Type)> = def.inputs.iter().map(|c| (c.clone(), declared[c.as_str()])).collect();
+    let out = inputs.tmp_file(&node.id, "model", "onnx");
+    let mut p = Produced::default();
+    let started = Instant::now();
+    match &def.trainer {
+        Trainer::Algorithm { algorithm, params } => {
+            let split = def.train.as_ref().ok_or_else(|| "a trained model needs `train`".to_string())?.node();
+            let label_type = inputs
+                .nodes
+                .get(&split)
+                .and_then(|n| types(n).get(def.output.label.as_str()).copied())
+                .ok_or_else(|| format!("the label `{}` is not a column of `{split}`", def.output.label))?;
+            let mut read = columns.clone();
+            read.push((def.output.label.clone(), label_type));
+            let frame = frames::read(&inputs.artifact(&split, "data")?, &read)?;
+            let device = Device::from_name(&def.device).ok_or_else(|| format!("unknown device `{}`", def.device))?;
+            let params = Params(params.clone());
+            let spec = Spec { algorithm, params: &params, inputs: &def.inputs, label: &def.output.label, device };
+            let model = mlpc_train::train(&spec, &frame).map_err(|e| format!("model `{}`: {e}", node.name))?;
+            let bytes = model.to_onnx(&node.name, node.doc.as_deref().unwrap_or_default());
+            std::fs::write(&out, bytes).map_err(|e| format!("cannot write {}: {e}", out.display()))?;
+            for (k, v) in params.0 {
+                p.params.insert(k, v.to_string());
+            }
+            p.params.insert("algorithm".into(), algorithm.clone());
+            p.params.insert("device".into(), model.device.into());
+            p.metrics.insert("train_rows".into(), frame.rows() as f64);
+            p.message = format!(
+                "{algorithm} on {} rows, {} ({:.1} s)",
+                frame.rows(),
+                model.device,
+                started.elapsed().as_secs_f64()
+            );
+        }
+        Trainer::Onnx { path } => {
+            let from = inputs.base_dir.join(path);
+            std::fs::copy(&from, &out).map_err(|e| {
+                format!(
+                    "model `{}`: cannot read {}: {e} (paths are relative to the .mlp file)",
+                    node.name,
+                    from.display()
+                )
+            })?;
+            p.message = format!("from {path}");
+        }
+        Trainer::Command { command } => {
+            let split = def.train.as_ref().ok_or_else(|| "a command model needs `train`".to_string())?.node();
+            let train = inputs.artifact(&split, "data")?;
+            run_command(node, command, &train, &out, inputs.base_dir)?;
+            p.message = format!("trained by `{}`", command.split_whitespace().next().unwrap_or_default());
+        }
+    }
+    check_inputs(node, &out, &columns)?;
+    p.files.push(("model".into(), out));
+    Ok(p)
+}
+
+/// Runs an external trainer with `{train}` and `{model}` substituted, in the pipeline's
+/// folder; retried twice on failure (with a pause), as flaky infrastructure often is.
+fn run_command(node: &Node, command: &str, train: &Path, out: &Path, dir: &Path) -> Result<(), String> {
+    let quoted = |p: &Path| format!("'{}'", p.to_string_lossy().replace('\'', r"'\''"));
+    let line = command.replace("{train}", &quoted(train)).replace("{model}", &quoted(out));
+    let mut last = String::new();
+    for attempt in 1..=3 {
+        let result = std::process::Command::new("sh").arg("-c").arg(&line).current_dir(dir).output();
+        match result {
+            Ok(o) if o.status.success() && out.exists() => return Ok(()),
+            Ok(o) if o.status.success() => {
+                return Err(format!("model `{}`: the command succeeded but wrote no model to {{model}}", node.name))
+            }
+            Ok(o) => {
+                let stderr = String::from_utf8_lossy(&o.stderr);
+                let tail: Vec<&str> = stderr.lines().rev().take(5).collect();
+                last = format!(
+                    "{} (attempt {attempt} of 3):\n    {}",
+                    o.status,
+                    tail.into_iter().rev().collect::<Vec<_>>().join("\n    ")
+                );
+            }
+            Err(e) => return Err(format!("model `{}`: cannot start `sh`: {e}", node.name)),
+        }
+        if attempt < 3 {
+            std::thread::sleep(std::time::Duration::from_millis(500 * attempt));
+        }
+    }
+    Err(format!("model `{}`: the training command failed: {last}", node.name))
+}
+
+/// Whether an ONNX input of this element type can take a column of the declared type.
+fn accepts(ty: Type, onnx: TensorElementType) -> bool {
+    use TensorElementType as T;
+    match frames::input_type(ty) {
+        Some(mlpc_train::InputType::Int) => matches!(onnx, T::Float32 | T::Float64 | T::Int64 | T::Int32),
+        Some(mlpc_train::InputType::Float) => matches!(onnx, T::Float32 | T::Float64),
+        Some(mlpc_train::InputType::Bool) => matches!(onnx, T::Bool | T::Float32 | T::Float64 | T::Int64),
+        Some(mlpc_train::InputType::Category) => onnx == T::String,
+        None => false,
+    }
+}
+
+/// Loads the artifact and checks its inputs against the declared ones, reporting every
+/// mismatch (name and type) at once.
+fn check_inputs(node: &Node, path: &Path, declared: &[(String, Type)]) -> Result<(), String> {
+    ort_ready()?;
+    let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let scorer = Scorer::load(&bytes, 1).map_err(|e| format!("model `{}`: {e}", node.name))?;
+    let mut problems = Vec::new();
+    for (name, ty) in declared {
+        match scorer.inputs.iter().find(|p| &p.name == name) {
+            None => problems.push(format!("  input `{name}` ({ty}) is declared, but the model has no such input")),
+            Some(p) if !accepts(*ty, p.ty) => {
+                problems.push(format!("  input `{name}`: declared {ty}, the model takes {:?}", p.ty))
+            }
+            Some(_) => {}
+        }
+    }
+    for p in &scorer.inputs {
+        if !declared.iter().any(|(n, _)| n == &p.name) {
+            problems.push(format!("  the model's input `{}` ({:?}) is not among the declared `inputs`", p.name, p.ty));
+        }
+    }
+    if problems.is_empty() {
+        return Ok(());
+    }
+    Err(format!(
+        "model `{}`: the ONNX model does not match its declared inputs:\n{}\n  fix `inputs` in the model block, or export the model with these inputs",
+        node.name,
+        problems.join("\n")
+    ))
+}
