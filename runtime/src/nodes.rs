@@ -90,13 +90,14 @@ pub fn run(node: &Node, inputs: &Inputs) -> Result<Produced, Failure> {
         "dataset" => dataset(node, inputs),
         "split" => split(node, inputs),
         "model" => crate::training::model(node, inputs),
+        "evaluate" => crate::training::evaluate(node, inputs),
         other => Err(Failure { message: format!("`{other}` nodes are not executed by this version of mlpc") }),
     }
 }
 
 /// Node kinds the runtime executes.
 pub fn supported(kind: &str) -> bool {
-    matches!(kind, "source" | "check" | "features" | "dataset" | "split" | "model")
+    matches!(kind, "source" | "check" | "features" | "dataset" | "split" | "model" | "evaluate")
 }
 
 #[derive(Deserialize)]

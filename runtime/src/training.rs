@@ -90,7 +90,9 @@ pub fn model(node: &Node, inputs: &Inputs) -> Result<Produced, Failure> {
             let device = Device::from_name(&def.device).ok_or_else(|| format!("unknown device `{}`", def.device))?;
             let params = Params(params.clone());
             let spec = Spec { algorithm, params: &params, inputs: &def.inputs, label: &def.output.label, device };
+            let fit_started = Instant::now();
             let model = mlpc_train::train(&spec, &frame).map_err(|e| format!("model `{}`: {e}", node.name))?;
+            p.metrics.insert("fit_seconds".into(), fit_started.elapsed().as_secs_f64());
             let bytes = model.to_onnx(&node.name, node.doc.as_deref().unwrap_or_default());
             std::fs::write(&out, bytes).map_err(|e| format!("cannot write {}: {e}", out.display()))?;
             for (k, v) in params.0 {
@@ -201,4 +203,113 @@ fn check_inputs(node: &Node, path: &Path, declared: &[(String, Type)]) -> Result
         node.name,
         problems.join("\n")
     ))
+}
+
+#[derive(Deserialize)]
+struct EvaluateDef {
+    data: SplitRef,
+    metrics: Vec<String>,
+    model: String,
+    slices: Vec<String>,
+}
+
+/// Scores the evaluation split with the model's ONNX artifact and computes the declared
+/// metrics, overall and per slice.
+pub fn evaluate(node: &Node, inputs: &Inputs) -> Result<Produced, Failure> {
+    let def: EvaluateDef = serde_json::from_value(node.def.clone()).map_err(|e| e.to_string())?;
+    let model_id = format!("model:{}", def.model);
+    let model_node = inputs.nodes.get(&model_id).ok_or_else(|| format!("`{model_id}` is not an input"))?;
+    let model_def: ModelDef = serde_json::from_value(model_node.def.clone()).map_err(|e| e.to_string())?;
+    let split = def.data.node();
+    let data_types = types(inputs.nodes.get(&split).ok_or_else(|| format!("`{split}` is not an input"))?);
+    let column = |name: &String| {
+        data_types
+            .get(name.as_str())
+            .map(|t| (name.clone(), *t))
+            .ok_or_else(|| format!("`{name}` is not a column of `{split}`"))
+    };
+    let mut read: Vec<(String, Type)> = model_def.inputs.iter().map(column).collect::<Result<_, _>>()?;
+    for extra in std::iter::once(&model_def.output.label).chain(&def.slices) {
+        if !read.iter().any(|(n, _)| n == extra) {
+            read.push(column(extra)?);
+        }
+    }
+    let frame = frames::read(&inputs.artifact(&split, "data")?, &read)?;
+    let label = frame.column(&model_def.output.label).expect("the label was read");
+    let truth = mlpc_train::Target::from_column(label).map_err(|e| format!("evaluate `{}`: {e}", node.name))?;
+
+    ort_ready()?;
+    let bytes = std::fs::read(inputs.artifact(&model_id, "model")?).map_err(|e| e.to_string())?;
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let mut scorer = Scorer::load(&bytes, threads)?;
+    let outputs = scorer.score(&frame).map_err(|e| format!("evaluate `{}`: {e}", node.name))?;
+    let pred = predictions(outputs, &truth, frame.rows()).map_err(|e| format!("evaluate `{}`: {e}", node.name))?;
+
+    let mut p = Produced::default();
+    let mut shown = Vec::new();
+    for m in &def.metrics {
+        let v = mlpc_train::metrics::compute(m, &truth, &pred).map_err(|e| format!("evaluate `{}`: {e}", node.name))?;
+        p.metrics.insert(m.clone(), v);
+        shown.push(format!("{m} {v:.3}"));
+    }
+    for s in &def.slices {
+        let values = match &frame.column(s).expect("slice columns were read").values {
+            mlpc_train::Values::Category(v) => v.clone(),
+            mlpc_train::Values::Number(v) => {
+                v.iter().map(|x| (!x.is_nan()).then(|| x.to_string())).collect()
+            }
+        };
+        for slice in mlpc_train::metrics::by_slice(&def.metrics, &truth, &pred, &values) {
+            let prefix = format!("slice:{s}={}", slice.value);
+            p.metrics.insert(format!("{prefix}:rows"), slice.rows as f64);
+            for (m, v) in slice.metrics {
+                if let Ok(v) = v {
+                    p.metrics.insert(format!("{prefix}:{m}"), v);
+                }
+            }
+        }
+    }
+    p.metrics.insert("rows".into(), frame.rows() as f64);
+    p.message = format!("{} on {} rows", shown.join(", "), frame.rows());
+    Ok(p)
+}
+
+/// The model's outputs as predictions: `probabilities` (or the one `[rows, classes]`
+/// float output) when classifying, `value` (or the one numeric output) when regressing.
+fn predictions(
+    outputs: Vec<(String, scorer::Output)>,
+    truth: &mlpc_train::Target,
+    rows: usize,
+) -> Result<mlpc_train::Predictions, String> {
+    use mlpc_train::{model::argmax, Predictions, Target};
+    use scorer::Output;
+    let numbers = |want: usize| {
+        let mut fits: Vec<(String, Vec<f32>)> = outputs
+            .iter()
+            .filter_map(|(n, o)| match o {
+                Output::Numbers { data, .. } if data.len() == rows * want => Some((n.clone(), data.clone())),
+                _ => None,
+            })
+            .collect();
+        let named = fits.iter().position(|(n, _)| n == "probabilities" || n == "value");
+        match (named, fits.len()) {
+            (Some(i), _) => Ok(fits.swap_remove(i).1),
+            (None, 1) => Ok(fits.remove(0).1),
+            _ => {
+                let names: Vec<&str> = outputs.iter().map(|(n, _)| n.as_str()).collect();
+                Err(format!(
+                    "cannot tell which output holds the predictions ({want} per row) among: {}; name it `probabilities` or `value`",
+                    names.join(", ")
+                ))
+            }
+        }
+    };
+    Ok(match truth {
+        Target::Classes { classes, .. } => {
+            let scores = numbers(classes.len())?;
+            let labels = scores.chunks(classes.len()).map(|row| classes[argmax(row)].clone()).collect();
+            Predictions { labels, scores, width: classes.len() }
+        }
+        Target::Values(_) => Predictions { labels: Vec::new(), scores: numbers(1)?, width: 1 },
+    })
 }
