@@ -1,5 +1,7 @@
 //! Shuffled k-fold cross-validation, stratified by class when classifying.
 
+use std::collections::BTreeMap;
+
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
@@ -33,24 +35,20 @@ pub fn folds(n: usize, k: usize, seed: u64, classes: Option<&[u32]>) -> Result<V
     let mut groups: Vec<Vec<usize>> = match classes {
         Some(c) if c.len() != n => return Err(format!("{} classes to stratify {n} rows by", c.len())),
         Some(c) => {
-            let mut groups = vec![Vec::new(); c.iter().max().map_or(0, |&m| m as usize + 1)];
+            let mut groups: BTreeMap<u32, Vec<usize>> = BTreeMap::new();
             for (i, &class) in c.iter().enumerate() {
-                groups[class as usize].push(i);
+                groups.entry(class).or_default().push(i);
             }
-            groups
+            groups.into_values().collect()
         }
         None => vec![(0..n).collect()],
     };
     let mut rng = StdRng::seed_from_u64(seed);
+    for g in &mut groups {
+        g.shuffle(&mut rng);
+    }
     let mut folds = vec![Vec::with_capacity(n / k + 1); k];
-    for (j, i) in groups
-        .iter_mut()
-        .flat_map(|g| {
-            g.shuffle(&mut rng);
-            g.iter().copied()
-        })
-        .enumerate()
-    {
+    for (j, i) in groups.into_iter().flatten().enumerate() {
         folds[j % k].push(i);
     }
     for f in &mut folds {
@@ -86,7 +84,8 @@ pub fn cross_validate_with(
 }
 
 /// Cross-validates `spec` on `frame`: trains with [`crate::train`] on k−1 folds, scores
-/// `metrics` on the held-out fold, stratified by the label's classes when classifying.
+/// `metrics` on the held-out fold, stratified by the label's classes when classifying. A
+/// metric undefined on some fold (auc where it holds one class) fails the whole run.
 pub fn cross_validate(
     spec: &crate::Spec,
     frame: &Frame,
