@@ -2,7 +2,9 @@
 //! preprocessing plus a learner — that predicts in process and exports itself, with its
 //! preprocessing, as one ONNX graph. No IO: the runtime reads data and writes artifacts.
 
+pub mod cv;
 pub mod frame;
+pub mod metrics;
 pub mod model;
 pub mod onnx;
 pub mod params;
