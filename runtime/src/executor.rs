@@ -161,6 +161,10 @@ pub fn run(plan: &Plan, opts: &Options, on_event: &mut dyn FnMut(&Event)) -> Res
                                 .filter_map(|i| plan.node(i).map(|n| (i.clone(), n.clone())))
                                 .collect();
                             let (base, work, times) = (opts.base_dir.clone(), work.clone(), time_columns.clone());
+                            let context = match node.kind {
+                                "register" => Some(run_context(&store, run_id, &plan_hash, opts, plan, &parts, &node)),
+                                _ => None,
+                            };
                             tasks.spawn_blocking(move || {
                                 let start = std::time::Instant::now();
                                 let inputs = Inputs {
@@ -170,7 +174,12 @@ pub fn run(plan: &Plan, opts: &Options, on_event: &mut dyn FnMut(&Event)) -> Res
                                     time_columns: &times,
                                     nodes: &input_nodes,
                                 };
-                                let result = nodes::run(&node, &inputs).map_err(|f| f.message);
+                                let result = match context {
+                                    Some(Ok(ctx)) => crate::registration::register(&node, &inputs, &ctx),
+                                    Some(Err(e)) => Err(e.into()),
+                                    None => nodes::run(&node, &inputs),
+                                }
+                                .map_err(|f| f.message);
                                 Done { id: node.id.clone(), result, millis: start.elapsed().as_millis() as u64 }
                             });
                         }
@@ -255,6 +264,29 @@ pub fn run(plan: &Plan, opts: &Options, on_event: &mut dyn FnMut(&Event)) -> Res
     store.conn.execute_batch("COMMIT").map_err(|e| e.to_string())?;
     let _ = std::fs::remove_dir_all(&work);
     Ok(RunReport { run_id, status: status.into(), nodes })
+}
+
+/// What a register node needs from the run: a connection to the store, the plan's
+/// hash, the data's hashes and its inputs' cache keys.
+fn run_context(
+    store: &Store,
+    run_id: i64,
+    plan_hash: &str,
+    opts: &Options,
+    plan: &Plan,
+    parts: &BTreeMap<String, KeyParts>,
+    node: &mlpc_compiler::plan::Node,
+) -> Result<crate::registration::RunContext, String> {
+    let conn = store.conn.try_clone().map_err(|e| format!("cannot open the store again: {e}"))?;
+    Ok(crate::registration::RunContext {
+        store: Store { dir: store.dir.clone(), conn },
+        run_id,
+        plan_hash: plan_hash.to_string(),
+        pipeline_file: opts.file.clone(),
+        base_dir: opts.base_dir.clone(),
+        data_hashes: plan.nodes.iter().filter_map(|n| parts[&n.id].file.clone().map(|f| (n.id.clone(), f))).collect(),
+        input_keys: node.inputs.iter().map(|i| (i.clone(), parts[i].key())).collect(),
+    })
 }
 
 pub fn status_name(s: Status) -> &'static str {

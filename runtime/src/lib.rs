@@ -7,6 +7,7 @@ mod executor;
 mod frames;
 pub mod history;
 mod nodes;
+mod registration;
 mod sql;
 mod store;
 mod training;

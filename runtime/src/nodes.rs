@@ -97,7 +97,7 @@ pub fn run(node: &Node, inputs: &Inputs) -> Result<Produced, Failure> {
 
 /// Node kinds the runtime executes.
 pub fn supported(kind: &str) -> bool {
-    matches!(kind, "source" | "check" | "features" | "dataset" | "split" | "model" | "evaluate")
+    matches!(kind, "source" | "check" | "features" | "dataset" | "split" | "model" | "evaluate" | "register")
 }
 
 #[derive(Deserialize)]

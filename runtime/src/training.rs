@@ -75,6 +75,7 @@ pub fn model(node: &Node, inputs: &Inputs) -> Result<Produced, Failure> {
     let columns: Vec<(String, Type)> = def.inputs.iter().map(|c| (c.clone(), declared[c.as_str()])).collect();
     let out = inputs.tmp_file(&node.id, "model", "onnx");
     let mut p = Produced::default();
+    let mut cv_note = String::new();
     let started = Instant::now();
     match &def.trainer {
         Trainer::Algorithm { algorithm, params } => {
@@ -93,6 +94,27 @@ pub fn model(node: &Node, inputs: &Inputs) -> Result<Produced, Failure> {
             let fit_started = Instant::now();
             let model = mlpc_train::train(&spec, &frame).map_err(|e| format!("model `{}`: {e}", node.name))?;
             p.metrics.insert("fit_seconds".into(), fit_started.elapsed().as_secs_f64());
+            if let Some(k) = def.cv.filter(|k| *k > 1) {
+                let names: Vec<String> = match model.task {
+                    mlpc_train::Task::Classification { ref classes } if classes.len() == 2 => {
+                        ["auc", "accuracy", "log_loss"]
+                    }
+                    mlpc_train::Task::Classification { .. } => ["accuracy", "f1", "log_loss"],
+                    mlpc_train::Task::Regression => ["rmse", "mae", "r2"],
+                }
+                .map(String::from)
+                .to_vec();
+                let seed = params.0.get("seed").and_then(|s| s.as_u64()).unwrap_or(42);
+                let cv = mlpc_train::cv::cross_validate(&spec, &frame, k, &names, seed)
+                    .map_err(|e| format!("model `{}`: cross-validation: {e}", node.name))?;
+                for m in &cv {
+                    p.metrics.insert(format!("cv_{}_mean", m.name), m.mean);
+                    p.metrics.insert(format!("cv_{}_std", m.name), m.std);
+                }
+                if let Some(m) = cv.first() {
+                    cv_note = format!("; {k}-fold cv {} {:.3} ± {:.3}", m.name, m.mean, m.std);
+                }
+            }
             let bytes = model.to_onnx(&node.name, node.doc.as_deref().unwrap_or_default());
             std::fs::write(&out, bytes).map_err(|e| format!("cannot write {}: {e}", out.display()))?;
             for (k, v) in params.0 {
@@ -102,7 +124,7 @@ pub fn model(node: &Node, inputs: &Inputs) -> Result<Produced, Failure> {
             p.params.insert("device".into(), model.device.into());
             p.metrics.insert("train_rows".into(), frame.rows() as f64);
             p.message = format!(
-                "{algorithm} on {} rows, {} ({:.1} s)",
+                "{algorithm} on {} rows, {} ({:.1} s){cv_note}",
                 frame.rows(),
                 model.device,
                 started.elapsed().as_secs_f64()
@@ -255,12 +277,12 @@ pub fn evaluate(node: &Node, inputs: &Inputs) -> Result<Produced, Failure> {
     for s in &def.slices {
         let values = match &frame.column(s).expect("slice columns were read").values {
             mlpc_train::Values::Category(v) => v.clone(),
-            mlpc_train::Values::Number(v) => {
-                v.iter().map(|x| (!x.is_nan()).then(|| x.to_string())).collect()
-            }
+            mlpc_train::Values::Number(v) => v.iter().map(|x| (!x.is_nan()).then(|| x.to_string())).collect(),
         };
-        for slice in mlpc_train::metrics::by_slice(&def.metrics, &truth, &pred, &values) {
-            let prefix = format!("slice:{s}={}", slice.value);
+        let slices = mlpc_train::metrics::by_slice(&def.metrics, &truth, &pred, &values)
+            .map_err(|e| format!("evaluate `{}`: {e}", node.name))?;
+        for slice in slices {
+            let prefix = format!("slice:{s}={}", slice.slice.as_deref().unwrap_or("null"));
             p.metrics.insert(format!("{prefix}:rows"), slice.rows as f64);
             for (m, v) in slice.metrics {
                 if let Ok(v) = v {

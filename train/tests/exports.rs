@@ -28,7 +28,13 @@ fn frame(rows: usize) -> Frame {
         plan.push(Some(p));
         let score = 2.0 * a - b + if p == "premium" { 0.5 } else { 0.0 };
         yes.push(if score > 0.5 { 1.0 } else { 0.0 });
-        kind.push(Some(if score > 0.9 { "high" } else if score > 0.2 { "mid" } else { "low" }));
+        kind.push(Some(if score > 0.9 {
+            "high"
+        } else if score > 0.2 {
+            "mid"
+        } else {
+            "low"
+        }));
         amount.push(10.0 * score + (i % 5) as f64 * 0.1);
     }
     Frame {
@@ -48,9 +54,13 @@ fn params(algorithm: &str) -> Params {
     let p = match algorithm {
         "logistic_regression" => json!({"c": 1.0, "max_iter": 200, "tol": 0.0001}),
         "linear_regression" => json!({"alpha": 0.1, "intercept": true}),
-        "gradient_boosting" => json!({"trees": 20, "depth": 3, "learning_rate": 0.2, "max_bins": 64, "min_leaf": 5, "l2": 0.0, "seed": 7}),
+        "gradient_boosting" => {
+            json!({"trees": 20, "depth": 3, "learning_rate": 0.2, "max_bins": 64, "min_leaf": 5, "l2": 0.0, "seed": 7})
+        }
         "random_forest" => json!({"trees": 10, "depth": 0, "min_leaf": 2, "max_features": 0.7, "seed": 7}),
-        "mlp" => json!({"hidden": [8], "epochs": 5, "batch_size": 32, "learning_rate": 0.01, "weight_decay": 0.0, "seed": 7}),
+        "mlp" => {
+            json!({"hidden": [8], "epochs": 5, "batch_size": 32, "learning_rate": 0.01, "weight_decay": 0.0, "seed": 7})
+        }
         other => panic!("unknown algorithm {other}"),
     };
     Params(serde_json::from_value(p).unwrap())
@@ -90,7 +100,9 @@ fn every_algorithm_exports_what_it_predicts() {
                 .map(|c| {
                     let values = match &data.column(c).unwrap().values {
                         mlpc_train::Values::Number(v) => v.iter().map(|x| json!(x)).collect::<Vec<_>>(),
-                        mlpc_train::Values::Category(v) => v.iter().map(|x| json!(x.clone().unwrap_or_default())).collect(),
+                        mlpc_train::Values::Category(v) => {
+                            v.iter().map(|x| json!(x.clone().unwrap_or_default())).collect()
+                        }
                     };
                     (c.clone(), json!(values))
                 })

@@ -1,0 +1,89 @@
+//! Register nodes: the evaluated model becomes a version of its registered name (with
+//! its artifact's sha256, the plan hash, its data's hashes, params and metrics), then the
+//! promotion rules run and move the stages they allow.
+
+use crate::nodes::{Failure, Inputs, Produced};
+use crate::registry::{self, NewVersion};
+use crate::store::Store;
+use mlpc_compiler::plan::Node;
+use mlpc_train::onnx::ModelProto;
+use prost::Message;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+/// What a register node needs beyond its inputs: the store and the run it is part of.
+pub struct RunContext {
+    pub store: Store,
+    pub run_id: i64,
+    pub plan_hash: String,
+    pub pipeline_file: String,
+    pub base_dir: PathBuf,
+    /// Source node id → sha256 of the data file it read.
+    pub data_hashes: BTreeMap<String, String>,
+    /// Input node id → the cache key its artifacts were made under.
+    pub input_keys: BTreeMap<String, String>,
+}
+
+#[derive(Deserialize)]
+struct RegisterDef {
+    model: String,
+    rules: Vec<serde_json::Value>,
+}
+
+/// The metrics a node recorded under a cache key.
+fn cached_metrics(store: &Store, node: &str, key: &str) -> BTreeMap<String, f64> {
+    store
+        .conn
+        .query_row("SELECT metrics FROM cache WHERE node_id = ? AND cache_key = ?", duckdb::params![node, key], |r| {
+            r.get::<_, String>(0)
+        })
+        .ok()
+        .and_then(|m| serde_json::from_str(&m).ok())
+        .unwrap_or_default()
+}
+
+pub fn register(node: &Node, inputs: &Inputs, ctx: &RunContext) -> Result<Produced, Failure> {
+    let def: RegisterDef = serde_json::from_value(node.def.clone()).map_err(|e| e.to_string())?;
+    let model_id = format!("model:{}", def.model);
+    let artifact = inputs.artifact(&model_id, "model")?;
+    let sha = artifact.file_stem().and_then(|s| s.to_str()).unwrap_or_default().to_string();
+    let bytes = std::fs::read(&artifact).map_err(|e| format!("cannot read {}: {e}", artifact.display()))?;
+    let onnx =
+        ModelProto::decode(bytes.as_slice()).map_err(|e| format!("{}: not an ONNX model: {e}", artifact.display()))?;
+    let meta = |k: &str| onnx.metadata_props.iter().find(|p| p.key == k).map(|p| p.value.clone());
+    let model_node = inputs.nodes.get(&model_id).ok_or_else(|| format!("`{model_id}` is not an input"))?;
+    let trainer = &model_node.def["trainer"];
+    let params: BTreeMap<String, serde_json::Value> =
+        trainer.get("params").and_then(|p| serde_json::from_value(p.clone()).ok()).unwrap_or_default();
+    let mut metrics = BTreeMap::new();
+    for id in &node.inputs {
+        let key = ctx.input_keys.get(id).map(String::as_str).unwrap_or_default();
+        metrics.extend(cached_metrics(&ctx.store, id, key));
+    }
+    let version = NewVersion {
+        name: node.name.clone(),
+        run_id: ctx.run_id,
+        model_node: model_id.clone(),
+        artifact_sha256: sha,
+        plan_hash: ctx.plan_hash.clone(),
+        pipeline_file: ctx.pipeline_file.clone(),
+        data_hashes: ctx.data_hashes.clone(),
+        params,
+        metrics,
+        algorithm: meta("mlpc.algorithm")
+            .or_else(|| trainer["kind"].as_str().map(String::from))
+            .unwrap_or_else(|| "onnx".into()),
+        device: meta("mlpc.device").unwrap_or_else(|| "external".into()),
+        rules: def.rules,
+        git_commit: registry::git_commit(&ctx.base_dir),
+    };
+    let number = registry::register(&ctx.store, &version).map_err(|e| format!("register `{}`: {e}", node.name))?;
+    let outcomes = registry::apply_rules(&ctx.store, &node.name, number, "rule")
+        .map_err(|e| format!("register `{}`: {e}", node.name))?;
+    let mut p = Produced::default();
+    p.metrics.insert("version".into(), number as f64);
+    let said: Vec<String> = outcomes.iter().map(|o| o.to_string()).collect();
+    p.message = format!("{} v{number}; {}", node.name, said.join("; "));
+    Ok(p)
+}
