@@ -23,8 +23,8 @@ extern "C" __global__ void logistic_residual(float* z, const unsigned int* y, in
             l = (v > 0.0 ? v + log1p(exp(-v)) : log1p(exp(v))) - (double)t * v;
             zi[0] = (float)(1.0 / (1.0 + exp(-v)) - (double)t);
         } else {
-            double m = -INFINITY, s = 0.0;
-            for (int j = 0; j < k; j++) m = fmax(m, (double)zi[j]);
+            double m = zi[0], s = 0.0;
+            for (int j = 1; j < k; j++) m = fmax(m, (double)zi[j]);
             for (int j = 0; j < k; j++) s += exp((double)zi[j] - m);
             l = m + log(s) - (double)zi[t];
             for (int j = 0; j < k; j++) zi[j] = (float)(exp((double)zi[j] - m) / s - (j == (int)t ? 1.0 : 0.0));
