@@ -2,9 +2,12 @@
 //! preprocessing plus a learner — that predicts in process and exports itself, with its
 //! preprocessing, as one ONNX graph. No IO: the runtime reads data and writes artifacts.
 
+mod cuda;
 pub mod cv;
 pub mod frame;
+mod linear;
 pub mod metrics;
+mod mlp;
 pub mod model;
 pub mod onnx;
 pub mod params;
@@ -29,6 +32,9 @@ pub type Fit = fn(&Matrix, &Target, &Params, Device) -> Result<Fitted, String>;
 /// `stdlib/algorithms.mlp`).
 fn fitter(algorithm: &str) -> Option<(Encoding, Fit)> {
     match algorithm {
+        "logistic_regression" => Some((Encoding::Scaled, linear::fit_logistic)),
+        "linear_regression" => Some((Encoding::Scaled, linear::fit_linear)),
+        "mlp" => Some((Encoding::Scaled, mlp::fit_mlp)),
         _ => None,
     }
 }
@@ -66,6 +72,11 @@ pub fn train(spec: &Spec, frame: &Frame) -> Result<Model, String> {
         learner: fitted.learner,
         device: fitted.device,
     })
+}
+
+/// The name of the GPU that `device = cuda` or `auto` trains on, or why there is none.
+pub fn gpu() -> Result<String, String> {
+    cuda::device_name()
 }
 
 /// Where training runs. `Auto` takes CUDA when a GPU is usable, else the CPU.

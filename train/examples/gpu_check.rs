@@ -1,0 +1,128 @@
+//! Trains `logistic_regression` and `mlp` on the CPU and on CUDA from the same seeded
+//! synthetic data (binary classification, 500k × 32 unless `GPU_CHECK_ROWS` says) and
+//! prints, per algorithm, both fit times, the largest difference of the predicted
+//! probabilities on held-out rows against its tolerance, and both AUCs.
+//!
+//! Exits 0 when every difference is within tolerance, 1 when one is not or training
+//! fails, 2 when no GPU is usable here.
+
+use mlpc_train::{gpu, train, Column, Device, Frame, InputType, Model, Params, Spec, Values};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde_json::json;
+use std::process::ExitCode;
+use std::time::Instant;
+
+const FEATURES: usize = 32;
+
+/// `rows` standard-normal features and a bool label drawn from a logistic model with
+/// an interaction and a square, so the mlp has something the linear model misses.
+fn synthetic(rows: usize, seed: u64) -> Frame {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut x = vec![vec![0f64; rows]; FEATURES];
+    let mut y = vec![0f64; rows];
+    for i in 0..rows {
+        for col in x.iter_mut() {
+            let (u, v): (f64, f64) = (rng.random::<f64>().max(1e-300), rng.random());
+            col[i] = (-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos();
+        }
+        let linear: f64 = (0..FEATURES).map(|j| ((j % 5) as f64 - 2.0) * 0.3 * x[j][i]).sum();
+        let logit = linear + 0.8 * x[0][i] * x[1][i] - 0.5 * x[2][i] * x[2][i] + 0.5;
+        y[i] = f64::from(rng.random::<f64>() < 1.0 / (1.0 + (-logit).exp()));
+    }
+    let mut columns: Vec<Column> = x
+        .into_iter()
+        .enumerate()
+        .map(|(j, v)| Column { name: format!("x{j}"), ty: InputType::Float, values: Values::Number(v) })
+        .collect();
+    columns.push(Column { name: "y".into(), ty: InputType::Bool, values: Values::Number(y) });
+    Frame { columns }
+}
+
+/// The area under the ROC curve of `scores` for the positive rows (ties count half).
+fn auc(scores: &[f32], positive: &[bool]) -> f64 {
+    let mut order: Vec<usize> = (0..scores.len()).collect();
+    order.sort_by(|&a, &b| scores[a].total_cmp(&scores[b]));
+    let (mut rank_sum, mut i) = (0.0, 0);
+    while i < order.len() {
+        let mut j = i;
+        while j < order.len() && scores[order[j]] == scores[order[i]] {
+            j += 1;
+        }
+        let mid_rank = (i + j + 1) as f64 / 2.0;
+        rank_sum += order[i..j].iter().filter(|&&k| positive[k]).count() as f64 * mid_rank;
+        i = j;
+    }
+    let pos = positive.iter().filter(|&&p| p).count() as f64;
+    let neg = positive.len() as f64 - pos;
+    (rank_sum - pos * (pos + 1.0) / 2.0) / (pos * neg)
+}
+
+fn fit(algorithm: &str, params: &Params, frame: &Frame, device: Device) -> Result<(Model, f64), String> {
+    let inputs: Vec<String> = (0..FEATURES).map(|j| format!("x{j}")).collect();
+    let start = Instant::now();
+    let model = train(&Spec { algorithm, params, inputs: &inputs, label: "y", device }, frame)?;
+    Ok((model, start.elapsed().as_secs_f64()))
+}
+
+/// Trains `algorithm` on both devices; returns whether the probabilities agree within `tol`.
+fn check(algorithm: &str, params: serde_json::Value, tol: f32, data: &Frame, test: &Frame) -> Result<bool, String> {
+    let params = Params(serde_json::from_value(params).map_err(|e| e.to_string())?);
+    let (cpu, cpu_s) = fit(algorithm, &params, data, Device::Cpu)?;
+    let (cuda, cuda_s) = fit(algorithm, &params, data, Device::Cuda)?;
+    if cuda.device != "cuda" {
+        return Err(format!("{algorithm}: device = cuda trained on {}", cuda.device));
+    }
+    let (p_cpu, p_cuda) = (cpu.predict(test)?, cuda.predict(test)?);
+    let diff = p_cpu.scores.iter().zip(&p_cuda.scores).fold(0f32, |m, (a, b)| m.max((a - b).abs()));
+    let Some(Column { values: Values::Number(y), .. }) = test.column("y") else {
+        return Err("the test rows have no label".into());
+    };
+    let positive: Vec<bool> = y.iter().map(|&v| v != 0.0).collect();
+    let p1 = |p: &mlpc_train::Predictions| (0..test.rows()).map(|i| p.row(i)[1]).collect::<Vec<_>>();
+    let ok = diff <= tol;
+    println!(
+        "{algorithm:<20} cpu {cpu_s:>7.2} s   cuda {cuda_s:>7.2} s   max |Δp| {diff:.2e} (tolerance {tol:.0e}) {}   AUC cpu {:.5} cuda {:.5}",
+        if ok { "ok" } else { "FAIL" },
+        auc(&p1(&p_cpu), &positive),
+        auc(&p1(&p_cuda), &positive),
+    );
+    Ok(ok)
+}
+
+fn main() -> ExitCode {
+    let name = match gpu() {
+        Ok(name) => name,
+        Err(why) => {
+            println!("no GPU: {why}");
+            return ExitCode::from(2);
+        }
+    };
+    let rows = std::env::var("GPU_CHECK_ROWS").ok().and_then(|v| v.parse().ok()).unwrap_or(500_000);
+    println!("GPU: {name}; {rows} training rows × {FEATURES} features, {} CPU threads", rayon::current_num_threads());
+    let (data, test) = (synthetic(rows, 1), synthetic(100_000, 2));
+    let checks = [
+        ("logistic_regression", json!({"c": 1.0, "max_iter": 100, "tol": 1e-4}), 1e-3),
+        (
+            "mlp",
+            json!({"hidden": [64, 32], "epochs": 3, "batch_size": 256, "learning_rate": 1e-3,
+                   "weight_decay": 0.0, "seed": 42}),
+            1e-3,
+        ),
+    ];
+    let mut all_ok = true;
+    for (algorithm, params, tol) in checks {
+        match check(algorithm, params, tol, &data, &test) {
+            Ok(ok) => all_ok &= ok,
+            Err(e) => {
+                println!("{algorithm}: {e}");
+                all_ok = false;
+            }
+        }
+    }
+    if all_ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
