@@ -8,6 +8,7 @@ pub mod onnx;
 pub mod params;
 pub mod prep;
 pub mod scorer;
+mod tree;
 
 pub use frame::{Column, Frame, InputType, Matrix, Target, Values};
 pub use model::{Learned, Model, Predictions, Task};
@@ -27,6 +28,8 @@ pub type Fit = fn(&Matrix, &Target, &Params, Device) -> Result<Fitted, String>;
 /// `stdlib/algorithms.mlp`).
 fn fitter(algorithm: &str) -> Option<(Encoding, Fit)> {
     match algorithm {
+        "gradient_boosting" => Some((Encoding::Raw, tree::fit_gbdt)),
+        "random_forest" => Some((Encoding::Raw, tree::fit_forest)),
         _ => None,
     }
 }
