@@ -129,10 +129,17 @@ pub fn grow(binned: &Binned, grads: &Gradients, rows: Vec<u32>, config: &Config,
         nodes[p.id] = Node::Split { feature: best.feature, bin: best.bin, left, right };
         nodes.push(Node::Leaf { sums: Vec::new(), start: 0, end: 0 });
         nodes.push(Node::Leaf { sums: Vec::new(), start: 0, end: 0 });
+        let depth = p.depth + 1;
         let (left_hist, right_hist) = match p.hist {
+            Some(_) if g.terminal(depth, mid - p.start) && g.terminal(depth, p.end - mid) => {
+                g.spare.extend(p.hist);
+                (None, None)
+            }
             Some(mut parent) => {
                 let left_smaller = mid - p.start <= p.end - mid;
-                let small = if left_smaller { g.histogram(p.start, mid) } else { g.histogram(mid, p.end) };
+                let (from, to) = if left_smaller { (p.start, mid) } else { (mid, p.end) };
+                g.gather(from, to);
+                let small = g.histogram(from, to);
                 for (a, b) in parent.iter_mut().zip(&small) {
                     *a -= b;
                 }
@@ -144,7 +151,6 @@ pub fn grow(binned: &Binned, grads: &Gradients, rows: Vec<u32>, config: &Config,
             }
             None => (None, None),
         };
-        let depth = p.depth + 1;
         stack.push(Pending { id: right, start: mid, end: p.end, depth, sums: right_sums, hist: right_hist });
         stack.push(Pending { id: left, start: p.start, end: mid, depth, sums: best.left, hist: left_hist });
     }
@@ -164,16 +170,15 @@ impl Grower<'_> {
         }
     }
 
-    /// Every feature's histogram over `rows[start..end]`.
+    /// Every feature's histogram over the gathered rows `rows[start..end]`.
     fn histogram(&mut self, start: usize, end: usize) -> Vec<f64> {
         let width = BINS * self.stride;
         let mut hist = self.spare.pop().unwrap_or_else(|| vec![0.0; self.binned.features() * width]);
         hist.fill(0.0);
-        self.gather(start, end);
         let (rows, og, oh, k) = (&self.rows[start..end], &self.og[..], &self.oh[..], self.grads.k);
         let binned = self.binned;
         let fill = |(f, hf): (usize, &mut [f64])| {
-            accumulate(hf, binned.column(f), rows, og, oh, k);
+            accumulate(hf, binned.column(f), rows, og, oh, k, &mut ());
         };
         if self.config.parallel && rows.len() * binned.features() >= PARALLEL_WORK {
             hist.par_chunks_mut(width).enumerate().for_each(fill);
@@ -183,10 +188,15 @@ impl Grower<'_> {
         hist
     }
 
+    /// Whether a node at `depth` with `rows` rows is a leaf whatever its rows.
+    fn terminal(&self, depth: usize, rows: usize) -> bool {
+        depth >= self.config.max_depth || rows < 2 * self.config.min_leaf.max(1)
+    }
+
     fn best_split(&mut self, p: &Pending, rng: &mut StdRng) -> Option<Best> {
         let c = self.config;
         let k = self.grads.k;
-        if p.depth >= c.max_depth || p.end - p.start < 2 * c.min_leaf.max(1) {
+        if self.terminal(p.depth, p.end - p.start) {
             return None;
         }
         if c.indicators && p.sums[..k].iter().all(|&g| g == 0.0 || g == p.sums[k]) {
@@ -217,8 +227,10 @@ impl Grower<'_> {
                     order.swap(i, j);
                     let f = order[i];
                     let mut one = std::mem::take(&mut self.one);
-                    let (lo, hi) =
-                        accumulate(&mut one, self.binned.column(f), &self.rows[p.start..p.end], &self.og, &self.oh, k);
+                    let rows = &self.rows[p.start..p.end];
+                    let mut seen = Seen { lo: u8::MAX, hi: 0 };
+                    accumulate(&mut one, self.binned.column(f), rows, &self.og, &self.oh, k, &mut seen);
+                    let (lo, hi) = (seen.lo as usize, seen.hi as usize);
                     if lo < hi {
                         varied += 1;
                         self.scan(f, &one, lo, hi, &p.sums, parent, &mut best);
@@ -279,33 +291,53 @@ impl Grower<'_> {
     /// keeping their order; returns where the right ones begin.
     fn partition(&mut self, start: usize, end: usize, f: usize, bin: u8) -> usize {
         let column = self.binned.column(f);
-        self.scratch.clear();
-        let mut l = start;
+        self.scratch.resize(end - start, 0);
+        let (mut l, mut r) = (start, 0);
+        // Without branches: each row is written to both sides, and one side keeps it.
         for i in start..end {
-            let r = self.rows[i];
-            if column[r as usize] <= bin {
-                self.rows[l] = r;
-                l += 1;
-            } else {
-                self.scratch.push(r);
-            }
+            let row = self.rows[i];
+            let left = column[row as usize] <= bin;
+            self.rows[l] = row;
+            self.scratch[r] = row;
+            l += usize::from(left);
+            r += usize::from(!left);
         }
-        self.rows[l..end].copy_from_slice(&self.scratch);
+        self.rows[l..end].copy_from_slice(&self.scratch[..r]);
         l
     }
 }
 
+/// Notes the bins rows fall in, or not (`()`), while a histogram is built.
+trait Track {
+    fn note(&mut self, bin: u8);
+}
+
+impl Track for () {
+    fn note(&mut self, _: u8) {}
+}
+
+/// The lowest and highest bin seen.
+struct Seen {
+    lo: u8,
+    hi: u8,
+}
+
+impl Track for Seen {
+    fn note(&mut self, bin: u8) {
+        self.lo = self.lo.min(bin);
+        self.hi = self.hi.max(bin);
+    }
+}
+
 /// Adds the rows' gradients (`og`, `oh`: in the order of `rows`) into one feature's
-/// histogram `hist` by their bin in `column`; returns the lowest and highest bin seen.
-fn accumulate(hist: &mut [f64], column: &[u8], rows: &[u32], og: &[f32], oh: &[f32], k: usize) -> (usize, usize) {
-    let (mut lo, mut hi) = (u8::MAX, 0u8);
+/// histogram `hist` by their bin in `column`.
+fn accumulate(hist: &mut [f64], column: &[u8], rows: &[u32], og: &[f32], oh: &[f32], k: usize, seen: &mut impl Track) {
     if k == 1 {
         // Fixed size, so the bin (at most 255) indexes it without bounds checks.
         let hist: &mut [f64; BINS * 3] = (&mut hist[..BINS * 3]).try_into().expect("a histogram has 256 bins");
         for ((&r, &g), &h) in rows.iter().zip(og).zip(oh) {
             let b = column[r as usize];
-            lo = lo.min(b);
-            hi = hi.max(b);
+            seen.note(b);
             let e = b as usize * 3;
             hist[e] += g as f64;
             hist[e + 1] += h as f64;
@@ -315,8 +347,7 @@ fn accumulate(hist: &mut [f64], column: &[u8], rows: &[u32], og: &[f32], oh: &[f
         let s = k + 2;
         for ((&r, g), &h) in rows.iter().zip(og.chunks_exact(k)).zip(oh) {
             let b = column[r as usize];
-            lo = lo.min(b);
-            hi = hi.max(b);
+            seen.note(b);
             let e = &mut hist[b as usize * s..(b as usize + 1) * s];
             for (x, &g) in e.iter_mut().zip(g) {
                 *x += g as f64;
@@ -325,5 +356,4 @@ fn accumulate(hist: &mut [f64], column: &[u8], rows: &[u32], og: &[f32], oh: &[f
             e[k + 1] += 1.0;
         }
     }
-    (lo as usize, hi as usize)
 }
