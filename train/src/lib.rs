@@ -13,6 +13,7 @@ pub mod onnx;
 pub mod params;
 pub mod prep;
 pub mod scorer;
+mod tree;
 
 pub use frame::{Column, Frame, InputType, Matrix, Target, Values};
 pub use model::{Learned, Model, Predictions, Task};
@@ -35,6 +36,8 @@ fn fitter(algorithm: &str) -> Option<(Encoding, Fit)> {
         "logistic_regression" => Some((Encoding::Scaled, linear::fit_logistic)),
         "linear_regression" => Some((Encoding::Scaled, linear::fit_linear)),
         "mlp" => Some((Encoding::Scaled, mlp::fit_mlp)),
+        "gradient_boosting" => Some((Encoding::Raw, tree::fit_gbdt)),
+        "random_forest" => Some((Encoding::Raw, tree::fit_forest)),
         _ => None,
     }
 }

@@ -1,0 +1,359 @@
+//! The histogram tree builder both ensembles share. Each row carries `k` gradients and a
+//! hessian; a node's histogram sums them, and counts rows, per feature and bin; the best
+//! split maximises `Σ G_L²/(H_L+λ) + G_R²/(H_R+λ) − G²/(H+λ)` (summed over the `k`);
+//! rows are partitioned in place, so a leaf's rows are one range of [`Grown::rows`].
+//!
+//! With weighted class indicators as gradients and weights as hessians this gain is the
+//! decrease of Gini impurity, with weighted values the decrease of variance: the forest
+//! grows its trees here too.
+
+use super::bins::Binned;
+use rand::rngs::StdRng;
+use rand::Rng;
+use rayon::prelude::*;
+
+/// Bins per feature in a histogram (bins are `u8`).
+const BINS: usize = 256;
+/// Rows × features under which a histogram is built on one thread.
+const PARALLEL_WORK: usize = 1 << 16;
+
+pub struct Config {
+    /// Levels of splits allowed (`usize::MAX`: no limit).
+    pub max_depth: usize,
+    pub min_leaf: usize,
+    pub l2: f64,
+    /// The least hessian sum on each side of a split.
+    pub min_hessian: f64,
+    /// Features tried per split: `None` tries all and gets the larger child's histogram by
+    /// subtraction; `Some(m)` tries `m` random ones that vary in the node (more if the
+    /// first `m` give no split), each histogram built afresh.
+    pub features_per_split: Option<usize>,
+    /// The gradients are class indicators: a node of one class is a leaf.
+    pub indicators: bool,
+    /// Spread histogram building over rayon's threads.
+    pub parallel: bool,
+}
+
+/// What rows carry, indexed by row id: `k` gradients each (row-major) and a hessian.
+pub struct Gradients<'a> {
+    pub k: usize,
+    pub g: &'a [f32],
+    pub h: &'a [f32],
+}
+
+/// A grown tree: node 0 is the root.
+pub struct Grown {
+    pub nodes: Vec<Node>,
+    /// The rows it was grown on, grouped by leaf.
+    pub rows: Vec<u32>,
+}
+
+pub enum Node {
+    /// Rows whose bin of `feature` is at most `bin` go `left`.
+    Split { feature: usize, bin: u8, left: usize, right: usize },
+    /// `sums` holds the `k` gradient sums, the hessian sum and the row count of the rows
+    /// `Grown::rows[start..end]`.
+    Leaf { sums: Vec<f64>, start: usize, end: usize },
+}
+
+/// A node waiting to be split, with its histogram when splits subtract.
+struct Pending {
+    id: usize,
+    start: usize,
+    end: usize,
+    depth: usize,
+    sums: Vec<f64>,
+    hist: Option<Vec<f64>>,
+}
+
+struct Best {
+    feature: usize,
+    bin: u8,
+    gain: f64,
+    left: Vec<f64>,
+}
+
+struct Grower<'a> {
+    binned: &'a Binned,
+    grads: &'a Gradients<'a>,
+    config: &'a Config,
+    /// Histogram entry width: `k` gradients, hessian, count.
+    stride: usize,
+    rows: Vec<u32>,
+    scratch: Vec<u32>,
+    /// The current node's gradients and hessians in row order.
+    og: Vec<f32>,
+    oh: Vec<f32>,
+    /// One feature's histogram, for splits that build histograms per feature.
+    one: Vec<f64>,
+    spare: Vec<Vec<f64>>,
+}
+
+/// Grows one tree on `rows` (row ids into `grads` and `binned`, at least one).
+pub fn grow(binned: &Binned, grads: &Gradients, rows: Vec<u32>, config: &Config, rng: &mut StdRng) -> Grown {
+    let stride = grads.k + 2;
+    let mut g = Grower {
+        binned,
+        grads,
+        config,
+        stride,
+        rows,
+        scratch: Vec::new(),
+        og: Vec::new(),
+        oh: Vec::new(),
+        one: vec![0.0; BINS * stride],
+        spare: Vec::new(),
+    };
+    let n = g.rows.len();
+    g.gather(0, n);
+    let mut sums = vec![0.0; stride];
+    for (j, &h) in g.oh.iter().enumerate() {
+        for (s, &x) in sums.iter_mut().zip(&g.og[j * grads.k..(j + 1) * grads.k]) {
+            *s += x as f64;
+        }
+        sums[grads.k] += h as f64;
+    }
+    sums[grads.k + 1] = n as f64;
+    let hist = config.features_per_split.is_none().then(|| g.histogram(0, n));
+    let mut nodes = vec![Node::Leaf { sums: Vec::new(), start: 0, end: 0 }];
+    let mut stack = vec![Pending { id: 0, start: 0, end: n, depth: 0, sums, hist }];
+    while let Some(p) = stack.pop() {
+        let Some(best) = g.best_split(&p, rng) else {
+            nodes[p.id] = Node::Leaf { sums: p.sums, start: p.start, end: p.end };
+            g.spare.extend(p.hist);
+            continue;
+        };
+        let mid = g.partition(p.start, p.end, best.feature, best.bin);
+        let right_sums: Vec<f64> = p.sums.iter().zip(&best.left).map(|(a, b)| a - b).collect();
+        let (left, right) = (nodes.len(), nodes.len() + 1);
+        nodes[p.id] = Node::Split { feature: best.feature, bin: best.bin, left, right };
+        nodes.push(Node::Leaf { sums: Vec::new(), start: 0, end: 0 });
+        nodes.push(Node::Leaf { sums: Vec::new(), start: 0, end: 0 });
+        let depth = p.depth + 1;
+        let (left_hist, right_hist) = match p.hist {
+            Some(_) if g.terminal(depth, mid - p.start) && g.terminal(depth, p.end - mid) => {
+                g.spare.extend(p.hist);
+                (None, None)
+            }
+            Some(mut parent) => {
+                let left_smaller = mid - p.start <= p.end - mid;
+                let (from, to) = if left_smaller { (p.start, mid) } else { (mid, p.end) };
+                g.gather(from, to);
+                let small = g.histogram(from, to);
+                for (a, b) in parent.iter_mut().zip(&small) {
+                    *a -= b;
+                }
+                if left_smaller {
+                    (Some(small), Some(parent))
+                } else {
+                    (Some(parent), Some(small))
+                }
+            }
+            None => (None, None),
+        };
+        stack.push(Pending { id: right, start: mid, end: p.end, depth, sums: right_sums, hist: right_hist });
+        stack.push(Pending { id: left, start: p.start, end: mid, depth, sums: best.left, hist: left_hist });
+    }
+    Grown { nodes, rows: g.rows }
+}
+
+impl Grower<'_> {
+    /// Copies the gradients of `rows[start..end]` into row order.
+    fn gather(&mut self, start: usize, end: usize) {
+        let k = self.grads.k;
+        self.og.clear();
+        self.oh.clear();
+        for &r in &self.rows[start..end] {
+            let r = r as usize;
+            self.og.extend_from_slice(&self.grads.g[r * k..(r + 1) * k]);
+            self.oh.push(self.grads.h[r]);
+        }
+    }
+
+    /// Every feature's histogram over the gathered rows `rows[start..end]`.
+    fn histogram(&mut self, start: usize, end: usize) -> Vec<f64> {
+        let width = BINS * self.stride;
+        let mut hist = self.spare.pop().unwrap_or_else(|| vec![0.0; self.binned.features() * width]);
+        hist.fill(0.0);
+        let (rows, og, oh, k) = (&self.rows[start..end], &self.og[..], &self.oh[..], self.grads.k);
+        let binned = self.binned;
+        let fill = |(f, hf): (usize, &mut [f64])| {
+            accumulate(hf, binned.column(f), rows, og, oh, k, &mut ());
+        };
+        if self.config.parallel && rows.len() * binned.features() >= PARALLEL_WORK {
+            hist.par_chunks_mut(width).enumerate().for_each(fill);
+        } else {
+            hist.chunks_mut(width).enumerate().for_each(fill);
+        }
+        hist
+    }
+
+    /// Whether a node at `depth` with `rows` rows is a leaf whatever its rows.
+    fn terminal(&self, depth: usize, rows: usize) -> bool {
+        depth >= self.config.max_depth || rows < 2 * self.config.min_leaf.max(1)
+    }
+
+    fn best_split(&mut self, p: &Pending, rng: &mut StdRng) -> Option<Best> {
+        let c = self.config;
+        let k = self.grads.k;
+        if self.terminal(p.depth, p.end - p.start) {
+            return None;
+        }
+        if c.indicators && p.sums[..k].iter().all(|&g| g == 0.0 || g == p.sums[k]) {
+            return None;
+        }
+        let parent = self.score(&p.sums);
+        let mut best = Best { feature: 0, bin: 0, gain: 1e-10 * (1.0 + parent.abs()), left: Vec::new() };
+        match (&p.hist, c.features_per_split) {
+            (Some(hist), _) => {
+                let width = BINS * self.stride;
+                for f in 0..self.binned.features() {
+                    let hi = self.binned.cuts[f].len();
+                    self.scan(f, &hist[f * width..(f + 1) * width], 0, hi, &p.sums, parent, &mut best);
+                }
+            }
+            (None, m) => {
+                let d = self.binned.features();
+                let want = m.unwrap_or(d);
+                let mut order: Vec<usize> = (0..d).collect();
+                let mut varied = 0;
+                self.gather(p.start, p.end);
+                // A partial shuffle: features are drawn one at a time, as long as needed.
+                for i in 0..d {
+                    if varied >= want && !best.left.is_empty() {
+                        break;
+                    }
+                    let j = rng.random_range(i..d);
+                    order.swap(i, j);
+                    let f = order[i];
+                    let mut one = std::mem::take(&mut self.one);
+                    let rows = &self.rows[p.start..p.end];
+                    let mut seen = Seen { lo: u8::MAX, hi: 0 };
+                    accumulate(&mut one, self.binned.column(f), rows, &self.og, &self.oh, k, &mut seen);
+                    let (lo, hi) = (seen.lo as usize, seen.hi as usize);
+                    if lo < hi {
+                        varied += 1;
+                        self.scan(f, &one, lo, hi, &p.sums, parent, &mut best);
+                    }
+                    if lo <= hi {
+                        one[lo * self.stride..(hi + 1) * self.stride].fill(0.0);
+                    }
+                    self.one = one;
+                }
+            }
+        }
+        (!best.left.is_empty()).then_some(best)
+    }
+
+    /// `Σ G²/(H+λ)` of a node's sums.
+    fn score(&self, sums: &[f64]) -> f64 {
+        let k = self.grads.k;
+        let h = sums[k] + self.config.l2;
+        sums[..k].iter().map(|g| g * g).sum::<f64>() / h
+    }
+
+    /// Tries the splits after bins `lo..hi` of feature `f`, whose histogram is `hist` and
+    /// whose rows sum to `sums`, keeping the best in `best`.
+    #[allow(clippy::too_many_arguments)]
+    fn scan(&self, f: usize, hist: &[f64], lo: usize, hi: usize, sums: &[f64], parent: f64, best: &mut Best) {
+        let (s, k, c) = (self.stride, self.grads.k, self.config);
+        let min_leaf = c.min_leaf as f64;
+        let mut left = vec![0.0; s];
+        let mut right = vec![0.0; s];
+        for b in lo..hi {
+            let e = &hist[b * s..(b + 1) * s];
+            if e[k + 1] == 0.0 {
+                continue; // an empty bin splits the rows as the bin before it does
+            }
+            for (l, x) in left.iter_mut().zip(e) {
+                *l += x;
+            }
+            if left[k + 1] < min_leaf {
+                continue;
+            }
+            if sums[k + 1] - left[k + 1] < min_leaf {
+                break;
+            }
+            for ((r, t), l) in right.iter_mut().zip(sums).zip(&left) {
+                *r = t - l;
+            }
+            if left[k] < c.min_hessian || right[k] < c.min_hessian {
+                continue;
+            }
+            let gain = self.score(&left) + self.score(&right) - parent;
+            if gain > best.gain {
+                *best = Best { feature: f, bin: b as u8, gain, left: left.clone() };
+            }
+        }
+    }
+
+    /// Moves the rows of `start..end` that go left (bin of `f` at most `bin`) to the front,
+    /// keeping their order; returns where the right ones begin.
+    fn partition(&mut self, start: usize, end: usize, f: usize, bin: u8) -> usize {
+        let column = self.binned.column(f);
+        self.scratch.resize(end - start, 0);
+        let (mut l, mut r) = (start, 0);
+        // Without branches: each row is written to both sides, and one side keeps it.
+        for i in start..end {
+            let row = self.rows[i];
+            let left = column[row as usize] <= bin;
+            self.rows[l] = row;
+            self.scratch[r] = row;
+            l += usize::from(left);
+            r += usize::from(!left);
+        }
+        self.rows[l..end].copy_from_slice(&self.scratch[..r]);
+        l
+    }
+}
+
+/// Notes the bins rows fall in, or not (`()`), while a histogram is built.
+trait Track {
+    fn note(&mut self, bin: u8);
+}
+
+impl Track for () {
+    fn note(&mut self, _: u8) {}
+}
+
+/// The lowest and highest bin seen.
+struct Seen {
+    lo: u8,
+    hi: u8,
+}
+
+impl Track for Seen {
+    fn note(&mut self, bin: u8) {
+        self.lo = self.lo.min(bin);
+        self.hi = self.hi.max(bin);
+    }
+}
+
+/// Adds the rows' gradients (`og`, `oh`: in the order of `rows`) into one feature's
+/// histogram `hist` by their bin in `column`.
+fn accumulate(hist: &mut [f64], column: &[u8], rows: &[u32], og: &[f32], oh: &[f32], k: usize, seen: &mut impl Track) {
+    if k == 1 {
+        // Fixed size, so the bin (at most 255) indexes it without bounds checks.
+        let hist: &mut [f64; BINS * 3] = (&mut hist[..BINS * 3]).try_into().expect("a histogram has 256 bins");
+        for ((&r, &g), &h) in rows.iter().zip(og).zip(oh) {
+            let b = column[r as usize];
+            seen.note(b);
+            let e = b as usize * 3;
+            hist[e] += g as f64;
+            hist[e + 1] += h as f64;
+            hist[e + 2] += 1.0;
+        }
+    } else {
+        let s = k + 2;
+        for ((&r, g), &h) in rows.iter().zip(og.chunks_exact(k)).zip(oh) {
+            let b = column[r as usize];
+            seen.note(b);
+            let e = &mut hist[b as usize * s..(b as usize + 1) * s];
+            for (x, &g) in e.iter_mut().zip(g) {
+                *x += g as f64;
+            }
+            e[k] += h as f64;
+            e[k + 1] += 1.0;
+        }
+    }
+}
