@@ -1,11 +1,13 @@
 //! The mlpc runtime: executes a compiled plan — sources, checks, features, datasets and
 //! splits on DuckDB — with caching and run tracking in a state folder.
 
+pub mod audit;
 mod cache;
 pub mod datagen;
 mod executor;
 pub mod history;
 mod nodes;
+pub mod registry;
 mod sql;
 mod store;
 
