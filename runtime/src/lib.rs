@@ -3,6 +3,7 @@
 
 pub mod audit;
 mod cache;
+pub mod card;
 pub mod datagen;
 mod executor;
 pub mod history;

@@ -3,7 +3,7 @@
 //! promotion rules evaluated against the registry, and approvals. Every change is one store
 //! transaction together with its entries in the audit log.
 
-mod rules;
+pub(crate) mod rules;
 
 use crate::audit::{self, Action};
 use crate::store::Store;
@@ -631,5 +631,7 @@ fn atomically<T>(store: &Store, by: &str, change: impl FnOnce(&mut Tx) -> Result
     }
 }
 
+#[cfg(test)]
+pub(crate) mod fixtures;
 #[cfg(test)]
 mod tests;

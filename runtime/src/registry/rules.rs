@@ -163,7 +163,7 @@ fn precedence(operator: &str) -> u8 {
     }
 }
 
-/// The expression as it would be written in a rule.
+/// The expression as it would be written in the pipeline.
 pub(crate) fn text(e: &TExpr) -> String {
     match e {
         TExpr::Metric { name, stage: None } => name.clone(),
@@ -178,11 +178,31 @@ pub(crate) fn text(e: &TExpr) -> String {
             format!("{} {operator} {}", operand(lhs, p, false), operand(rhs, p, true))
         }
         TExpr::Between { arg, low, high } => format!("{} between {} and {}", text(arg), text(low), text(high)),
-        TExpr::Column { name, .. } | TExpr::ServingMetric { name, .. } | TExpr::DriftTest { name } => name.clone(),
-        TExpr::Call { func, args, .. } => {
-            format!("{func}({})", args.iter().map(text).collect::<Vec<_>>().join(", "))
+        TExpr::Column { name, .. }
+        | TExpr::Table { name }
+        | TExpr::ServingMetric { name, .. }
+        | TExpr::DriftTest { name } => name.clone(),
+        TExpr::Feature { view, name, .. } => format!("{view}.{name}"),
+        TExpr::Lookup { table, column, .. } | TExpr::Related { table, column, .. } => format!("{table}.{column}"),
+        TExpr::Call { func, args, .. } => call(func, args),
+        TExpr::Aggregate { func, args, window_ms: None, .. } => call(func, args),
+        TExpr::Aggregate { func, args, window_ms: Some(ms), .. } => {
+            format!("{} over {}", call(func, args), duration(*ms))
         }
-        other => serde_json::to_string(other).unwrap_or_default(),
+        TExpr::List { items } => format!("[{}]", items.iter().map(text).collect::<Vec<_>>().join(", ")),
+    }
+}
+
+fn call(func: &str, args: &[TExpr]) -> String {
+    format!("{func}({})", args.iter().map(text).collect::<Vec<_>>().join(", "))
+}
+
+/// Milliseconds in the largest unit that divides them: `90d`, `30m`, `250ms`.
+fn duration(ms: u64) -> String {
+    let units = [("d", 86_400_000), ("h", 3_600_000), ("m", 60_000), ("s", 1_000)];
+    match units.iter().find(|(_, size)| ms > 0 && ms % size == 0) {
+        Some((unit, size)) => format!("{}{unit}", ms / size),
+        None => format!("{ms}ms"),
     }
 }
 
