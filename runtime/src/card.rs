@@ -5,7 +5,6 @@
 use crate::registry::{self, Version};
 use crate::store::Store;
 use mlpc_compiler::{Compilation, FileSystem};
-use std::fmt::Write;
 
 /// The card of `version` of `name` (default: the version in production, else the latest).
 pub fn card(store: &Store, name: &str, version: Option<i64>, fs: &dyn FileSystem) -> Result<String, String> {
