@@ -193,7 +193,8 @@ pub fn register(store: &Store, v: &NewVersion) -> Result<i64, String> {
 }
 
 /// Evaluates the version's promotion rules in order and moves each stage whose rule holds
-/// to this version (unless it is there already).
+/// to this version — unless it is there already, a newer version holds it, or the stage was
+/// rolled back from this version (a rule never undoes a person's rollback; `promote` can).
 pub fn apply_rules(store: &Store, name: &str, version: i64, by: &str) -> Result<Vec<RuleOutcome>, String> {
     atomically(store, by, |tx| {
         let v = tx.version(name, version)?;
@@ -223,19 +224,18 @@ pub fn apply_rules(store: &Store, name: &str, version: i64, by: &str) -> Result<
                 approvers: &approvers,
             };
             let verdict = rules::evaluate(&rule.expr, &facts);
-            let here = holders.get(&rule.stage).map(|(h, _)| *h) == Some(version);
-            let moved = verdict.held && !here && stage(&rule.stage).is_ok();
-            if moved {
+            let holder = holders.get(&rule.stage).map(|(h, _)| *h);
+            let notes = verdict.notes.join("; ");
+            let (moved, reason) = if !verdict.held {
+                (false, notes)
+            } else if holder == Some(version) {
+                (false, join(&format!("version {version} is already in {}", rule.stage), &notes))
+            } else if let Some(why) = tx.why_not_move(name, version, &rule.stage, holder)? {
+                (false, join(&format!("holds, but {why}"), &notes))
+            } else {
                 tx.move_stage(name, &rule.stage, version, "promote", Some(format!("rule `{}` holds", rule.text)))?;
-            }
-            let mut reason = verdict.notes.join("; ");
-            if verdict.held && here {
-                reason = join(&format!("version {version} is already in {}", rule.stage), &reason);
-            } else if verdict.held && !moved {
-                reason = format!("`{}` is not a stage", rule.stage);
-            } else if reason.is_empty() {
-                reason = "holds".into();
-            }
+                (true, if notes.is_empty() { "holds".into() } else { notes })
+            };
             outcomes.push(RuleOutcome { stage: rule.stage, rule: rule.text, held: verdict.held, moved, reason });
         }
         Ok(outcomes)
@@ -479,6 +479,33 @@ impl Reader<'_> {
             stages: stages.collect(),
             approvals,
         })
+    }
+
+    /// Why a rule that holds must not move `stage` to `version`, if it must not.
+    fn why_not_move(
+        &self,
+        name: &str,
+        version: i64,
+        stage: &str,
+        holder: Option<i64>,
+    ) -> Result<Option<String>, String> {
+        if let Err(e) = self::stage(stage) {
+            return Ok(Some(e));
+        }
+        if let Some(newer) = holder.filter(|h| *h > version) {
+            return Ok(Some(format!("version {newer}, which is newer, holds {stage}")));
+        }
+        let rolled_back = self
+            .history(name)?
+            .into_iter()
+            .rev()
+            .find(|m| m.kind == "rollback" && m.stage == stage && m.from == Some(version));
+        Ok(rolled_back.map(|m| {
+            format!(
+                "{stage} was rolled back from version {version} by {} at {}; `mlpc promote` can move it by hand",
+                m.by, m.at
+            )
+        }))
     }
 
     fn holder(&self, name: &str, stage: &str) -> Result<Option<i64>, String> {

@@ -62,6 +62,29 @@ fn production_compares_with_the_version_in_production() {
     let out = apply_rules(&store, "churn-predictor", close, "bob").unwrap();
     assert!(out[1].moved, "within 0.01 of production: {}", out[1].reason);
     assert_eq!(holders(&store)["archived"], first, "the version production left is archived");
+
+    let out = apply_rules(&store, "churn-predictor", first, "ci").unwrap();
+    assert!(!out[0].moved, "rules never move a stage back to an older version");
+    assert_eq!(out[0].reason, "holds, but version 3, which is newer, holds staging");
+}
+
+#[test]
+fn rules_do_not_undo_a_rollback() {
+    let (_dir, store) = store();
+    for sha in ["a", "b"] {
+        let v = register(&store, &new_version(sha, 0.9, 0.7)).unwrap();
+        approve(&store, "churn-predictor", v, "production", "alice", None).unwrap();
+        assert!(apply_rules(&store, "churn-predictor", v, "ci").unwrap()[1].moved);
+    }
+    rollback(&store, "churn-predictor", "production", "bob", Some("errors")).unwrap();
+    let out = apply_rules(&store, "churn-predictor", 2, "ci").unwrap();
+    assert!(!out[1].moved);
+    assert!(
+        out[1].reason.starts_with("holds, but production was rolled back from version 2 by bob"),
+        "{}",
+        out[1].reason
+    );
+    assert_eq!(holders(&store)["production"], 1);
 }
 
 #[test]
