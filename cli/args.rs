@@ -1,7 +1,7 @@
 //! The command line's arguments, shared by `mlpc` and `mlpc-runtime`.
 
 use crate::{CheckFormat, GraphFormat, PlanFormat};
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
 
 #[derive(Parser)]
 #[command(name = "mlpc", version, about = "Type-check, format and compile .mlp ML lifecycle programs")]
@@ -16,6 +16,40 @@ pub enum RunsCommand {
     Show { id: i64 },
     /// What differs between two runs.
     Compare { a: i64, b: i64 },
+}
+
+#[derive(Subcommand)]
+pub enum ModelsCommand {
+    /// One registered name: its versions, stages, approvals and stage history.
+    Show { name: String },
+}
+
+#[derive(Subcommand)]
+pub enum AuditCommand {
+    /// Check the log's hash chain; exit 1 naming the first damaged line.
+    Verify,
+}
+
+/// Where the registry is, and how to print.
+#[derive(Args)]
+pub struct RegistryArgs {
+    /// The state folder.
+    #[arg(long, default_value = ".mlp", global = true)]
+    pub state: String,
+    /// JSON instead of text.
+    #[arg(long, global = true)]
+    pub json: bool,
+}
+
+/// Who changes the registry, and why.
+#[derive(Args)]
+pub struct ChangeArgs {
+    /// Who does this (recorded in the audit log).
+    #[arg(long)]
+    pub by: String,
+    /// Why (recorded in the audit log).
+    #[arg(long)]
+    pub reason: Option<String>,
 }
 
 #[derive(Subcommand)]
@@ -90,6 +124,63 @@ pub enum Command {
         #[arg(long, global = true)]
         json: bool,
     },
+    /// The model registry: each name with its latest version and stages, or one name in detail.
+    Models {
+        #[command(subcommand)]
+        command: Option<ModelsCommand>,
+        #[command(flatten)]
+        at: RegistryArgs,
+    },
+    /// Approve a version for a stage, then apply its promotion rules.
+    Approve {
+        name: String,
+        version: i64,
+        #[arg(long)]
+        stage: String,
+        #[command(flatten)]
+        change: ChangeArgs,
+        #[command(flatten)]
+        at: RegistryArgs,
+    },
+    /// Move a stage to a version by hand (`production` archives the version it leaves).
+    Promote {
+        name: String,
+        version: i64,
+        #[arg(long)]
+        stage: String,
+        #[command(flatten)]
+        change: ChangeArgs,
+        #[command(flatten)]
+        at: RegistryArgs,
+    },
+    /// Move a stage back to the version it held before.
+    Rollback {
+        name: String,
+        #[arg(long, default_value = "production")]
+        stage: String,
+        #[command(flatten)]
+        change: ChangeArgs,
+        #[command(flatten)]
+        at: RegistryArgs,
+    },
+    /// Print the registry's audit log, or verify it.
+    Audit {
+        #[command(subcommand)]
+        command: Option<AuditCommand>,
+        #[command(flatten)]
+        at: RegistryArgs,
+    },
+    /// Write a version's model card in Markdown (default: the production version, else the latest).
+    Card {
+        name: String,
+        version: Option<i64>,
+        /// The state folder.
+        #[arg(long, default_value = ".mlp")]
+        state: String,
+        /// Write the card to this file instead of printing it.
+        #[arg(long)]
+        out: Option<String>,
+    },
     /// Print the pipeline's DAG as a graph.
     Graph {
         file: String,
@@ -111,6 +202,12 @@ impl Command {
                 | Command::Runs { .. }
                 | Command::ExampleData { .. }
                 | Command::Plan { state: Some(_), .. }
+                | Command::Models { .. }
+                | Command::Approve { .. }
+                | Command::Promote { .. }
+                | Command::Rollback { .. }
+                | Command::Audit { .. }
+                | Command::Card { .. }
         )
     }
 }

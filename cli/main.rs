@@ -32,7 +32,15 @@ fn main() -> ExitCode {
                 1
             }
         },
-        Command::Run { .. } | Command::Runs { .. } | Command::ExampleData { .. } => unreachable!("delegated above"),
+        Command::Run { .. }
+        | Command::Runs { .. }
+        | Command::ExampleData { .. }
+        | Command::Models { .. }
+        | Command::Approve { .. }
+        | Command::Promote { .. }
+        | Command::Rollback { .. }
+        | Command::Audit { .. }
+        | Command::Card { .. } => unreachable!("delegated above"),
     };
     ExitCode::from(code)
 }

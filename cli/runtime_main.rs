@@ -1,10 +1,11 @@
 //! `mlpc-runtime`: the commands that execute plans on DuckDB (`run`, `runs`,
-//! `example-data`, `plan --state`). `mlpc` starts it for those commands after checking
+//! `example-data`, `plan --state`) and those of the model registry in the tracking store. `mlpc` starts it for those commands after checking
 //! that DuckDB's library is where this binary will look for it.
 
+mod models;
 mod run;
 
-use mlpc::args::{Command, RunsCommand};
+use mlpc::args::{AuditCommand, Command, ModelsCommand, RunsCommand};
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
@@ -23,9 +24,17 @@ fn main() -> ExitCode {
             Some(RunsCommand::Compare { a, b }) => run::compare(&state, a, b, json),
         },
         Command::Plan { file, state: Some(state), .. } => run::plan_against_state(&file, &state),
+        Command::Models { command: None, at } => models::models(&at),
+        Command::Models { command: Some(ModelsCommand::Show { name }), at } => models::show(&name, &at),
+        Command::Approve { name, version, stage, change, at } => models::approve(&name, version, &stage, &change, &at),
+        Command::Promote { name, version, stage, change, at } => models::promote(&name, version, &stage, &change, &at),
+        Command::Rollback { name, stage, change, at } => models::rollback(&name, &stage, &change, &at),
+        Command::Audit { command: None, at } => models::audit_log(&at),
+        Command::Audit { command: Some(AuditCommand::Verify), at } => models::verify(&at),
+        Command::Card { name, version, state, out } => models::card(&name, version, &state, out.as_deref()),
         _ => {
             eprintln!(
-                "error: mlpc-runtime runs `run`, `runs`, `example-data` and `plan --state`; use `mlpc` for the rest"
+                "error: mlpc-runtime runs `run`, `runs`, `example-data`, `plan --state` and the registry's commands; use `mlpc` for the rest"
             );
             2
         }

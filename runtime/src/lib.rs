@@ -1,13 +1,16 @@
 //! The mlpc runtime: executes a compiled plan — sources, checks, features, datasets and
 //! splits on DuckDB — with caching and run tracking in a state folder.
 
+pub mod audit;
 mod cache;
+pub mod card;
 pub mod datagen;
 mod executor;
 mod frames;
 pub mod history;
 mod nodes;
 mod registration;
+pub mod registry;
 mod sql;
 mod store;
 mod training;

@@ -1,5 +1,6 @@
 //! The state folder: a DuckDB tracking store (runs, node executions, parameters,
-//! metrics, artifacts, lineage, cache) and content-addressed artifacts beside it.
+//! metrics, artifacts, lineage, cache, the model registry) and content-addressed artifacts
+//! beside it.
 
 use duckdb::{params, Connection};
 use sha2::{Digest, Sha256};
@@ -24,6 +25,15 @@ CREATE TABLE IF NOT EXISTS node_artifacts (run_id BIGINT, node_id VARCHAR, role 
 CREATE TABLE IF NOT EXISTS lineage (run_id BIGINT, from_node VARCHAR, to_node VARCHAR);
 CREATE TABLE IF NOT EXISTS cache (node_id VARCHAR, cache_key VARCHAR, outputs VARCHAR, metrics VARCHAR, parts VARCHAR, created_at TIMESTAMP, PRIMARY KEY (node_id, cache_key));
 CREATE TABLE IF NOT EXISTS file_hashes (path VARCHAR PRIMARY KEY, bytes BIGINT, mtime_ns BIGINT, sha256 VARCHAR);
+CREATE TABLE IF NOT EXISTS model_versions (
+  name VARCHAR, version BIGINT, registered_at VARCHAR, run_id BIGINT, model_node VARCHAR, artifact_sha256 VARCHAR,
+  plan_hash VARCHAR, pipeline_file VARCHAR, data_hashes VARCHAR, params VARCHAR, metrics VARCHAR,
+  algorithm VARCHAR, device VARCHAR, rules VARCHAR, git_commit VARCHAR, PRIMARY KEY (name, version));
+CREATE TABLE IF NOT EXISTS stage_moves (
+  id BIGINT PRIMARY KEY, name VARCHAR, stage VARCHAR, from_version BIGINT, to_version BIGINT, kind VARCHAR,
+  moved_at VARCHAR, moved_by VARCHAR, reason VARCHAR);
+CREATE TABLE IF NOT EXISTS approvals (
+  name VARCHAR, version BIGINT, stage VARCHAR, approved_by VARCHAR, approved_at VARCHAR, reason VARCHAR);
 ";
 
 impl Store {

@@ -1,0 +1,664 @@
+//! The model registry: numbered versions of each registered name, stages (`staging`,
+//! `production`, `archived`) as aliases that move between versions with their full history,
+//! promotion rules evaluated against the registry, and approvals. Every change is one store
+//! transaction together with its entries in the audit log.
+
+pub(crate) mod rules;
+
+use crate::audit::{self, Action};
+use crate::store::Store;
+use duckdb::params;
+use mlpc_compiler::plan::TExpr;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// The stages a version can hold.
+pub const STAGES: [&str; 3] = ["staging", "production", "archived"];
+
+/// A trained model to register, as the executor knows it.
+#[derive(Clone, Debug)]
+pub struct NewVersion {
+    /// The registered name, e.g. `churn-predictor`.
+    pub name: String,
+    pub run_id: i64,
+    /// The plan node that trained it, e.g. `model:churn_model`.
+    pub model_node: String,
+    /// The ONNX artifact, already in the state folder's artifacts.
+    pub artifact_sha256: String,
+    pub plan_hash: String,
+    /// The `.mlp` file, for `mlpc card` (best absolute).
+    pub pipeline_file: String,
+    /// Source node id → sha256 of its data.
+    pub data_hashes: BTreeMap<String, String>,
+    pub params: BTreeMap<String, serde_json::Value>,
+    /// E.g. `auc`, `cv_auc_mean`, `slice:region=eu:auc`; values that are not finite are not kept.
+    pub metrics: BTreeMap<String, f64>,
+    pub algorithm: String,
+    /// `cpu` or `cuda`.
+    pub device: String,
+    /// The register node's `def.rules`: `{stage, text, expr}` each.
+    pub rules: Vec<serde_json::Value>,
+    pub git_commit: Option<String>,
+}
+
+/// A registered version, with its stages and approvals.
+#[derive(Clone, Debug, Serialize)]
+pub struct Version {
+    pub name: String,
+    pub version: i64,
+    pub registered_at: String,
+    pub run_id: i64,
+    pub model_node: String,
+    pub artifact_sha256: String,
+    pub plan_hash: String,
+    pub pipeline_file: String,
+    pub data_hashes: BTreeMap<String, String>,
+    pub params: BTreeMap<String, serde_json::Value>,
+    pub metrics: BTreeMap<String, f64>,
+    pub algorithm: String,
+    pub device: String,
+    pub rules: Vec<serde_json::Value>,
+    pub git_commit: Option<String>,
+    /// The stages this version holds now.
+    pub stages: Vec<String>,
+    pub approvals: Vec<Approval>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Approval {
+    pub stage: String,
+    pub by: String,
+    pub at: String,
+    pub reason: Option<String>,
+}
+
+/// One move of a stage alias.
+#[derive(Clone, Debug, Serialize)]
+pub struct StageMove {
+    pub stage: String,
+    pub from: Option<i64>,
+    pub to: i64,
+    /// `promote`, `rollback` or `archive`.
+    pub kind: String,
+    pub at: String,
+    pub by: String,
+    pub reason: Option<String>,
+}
+
+/// A name in the registry, for `mlpc models`.
+#[derive(Debug, Serialize)]
+pub struct Summary {
+    pub name: String,
+    pub latest: i64,
+    /// Stage → the version holding it.
+    pub stages: BTreeMap<String, i64>,
+}
+
+/// A name with all its versions and the history of its stages, for `mlpc models show`.
+#[derive(Debug, Serialize)]
+pub struct Model {
+    pub name: String,
+    pub stages: BTreeMap<String, i64>,
+    pub versions: Vec<Version>,
+    pub history: Vec<StageMove>,
+}
+
+/// What one promotion rule did.
+#[derive(Debug, Serialize)]
+pub struct RuleOutcome {
+    pub stage: String,
+    /// The rule as written.
+    pub rule: String,
+    pub held: bool,
+    /// Whether the stage moved to this version (not when it was already there).
+    pub moved: bool,
+    pub reason: String,
+}
+
+/// A stage that moved; `archived` is the version `production` left, now in `archived`.
+#[derive(Debug, Serialize)]
+pub struct Move {
+    pub name: String,
+    pub stage: String,
+    pub from: Option<i64>,
+    pub to: i64,
+    pub archived: Option<i64>,
+}
+
+/// A rule as the register node stores it.
+#[derive(Deserialize)]
+struct Rule {
+    stage: String,
+    text: String,
+    expr: TExpr,
+}
+
+/// Registers a version (or, when this name already has one with the same artifact, returns
+/// that one: reruns do not duplicate) and returns its number (1, 2, …).
+pub fn register(store: &Store, v: &NewVersion) -> Result<i64, String> {
+    if v.name.is_empty() {
+        return Err("a registered name cannot be empty".into());
+    }
+    let metrics: BTreeMap<&String, &f64> = v.metrics.iter().filter(|(_, x)| x.is_finite()).collect();
+    atomically(store, &format!("run {}", v.run_id), |tx| {
+        let known: Option<i64> = tx
+            .store
+            .conn
+            .query_row(
+                "SELECT min(version) FROM model_versions WHERE name = ? AND artifact_sha256 = ?",
+                params![v.name, v.artifact_sha256],
+                |r| r.get(0),
+            )
+            .map_err(db)?;
+        if let Some(version) = known {
+            return Ok(version);
+        }
+        let version: i64 = tx
+            .store
+            .conn
+            .query_row(
+                "SELECT coalesce(max(version), 0) + 1 FROM model_versions WHERE name = ?",
+                params![v.name],
+                |r| r.get(0),
+            )
+            .map_err(db)?;
+        tx.store
+            .conn
+            .execute(
+                "INSERT INTO model_versions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                params![
+                    v.name,
+                    version,
+                    tx.at,
+                    v.run_id,
+                    v.model_node,
+                    v.artifact_sha256,
+                    v.plan_hash,
+                    v.pipeline_file,
+                    json(&v.data_hashes),
+                    json(&v.params),
+                    json(&metrics),
+                    v.algorithm,
+                    v.device,
+                    json(&v.rules),
+                    v.git_commit
+                ],
+            )
+            .map_err(db)?;
+        let reason = format!("{} from {}, artifact sha256:{}", v.algorithm, v.model_node, v.artifact_sha256);
+        tx.record("register", &v.name, Some(version), None, Some(reason));
+        Ok(version)
+    })
+}
+
+/// Evaluates the version's promotion rules in order and moves each stage whose rule holds
+/// to this version — unless it is there already, a newer version holds it, or the stage was
+/// rolled back from this version (a rule never undoes a person's rollback; `promote` can).
+pub fn apply_rules(store: &Store, name: &str, version: i64, by: &str) -> Result<Vec<RuleOutcome>, String> {
+    atomically(store, by, |tx| {
+        let v = tx.version(name, version)?;
+        let mut outcomes = Vec::new();
+        for raw in &v.rules {
+            let rule: Rule = match serde_json::from_value(raw.clone()) {
+                Ok(r) => r,
+                Err(e) => {
+                    outcomes.push(RuleOutcome {
+                        stage: raw["stage"].as_str().unwrap_or("?").into(),
+                        rule: raw["text"].as_str().unwrap_or("?").into(),
+                        held: false,
+                        moved: false,
+                        reason: format!("this rule cannot be read: {e}"),
+                    });
+                    continue;
+                }
+            };
+            let holders = tx.holders_with_metrics(name)?;
+            let approvers = tx.approvers(name, version, &rule.stage)?;
+            let facts = rules::Facts {
+                name,
+                version,
+                stage: &rule.stage,
+                metrics: &v.metrics,
+                holders: &holders,
+                approvers: &approvers,
+            };
+            let verdict = rules::evaluate(&rule.expr, &facts);
+            let holder = holders.get(&rule.stage).map(|(h, _)| *h);
+            let notes = verdict.notes.join("; ");
+            let (moved, reason) = if !verdict.held {
+                (false, notes)
+            } else if holder == Some(version) {
+                (false, join(&format!("version {version} is already in {}", rule.stage), &notes))
+            } else if let Some(why) = tx.why_not_move(name, version, &rule.stage, holder)? {
+                (false, join(&format!("holds, but {why}"), &notes))
+            } else {
+                tx.move_stage(name, &rule.stage, version, "promote", Some(format!("rule `{}` holds", rule.text)))?;
+                (true, if notes.is_empty() { "holds".into() } else { notes })
+            };
+            outcomes.push(RuleOutcome { stage: rule.stage, rule: rule.text, held: verdict.held, moved, reason });
+        }
+        Ok(outcomes)
+    })
+}
+
+/// Records that `by` approves the version for `stage`; false when they already had.
+pub fn approve(
+    store: &Store,
+    name: &str,
+    version: i64,
+    stage_name: &str,
+    by: &str,
+    reason: Option<&str>,
+) -> Result<bool, String> {
+    stage(stage_name)?;
+    atomically(store, by, |tx| {
+        tx.version(name, version)?;
+        if tx.approvers(name, version, stage_name)?.iter().any(|a| a == by) {
+            return Ok(false);
+        }
+        tx.store
+            .conn
+            .execute(
+                "INSERT INTO approvals VALUES (?, ?, ?, ?, ?, ?)",
+                params![name, version, stage_name, by, tx.at, reason],
+            )
+            .map_err(db)?;
+        tx.record("approve", name, Some(version), Some(stage_name), reason.map(str::to_string));
+        Ok(true)
+    })
+}
+
+/// Moves a stage to a version by hand; None when it is there already.
+pub fn promote(
+    store: &Store,
+    name: &str,
+    version: i64,
+    stage_name: &str,
+    by: &str,
+    reason: Option<&str>,
+) -> Result<Option<Move>, String> {
+    stage(stage_name)?;
+    atomically(store, by, |tx| {
+        tx.version(name, version)?;
+        if tx.holder(name, stage_name)? == Some(version) {
+            return Ok(None);
+        }
+        tx.move_stage(name, stage_name, version, "promote", reason.map(str::to_string)).map(Some)
+    })
+}
+
+/// Moves a stage back to the version it held before its last move (a second rollback goes
+/// one further back).
+pub fn rollback(store: &Store, name: &str, stage_name: &str, by: &str, reason: Option<&str>) -> Result<Move, String> {
+    stage(stage_name)?;
+    atomically(store, by, |tx| {
+        tx.known(name)?;
+        let mut held: Vec<i64> = Vec::new();
+        for m in tx.history(name)?.into_iter().filter(|m| m.stage == stage_name) {
+            if m.kind == "rollback" {
+                held.pop();
+            } else {
+                held.push(m.to);
+            }
+        }
+        let Some((&current, earlier)) = held.split_last() else {
+            return Err(format!("no version of `{name}` is in {stage_name}"));
+        };
+        let Some(&target) = earlier.last() else {
+            return Err(format!("{stage_name} has held only version {current} of `{name}`: nothing to roll back to"));
+        };
+        tx.move_stage(name, stage_name, target, "rollback", reason.map(str::to_string))
+    })
+}
+
+/// Every registered name with its latest version and stage holders.
+pub fn models(store: &Store) -> Result<Vec<Summary>, String> {
+    let names = names(store)?;
+    names.into_iter().map(|(name, latest)| Ok(Summary { stages: stage_holders(store, &name)?, name, latest })).collect()
+}
+
+/// One name: its versions (oldest first), stages and stage history.
+pub fn show(store: &Store, name: &str) -> Result<Model, String> {
+    let reader = Reader { store };
+    reader.known(name)?;
+    let numbers: Vec<i64> = query(store, "SELECT version FROM model_versions WHERE name = ? ORDER BY version", name)?;
+    let versions = numbers.into_iter().map(|n| reader.version(name, n)).collect::<Result<_, _>>()?;
+    Ok(Model { name: name.into(), stages: stage_holders(store, name)?, versions, history: reader.history(name)? })
+}
+
+/// One version of a name.
+pub fn version(store: &Store, name: &str, version: i64) -> Result<Version, String> {
+    Reader { store }.version(name, version)
+}
+
+/// The commit checked out in `dir`; None outside a git repository or without git.
+pub fn git_commit(dir: &Path) -> Option<String> {
+    let out = std::process::Command::new("git")
+        .arg("-C")
+        .arg(if dir.as_os_str().is_empty() { Path::new(".") } else { dir })
+        .args(["rev-parse", "HEAD"])
+        .stderr(std::process::Stdio::null())
+        .output()
+        .ok()?;
+    let commit = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    (out.status.success() && !commit.is_empty()).then_some(commit)
+}
+
+/// Checks a stage name.
+pub fn stage(name: &str) -> Result<&str, String> {
+    STAGES
+        .contains(&name)
+        .then_some(name)
+        .ok_or_else(|| format!("unknown stage `{name}`; stages: {}", STAGES.join(", ")))
+}
+
+fn join(a: &str, b: &str) -> String {
+    if b.is_empty() {
+        a.into()
+    } else {
+        format!("{a}; {b}")
+    }
+}
+
+fn db(e: duckdb::Error) -> String {
+    e.to_string()
+}
+
+fn json<T: Serialize>(value: &T) -> String {
+    serde_json::to_string(value).expect("registry values serialize")
+}
+
+fn parse<T: serde::de::DeserializeOwned>(text: &str, what: &str) -> Result<T, String> {
+    serde_json::from_str(text).map_err(|e| format!("the registry's {what} do not read back: {e}"))
+}
+
+fn query<T: duckdb::types::FromSql>(store: &Store, sql: &str, name: &str) -> Result<Vec<T>, String> {
+    let mut stmt = store.conn.prepare(sql).map_err(db)?;
+    let rows = stmt.query_map(params![name], |r| r.get(0)).map_err(db)?;
+    rows.collect::<Result<_, _>>().map_err(db)
+}
+
+/// Registered names with their latest version.
+fn names(store: &Store) -> Result<Vec<(String, i64)>, String> {
+    let mut stmt =
+        store.conn.prepare("SELECT name, max(version) FROM model_versions GROUP BY name ORDER BY name").map_err(db)?;
+    let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?))).map_err(db)?;
+    rows.collect::<Result<_, _>>().map_err(db)
+}
+
+/// Stage → the version holding it: the last move of each stage.
+fn stage_holders(store: &Store, name: &str) -> Result<BTreeMap<String, i64>, String> {
+    let mut stmt = store
+        .conn
+        .prepare("SELECT stage, arg_max(to_version, id) FROM stage_moves WHERE name = ? GROUP BY stage")
+        .map_err(db)?;
+    let rows = stmt.query_map(params![name], |r| Ok((r.get(0)?, r.get(1)?))).map_err(db)?;
+    rows.collect::<Result<_, _>>().map_err(db)
+}
+
+/// Reading the registry (inside a change's transaction or not).
+struct Reader<'a> {
+    store: &'a Store,
+}
+
+impl Reader<'_> {
+    /// Fails, naming the registered names, when `name` has no versions.
+    fn known(&self, name: &str) -> Result<(), String> {
+        let names = names(self.store)?;
+        if names.iter().any(|(n, _)| n == name) {
+            return Ok(());
+        }
+        let known: Vec<&str> = names.iter().map(|(n, _)| n.as_str()).collect();
+        Err(match known.is_empty() {
+            true => format!("no model named `{name}`: nothing is registered in {}", self.store.dir.display()),
+            false => format!("no model named `{name}`; registered: {}", known.join(", ")),
+        })
+    }
+
+    fn version(&self, name: &str, version: i64) -> Result<Version, String> {
+        self.known(name)?;
+        let row = self.store.conn.query_row(
+            "SELECT registered_at, run_id, model_node, artifact_sha256, plan_hash, pipeline_file, data_hashes,
+                    params, metrics, algorithm, device, rules, git_commit
+             FROM model_versions WHERE name = ? AND version = ?",
+            params![name, version],
+            |r| {
+                Ok((
+                    (r.get::<_, String>(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?),
+                    (r.get::<_, String>(6)?, r.get::<_, String>(7)?, r.get::<_, String>(8)?),
+                    (r.get(9)?, r.get(10)?, r.get::<_, String>(11)?, r.get(12)?),
+                ))
+            },
+        );
+        let ((registered_at, run_id, model_node, artifact_sha256, plan_hash, pipeline_file), json, rest) = match row {
+            Ok(row) => row,
+            Err(duckdb::Error::QueryReturnedNoRows) => {
+                let latest: i64 = self
+                    .store
+                    .conn
+                    .query_row("SELECT max(version) FROM model_versions WHERE name = ?", params![name], |r| r.get(0))
+                    .map_err(db)?;
+                return Err(format!("`{name}` has no version {version}; its versions are 1 to {latest}"));
+            }
+            Err(e) => return Err(db(e)),
+        };
+        let (algorithm, device, rules, git_commit) = rest;
+        let stages = stage_holders(self.store, name)?.into_iter().filter(|(_, v)| *v == version).map(|(s, _)| s);
+        let mut stmt = self
+            .store
+            .conn
+            .prepare(
+                "SELECT stage, approved_by, approved_at, reason FROM approvals WHERE name = ? AND version = ?
+                 ORDER BY approved_at, approved_by",
+            )
+            .map_err(db)?;
+        let approvals = stmt
+            .query_map(params![name, version], |r| {
+                Ok(Approval { stage: r.get(0)?, by: r.get(1)?, at: r.get(2)?, reason: r.get(3)? })
+            })
+            .map_err(db)?
+            .collect::<Result<_, _>>()
+            .map_err(db)?;
+        Ok(Version {
+            name: name.into(),
+            version,
+            registered_at,
+            run_id,
+            model_node,
+            artifact_sha256,
+            plan_hash,
+            pipeline_file,
+            data_hashes: parse(&json.0, "data hashes")?,
+            params: parse(&json.1, "parameters")?,
+            metrics: parse(&json.2, "metrics")?,
+            algorithm,
+            device,
+            rules: parse(&rules, "rules")?,
+            git_commit,
+            stages: stages.collect(),
+            approvals,
+        })
+    }
+
+    /// Why a rule that holds must not move `stage` to `version`, if it must not.
+    fn why_not_move(
+        &self,
+        name: &str,
+        version: i64,
+        stage: &str,
+        holder: Option<i64>,
+    ) -> Result<Option<String>, String> {
+        if let Err(e) = self::stage(stage) {
+            return Ok(Some(e));
+        }
+        if let Some(newer) = holder.filter(|h| *h > version) {
+            return Ok(Some(format!("version {newer}, which is newer, holds {stage}")));
+        }
+        let rolled_back = self
+            .history(name)?
+            .into_iter()
+            .rev()
+            .find(|m| m.kind == "rollback" && m.stage == stage && m.from == Some(version));
+        Ok(rolled_back.map(|m| {
+            format!(
+                "{stage} was rolled back from version {version} by {} at {}; `mlpc promote` can move it by hand",
+                m.by, m.at
+            )
+        }))
+    }
+
+    fn holder(&self, name: &str, stage: &str) -> Result<Option<i64>, String> {
+        Ok(stage_holders(self.store, name)?.get(stage).copied())
+    }
+
+    /// Each held stage: its version and that version's metrics.
+    fn holders_with_metrics(&self, name: &str) -> Result<rules::Holders, String> {
+        stage_holders(self.store, name)?
+            .into_iter()
+            .map(|(stage, v)| Ok((stage, (v, self.version(name, v)?.metrics))))
+            .collect()
+    }
+
+    fn approvers(&self, name: &str, version: i64, stage: &str) -> Result<Vec<String>, String> {
+        let mut stmt = self
+            .store
+            .conn
+            .prepare(
+                "SELECT approved_by FROM approvals WHERE name = ? AND version = ? AND stage = ?
+                 ORDER BY approved_at, approved_by",
+            )
+            .map_err(db)?;
+        let rows = stmt.query_map(params![name, version, stage], |r| r.get(0)).map_err(db)?;
+        rows.collect::<Result<_, _>>().map_err(db)
+    }
+
+    /// Every stage move of a name, oldest first.
+    fn history(&self, name: &str) -> Result<Vec<StageMove>, String> {
+        let mut stmt = self
+            .store
+            .conn
+            .prepare(
+                "SELECT stage, from_version, to_version, kind, moved_at, moved_by, reason FROM stage_moves
+                 WHERE name = ? ORDER BY id",
+            )
+            .map_err(db)?;
+        let rows = stmt
+            .query_map(params![name], |r| {
+                Ok(StageMove {
+                    stage: r.get(0)?,
+                    from: r.get(1)?,
+                    to: r.get(2)?,
+                    kind: r.get(3)?,
+                    at: r.get(4)?,
+                    by: r.get(5)?,
+                    reason: r.get(6)?,
+                })
+            })
+            .map_err(db)?;
+        rows.collect::<Result<_, _>>().map_err(db)
+    }
+}
+
+/// A change in progress: one transaction, the time and actor it is recorded with, and the
+/// audit entries it will append.
+struct Tx<'a> {
+    reader: Reader<'a>,
+    at: String,
+    by: String,
+    actions: Vec<Action>,
+}
+
+impl<'a> std::ops::Deref for Tx<'a> {
+    type Target = Reader<'a>;
+    fn deref(&self) -> &Reader<'a> {
+        &self.reader
+    }
+}
+
+impl Tx<'_> {
+    fn record(&mut self, action: &str, name: &str, version: Option<i64>, stage: Option<&str>, reason: Option<String>) {
+        self.actions.push(Action {
+            action: action.into(),
+            at: self.at.clone(),
+            name: name.into(),
+            version,
+            stage: stage.map(str::to_string),
+            by: self.by.clone(),
+            reason,
+        });
+    }
+
+    /// Moves a stage's alias to `to`; moving `production` archives the version it left.
+    fn move_stage(
+        &mut self,
+        name: &str,
+        stage: &str,
+        to: i64,
+        kind: &str,
+        reason: Option<String>,
+    ) -> Result<Move, String> {
+        let from = self.holder(name, stage)?;
+        self.insert_move(name, stage, from, to, kind, reason)?;
+        let archived = match from {
+            Some(left) if stage == "production" => {
+                let before = self.holder(name, "archived")?;
+                if before != Some(left) {
+                    let why = format!("left production for version {to}");
+                    self.insert_move(name, "archived", before, left, "archive", Some(why))?;
+                }
+                Some(left)
+            }
+            _ => None,
+        };
+        Ok(Move { name: name.into(), stage: stage.into(), from, to, archived })
+    }
+
+    fn insert_move(
+        &mut self,
+        name: &str,
+        stage: &str,
+        from: Option<i64>,
+        to: i64,
+        kind: &str,
+        reason: Option<String>,
+    ) -> Result<(), String> {
+        self.store
+            .conn
+            .execute(
+                "INSERT INTO stage_moves SELECT coalesce(max(id), 0) + 1, ?, ?, ?, ?, ?, ?, ?, ? FROM stage_moves",
+                params![name, stage, from, to, kind, self.at, self.by, reason],
+            )
+            .map_err(db)?;
+        self.record(kind, name, Some(to), Some(stage), reason);
+        Ok(())
+    }
+}
+
+/// Runs a change in one transaction and appends its audit entries before committing, so
+/// that a change whose entries cannot be written is rolled back.
+fn atomically<T>(store: &Store, by: &str, change: impl FnOnce(&mut Tx) -> Result<T, String>) -> Result<T, String> {
+    if by.trim().is_empty() {
+        return Err("say who does this (`--by NAME`)".into());
+    }
+    store.conn.execute_batch("BEGIN TRANSACTION").map_err(db)?;
+    let mut tx = Tx { reader: Reader { store }, at: audit::now(), by: by.into(), actions: Vec::new() };
+    let result = change(&mut tx).and_then(|t| {
+        if !tx.actions.is_empty() {
+            audit::append(&store.dir, &tx.actions)?;
+        }
+        Ok(t)
+    });
+    match result {
+        Ok(t) => store.conn.execute_batch("COMMIT").map(|()| t).map_err(db),
+        Err(e) => {
+            let _ = store.conn.execute_batch("ROLLBACK");
+            Err(e)
+        }
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod fixtures;
+#[cfg(test)]
+mod tests;
