@@ -218,7 +218,7 @@ GROUP BY o.customer_id;
 CREATE OR REPLACE TEMP TABLE customers AS
 WITH scored AS (
   SELECT c.*,
-         -1.8 + 2.0 * (0.45 * support_tickets - 0.5 * ln(1 + tenure_months) - 0.7 * ln(1 + coalesce(r.n90, 0))
+         -1.8 + 3.0 * (0.45 * support_tickets - 0.5 * ln(1 + tenure_months) - 0.7 * ln(1 + coalesce(r.n90, 0))
            + 0.6 * ln(1 + coalesce(epoch(c.event_timestamp - r.last_ts) / 86400.0, tenure_days) / 30.0)
            - 0.4 * (plan = 'premium')::INTEGER) + 0.3 * z_churn AS logit
   FROM cust c LEFT JOIN recent r USING (customer_id)

@@ -67,7 +67,8 @@ pub fn register(node: &Node, inputs: &Inputs, ctx: &RunContext) -> Result<Produc
         model_node: model_id.clone(),
         artifact_sha256: sha,
         plan_hash: ctx.plan_hash.clone(),
-        pipeline_file: ctx.pipeline_file.clone(),
+        pipeline_file: std::path::absolute(&ctx.pipeline_file)
+            .map_or_else(|_| ctx.pipeline_file.clone(), |p| p.to_string_lossy().into_owned()),
         data_hashes: ctx.data_hashes.clone(),
         params,
         metrics,
@@ -79,11 +80,14 @@ pub fn register(node: &Node, inputs: &Inputs, ctx: &RunContext) -> Result<Produc
         git_commit: registry::git_commit(&ctx.base_dir),
     };
     let number = registry::register(&ctx.store, &version).map_err(|e| format!("register `{}`: {e}", node.name))?;
-    let outcomes = registry::apply_rules(&ctx.store, &node.name, number, "rule")
+    let outcomes = registry::apply_rules(&ctx.store, &node.name, number, &format!("run {}", ctx.run_id))
         .map_err(|e| format!("register `{}`: {e}", node.name))?;
     let mut p = Produced::default();
     p.metrics.insert("version".into(), number as f64);
-    let said: Vec<String> = outcomes.iter().map(|o| o.to_string()).collect();
+    let said: Vec<String> = outcomes
+        .iter()
+        .map(|o| if o.moved { format!("{} ← v{number}", o.stage) } else { format!("{}: {}", o.stage, o.reason) })
+        .collect();
     p.message = format!("{} v{number}; {}", node.name, said.join("; "));
     Ok(p)
 }

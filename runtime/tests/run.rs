@@ -127,7 +127,7 @@ fn features_are_point_in_time_correct() {
     setup(dir.path());
     let r = go(dir.path());
     assert_eq!(r.status, "succeeded", "{:#?}", r.nodes);
-    assert_eq!(status(&r, "model:m").status, Status::Unsupported);
+    assert_eq!(status(&r, "model:m").status, Status::Ran);
     let rows = dataset_rows(dir.path());
     // Customer 1 at 2024-03-01: orders 10, 11, 12 (order 13 is after the snapshot).
     assert_eq!(rows[0].0, 1);
@@ -161,7 +161,7 @@ fn reruns_are_cache_hits_and_a_touched_input_reruns_what_depends_on_it() {
     let third = go(dir.path());
     let mut ran: Vec<&str> = third.nodes.iter().filter(|n| n.status == Status::Ran).map(|n| n.id.as_str()).collect();
     ran.sort();
-    assert_eq!(ran, ["dataset:d", "features:f", "source:orders", "split:d.test", "split:d.train"]);
+    assert_eq!(ran, ["dataset:d", "features:f", "model:m", "source:orders", "split:d.test", "split:d.train"]);
     assert_eq!(status(&third, "source:customers").status, Status::Cached);
     assert_eq!(status(&third, "check:customers").status, Status::Cached);
 }
