@@ -11,7 +11,7 @@ fn the_churn_example_runs_is_tracked_and_reruns_from_cache() {
     let st = state.path().to_str().unwrap();
     let (code, out, err) = mlpc(&["run", "examples/churn/churn.mlp", "--state", st]);
     assert_eq!(code, 0, "{out}{err}");
-    assert!(out.contains("run 1 succeeded: 7 ran, 0 cached, 0 failed, 0 skipped, 5 not run"), "{out}");
+    assert!(out.contains("run 1 succeeded: 10 ran, 0 cached, 0 failed, 0 skipped, 2 not run"), "{out}");
     assert!(out.contains("5 expectations hold"), "{out}");
 
     let (_, before, _) = mlpc(&["plan", "examples/churn/churn.mlp", "--state", st]);
@@ -19,14 +19,14 @@ fn the_churn_example_runs_is_tracked_and_reruns_from_cache() {
 
     let (code, out, _) = mlpc(&["run", "examples/churn/churn.mlp", "--state", st]);
     assert_eq!(code, 0);
-    assert!(out.contains("0 ran, 7 cached"), "second run is all cache hits: {out}");
+    assert!(out.contains("0 ran, 10 cached"), "second run is all cache hits: {out}");
 
     let (code, json, _) = mlpc(&["runs", "--state", st, "--json"]);
     assert_eq!(code, 0);
     let runs: serde_json::Value = serde_json::from_str(&json).unwrap();
     assert_eq!(runs.as_array().unwrap().len(), 2);
     assert_eq!(runs[0]["status"], "succeeded");
-    assert_eq!((runs[0]["nodes_ran"].as_i64(), runs[1]["nodes_cached"].as_i64()), (Some(7), Some(7)));
+    assert_eq!((runs[0]["nodes_ran"].as_i64(), runs[1]["nodes_cached"].as_i64()), (Some(10), Some(10)));
 
     let (_, json, _) = mlpc(&["runs", "show", "1", "--state", st, "--json"]);
     let run: serde_json::Value = serde_json::from_str(&json).unwrap();
