@@ -335,3 +335,18 @@ fn predictions(
         Target::Values(_) => Predictions { labels: Vec::new(), scores: numbers(1)?, width: 1 },
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use TensorElementType as T;
+
+    #[test]
+    fn declared_types_accept_the_onnx_inputs_that_can_hold_them() {
+        assert!(accepts(Type::Int, T::Float32) && accepts(Type::Int, T::Int64));
+        assert!(accepts(Type::Float, T::Float64) && !accepts(Type::Float, T::Int64));
+        assert!(accepts(Type::Bool, T::Bool) && !accepts(Type::Bool, T::String));
+        assert!(accepts(Type::Category, T::String) && !accepts(Type::Category, T::Float32));
+        assert!(!accepts(Type::Timestamp, T::Float32));
+    }
+}
