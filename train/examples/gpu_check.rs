@@ -6,7 +6,7 @@
 //! Exits 0 when every difference is within tolerance, 1 when one is not or training
 //! fails, 2 when no GPU is usable here.
 
-use mlpc_train::{gpu, train, Column, Device, Frame, InputType, Model, Params, Spec, Values};
+use mlpc_train::{gpu, metrics, train, Column, Device, Frame, InputType, Model, Params, Spec, Target, Values};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde_json::json;
@@ -37,25 +37,6 @@ fn synthetic(rows: usize, seed: u64) -> Frame {
         .collect();
     columns.push(Column { name: "y".into(), ty: InputType::Bool, values: Values::Number(y) });
     Frame { columns }
-}
-
-/// The area under the ROC curve of `scores` for the positive rows (ties count half).
-fn auc(scores: &[f32], positive: &[bool]) -> f64 {
-    let mut order: Vec<usize> = (0..scores.len()).collect();
-    order.sort_by(|&a, &b| scores[a].total_cmp(&scores[b]));
-    let (mut rank_sum, mut i) = (0.0, 0);
-    while i < order.len() {
-        let mut j = i;
-        while j < order.len() && scores[order[j]] == scores[order[i]] {
-            j += 1;
-        }
-        let mid_rank = (i + j + 1) as f64 / 2.0;
-        rank_sum += order[i..j].iter().filter(|&&k| positive[k]).count() as f64 * mid_rank;
-        i = j;
-    }
-    let pos = positive.iter().filter(|&&p| p).count() as f64;
-    let neg = positive.len() as f64 - pos;
-    (rank_sum - pos * (pos + 1.0) / 2.0) / (pos * neg)
 }
 
 fn fit(algorithm: &str, params: &Params, frame: &Frame, device: Device) -> Result<(Model, f64), String> {
@@ -93,12 +74,8 @@ fn check(
     }
     let (p_cpu, p_cuda) = (cpu.predict(test)?, cuda.predict(test)?);
     let diff = p_cpu.scores.iter().zip(&p_cuda.scores).fold(0f32, |m, (a, b)| m.max((a - b).abs()));
-    let Some(Column { values: Values::Number(y), .. }) = test.column("y") else {
-        return Err("the test rows have no label".into());
-    };
-    let positive: Vec<bool> = y.iter().map(|&v| v != 0.0).collect();
-    let p1 = |p: &mlpc_train::Predictions| (0..test.rows()).map(|i| p.row(i)[1]).collect::<Vec<_>>();
-    let (auc_cpu, auc_cuda) = (auc(&p1(&p_cpu), &positive), auc(&p1(&p_cuda), &positive));
+    let truth = Target::from_column(test.column("y").ok_or("the test rows have no label")?)?;
+    let (auc_cpu, auc_cuda) = (metrics::compute("auc", &truth, &p_cpu)?, metrics::compute("auc", &truth, &p_cuda)?);
     let (ok, rule) = match parity {
         Parity::Probabilities(tol) => (diff <= tol, format!("max |Δp| ≤ {tol:.0e}")),
         Parity::Auc(tol) => ((auc_cpu - auc_cuda).abs() <= tol, format!("|ΔAUC| ≤ {tol:.0e}")),
