@@ -14,8 +14,9 @@ use rayon::prelude::*;
 
 /// Bins per feature in a histogram (bins are `u8`).
 const BINS: usize = 256;
-/// Rows × features under which a histogram is built on one thread.
-const PARALLEL_WORK: usize = 1 << 16;
+/// The fewest rows a thread gathers or partitions; fewer rows × features than this build
+/// a histogram on one thread.
+const ROWS_PER_THREAD: usize = 1 << 15;
 
 pub struct Config {
     /// Levels of splits allowed (`usize::MAX`: no limit).
@@ -158,15 +159,30 @@ pub fn grow(binned: &Binned, grads: &Gradients, rows: Vec<u32>, config: &Config,
 }
 
 impl Grower<'_> {
+    /// How many threads share work over `rows` rows.
+    fn shares(&self, rows: usize) -> usize {
+        let threads = if self.config.parallel { rayon::current_num_threads() } else { 1 };
+        (rows / ROWS_PER_THREAD).clamp(1, threads)
+    }
+
     /// Copies the gradients of `rows[start..end]` into row order.
     fn gather(&mut self, start: usize, end: usize) {
-        let k = self.grads.k;
-        self.og.clear();
-        self.oh.clear();
-        for &r in &self.rows[start..end] {
-            let r = r as usize;
-            self.og.extend_from_slice(&self.grads.g[r * k..(r + 1) * k]);
-            self.oh.push(self.grads.h[r]);
+        let share = (end - start).div_ceil(self.shares(end - start)).max(1);
+        let Grower { grads, rows, og, oh, .. } = self;
+        let (k, g, h, rows) = (grads.k, grads.g, grads.h, &rows[start..end]);
+        og.resize(rows.len() * k, 0.0);
+        oh.resize(rows.len(), 0.0);
+        let fill = |((og, oh), rows): ((&mut [f32], &mut [f32]), &[u32])| {
+            for ((og, oh), &r) in og.chunks_exact_mut(k).zip(oh).zip(rows) {
+                let r = r as usize;
+                og.copy_from_slice(&g[r * k..(r + 1) * k]);
+                *oh = h[r];
+            }
+        };
+        if share == rows.len() {
+            fill(((og, oh), rows));
+        } else {
+            og.par_chunks_mut(share * k).zip(oh.par_chunks_mut(share)).zip(rows.par_chunks(share)).for_each(fill);
         }
     }
 
@@ -180,7 +196,7 @@ impl Grower<'_> {
         let fill = |(f, hf): (usize, &mut [f64])| {
             accumulate(hf, binned.column(f), rows, og, oh, k, &mut ());
         };
-        if self.config.parallel && rows.len() * binned.features() >= PARALLEL_WORK {
+        if self.config.parallel && rows.len() * binned.features() >= ROWS_PER_THREAD {
             hist.par_chunks_mut(width).enumerate().for_each(fill);
         } else {
             hist.chunks_mut(width).enumerate().for_each(fill);
@@ -288,23 +304,47 @@ impl Grower<'_> {
     }
 
     /// Moves the rows of `start..end` that go left (bin of `f` at most `bin`) to the front,
-    /// keeping their order; returns where the right ones begin.
+    /// keeping their order; returns where the right ones begin. Big nodes are split in
+    /// shares partitioned in parallel, then their left and right parts joined.
     fn partition(&mut self, start: usize, end: usize, f: usize, bin: u8) -> usize {
         let column = self.binned.column(f);
-        self.scratch.resize(end - start, 0);
-        let (mut l, mut r) = (start, 0);
-        // Without branches: each row is written to both sides, and one side keeps it.
-        for i in start..end {
-            let row = self.rows[i];
-            let left = column[row as usize] <= bin;
-            self.rows[l] = row;
-            self.scratch[r] = row;
-            l += usize::from(left);
-            r += usize::from(!left);
+        let shares = self.shares(end - start);
+        let rows = &mut self.rows[start..end];
+        if shares == 1 {
+            return start + partition_rows(rows, &mut self.scratch, column, bin);
         }
-        self.rows[l..end].copy_from_slice(&self.scratch[..r]);
-        l
+        let share = rows.len().div_ceil(shares);
+        let lefts: Vec<usize> =
+            rows.par_chunks_mut(share).map(|part| partition_rows(part, &mut Vec::new(), column, bin)).collect();
+        self.scratch.clear();
+        for (part, &l) in rows.chunks(share).zip(&lefts) {
+            self.scratch.extend_from_slice(&part[..l]);
+        }
+        let mid = start + self.scratch.len();
+        for (part, &l) in rows.chunks(share).zip(&lefts) {
+            self.scratch.extend_from_slice(&part[l..]);
+        }
+        rows.copy_from_slice(&self.scratch);
+        mid
     }
+}
+
+/// Moves the `rows` that go left (bin in `column` at most `bin`) to the front, keeping
+/// their order; returns how many go left.
+fn partition_rows(rows: &mut [u32], scratch: &mut Vec<u32>, column: &[u8], bin: u8) -> usize {
+    scratch.resize(rows.len(), 0);
+    let (mut l, mut r) = (0, 0);
+    // Without branches: each row is written to both sides, and one side keeps it.
+    for i in 0..rows.len() {
+        let row = rows[i];
+        let left = column[row as usize] <= bin;
+        rows[l] = row;
+        scratch[r] = row;
+        l += usize::from(left);
+        r += usize::from(!left);
+    }
+    rows[l..].copy_from_slice(&scratch[..r]);
+    l
 }
 
 /// Notes the bins rows fall in, or not (`()`), while a histogram is built.
