@@ -49,6 +49,7 @@ pub struct Grown {
     pub rows: Vec<u32>,
 }
 
+#[derive(Debug, PartialEq)]
 pub enum Node {
     /// Rows whose bin of `feature` is at most `bin` go `left`.
     Split { feature: usize, bin: u8, left: usize, right: usize },
@@ -304,8 +305,8 @@ impl Grower<'_> {
     }
 
     /// Moves the rows of `start..end` that go left (bin of `f` at most `bin`) to the front,
-    /// keeping their order; returns where the right ones begin. Big nodes are split in
-    /// shares partitioned in parallel, then their left and right parts joined.
+    /// keeping their order; returns where the right ones begin. Big nodes are cut into
+    /// shares partitioned in parallel, then joined.
     fn partition(&mut self, start: usize, end: usize, f: usize, bin: u8) -> usize {
         let column = self.binned.column(f);
         let shares = self.shares(end - start);
@@ -316,16 +317,14 @@ impl Grower<'_> {
         let share = rows.len().div_ceil(shares);
         let lefts: Vec<usize> =
             rows.par_chunks_mut(share).map(|part| partition_rows(part, &mut Vec::new(), column, bin)).collect();
-        self.scratch.clear();
-        for (part, &l) in rows.chunks(share).zip(&lefts) {
-            self.scratch.extend_from_slice(&part[..l]);
+        // Each share is now [left | right]; rotating the rights seen so far past the next
+        // share's left joins all lefts before all rights, each side in order.
+        let mut mid = lefts[0];
+        for (i, &l) in lefts.iter().enumerate().skip(1) {
+            rows[mid..i * share + l].rotate_left(i * share - mid);
+            mid += l;
         }
-        let mid = start + self.scratch.len();
-        for (part, &l) in rows.chunks(share).zip(&lefts) {
-            self.scratch.extend_from_slice(&part[l..]);
-        }
-        rows.copy_from_slice(&self.scratch);
-        mid
+        start + mid
     }
 }
 
@@ -395,5 +394,41 @@ fn accumulate(hist: &mut [f64], column: &[u8], rows: &[u32], og: &[f32], oh: &[f
             e[k] += h as f64;
             e[k + 1] += 1.0;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::frame::Matrix;
+    use rand::SeedableRng;
+
+    /// Big nodes gather and partition in parallel; the tree must not change.
+    #[test]
+    fn threads_do_not_change_the_tree() {
+        let (rows, cols) = (3 * ROWS_PER_THREAD, 3);
+        let mut r = StdRng::seed_from_u64(1);
+        let data: Vec<f32> = (0..rows * cols).map(|_| r.random_range(-1.0..1.0)).collect();
+        let g: Vec<f32> = data.chunks(cols).map(|x| if x[0] + x[1] * x[2] > 0.0 { -1.0 } else { 1.0 }).collect();
+        let h = vec![1.0; rows];
+        let x = Matrix { rows, cols, data, names: Vec::new() };
+        let binned = Binned::new(&x, 64, 1);
+        let grads = Gradients { k: 1, g: &g, h: &h };
+        let tree = |parallel| {
+            let config = Config {
+                max_depth: 4,
+                min_leaf: 10,
+                l2: 0.0,
+                min_hessian: 0.0,
+                features_per_split: None,
+                indicators: false,
+                parallel,
+            };
+            grow(&binned, &grads, (0..rows as u32).collect(), &config, &mut StdRng::seed_from_u64(2))
+        };
+        let (one, all) = (tree(false), tree(true));
+        assert_eq!(one.rows, all.rows);
+        assert_eq!(one.nodes, all.nodes);
+        assert!(one.nodes.len() > 15);
     }
 }
