@@ -7,7 +7,7 @@
 use super::bins::Binned;
 use super::ensemble::{Ensemble, Link, Tree};
 use super::grow::{grow, Config, Gradients};
-use super::{at_least, check_data, cpu_only};
+use super::{at_least, check_data, cpu_only, tree_count};
 use crate::frame::{Matrix, Target};
 use crate::params::Params;
 use crate::{Device, Fitted};
@@ -20,7 +20,7 @@ const MAX_BINS: usize = 255;
 
 pub fn fit(x: &Matrix, y: &Target, params: &Params, device: Device) -> Result<Fitted, String> {
     cpu_only("random_forest", device)?;
-    let trees = at_least(params, "trees", 1)?;
+    let trees = tree_count(params)?;
     let depth = params.count("depth")?;
     let min_leaf = at_least(params, "min_leaf", 1)?;
     let max_features = params.float("max_features")?;

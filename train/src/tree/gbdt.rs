@@ -6,7 +6,7 @@
 use super::bins::Binned;
 use super::ensemble::{Ensemble, Link, Tree, TreeNode};
 use super::grow::{grow, Config, Gradients, Node};
-use super::{at_least, check_data, cpu_only};
+use super::{at_least, check_data, cpu_only, tree_count};
 use crate::frame::{Matrix, Target};
 use crate::params::Params;
 use crate::{Device, Fitted};
@@ -87,7 +87,7 @@ impl Loss<'_> {
 
 pub fn fit(x: &Matrix, y: &Target, params: &Params, device: Device) -> Result<Fitted, String> {
     cpu_only("gradient_boosting", device)?;
-    let rounds = at_least(params, "trees", 1)?;
+    let rounds = tree_count(params)?;
     let depth = at_least(params, "depth", 1)?;
     let min_leaf = at_least(params, "min_leaf", 1)?;
     let max_bins = params.count("max_bins")?;

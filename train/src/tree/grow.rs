@@ -207,7 +207,7 @@ impl Grower<'_> {
 
     /// Whether a node at `depth` with `rows` rows is a leaf whatever its rows.
     fn terminal(&self, depth: usize, rows: usize) -> bool {
-        depth >= self.config.max_depth || rows < 2 * self.config.min_leaf.max(1)
+        depth >= self.config.max_depth || rows < self.config.min_leaf.max(1).saturating_mul(2)
     }
 
     fn best_split(&mut self, p: &Pending, rng: &mut StdRng) -> Option<Best> {
