@@ -89,6 +89,10 @@ struct Grower<'a> {
     /// One feature's histogram, for splits that build histograms per feature.
     one: Vec<f64>,
     spare: Vec<Vec<f64>>,
+    /// Reused per node: the order features are tried in, and a split's two sides.
+    order: Vec<usize>,
+    left: Vec<f64>,
+    right: Vec<f64>,
 }
 
 /// Grows one tree on `rows` (row ids into `grads` and `binned`, at least one).
@@ -105,6 +109,9 @@ pub fn grow(binned: &Binned, grads: &Gradients, rows: Vec<u32>, config: &Config,
         oh: Vec::new(),
         one: vec![0.0; BINS * stride],
         spare: Vec::new(),
+        order: Vec::new(),
+        left: vec![0.0; stride],
+        right: vec![0.0; stride],
     };
     let n = g.rows.len();
     g.gather(0, n);
@@ -232,7 +239,9 @@ impl Grower<'_> {
             (None, m) => {
                 let d = self.binned.features();
                 let want = m.unwrap_or(d);
-                let mut order: Vec<usize> = (0..d).collect();
+                let mut order = std::mem::take(&mut self.order);
+                order.clear();
+                order.extend(0..d);
                 let mut varied = 0;
                 self.gather(p.start, p.end);
                 // A partial shuffle: features are drawn one at a time, as long as needed.
@@ -257,6 +266,7 @@ impl Grower<'_> {
                     }
                     self.one = one;
                 }
+                self.order = order;
             }
         }
         (!best.left.is_empty()).then_some(best)
@@ -272,11 +282,11 @@ impl Grower<'_> {
     /// Tries the splits after bins `lo..hi` of feature `f`, whose histogram is `hist` and
     /// whose rows sum to `sums`, keeping the best in `best`.
     #[allow(clippy::too_many_arguments)]
-    fn scan(&self, f: usize, hist: &[f64], lo: usize, hi: usize, sums: &[f64], parent: f64, best: &mut Best) {
+    fn scan(&mut self, f: usize, hist: &[f64], lo: usize, hi: usize, sums: &[f64], parent: f64, best: &mut Best) {
         let (s, k, c) = (self.stride, self.grads.k, self.config);
         let min_leaf = c.min_leaf as f64;
-        let mut left = vec![0.0; s];
-        let mut right = vec![0.0; s];
+        let (mut left, mut right) = (std::mem::take(&mut self.left), std::mem::take(&mut self.right));
+        left.fill(0.0);
         for b in lo..hi {
             let e = &hist[b * s..(b + 1) * s];
             if e[k + 1] == 0.0 {
@@ -299,9 +309,11 @@ impl Grower<'_> {
             }
             let gain = self.score(&left) + self.score(&right) - parent;
             if gain > best.gain {
-                *best = Best { feature: f, bin: b as u8, gain, left: left.clone() };
+                best.left.clone_from(&left);
+                (best.feature, best.bin, best.gain) = (f, b as u8, gain);
             }
         }
+        (self.left, self.right) = (left, right);
     }
 
     /// Moves the rows of `start..end` that go left (bin of `f` at most `bin`) to the front,
