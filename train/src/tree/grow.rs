@@ -42,19 +42,12 @@ pub struct Gradients<'a> {
     pub h: &'a [f32],
 }
 
-/// A grown tree: node 0 is the root.
-pub struct Grown {
-    pub nodes: Vec<Node>,
-    /// The rows it was grown on, grouped by leaf.
-    pub rows: Vec<u32>,
-}
-
 #[derive(Debug, PartialEq)]
 pub enum Node {
     /// Rows whose bin of `feature` is at most `bin` go `left`.
     Split { feature: usize, bin: u8, left: usize, right: usize },
     /// `sums` holds the `k` gradient sums, the hessian sum and the row count of the rows
-    /// `Grown::rows[start..end]`.
+    /// `Grower::rows()[start..end]`.
     Leaf { sums: Vec<f64>, start: usize, end: usize },
 }
 
@@ -75,14 +68,17 @@ struct Best {
     left: Vec<f64>,
 }
 
-struct Grower<'a> {
+/// Grows trees one after another, keeping its buffers from tree to tree.
+pub struct Grower<'a> {
     binned: &'a Binned,
-    grads: &'a Gradients<'a>,
     config: &'a Config,
+    /// Gradients per row.
+    k: usize,
     /// Histogram entry width: `k` gradients, hessian, count.
     stride: usize,
     rows: Vec<u32>,
-    scratch: Vec<u32>,
+    /// Per thread, room for the right rows of a partition.
+    scratch: Vec<Vec<u32>>,
     /// The current node's gradients and hessians in row order.
     og: Vec<f32>,
     oh: Vec<f32>,
@@ -95,78 +91,89 @@ struct Grower<'a> {
     right: Vec<f64>,
 }
 
-/// Grows one tree on `rows` (row ids into `grads` and `binned`, at least one).
-pub fn grow(binned: &Binned, grads: &Gradients, rows: Vec<u32>, config: &Config, rng: &mut StdRng) -> Grown {
-    let stride = grads.k + 2;
-    let mut g = Grower {
-        binned,
-        grads,
-        config,
-        stride,
-        rows,
-        scratch: Vec::new(),
-        og: Vec::new(),
-        oh: Vec::new(),
-        one: vec![0.0; BINS * stride],
-        spare: Vec::new(),
-        order: Vec::new(),
-        left: vec![0.0; stride],
-        right: vec![0.0; stride],
-    };
-    let n = g.rows.len();
-    g.gather(0, n);
-    let mut sums = vec![0.0; stride];
-    for (j, &h) in g.oh.iter().enumerate() {
-        for (s, &x) in sums.iter_mut().zip(&g.og[j * grads.k..(j + 1) * grads.k]) {
-            *s += x as f64;
+impl<'a> Grower<'a> {
+    /// A grower for trees whose rows carry `k` gradients.
+    pub fn new(binned: &'a Binned, config: &'a Config, k: usize) -> Grower<'a> {
+        let stride = k + 2;
+        Grower {
+            binned,
+            config,
+            k,
+            stride,
+            rows: Vec::new(),
+            scratch: Vec::new(),
+            og: Vec::new(),
+            oh: Vec::new(),
+            one: vec![0.0; BINS * stride],
+            spare: Vec::new(),
+            order: Vec::new(),
+            left: vec![0.0; stride],
+            right: vec![0.0; stride],
         }
-        sums[grads.k] += h as f64;
     }
-    sums[grads.k + 1] = n as f64;
-    let hist = config.features_per_split.is_none().then(|| g.histogram(0, n));
-    let mut nodes = vec![Node::Leaf { sums: Vec::new(), start: 0, end: 0 }];
-    let mut stack = vec![Pending { id: 0, start: 0, end: n, depth: 0, sums, hist }];
-    while let Some(p) = stack.pop() {
-        let Some(best) = g.best_split(&p, rng) else {
-            nodes[p.id] = Node::Leaf { sums: p.sums, start: p.start, end: p.end };
-            g.spare.extend(p.hist);
-            continue;
-        };
-        let mid = g.partition(p.start, p.end, best.feature, best.bin);
-        let right_sums: Vec<f64> = p.sums.iter().zip(&best.left).map(|(a, b)| a - b).collect();
-        let (left, right) = (nodes.len(), nodes.len() + 1);
-        nodes[p.id] = Node::Split { feature: best.feature, bin: best.bin, left, right };
-        nodes.push(Node::Leaf { sums: Vec::new(), start: 0, end: 0 });
-        nodes.push(Node::Leaf { sums: Vec::new(), start: 0, end: 0 });
-        let depth = p.depth + 1;
-        let (left_hist, right_hist) = match p.hist {
-            Some(_) if g.terminal(depth, mid - p.start) && g.terminal(depth, p.end - mid) => {
-                g.spare.extend(p.hist);
-                (None, None)
-            }
-            Some(mut parent) => {
-                let left_smaller = mid - p.start <= p.end - mid;
-                let (from, to) = if left_smaller { (p.start, mid) } else { (mid, p.end) };
-                g.gather(from, to);
-                let small = g.histogram(from, to);
-                for (a, b) in parent.iter_mut().zip(&small) {
-                    *a -= b;
-                }
-                if left_smaller {
-                    (Some(small), Some(parent))
-                } else {
-                    (Some(parent), Some(small))
-                }
-            }
-            None => (None, None),
-        };
-        stack.push(Pending { id: right, start: mid, end: p.end, depth, sums: right_sums, hist: right_hist });
-        stack.push(Pending { id: left, start: p.start, end: mid, depth, sums: best.left, hist: left_hist });
-    }
-    Grown { nodes, rows: g.rows }
-}
 
-impl Grower<'_> {
+    /// The rows of the last tree, grouped by leaf.
+    pub fn rows(&self) -> &[u32] {
+        &self.rows
+    }
+
+    /// Grows one tree on `rows` (row ids into `grads` and the bins, at least one); node 0
+    /// is the root.
+    pub fn grow(&mut self, grads: &Gradients, rows: impl Iterator<Item = u32>, rng: &mut StdRng) -> Vec<Node> {
+        self.rows.clear();
+        self.rows.extend(rows);
+        let (n, k, stride) = (self.rows.len(), self.k, self.stride);
+        self.gather(grads, 0, n);
+        let mut sums = vec![0.0; stride];
+        for (j, &h) in self.oh.iter().enumerate() {
+            for (s, &x) in sums.iter_mut().zip(&self.og[j * k..(j + 1) * k]) {
+                *s += x as f64;
+            }
+            sums[k] += h as f64;
+        }
+        sums[k + 1] = n as f64;
+        let hist = self.config.features_per_split.is_none().then(|| self.histogram(0, n));
+        let mut nodes = vec![Node::Leaf { sums: Vec::new(), start: 0, end: 0 }];
+        let mut stack = vec![Pending { id: 0, start: 0, end: n, depth: 0, sums, hist }];
+        while let Some(p) = stack.pop() {
+            let Some(best) = self.best_split(grads, &p, rng) else {
+                nodes[p.id] = Node::Leaf { sums: p.sums, start: p.start, end: p.end };
+                self.spare.extend(p.hist);
+                continue;
+            };
+            let mid = self.partition(p.start, p.end, best.feature, best.bin);
+            let right_sums: Vec<f64> = p.sums.iter().zip(&best.left).map(|(a, b)| a - b).collect();
+            let (left, right) = (nodes.len(), nodes.len() + 1);
+            nodes[p.id] = Node::Split { feature: best.feature, bin: best.bin, left, right };
+            nodes.push(Node::Leaf { sums: Vec::new(), start: 0, end: 0 });
+            nodes.push(Node::Leaf { sums: Vec::new(), start: 0, end: 0 });
+            let depth = p.depth + 1;
+            let (left_hist, right_hist) = match p.hist {
+                Some(_) if self.terminal(depth, mid - p.start) && self.terminal(depth, p.end - mid) => {
+                    self.spare.extend(p.hist);
+                    (None, None)
+                }
+                Some(mut parent) => {
+                    let left_smaller = mid - p.start <= p.end - mid;
+                    let (from, to) = if left_smaller { (p.start, mid) } else { (mid, p.end) };
+                    self.gather(grads, from, to);
+                    let small = self.histogram(from, to);
+                    for (a, b) in parent.iter_mut().zip(&small) {
+                        *a -= b;
+                    }
+                    if left_smaller {
+                        (Some(small), Some(parent))
+                    } else {
+                        (Some(parent), Some(small))
+                    }
+                }
+                None => (None, None),
+            };
+            stack.push(Pending { id: right, start: mid, end: p.end, depth, sums: right_sums, hist: right_hist });
+            stack.push(Pending { id: left, start: p.start, end: mid, depth, sums: best.left, hist: left_hist });
+        }
+        nodes
+    }
     /// How many threads share work over `rows` rows.
     fn shares(&self, rows: usize) -> usize {
         let threads = if self.config.parallel { rayon::current_num_threads() } else { 1 };
@@ -174,9 +181,9 @@ impl Grower<'_> {
     }
 
     /// Copies the gradients of `rows[start..end]` into row order.
-    fn gather(&mut self, start: usize, end: usize) {
+    fn gather(&mut self, grads: &Gradients, start: usize, end: usize) {
         let share = (end - start).div_ceil(self.shares(end - start)).max(1);
-        let Grower { grads, rows, og, oh, .. } = self;
+        let Grower { rows, og, oh, .. } = self;
         let (k, g, h, rows) = (grads.k, grads.g, grads.h, &rows[start..end]);
         og.resize(rows.len() * k, 0.0);
         oh.resize(rows.len(), 0.0);
@@ -199,7 +206,7 @@ impl Grower<'_> {
         let width = BINS * self.stride;
         let mut hist = self.spare.pop().unwrap_or_else(|| vec![0.0; self.binned.features() * width]);
         hist.fill(0.0);
-        let (rows, og, oh, k) = (&self.rows[start..end], &self.og[..], &self.oh[..], self.grads.k);
+        let (rows, og, oh, k) = (&self.rows[start..end], &self.og[..], &self.oh[..], self.k);
         let binned = self.binned;
         let fill = |(f, hf): (usize, &mut [f64])| {
             accumulate(hf, binned.column(f), rows, og, oh, k, &mut ());
@@ -217,9 +224,9 @@ impl Grower<'_> {
         depth >= self.config.max_depth || rows < self.config.min_leaf.max(1).saturating_mul(2)
     }
 
-    fn best_split(&mut self, p: &Pending, rng: &mut StdRng) -> Option<Best> {
+    fn best_split(&mut self, grads: &Gradients, p: &Pending, rng: &mut StdRng) -> Option<Best> {
         let c = self.config;
-        let k = self.grads.k;
+        let k = self.k;
         if self.terminal(p.depth, p.end - p.start) {
             return None;
         }
@@ -243,7 +250,7 @@ impl Grower<'_> {
                 order.clear();
                 order.extend(0..d);
                 let mut varied = 0;
-                self.gather(p.start, p.end);
+                self.gather(grads, p.start, p.end);
                 // A partial shuffle: features are drawn one at a time, as long as needed.
                 for i in 0..d {
                     if varied >= want && !best.left.is_empty() {
@@ -274,7 +281,7 @@ impl Grower<'_> {
 
     /// `Σ G²/(H+λ)` of a node's sums.
     fn score(&self, sums: &[f64]) -> f64 {
-        let k = self.grads.k;
+        let k = self.k;
         let h = sums[k] + self.config.l2;
         sums[..k].iter().map(|g| g * g).sum::<f64>() / h
     }
@@ -283,7 +290,7 @@ impl Grower<'_> {
     /// whose rows sum to `sums`, keeping the best in `best`.
     #[allow(clippy::too_many_arguments)]
     fn scan(&mut self, f: usize, hist: &[f64], lo: usize, hi: usize, sums: &[f64], parent: f64, best: &mut Best) {
-        let (s, k, c) = (self.stride, self.grads.k, self.config);
+        let (s, k, c) = (self.stride, self.k, self.config);
         let min_leaf = c.min_leaf as f64;
         let (mut left, mut right) = (std::mem::take(&mut self.left), std::mem::take(&mut self.right));
         left.fill(0.0);
@@ -323,12 +330,16 @@ impl Grower<'_> {
         let column = self.binned.column(f);
         let shares = self.shares(end - start);
         let rows = &mut self.rows[start..end];
+        self.scratch.resize_with(shares, Vec::new);
         if shares == 1 {
-            return start + partition_rows(rows, &mut self.scratch, column, bin);
+            return start + partition_rows(rows, &mut self.scratch[0], column, bin);
         }
         let share = rows.len().div_ceil(shares);
-        let lefts: Vec<usize> =
-            rows.par_chunks_mut(share).map(|part| partition_rows(part, &mut Vec::new(), column, bin)).collect();
+        let lefts: Vec<usize> = rows
+            .par_chunks_mut(share)
+            .zip(self.scratch.par_iter_mut())
+            .map(|(part, scratch)| partition_rows(part, scratch, column, bin))
+            .collect();
         // Each share is now [left | right]; rotating the rights seen so far past the next
         // share's left joins all lefts before all rights, each side in order.
         let mut mid = lefts[0];
@@ -436,11 +447,12 @@ mod tests {
                 indicators: false,
                 parallel,
             };
-            grow(&binned, &grads, (0..rows as u32).collect(), &config, &mut StdRng::seed_from_u64(2))
+            let mut grower = Grower::new(&binned, &config, 1);
+            let nodes = grower.grow(&grads, 0..rows as u32, &mut StdRng::seed_from_u64(2));
+            (nodes, grower.rows().to_vec())
         };
         let (one, all) = (tree(false), tree(true));
-        assert_eq!(one.rows, all.rows);
-        assert_eq!(one.nodes, all.nodes);
-        assert!(one.nodes.len() > 15);
+        assert_eq!(one, all);
+        assert!(one.0.len() > 15);
     }
 }
