@@ -206,6 +206,7 @@ fn limited_depth_and_single_leaf_trees_export() {
         // Leaves need more rows than there are: every tree is one leaf.
         ("gradient_boosting", vec![("min_leaf", 400.into())]),
         ("random_forest", vec![("min_leaf", 1000.into())]),
+        ("random_forest", vec![("min_leaf", u64::MAX.into()), ("depth", u64::MAX.into())]),
     ] {
         let model = fit(algorithm, &params(algorithm, &overrides), &data, Device::Cpu).unwrap();
         assert_onnx_matches(&model, &test, 1e-5);
@@ -252,6 +253,12 @@ fn bad_parameters_are_errors() {
         ("gradient_boosting", "l2", (-1.0).into(), "parameter `l2` must be a number ≥ 0, not -1"),
         ("gradient_boosting", "min_leaf", (-3).into(), "parameter `min_leaf` must be a whole number ≥ 0, not -3"),
         ("random_forest", "trees", 0.into(), "parameter `trees` must be at least 1, not 0"),
+        (
+            "random_forest",
+            "trees",
+            u64::MAX.into(),
+            "parameter `trees` must be at most 100000, not 18446744073709551615",
+        ),
         ("random_forest", "min_leaf", 0.into(), "parameter `min_leaf` must be at least 1, not 0"),
         ("random_forest", "max_features", 0.0.into(), "parameter `max_features` must be a fraction in (0, 1], not 0"),
         ("random_forest", "max_features", 1.5.into(), "parameter `max_features` must be a fraction in (0, 1], not 1.5"),

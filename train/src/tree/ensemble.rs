@@ -4,7 +4,7 @@
 //! averaging), then the base values, then the link.
 
 use super::export;
-use super::grow::{self, Grown};
+use super::grow;
 use crate::frame::Matrix;
 use crate::model::Learned;
 use crate::onnx::Graph;
@@ -30,11 +30,10 @@ pub struct Tree {
 impl Tree {
     /// The fitted form of a grown tree: thresholds from the cuts, each leaf's values from
     /// `leaf` of its sums.
-    pub fn new(grown: &Grown, cuts: &[Vec<f32>], target: usize, leaf: impl Fn(&[f64]) -> Vec<f32>) -> Tree {
+    pub fn new(grown: &[grow::Node], cuts: &[Vec<f32>], target: usize, leaf: impl Fn(&[f64]) -> Vec<f32>) -> Tree {
         let mut values = Vec::new();
         let mut leaves = 0;
         let nodes = grown
-            .nodes
             .iter()
             .map(|node| match node {
                 grow::Node::Split { feature, bin, left, right } => TreeNode::Split {

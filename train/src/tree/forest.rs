@@ -6,8 +6,8 @@
 
 use super::bins::Binned;
 use super::ensemble::{Ensemble, Link, Tree};
-use super::grow::{grow, Config, Gradients};
-use super::{at_least, check_data, cpu_only};
+use super::grow::{Config, Gradients, Grower};
+use super::{at_least, check_data, cpu_only, tree_count};
 use crate::frame::{Matrix, Target};
 use crate::params::Params;
 use crate::{Device, Fitted};
@@ -20,7 +20,7 @@ const MAX_BINS: usize = 255;
 
 pub fn fit(x: &Matrix, y: &Target, params: &Params, device: Device) -> Result<Fitted, String> {
     cpu_only("random_forest", device)?;
-    let trees = at_least(params, "trees", 1)?;
+    let trees = tree_count(params)?;
     let depth = params.count("depth")?;
     let min_leaf = at_least(params, "min_leaf", 1)?;
     let max_features = params.float("max_features")?;
@@ -65,18 +65,21 @@ pub fn fit(x: &Matrix, y: &Target, params: &Params, device: Device) -> Result<Fi
     };
     let trees = (0..trees)
         .into_par_iter()
-        .map(|t| {
-            let mut rng = StdRng::seed_from_u64(seed ^ (t as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
-            let mut weight = vec![0u32; n];
-            for _ in 0..n {
-                weight[rng.random_range(0..n)] += 1;
-            }
-            let rows: Vec<u32> = (0..n as u32).filter(|&i| weight[i as usize] > 0).collect();
-            let g: Vec<f32> = targets.iter().enumerate().map(|(j, &v)| v * weight[j / k] as f32).collect();
-            let h: Vec<f32> = weight.iter().map(|&w| w as f32).collect();
-            let grown = grow(&binned, &Gradients { k, g: &g, h: &h }, rows, &config, &mut rng);
-            Tree::new(&grown, &binned.cuts, 0, leaf)
-        })
+        .map_init(
+            || Grower::new(&binned, &config, k),
+            |grower, t| {
+                let mut rng = StdRng::seed_from_u64(seed ^ (t as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+                let mut weight = vec![0u32; n];
+                for _ in 0..n {
+                    weight[rng.random_range(0..n)] += 1;
+                }
+                let rows = (0..n as u32).filter(|&i| weight[i as usize] > 0);
+                let g: Vec<f32> = targets.iter().enumerate().map(|(j, &v)| v * weight[j / k] as f32).collect();
+                let h: Vec<f32> = weight.iter().map(|&w| w as f32).collect();
+                let grown = grower.grow(&Gradients { k, g: &g, h: &h }, rows, &mut rng);
+                Tree::new(&grown, &binned.cuts, 0, leaf)
+            },
+        )
         .collect();
     let ensemble =
         Ensemble { trees, width, outputs: width, base: vec![0.0; width], average: true, link: Link::Identity };

@@ -5,8 +5,8 @@
 
 use super::bins::Binned;
 use super::ensemble::{Ensemble, Link, Tree, TreeNode};
-use super::grow::{grow, Config, Gradients, Node};
-use super::{at_least, check_data, cpu_only};
+use super::grow::{Config, Gradients, Grower, Node};
+use super::{at_least, check_data, cpu_only, tree_count};
 use crate::frame::{Matrix, Target};
 use crate::params::Params;
 use crate::{Device, Fitted};
@@ -87,7 +87,7 @@ impl Loss<'_> {
 
 pub fn fit(x: &Matrix, y: &Target, params: &Params, device: Device) -> Result<Fitted, String> {
     cpu_only("gradient_boosting", device)?;
-    let rounds = at_least(params, "trees", 1)?;
+    let rounds = tree_count(params)?;
     let depth = at_least(params, "depth", 1)?;
     let min_leaf = at_least(params, "min_leaf", 1)?;
     let max_bins = params.count("max_bins")?;
@@ -127,18 +127,19 @@ pub fn fit(x: &Matrix, y: &Target, params: &Params, device: Device) -> Result<Fi
     // Growing all features of all rows draws nothing; the generator is only passed along.
     let mut rng = StdRng::seed_from_u64(seed);
     let mut trees = Vec::with_capacity(rounds * outputs);
+    let mut grower = Grower::new(&binned, &config, 1);
     for _ in 0..rounds {
         loss.gradients(&raw, &mut g, &mut h);
         for c in 0..outputs {
             let grads = Gradients { k: 1, g: &g[c * n..(c + 1) * n], h: &h[c * n..(c + 1) * n] };
-            let grown = grow(&binned, &grads, (0..n as u32).collect(), &config, &mut rng);
+            let grown = grower.grow(&grads, 0..n as u32, &mut rng);
             let tree = Tree::new(&grown, &binned.cuts, c, |s| {
                 vec![(-s[0] / (s[1] + l2).max(f64::MIN_POSITIVE) * learning_rate) as f32]
             });
-            for (node, fitted) in grown.nodes.iter().zip(&tree.nodes) {
+            for (node, fitted) in grown.iter().zip(&tree.nodes) {
                 if let (Node::Leaf { start, end, .. }, TreeNode::Leaf { at }) = (node, fitted) {
                     let v = tree.values[*at as usize];
-                    for &r in &grown.rows[*start..*end] {
+                    for &r in &grower.rows()[*start..*end] {
                         raw[r as usize * outputs + c] += v;
                     }
                 }

@@ -14,8 +14,9 @@ use rayon::prelude::*;
 
 /// Bins per feature in a histogram (bins are `u8`).
 const BINS: usize = 256;
-/// Rows × features under which a histogram is built on one thread.
-const PARALLEL_WORK: usize = 1 << 16;
+/// The fewest rows a thread gathers or partitions; fewer rows × features than this build
+/// a histogram on one thread.
+const ROWS_PER_THREAD: usize = 1 << 15;
 
 pub struct Config {
     /// Levels of splits allowed (`usize::MAX`: no limit).
@@ -41,18 +42,12 @@ pub struct Gradients<'a> {
     pub h: &'a [f32],
 }
 
-/// A grown tree: node 0 is the root.
-pub struct Grown {
-    pub nodes: Vec<Node>,
-    /// The rows it was grown on, grouped by leaf.
-    pub rows: Vec<u32>,
-}
-
+#[derive(Debug, PartialEq)]
 pub enum Node {
     /// Rows whose bin of `feature` is at most `bin` go `left`.
     Split { feature: usize, bin: u8, left: usize, right: usize },
     /// `sums` holds the `k` gradient sums, the hessian sum and the row count of the rows
-    /// `Grown::rows[start..end]`.
+    /// `Grower::rows()[start..end]`.
     Leaf { sums: Vec<f64>, start: usize, end: usize },
 }
 
@@ -73,100 +68,136 @@ struct Best {
     left: Vec<f64>,
 }
 
-struct Grower<'a> {
+/// Grows trees one after another, keeping its buffers from tree to tree.
+pub struct Grower<'a> {
     binned: &'a Binned,
-    grads: &'a Gradients<'a>,
     config: &'a Config,
+    /// Gradients per row.
+    k: usize,
     /// Histogram entry width: `k` gradients, hessian, count.
     stride: usize,
     rows: Vec<u32>,
-    scratch: Vec<u32>,
+    /// Per thread, room for the right rows of a partition.
+    scratch: Vec<Vec<u32>>,
     /// The current node's gradients and hessians in row order.
     og: Vec<f32>,
     oh: Vec<f32>,
     /// One feature's histogram, for splits that build histograms per feature.
     one: Vec<f64>,
     spare: Vec<Vec<f64>>,
+    /// Reused per node: the order features are tried in, and a split's two sides.
+    order: Vec<usize>,
+    left: Vec<f64>,
+    right: Vec<f64>,
 }
 
-/// Grows one tree on `rows` (row ids into `grads` and `binned`, at least one).
-pub fn grow(binned: &Binned, grads: &Gradients, rows: Vec<u32>, config: &Config, rng: &mut StdRng) -> Grown {
-    let stride = grads.k + 2;
-    let mut g = Grower {
-        binned,
-        grads,
-        config,
-        stride,
-        rows,
-        scratch: Vec::new(),
-        og: Vec::new(),
-        oh: Vec::new(),
-        one: vec![0.0; BINS * stride],
-        spare: Vec::new(),
-    };
-    let n = g.rows.len();
-    g.gather(0, n);
-    let mut sums = vec![0.0; stride];
-    for (j, &h) in g.oh.iter().enumerate() {
-        for (s, &x) in sums.iter_mut().zip(&g.og[j * grads.k..(j + 1) * grads.k]) {
-            *s += x as f64;
+impl<'a> Grower<'a> {
+    /// A grower for trees whose rows carry `k` gradients.
+    pub fn new(binned: &'a Binned, config: &'a Config, k: usize) -> Grower<'a> {
+        let stride = k + 2;
+        Grower {
+            binned,
+            config,
+            k,
+            stride,
+            rows: Vec::new(),
+            scratch: Vec::new(),
+            og: Vec::new(),
+            oh: Vec::new(),
+            one: vec![0.0; BINS * stride],
+            spare: Vec::new(),
+            order: Vec::new(),
+            left: vec![0.0; stride],
+            right: vec![0.0; stride],
         }
-        sums[grads.k] += h as f64;
     }
-    sums[grads.k + 1] = n as f64;
-    let hist = config.features_per_split.is_none().then(|| g.histogram(0, n));
-    let mut nodes = vec![Node::Leaf { sums: Vec::new(), start: 0, end: 0 }];
-    let mut stack = vec![Pending { id: 0, start: 0, end: n, depth: 0, sums, hist }];
-    while let Some(p) = stack.pop() {
-        let Some(best) = g.best_split(&p, rng) else {
-            nodes[p.id] = Node::Leaf { sums: p.sums, start: p.start, end: p.end };
-            g.spare.extend(p.hist);
-            continue;
-        };
-        let mid = g.partition(p.start, p.end, best.feature, best.bin);
-        let right_sums: Vec<f64> = p.sums.iter().zip(&best.left).map(|(a, b)| a - b).collect();
-        let (left, right) = (nodes.len(), nodes.len() + 1);
-        nodes[p.id] = Node::Split { feature: best.feature, bin: best.bin, left, right };
-        nodes.push(Node::Leaf { sums: Vec::new(), start: 0, end: 0 });
-        nodes.push(Node::Leaf { sums: Vec::new(), start: 0, end: 0 });
-        let depth = p.depth + 1;
-        let (left_hist, right_hist) = match p.hist {
-            Some(_) if g.terminal(depth, mid - p.start) && g.terminal(depth, p.end - mid) => {
-                g.spare.extend(p.hist);
-                (None, None)
-            }
-            Some(mut parent) => {
-                let left_smaller = mid - p.start <= p.end - mid;
-                let (from, to) = if left_smaller { (p.start, mid) } else { (mid, p.end) };
-                g.gather(from, to);
-                let small = g.histogram(from, to);
-                for (a, b) in parent.iter_mut().zip(&small) {
-                    *a -= b;
-                }
-                if left_smaller {
-                    (Some(small), Some(parent))
-                } else {
-                    (Some(parent), Some(small))
-                }
-            }
-            None => (None, None),
-        };
-        stack.push(Pending { id: right, start: mid, end: p.end, depth, sums: right_sums, hist: right_hist });
-        stack.push(Pending { id: left, start: p.start, end: mid, depth, sums: best.left, hist: left_hist });
-    }
-    Grown { nodes, rows: g.rows }
-}
 
-impl Grower<'_> {
+    /// The rows of the last tree, grouped by leaf.
+    pub fn rows(&self) -> &[u32] {
+        &self.rows
+    }
+
+    /// Grows one tree on `rows` (row ids into `grads` and the bins, at least one); node 0
+    /// is the root.
+    pub fn grow(&mut self, grads: &Gradients, rows: impl Iterator<Item = u32>, rng: &mut StdRng) -> Vec<Node> {
+        self.rows.clear();
+        self.rows.extend(rows);
+        let (n, k, stride) = (self.rows.len(), self.k, self.stride);
+        self.gather(grads, 0, n);
+        let mut sums = vec![0.0; stride];
+        for (j, &h) in self.oh.iter().enumerate() {
+            for (s, &x) in sums.iter_mut().zip(&self.og[j * k..(j + 1) * k]) {
+                *s += x as f64;
+            }
+            sums[k] += h as f64;
+        }
+        sums[k + 1] = n as f64;
+        let hist = self.config.features_per_split.is_none().then(|| self.histogram(0, n));
+        let mut nodes = vec![Node::Leaf { sums: Vec::new(), start: 0, end: 0 }];
+        let mut stack = vec![Pending { id: 0, start: 0, end: n, depth: 0, sums, hist }];
+        while let Some(p) = stack.pop() {
+            let Some(best) = self.best_split(grads, &p, rng) else {
+                nodes[p.id] = Node::Leaf { sums: p.sums, start: p.start, end: p.end };
+                self.spare.extend(p.hist);
+                continue;
+            };
+            let mid = self.partition(p.start, p.end, best.feature, best.bin);
+            let right_sums: Vec<f64> = p.sums.iter().zip(&best.left).map(|(a, b)| a - b).collect();
+            let (left, right) = (nodes.len(), nodes.len() + 1);
+            nodes[p.id] = Node::Split { feature: best.feature, bin: best.bin, left, right };
+            nodes.push(Node::Leaf { sums: Vec::new(), start: 0, end: 0 });
+            nodes.push(Node::Leaf { sums: Vec::new(), start: 0, end: 0 });
+            let depth = p.depth + 1;
+            let (left_hist, right_hist) = match p.hist {
+                Some(_) if self.terminal(depth, mid - p.start) && self.terminal(depth, p.end - mid) => {
+                    self.spare.extend(p.hist);
+                    (None, None)
+                }
+                Some(mut parent) => {
+                    let left_smaller = mid - p.start <= p.end - mid;
+                    let (from, to) = if left_smaller { (p.start, mid) } else { (mid, p.end) };
+                    self.gather(grads, from, to);
+                    let small = self.histogram(from, to);
+                    for (a, b) in parent.iter_mut().zip(&small) {
+                        *a -= b;
+                    }
+                    if left_smaller {
+                        (Some(small), Some(parent))
+                    } else {
+                        (Some(parent), Some(small))
+                    }
+                }
+                None => (None, None),
+            };
+            stack.push(Pending { id: right, start: mid, end: p.end, depth, sums: right_sums, hist: right_hist });
+            stack.push(Pending { id: left, start: p.start, end: mid, depth, sums: best.left, hist: left_hist });
+        }
+        nodes
+    }
+    /// How many threads share work over `rows` rows.
+    fn shares(&self, rows: usize) -> usize {
+        let threads = if self.config.parallel { rayon::current_num_threads() } else { 1 };
+        (rows / ROWS_PER_THREAD).clamp(1, threads)
+    }
+
     /// Copies the gradients of `rows[start..end]` into row order.
-    fn gather(&mut self, start: usize, end: usize) {
-        let k = self.grads.k;
-        self.og.clear();
-        self.oh.clear();
-        for &r in &self.rows[start..end] {
-            let r = r as usize;
-            self.og.extend_from_slice(&self.grads.g[r * k..(r + 1) * k]);
-            self.oh.push(self.grads.h[r]);
+    fn gather(&mut self, grads: &Gradients, start: usize, end: usize) {
+        let share = (end - start).div_ceil(self.shares(end - start)).max(1);
+        let Grower { rows, og, oh, .. } = self;
+        let (k, g, h, rows) = (grads.k, grads.g, grads.h, &rows[start..end]);
+        og.resize(rows.len() * k, 0.0);
+        oh.resize(rows.len(), 0.0);
+        let fill = |((og, oh), rows): ((&mut [f32], &mut [f32]), &[u32])| {
+            for ((og, oh), &r) in og.chunks_exact_mut(k).zip(oh).zip(rows) {
+                let r = r as usize;
+                og.copy_from_slice(&g[r * k..(r + 1) * k]);
+                *oh = h[r];
+            }
+        };
+        if share == rows.len() {
+            fill(((og, oh), rows));
+        } else {
+            og.par_chunks_mut(share * k).zip(oh.par_chunks_mut(share)).zip(rows.par_chunks(share)).for_each(fill);
         }
     }
 
@@ -175,12 +206,12 @@ impl Grower<'_> {
         let width = BINS * self.stride;
         let mut hist = self.spare.pop().unwrap_or_else(|| vec![0.0; self.binned.features() * width]);
         hist.fill(0.0);
-        let (rows, og, oh, k) = (&self.rows[start..end], &self.og[..], &self.oh[..], self.grads.k);
+        let (rows, og, oh, k) = (&self.rows[start..end], &self.og[..], &self.oh[..], self.k);
         let binned = self.binned;
         let fill = |(f, hf): (usize, &mut [f64])| {
             accumulate(hf, binned.column(f), rows, og, oh, k, &mut ());
         };
-        if self.config.parallel && rows.len() * binned.features() >= PARALLEL_WORK {
+        if self.config.parallel && rows.len() * binned.features() >= ROWS_PER_THREAD {
             hist.par_chunks_mut(width).enumerate().for_each(fill);
         } else {
             hist.chunks_mut(width).enumerate().for_each(fill);
@@ -190,12 +221,12 @@ impl Grower<'_> {
 
     /// Whether a node at `depth` with `rows` rows is a leaf whatever its rows.
     fn terminal(&self, depth: usize, rows: usize) -> bool {
-        depth >= self.config.max_depth || rows < 2 * self.config.min_leaf.max(1)
+        depth >= self.config.max_depth || rows < self.config.min_leaf.max(1).saturating_mul(2)
     }
 
-    fn best_split(&mut self, p: &Pending, rng: &mut StdRng) -> Option<Best> {
+    fn best_split(&mut self, grads: &Gradients, p: &Pending, rng: &mut StdRng) -> Option<Best> {
         let c = self.config;
-        let k = self.grads.k;
+        let k = self.k;
         if self.terminal(p.depth, p.end - p.start) {
             return None;
         }
@@ -215,9 +246,11 @@ impl Grower<'_> {
             (None, m) => {
                 let d = self.binned.features();
                 let want = m.unwrap_or(d);
-                let mut order: Vec<usize> = (0..d).collect();
+                let mut order = std::mem::take(&mut self.order);
+                order.clear();
+                order.extend(0..d);
                 let mut varied = 0;
-                self.gather(p.start, p.end);
+                self.gather(grads, p.start, p.end);
                 // A partial shuffle: features are drawn one at a time, as long as needed.
                 for i in 0..d {
                     if varied >= want && !best.left.is_empty() {
@@ -240,6 +273,7 @@ impl Grower<'_> {
                     }
                     self.one = one;
                 }
+                self.order = order;
             }
         }
         (!best.left.is_empty()).then_some(best)
@@ -247,7 +281,7 @@ impl Grower<'_> {
 
     /// `Σ G²/(H+λ)` of a node's sums.
     fn score(&self, sums: &[f64]) -> f64 {
-        let k = self.grads.k;
+        let k = self.k;
         let h = sums[k] + self.config.l2;
         sums[..k].iter().map(|g| g * g).sum::<f64>() / h
     }
@@ -255,11 +289,11 @@ impl Grower<'_> {
     /// Tries the splits after bins `lo..hi` of feature `f`, whose histogram is `hist` and
     /// whose rows sum to `sums`, keeping the best in `best`.
     #[allow(clippy::too_many_arguments)]
-    fn scan(&self, f: usize, hist: &[f64], lo: usize, hi: usize, sums: &[f64], parent: f64, best: &mut Best) {
-        let (s, k, c) = (self.stride, self.grads.k, self.config);
+    fn scan(&mut self, f: usize, hist: &[f64], lo: usize, hi: usize, sums: &[f64], parent: f64, best: &mut Best) {
+        let (s, k, c) = (self.stride, self.k, self.config);
         let min_leaf = c.min_leaf as f64;
-        let mut left = vec![0.0; s];
-        let mut right = vec![0.0; s];
+        let (mut left, mut right) = (std::mem::take(&mut self.left), std::mem::take(&mut self.right));
+        left.fill(0.0);
         for b in lo..hi {
             let e = &hist[b * s..(b + 1) * s];
             if e[k + 1] == 0.0 {
@@ -282,29 +316,57 @@ impl Grower<'_> {
             }
             let gain = self.score(&left) + self.score(&right) - parent;
             if gain > best.gain {
-                *best = Best { feature: f, bin: b as u8, gain, left: left.clone() };
+                best.left.clone_from(&left);
+                (best.feature, best.bin, best.gain) = (f, b as u8, gain);
             }
         }
+        (self.left, self.right) = (left, right);
     }
 
     /// Moves the rows of `start..end` that go left (bin of `f` at most `bin`) to the front,
-    /// keeping their order; returns where the right ones begin.
+    /// keeping their order; returns where the right ones begin. Big nodes are cut into
+    /// shares partitioned in parallel, then joined.
     fn partition(&mut self, start: usize, end: usize, f: usize, bin: u8) -> usize {
         let column = self.binned.column(f);
-        self.scratch.resize(end - start, 0);
-        let (mut l, mut r) = (start, 0);
-        // Without branches: each row is written to both sides, and one side keeps it.
-        for i in start..end {
-            let row = self.rows[i];
-            let left = column[row as usize] <= bin;
-            self.rows[l] = row;
-            self.scratch[r] = row;
-            l += usize::from(left);
-            r += usize::from(!left);
+        let shares = self.shares(end - start);
+        let rows = &mut self.rows[start..end];
+        self.scratch.resize_with(shares, Vec::new);
+        if shares == 1 {
+            return start + partition_rows(rows, &mut self.scratch[0], column, bin);
         }
-        self.rows[l..end].copy_from_slice(&self.scratch[..r]);
-        l
+        let share = rows.len().div_ceil(shares);
+        let lefts: Vec<usize> = rows
+            .par_chunks_mut(share)
+            .zip(self.scratch.par_iter_mut())
+            .map(|(part, scratch)| partition_rows(part, scratch, column, bin))
+            .collect();
+        // Each share is now [left | right]; rotating the rights seen so far past the next
+        // share's left joins all lefts before all rights, each side in order.
+        let mut mid = lefts[0];
+        for (i, &l) in lefts.iter().enumerate().skip(1) {
+            rows[mid..i * share + l].rotate_left(i * share - mid);
+            mid += l;
+        }
+        start + mid
     }
+}
+
+/// Moves the `rows` that go left (bin in `column` at most `bin`) to the front, keeping
+/// their order; returns how many go left.
+fn partition_rows(rows: &mut [u32], scratch: &mut Vec<u32>, column: &[u8], bin: u8) -> usize {
+    scratch.resize(rows.len(), 0);
+    let (mut l, mut r) = (0, 0);
+    // Without branches: each row is written to both sides, and one side keeps it.
+    for i in 0..rows.len() {
+        let row = rows[i];
+        let left = column[row as usize] <= bin;
+        rows[l] = row;
+        scratch[r] = row;
+        l += usize::from(left);
+        r += usize::from(!left);
+    }
+    rows[l..].copy_from_slice(&scratch[..r]);
+    l
 }
 
 /// Notes the bins rows fall in, or not (`()`), while a histogram is built.
@@ -355,5 +417,42 @@ fn accumulate(hist: &mut [f64], column: &[u8], rows: &[u32], og: &[f32], oh: &[f
             e[k] += h as f64;
             e[k + 1] += 1.0;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::frame::Matrix;
+    use rand::SeedableRng;
+
+    /// Big nodes gather and partition in parallel; the tree must not change.
+    #[test]
+    fn threads_do_not_change_the_tree() {
+        let (rows, cols) = (3 * ROWS_PER_THREAD, 3);
+        let mut r = StdRng::seed_from_u64(1);
+        let data: Vec<f32> = (0..rows * cols).map(|_| r.random_range(-1.0..1.0)).collect();
+        let g: Vec<f32> = data.chunks(cols).map(|x| if x[0] + x[1] * x[2] > 0.0 { -1.0 } else { 1.0 }).collect();
+        let h = vec![1.0; rows];
+        let x = Matrix { rows, cols, data, names: Vec::new() };
+        let binned = Binned::new(&x, 64, 1);
+        let grads = Gradients { k: 1, g: &g, h: &h };
+        let tree = |parallel| {
+            let config = Config {
+                max_depth: 4,
+                min_leaf: 10,
+                l2: 0.0,
+                min_hessian: 0.0,
+                features_per_split: None,
+                indicators: false,
+                parallel,
+            };
+            let mut grower = Grower::new(&binned, &config, 1);
+            let nodes = grower.grow(&grads, 0..rows as u32, &mut StdRng::seed_from_u64(2));
+            (nodes, grower.rows().to_vec())
+        };
+        let (one, all) = (tree(false), tree(true));
+        assert_eq!(one, all);
+        assert!(one.0.len() > 15);
     }
 }

@@ -24,11 +24,23 @@ fn cpu_only(algorithm: &str, device: Device) -> Result<(), String> {
     }
 }
 
+/// The most trees (or boosting rounds) an ensemble may have.
+const MAX_TREES: usize = 100_000;
+
 /// A count parameter that must be at least `least`.
 fn at_least(params: &Params, name: &str, least: usize) -> Result<usize, String> {
     let n = params.count(name)?;
     if n < least {
         return Err(format!("parameter `{name}` must be at least {least}, not {n}"));
+    }
+    Ok(n)
+}
+
+/// The `trees` parameter: 1 to [`MAX_TREES`].
+fn tree_count(params: &Params) -> Result<usize, String> {
+    let n = at_least(params, "trees", 1)?;
+    if n > MAX_TREES {
+        return Err(format!("parameter `trees` must be at most {MAX_TREES}, not {n}"));
     }
     Ok(n)
 }
