@@ -2,7 +2,8 @@
 # Benchmarks mlpc's trainers against scikit-learn on the churn example's data, at 100,000
 # and 1,000,000 customers: fit time and test AUC of
 #   logistic_regression  vs LogisticRegression
-#   gradient_boosting    vs HistGradientBoostingClassifier (early stopping off)
+#   gradient_boosting    vs HistGradientBoostingClassifier (early stopping off, and no
+#                           leaf cap: max_leaf_nodes=None, so depth alone bounds both)
 #   random_forest        vs RandomForestClassifier
 # with the same parameters, on the same train/test split (mlpc's split artifacts are handed
 # to bench/train_sklearn.py) and the same thread count (THREADS, default 2; mlpc is run

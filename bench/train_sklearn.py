@@ -44,7 +44,7 @@ def model(algorithm: str, p: dict) -> Pipeline:
     if algorithm == "gradient_boosting":
         return make_pipeline(prep, HistGradientBoostingClassifier(
             max_iter=p["trees"], max_depth=p["depth"], learning_rate=p["learning_rate"], max_bins=p["max_bins"],
-            min_samples_leaf=p["min_leaf"], l2_regularization=p["l2"], early_stopping=False,
+            min_samples_leaf=p["min_leaf"], l2_regularization=p["l2"], early_stopping=False, max_leaf_nodes=None,
             random_state=p["seed"]))
     if algorithm == "random_forest":
         return make_pipeline(prep, RandomForestClassifier(

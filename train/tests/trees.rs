@@ -97,25 +97,6 @@ fn fit(algorithm: &str, params: &Params, frame: &Frame, device: Device) -> Resul
     train(&Spec { algorithm, params, inputs: &inputs, label: "y", device }, frame)
 }
 
-/// Area under the ROC curve of `scores` for the labels (ties count half).
-fn auc(scores: &[f32], positive: &[bool]) -> f64 {
-    let mut order: Vec<usize> = (0..scores.len()).collect();
-    order.sort_by(|&i, &j| scores[i].total_cmp(&scores[j]));
-    let (mut rank_sum, mut i) = (0.0, 0);
-    while i < order.len() {
-        let mut j = i;
-        while j < order.len() && scores[order[j]] == scores[order[i]] {
-            j += 1;
-        }
-        let mid = (i + j + 1) as f64 / 2.0;
-        rank_sum += order[i..j].iter().filter(|&&k| positive[k]).count() as f64 * mid;
-        i = j;
-    }
-    let pos = positive.iter().filter(|&&p| p).count() as f64;
-    let neg = positive.len() as f64 - pos;
-    (rank_sum - pos * (pos + 1.0) / 2.0) / (pos * neg)
-}
-
 fn label_numbers(frame: &Frame) -> Vec<f64> {
     match &frame.column("y").expect("a label").values {
         Values::Number(v) => v.clone(),
@@ -129,9 +110,8 @@ fn check_binary(algorithm: &str) {
     let test = frame(1000, Label::Binary, 2, true);
     let p = model.predict(&test).unwrap();
     assert_eq!(p.width, 2);
-    let positive: Vec<bool> = label_numbers(&test).iter().map(|&y| y == 1.0).collect();
-    let scores: Vec<f32> = (0..test.rows()).map(|i| p.row(i)[1]).collect();
-    let auc = auc(&scores, &positive);
+    let truth = mlpc_train::Target::from_column(test.column("y").unwrap()).unwrap();
+    let auc = mlpc_train::metrics::compute("auc", &truth, &p).unwrap();
     assert!(auc > 0.95, "{algorithm}: AUC {auc}");
     assert_onnx_matches(&model, &test, 1e-5);
 }
