@@ -128,8 +128,8 @@ pub fn run(plan: &Plan, opts: &Options, on_event: &mut dyn FnMut(&Event)) -> Res
                         Some((Status::Unsupported, format!("not run: waits for `{b}`")))
                     } else if let Some(b) = blocked {
                         Some((Status::Skipped, format!("not run: `{b}` did not complete")))
-                    } else if !nodes::supported(node.kind) {
-                        Some((Status::Unsupported, format!("not run: `{}` nodes need the training runtime", node.kind)))
+                    } else if let Some(why) = nodes::runs_elsewhere(node.kind) {
+                        Some((Status::Unsupported, format!("not run: {why}")))
                     } else if let Some(found) = (!opts.force).then(|| cached(&store, &node.id, &key)).flatten() {
                         artifacts.insert(node.id.clone(), found);
                         Some((Status::Cached, "cache hit".to_string()))

@@ -175,12 +175,8 @@ pub fn staleness(store: &Store, plan: &Plan, base_dir: &Path) -> Vec<Staleness> 
                 })
                 .map(|c| c > 0)
                 .unwrap_or(false);
-            if !crate::nodes::supported(n.kind) {
-                return Staleness {
-                    node: n.id.clone(),
-                    would_run: false,
-                    reason: format!("`{}` nodes need the training runtime", n.kind),
-                };
+            if let Some(why) = crate::nodes::runs_elsewhere(n.kind) {
+                return Staleness { node: n.id.clone(), would_run: false, reason: why.into() };
             }
             if hit {
                 return Staleness { node: n.id.clone(), would_run: false, reason: "cached".into() };

@@ -95,9 +95,13 @@ pub fn run(node: &Node, inputs: &Inputs) -> Result<Produced, Failure> {
     }
 }
 
-/// Node kinds the runtime executes.
-pub fn supported(kind: &str) -> bool {
-    matches!(kind, "source" | "check" | "features" | "dataset" | "split" | "model" | "evaluate" | "register")
+/// Why `mlpc run` leaves a node kind to another command, or `None` when it runs it.
+pub fn runs_elsewhere(kind: &str) -> Option<&'static str> {
+    match kind {
+        "serve" => Some("served by `mlpc serve` (or `mlpc daemon`)"),
+        "monitor" => Some("run by `mlpc daemon` on its schedule"),
+        _ => None,
+    }
 }
 
 #[derive(Deserialize)]
