@@ -35,6 +35,7 @@ pub fn run(file: &str, state: Option<&str>, force: bool, jobs: usize, json: bool
         base_dir: base_dir(file),
         state_dir: state_dir(file, state),
         force,
+        rerun: Vec::new(),
         jobs: jobs.max(1),
     };
     // On a terminal, a progress bar on stderr; the per-node lines go above it.

@@ -19,6 +19,9 @@ pub struct Options {
     pub state_dir: PathBuf,
     /// Rerun every node, cached or not.
     pub force: bool,
+    /// Rerun these nodes even when cached, and everything that reads them (how a monitor's
+    /// `then retrain M` reruns what trains M).
+    pub rerun: Vec<String>,
     pub jobs: usize,
 }
 
@@ -94,6 +97,7 @@ pub fn run(plan: &Plan, opts: &Options, on_event: &mut dyn FnMut(&Event)) -> Res
         .filter(|n| n.kind == "source")
         .filter_map(|n| n.schema.iter().find(|c| c.time).map(|c| (n.name.clone(), c.name.clone())))
         .collect();
+    let forced = forced_nodes(plan, opts);
     let mut artifacts: BTreeMap<String, BTreeMap<String, PathBuf>> = BTreeMap::new();
     let mut reports: BTreeMap<String, NodeReport> = BTreeMap::new();
     let mut running: BTreeSet<String> = BTreeSet::new();
@@ -130,7 +134,9 @@ pub fn run(plan: &Plan, opts: &Options, on_event: &mut dyn FnMut(&Event)) -> Res
                         Some((Status::Skipped, format!("not run: `{b}` did not complete")))
                     } else if let Some(why) = nodes::runs_elsewhere(node.kind) {
                         Some((Status::Unsupported, format!("not run: {why}")))
-                    } else if let Some(found) = (!opts.force).then(|| cached(&store, &node.id, &key)).flatten() {
+                    } else if let Some(found) =
+                        (!forced.contains(node.id.as_str())).then(|| cached(&store, &node.id, &key)).flatten()
+                    {
                         artifacts.insert(node.id.clone(), found);
                         Some((Status::Cached, "cache hit".to_string()))
                     } else {
@@ -264,6 +270,23 @@ pub fn run(plan: &Plan, opts: &Options, on_event: &mut dyn FnMut(&Event)) -> Res
     store.conn.execute_batch("COMMIT").map_err(|e| e.to_string())?;
     let _ = std::fs::remove_dir_all(&work);
     Ok(RunReport { run_id, status: status.into(), nodes })
+}
+
+/// The nodes a run executes even when cached: all under `force`, else those named in
+/// `rerun` and every node downstream of them along data edges.
+fn forced_nodes<'p>(plan: &'p Plan, opts: &Options) -> BTreeSet<&'p str> {
+    if opts.force {
+        return plan.nodes.iter().map(|n| n.id.as_str()).collect();
+    }
+    let mut forced: BTreeSet<&str> =
+        plan.nodes.iter().filter(|n| opts.rerun.contains(&n.id)).map(|n| n.id.as_str()).collect();
+    // Plan order is topological: one pass reaches everything downstream.
+    for n in &plan.nodes {
+        if n.inputs.iter().any(|i| forced.contains(i.as_str())) {
+            forced.insert(n.id.as_str());
+        }
+    }
+    forced
 }
 
 /// What a register node needs from the run: a connection to the store, the plan's

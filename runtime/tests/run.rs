@@ -78,6 +78,10 @@ fn setup(dir: &Path) {
 }
 
 fn go(dir: &Path) -> RunReport {
+    go_rerun(dir, &[])
+}
+
+fn go_rerun(dir: &Path, rerun: &[&str]) -> RunReport {
     let file = dir.join("p.mlp");
     let c = compile(file.to_str().unwrap(), &Disk);
     assert!(c.plan.is_some(), "{:?}", c.diagnostics);
@@ -86,6 +90,7 @@ fn go(dir: &Path) -> RunReport {
         base_dir: dir.to_path_buf(),
         state_dir: dir.join(".mlp"),
         force: false,
+        rerun: rerun.iter().map(|s| s.to_string()).collect(),
         jobs: 2,
     };
     run(c.plan.as_ref().unwrap(), &opts, &mut |_| {}).expect("the run starts")
@@ -164,6 +169,17 @@ fn reruns_are_cache_hits_and_a_touched_input_reruns_what_depends_on_it() {
     assert_eq!(ran, ["dataset:d", "features:f", "model:m", "source:orders", "split:d.test", "split:d.train"]);
     assert_eq!(status(&third, "source:customers").status, Status::Cached);
     assert_eq!(status(&third, "check:customers").status, Status::Cached);
+}
+
+#[test]
+fn a_rerun_node_and_what_reads_it_run_even_when_cached() {
+    let dir = tempfile::tempdir().unwrap();
+    setup(dir.path());
+    go(dir.path());
+    let again = go_rerun(dir.path(), &["split:d.train"]);
+    let mut ran: Vec<&str> = again.nodes.iter().filter(|n| n.status == Status::Ran).map(|n| n.id.as_str()).collect();
+    ran.sort();
+    assert_eq!(ran, ["model:m", "split:d.train"]);
 }
 
 #[test]
