@@ -127,7 +127,7 @@ impl Loaded {
 /// Row `i` of an output with `rows` rows.
 fn row_of(o: &Output, i: usize, rows: usize) -> Value {
     fn slice<T: Clone + Into<Value>>(data: &[T], i: usize, rows: usize) -> Value {
-        let width = if rows == 0 { 0 } else { data.len() / rows };
+        let width = data.len().checked_div(rows).unwrap_or(0);
         match width {
             1 => data[i].clone().into(),
             w => Value::Array(data[i * w..(i + 1) * w].iter().cloned().map(Into::into).collect()),
