@@ -224,8 +224,9 @@ pub fn delegate_to_runtime() -> u8 {
              fix: run `scripts/setup` in the mlpc checkout, or set LD_LIBRARY_PATH to the folder that holds libduckdb.so"
         ));
     }
-    match std::process::Command::new(&exe).args(std::env::args_os().skip(1)).status() {
-        Ok(status) => status.code().map_or(130, |c| c as u8),
-        Err(e) => fail(format!("cannot start {}: {e}", exe.display())),
-    }
+    // `mlpc-runtime` replaces this process, so signals (SIGTERM from a supervisor, Ctrl-C)
+    // reach the server or run directly; `exec` returns only when it could not start.
+    use std::os::unix::process::CommandExt;
+    let e = std::process::Command::new(&exe).args(std::env::args_os().skip(1)).exec();
+    fail(format!("cannot start {}: {e}", exe.display()))
 }
