@@ -181,6 +181,20 @@ pub enum Command {
         #[arg(long)]
         out: Option<String>,
     },
+    /// Serve the pipeline's `serve` blocks from the registry over HTTP: Open Inference
+    /// Protocol v2, MLflow scoring, plain JSON, Prometheus metrics. Stops on SIGTERM or Ctrl-C.
+    Serve {
+        file: String,
+        /// The state folder (registry and artifacts); default `.mlp/` beside FILE.
+        #[arg(long)]
+        state: Option<String>,
+        /// Where to listen.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        addr: std::net::SocketAddr,
+        /// The largest request body accepted, in bytes.
+        #[arg(long, default_value_t = 4 << 20)]
+        max_body: usize,
+    },
     /// Print the pipeline's DAG as a graph.
     Graph {
         file: String,
@@ -208,6 +222,7 @@ impl Command {
                 | Command::Rollback { .. }
                 | Command::Audit { .. }
                 | Command::Card { .. }
+                | Command::Serve { .. }
         )
     }
 }

@@ -1,9 +1,10 @@
 //! `mlpc-runtime`: the commands that execute plans on DuckDB (`run`, `runs`,
-//! `example-data`, `plan --state`) and those of the model registry in the tracking store. `mlpc` starts it for those commands after checking
+//! `example-data`, `plan --state`, `serve`) and those of the model registry in the tracking store. `mlpc` starts it for those commands after checking
 //! that DuckDB's library is where this binary will look for it.
 
 mod models;
 mod run;
+mod serve;
 
 use mlpc::args::{AuditCommand, Command, ModelsCommand, RunsCommand};
 use std::process::ExitCode;
@@ -32,9 +33,10 @@ fn main() -> ExitCode {
         Command::Audit { command: None, at } => models::audit_log(&at),
         Command::Audit { command: Some(AuditCommand::Verify), at } => models::verify(&at),
         Command::Card { name, version, state, out } => models::card(&name, version, &state, out.as_deref()),
+        Command::Serve { file, state, addr, max_body } => serve::serve(&file, state.as_deref(), addr, max_body),
         _ => {
             eprintln!(
-                "error: mlpc-runtime runs `run`, `runs`, `example-data`, `plan --state` and the registry's commands; use `mlpc` for the rest"
+                "error: mlpc-runtime runs `run`, `runs`, `example-data`, `plan --state`, `serve` and the registry's commands; use `mlpc` for the rest"
             );
             2
         }

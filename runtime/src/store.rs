@@ -2,9 +2,10 @@
 //! metrics, artifacts, lineage, cache, the model registry) and content-addressed artifacts
 //! beside it.
 
-use duckdb::{params, Connection};
+use duckdb::{params, AccessMode, Config, Connection};
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 pub struct Store {
     pub dir: PathBuf,
@@ -41,11 +42,37 @@ impl Store {
     pub fn open(dir: &Path) -> Result<Store, String> {
         std::fs::create_dir_all(dir.join("artifacts")).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
         let db = dir.join("state.duckdb");
-        let conn = Connection::open(&db).map_err(|e| format!("cannot open {}: {e}", db.display()))?;
+        let conn = open_waiting(&db, || Ok(Config::default()))?;
         conn.execute_batch(SCHEMA).map_err(|e| format!("cannot set up {}: {e}", db.display()))?;
         // The write-ahead log is folded in by the next writer; closing need not wait for it.
         conn.execute_batch("PRAGMA disable_checkpoint_on_shutdown").map_err(|e| e.to_string())?;
         Ok(Store { dir: dir.to_path_buf(), conn })
+    }
+
+    /// Opens an existing tracking store to read it, for a process that keeps running
+    /// (`mlpc serve`): it must hold the file only briefly, since DuckDB lets one process
+    /// write a file and no other process open it meanwhile.
+    pub fn open_read_only(dir: &Path) -> Result<Store, String> {
+        let db = dir.join("state.duckdb");
+        if !db.exists() {
+            return Err(format!(
+                "no tracking store in `{}`: run the pipeline with `mlpc run FILE` first, or pass `--state DIR`",
+                dir.display()
+            ));
+        }
+        let conn = open_waiting(&db, || Config::default().access_mode(AccessMode::ReadOnly))?;
+        Ok(Store { dir: dir.to_path_buf(), conn })
+    }
+
+    /// The artifact a node produced in `role` in the latest run that recorded one.
+    pub fn latest_artifact(&self, node: &str, role: &str) -> Result<Option<String>, String> {
+        self.conn
+            .query_row(
+                "SELECT arg_max(sha256, run_id) FROM node_artifacts WHERE node_id = ? AND role = ?",
+                params![node, role],
+                |r| r.get(0),
+            )
+            .map_err(|e| e.to_string())
     }
 
     /// Where an artifact with this content hash lives.
@@ -108,6 +135,25 @@ impl Store {
 
     pub fn next_run_id(&self) -> Result<i64, String> {
         self.conn.query_row("SELECT coalesce(max(id), 0) + 1 FROM runs", [], |r| r.get(0)).map_err(|e| e.to_string())
+    }
+}
+
+/// How long opening the store waits, in all, while another process holds its lock.
+const LOCK_WAIT: Duration = Duration::from_secs(5);
+
+/// Opens a DuckDB file, retrying while another process holds its lock (a registry command
+/// beside a running server, or the server's brief reads beside a command).
+fn open_waiting(db: &Path, config: impl Fn() -> duckdb::Result<Config>) -> Result<Connection, String> {
+    let started = std::time::Instant::now();
+    loop {
+        let opened = config().and_then(|c| Connection::open_with_flags(db, c));
+        match opened {
+            Ok(conn) => return Ok(conn),
+            Err(e) if e.to_string().contains("lock") && started.elapsed() < LOCK_WAIT => {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            Err(e) => return Err(format!("cannot open {}: {e}", db.display())),
+        }
     }
 }
 

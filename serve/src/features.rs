@@ -1,0 +1,148 @@
+//! The online table of a served feature view, held in memory: the view's latest row per
+//! entity (its `online` artifact) joined on the entity key with the latest row of the
+//! entity's source, so a request may send only the key. Training read the same artifacts.
+
+use crate::error::ApiError;
+use crate::input::Columns;
+use crate::spec::FeatureSource;
+use mlpc_compiler::types::Type;
+use mlpc_runtime::Store;
+use serde_json::{Map, Value};
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+pub struct Online {
+    pub source: FeatureSource,
+    /// The sha256 of the artifacts it was read from (online, entity data), to notice new ones.
+    pub shas: (String, String),
+    rows: HashMap<String, Map<String, Value>>,
+}
+
+/// The artifacts the latest run produced for a view: the online table and the entity's data.
+pub struct Files {
+    pub shas: (String, String),
+    online: PathBuf,
+    entity: PathBuf,
+}
+
+/// A key value as the table holds it.
+fn key_text(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.as_i64().map_or_else(|| n.to_string(), |i| i.to_string())),
+        _ => None,
+    }
+}
+
+fn sql_ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+fn sql_literal(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "''"))
+}
+
+/// Finds the artifacts the latest run produced for this view.
+pub fn locate(store: &Store, source: &FeatureSource) -> Result<Files, String> {
+    let find = |node: &str, role: &str| {
+        store.latest_artifact(node, role)?.ok_or_else(|| {
+            format!(
+                "`{node}` has no `{role}` artifact in {}: run the pipeline with `mlpc run` first",
+                store.dir.display()
+            )
+        })
+    };
+    let shas = (find(&source.node, "online")?, find(&source.entity_node, "data")?);
+    Ok(Files { online: store.artifact_path(&shas.0, "parquet"), entity: store.artifact_path(&shas.1, "parquet"), shas })
+}
+
+impl Online {
+    /// Reads the table from the artifacts.
+    pub fn load(source: &FeatureSource, files: Files) -> Result<Online, String> {
+        let Files { shas, online, entity } = files;
+        let key = sql_ident(&source.key);
+        let latest = match &source.entity_time {
+            Some(t) => format!(" QUALIFY row_number() OVER (PARTITION BY {key} ORDER BY {} DESC) = 1", sql_ident(t)),
+            None => String::new(),
+        };
+        let columns: Vec<(String, Type, &str)> = source
+            .view_columns
+            .iter()
+            .map(|(n, t)| (n.clone(), *t, "o"))
+            .chain(source.entity_columns.iter().map(|(n, t)| (n.clone(), *t, "e")))
+            .collect();
+        let select: Vec<String> = columns
+            .iter()
+            .map(|(n, t, from)| {
+                let sql_type = match t {
+                    Type::Int => "BIGINT",
+                    Type::Bool => "BOOLEAN",
+                    Type::Category | Type::String => "VARCHAR",
+                    _ => "DOUBLE",
+                };
+                format!("CAST({from}.{} AS {sql_type})", sql_ident(n))
+            })
+            .collect();
+        let query = format!(
+            "WITH e AS (SELECT * FROM read_parquet({}){latest}) SELECT CAST(o.{key} AS VARCHAR){} FROM read_parquet({}) AS o LEFT JOIN e ON e.{key} = o.{key}",
+            sql_literal(&entity.to_string_lossy()),
+            select.iter().map(|s| format!(", {s}")).collect::<String>(),
+            sql_literal(&online.to_string_lossy()),
+        );
+        let conn = duckdb::Connection::open_in_memory().map_err(|e| format!("cannot start DuckDB: {e}"))?;
+        let mut stmt =
+            conn.prepare(&query).map_err(|e| format!("cannot read the online table of `{}`: {e}", source.view))?;
+        let mut rows = HashMap::new();
+        let mut result =
+            stmt.query([]).map_err(|e| format!("cannot read the online table of `{}`: {e}", source.view))?;
+        while let Some(row) = result.next().map_err(|e| e.to_string())? {
+            let Some(k): Option<String> = row.get(0).map_err(|e| e.to_string())? else { continue };
+            let mut values = Map::new();
+            for (j, (name, ty, _)) in columns.iter().enumerate() {
+                let v: Value = match ty {
+                    Type::Int => row.get::<_, Option<i64>>(j + 1).map(Value::from),
+                    Type::Bool => row.get::<_, Option<bool>>(j + 1).map(Value::from),
+                    Type::Category | Type::String => row.get::<_, Option<String>>(j + 1).map(Value::from),
+                    _ => row.get::<_, Option<f64>>(j + 1).map(|x| x.map_or(Value::Null, Value::from)),
+                }
+                .map_err(|e| e.to_string())?;
+                values.insert(name.clone(), v);
+            }
+            rows.insert(k, values);
+        }
+        Ok(Online { source: source.clone(), shas, rows })
+    }
+
+    pub fn entities(&self) -> usize {
+        self.rows.len()
+    }
+
+    /// Fills the columns a request left out from the entity's row (values sent win) and
+    /// drops the key unless the model takes it. A request without the key is left alone.
+    pub fn fill(&self, columns: &mut Columns, model_takes_key: bool) -> Result<(), ApiError> {
+        let key = &self.source.key;
+        let Some(k) = columns.position(key) else { return Ok(()) };
+        let mut found = Vec::with_capacity(columns.rows);
+        for v in &columns.values[k] {
+            let text =
+                key_text(v).ok_or_else(|| ApiError::bad(format!("`{key}` must be a number or a string, found {v}")))?;
+            let row = self.rows.get(&text).ok_or_else(|| {
+                ApiError::not_found(format!("unknown {key} {v}: feature view `{}` has no row for it", self.source.view))
+            })?;
+            found.push(row);
+        }
+        let names: Vec<String> = found.first().map(|r| r.keys().cloned().collect()).unwrap_or_default();
+        for name in names {
+            if columns.position(&name).is_none() {
+                let values = found.iter().map(|r| r.get(&name).cloned().unwrap_or(Value::Null)).collect();
+                columns.push(name, values);
+            }
+        }
+        if !model_takes_key {
+            let k = columns.position(key).expect("found above");
+            columns.names.remove(k);
+            columns.values.remove(k);
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,242 @@
+//! Request data as named columns of JSON values, checked against a model's inputs and
+//! turned into the frame its scorer takes.
+
+use crate::error::ApiError;
+use mlpc_train::scorer::{Port, TensorElementType};
+use mlpc_train::{Column, Frame, InputType, Values};
+use serde_json::{Map, Value};
+
+/// Named columns of equal length, in the order the request gave them.
+#[derive(Clone, Debug, Default)]
+pub struct Columns {
+    pub names: Vec<String>,
+    pub values: Vec<Vec<Value>>,
+    pub rows: usize,
+}
+
+impl Columns {
+    /// Columns from one object per row; every row must have the same keys.
+    pub fn from_records(records: &[Value]) -> Result<Columns, ApiError> {
+        let mut c = Columns { rows: records.len(), ..Default::default() };
+        for (i, record) in records.iter().enumerate() {
+            let Value::Object(record) = record else {
+                return Err(ApiError::bad(format!(
+                    "row {}: expected an object of column → value, found {}",
+                    i + 1,
+                    kind(record)
+                )));
+            };
+            if i == 0 {
+                c.names = record.keys().cloned().collect();
+                c.values = vec![Vec::with_capacity(records.len()); c.names.len()];
+            }
+            if let Some(extra) = record.keys().find(|k| !c.names.contains(k)) {
+                return Err(ApiError::bad(format!("row {} has column `{extra}`, which row 1 does not", i + 1)));
+            }
+            for (name, column) in c.names.iter().zip(&mut c.values) {
+                let v =
+                    record.get(name).ok_or_else(|| ApiError::bad(format!("row {} has no column `{name}`", i + 1)))?;
+                column.push(v.clone());
+            }
+        }
+        Ok(c)
+    }
+
+    /// Columns from names and row-major rows (`dataframe_split`).
+    pub fn from_split(names: &[Value], rows: &[Value]) -> Result<Columns, ApiError> {
+        let names: Vec<String> = names
+            .iter()
+            .map(|n| {
+                n.as_str()
+                    .map(String::from)
+                    .ok_or_else(|| ApiError::bad(format!("column names must be strings, found {n}")))
+            })
+            .collect::<Result<_, _>>()?;
+        let mut values = vec![Vec::with_capacity(rows.len()); names.len()];
+        for (i, row) in rows.iter().enumerate() {
+            let row = row.as_array().filter(|r| r.len() == names.len()).ok_or_else(|| {
+                ApiError::bad(format!("row {} must be a list of {} values, one per column", i + 1, names.len()))
+            })?;
+            for (column, v) in values.iter_mut().zip(row) {
+                column.push(v.clone());
+            }
+        }
+        Ok(Columns { names, values, rows: rows.len() })
+    }
+
+    /// Columns from an object of column → list of values (or one value: one row).
+    pub fn from_object(object: &Map<String, Value>) -> Result<Columns, ApiError> {
+        let mut c = Columns::default();
+        for (i, (name, v)) in object.iter().enumerate() {
+            let column = match v {
+                Value::Array(a) => a.clone(),
+                one => vec![one.clone()],
+            };
+            if i == 0 {
+                c.rows = column.len();
+            } else if column.len() != c.rows {
+                return Err(ApiError::bad(format!(
+                    "column `{name}` has {} values, the others {}",
+                    column.len(),
+                    c.rows
+                )));
+            }
+            c.names.push(name.clone());
+            c.values.push(column);
+        }
+        Ok(c)
+    }
+
+    pub fn push(&mut self, name: String, values: Vec<Value>) {
+        self.names.push(name);
+        self.values.push(values);
+    }
+
+    pub fn position(&self, name: &str) -> Option<usize> {
+        self.names.iter().position(|n| n == name)
+    }
+
+    /// Row `i` as an object.
+    pub fn record(&self, i: usize) -> Value {
+        Value::Object(self.names.iter().zip(&self.values).map(|(n, v)| (n.clone(), v[i].clone())).collect())
+    }
+
+    /// The frame a model with these inputs takes: every input present, nothing else,
+    /// each value of a type the input can hold.
+    pub fn to_frame(&self, inputs: &[Port]) -> Result<Frame, ApiError> {
+        let missing: Vec<&str> =
+            inputs.iter().map(|p| p.name.as_str()).filter(|n| self.position(n).is_none()).collect();
+        let extra: Vec<&str> =
+            self.names.iter().map(String::as_str).filter(|n| !inputs.iter().any(|p| p.name == *n)).collect();
+        if !missing.is_empty() || !extra.is_empty() {
+            let mut problems = Vec::new();
+            if !missing.is_empty() {
+                problems.push(format!("missing column(s) {}", quoted(&missing)));
+            }
+            if !extra.is_empty() {
+                problems.push(format!("unknown column(s) {}", quoted(&extra)));
+            }
+            let takes: Vec<&str> = inputs.iter().map(|p| p.name.as_str()).collect();
+            return Err(ApiError::bad(format!("{}; the model takes {}", problems.join(" and "), quoted(&takes))));
+        }
+        if self.rows == 0 {
+            return Err(ApiError::bad("the request has no rows"));
+        }
+        let columns = inputs
+            .iter()
+            .map(|p| column(p, &self.values[self.position(&p.name).expect("checked above")]))
+            .collect::<Result<_, _>>()?;
+        Ok(Frame { columns })
+    }
+}
+
+fn quoted(names: &[&str]) -> String {
+    names.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ")
+}
+
+/// What kind of JSON value this is, for messages.
+pub fn kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a bool",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// One input's values, typed as the model's input: floats take numbers (null: missing),
+/// integers whole numbers, bools bools, strings strings (null: missing).
+fn column(port: &Port, values: &[Value]) -> Result<Column, ApiError> {
+    use TensorElementType as T;
+    let name = &port.name;
+    let wrong = |i: usize, v: &Value, want: &str| {
+        let nan = matches!(v.as_str(), Some(s) if ["nan", "inf", "infinity", "-inf", "-infinity"].contains(&s.to_ascii_lowercase().as_str()));
+        let hint = if nan { "; NaN and infinities are not allowed: send null for a missing value" } else { "" };
+        ApiError::bad(format!("column `{name}`, row {}: expected {want}, found {} {v}{hint}", i + 1, kind(v)))
+    };
+    let (ty, values) = match port.ty {
+        T::Float32 | T::Float64 => {
+            let v = values.iter().enumerate().map(|(i, v)| match v {
+                Value::Null => Ok(f64::NAN),
+                v => v.as_f64().ok_or_else(|| wrong(i, v, "a number")),
+            });
+            (InputType::Float, Values::Number(v.collect::<Result<_, _>>()?))
+        }
+        T::Int64 | T::Int32 => {
+            let v = values.iter().enumerate().map(|(i, v)| match v.as_f64() {
+                Some(x) if x.fract() == 0.0 => Ok(x),
+                _ => Err(wrong(i, v, "a whole number (this input cannot be missing)")),
+            });
+            (InputType::Int, Values::Number(v.collect::<Result<_, _>>()?))
+        }
+        T::Bool => {
+            let v = values.iter().enumerate().map(|(i, v)| match v {
+                Value::Bool(b) => Ok(f64::from(u8::from(*b))),
+                v => Err(wrong(i, v, "true or false (this input cannot be missing)")),
+            });
+            (InputType::Bool, Values::Number(v.collect::<Result<_, _>>()?))
+        }
+        T::String => {
+            let v = values.iter().enumerate().map(|(i, v)| match v {
+                Value::Null => Ok(None),
+                Value::String(s) => Ok(Some(s.clone())),
+                v => Err(wrong(i, v, "a string")),
+            });
+            (InputType::Category, Values::Category(v.collect::<Result<_, _>>()?))
+        }
+        other => {
+            return Err(ApiError::internal(format!("the model's input `{name}` is {other:?}, which mlpc cannot feed")))
+        }
+    };
+    Ok(Column { name: name.clone(), ty, values })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn ports() -> Vec<Port> {
+        vec![
+            Port { name: "spend".into(), ty: TensorElementType::Float32, shape: vec![-1, 1] },
+            Port { name: "plan".into(), ty: TensorElementType::String, shape: vec![-1, 1] },
+        ]
+    }
+
+    #[test]
+    fn records_split_and_objects_agree() {
+        let a = Columns::from_records(&[json!({"spend": 1.5, "plan": "basic"}), json!({"spend": null, "plan": "pro"})])
+            .unwrap();
+        let b = Columns::from_split(&[json!("spend"), json!("plan")], &[json!([1.5, "basic"]), json!([null, "pro"])])
+            .unwrap();
+        let c =
+            Columns::from_object(json!({"spend": [1.5, null], "plan": ["basic", "pro"]}).as_object().unwrap()).unwrap();
+        let frames: Vec<Frame> = [a, b, c].iter().map(|c| c.to_frame(&ports()).unwrap()).collect();
+        assert_eq!(frames[0].rows(), 2);
+        assert!(frames.windows(2).all(|w| format!("{:?}", w[0]) == format!("{:?}", w[1])));
+    }
+
+    #[test]
+    fn bad_input_names_the_problem() {
+        let msg = |c: Result<Columns, ApiError>| match c.and_then(|c| c.to_frame(&ports()).map(|_| ())) {
+            Err(e) => e.message,
+            Ok(()) => panic!("accepted"),
+        };
+        assert_eq!(
+            msg(Columns::from_records(&[json!({"spend": 1, "region": "eu"})])),
+            "missing column(s) `plan` and unknown column(s) `region`; the model takes `spend`, `plan`"
+        );
+        assert!(msg(Columns::from_records(&[json!({"spend": "NaN", "plan": "x"})]))
+            .contains("NaN and infinities are not allowed"));
+        assert!(msg(Columns::from_records(&[json!({"spend": 1, "plan": 3})]))
+            .contains("column `plan`, row 1: expected a string"));
+        assert!(msg(Columns::from_records(&[json!(1)])).contains("expected an object"));
+        assert!(msg(Columns::from_records(&[json!({"spend": 1, "plan": "a"}), json!({"spend": 1})]))
+            .contains("row 2 has no column `plan`"));
+        assert!(
+            msg(Columns::from_split(&[json!("spend")], &[json!([1, 2])])).contains("row 1 must be a list of 1 values")
+        );
+    }
+}

@@ -1,0 +1,76 @@
+//! The server's metrics in Prometheus text format (`GET /metrics`): requests, errors and
+//! latency per model and version, refused artifacts, reloads and dropped log rows.
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::registry::Registry;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ModelVersion {
+    pub model: String,
+    pub version: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ModelName {
+    pub model: String,
+}
+
+type Latency = Family<ModelVersion, Histogram, fn() -> Histogram>;
+
+pub struct Metrics {
+    registry: Registry,
+    pub requests: Family<ModelVersion, Counter>,
+    pub errors: Family<ModelVersion, Counter>,
+    pub rows: Family<ModelVersion, Counter>,
+    pub latency: Latency,
+    pub integrity_refusals: Family<ModelName, Counter>,
+    pub loads: Family<ModelVersion, Counter>,
+    pub log_dropped: Counter,
+}
+
+fn latency_buckets() -> Histogram {
+    // 25 µs to about 0.8 s.
+    Histogram::new(exponential_buckets(0.000_025, 2.0, 16))
+}
+
+impl Metrics {
+    pub fn new() -> Metrics {
+        let mut registry = Registry::with_prefix("mlpc_serve");
+        let m = Metrics {
+            requests: Family::default(),
+            errors: Family::default(),
+            rows: Family::default(),
+            latency: Latency::new_with_constructor(latency_buckets),
+            integrity_refusals: Family::default(),
+            loads: Family::default(),
+            log_dropped: Counter::default(),
+            registry: Registry::default(),
+        };
+        registry.register("requests", "Prediction requests, by model and version", m.requests.clone());
+        registry.register("errors", "Prediction requests answered with an error", m.errors.clone());
+        registry.register("rows", "Rows predicted", m.rows.clone());
+        registry.register("latency_seconds", "Time to check and score a request", m.latency.clone());
+        registry.register(
+            "integrity_refusals",
+            "Versions refused because their artifact does not match the registry's sha256",
+            m.integrity_refusals.clone(),
+        );
+        registry.register("model_loads", "Versions loaded and swapped in", m.loads.clone());
+        registry.register(
+            "request_log_dropped",
+            "Request log rows dropped because the writer fell behind",
+            m.log_dropped.clone(),
+        );
+        Metrics { registry, ..m }
+    }
+
+    pub fn encode(&self) -> String {
+        let mut out = String::new();
+        // Writing into a String cannot fail.
+        let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
+        out
+    }
+}

@@ -1,0 +1,279 @@
+//! The Open Inference Protocol v2 (KServe, Triton, Seldon) over REST: health, server and
+//! model metadata, readiness, inference, and Triton's `config` and `stats` extras.
+
+use crate::app::{App, Slot};
+use crate::error::{json_body, ApiError};
+use crate::input::{kind, Columns};
+use crate::model::{datatype, Loaded};
+use crate::router::{Reply, Shared};
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::Json;
+use mlpc_train::scorer::{Output, Port, TensorElementType};
+use serde_json::{json, Value};
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+type Answer = Result<Json<Value>, Reply>;
+
+pub async fn server_metadata() -> Json<Value> {
+    Json(
+        json!({"name": "mlpc", "version": env!("CARGO_PKG_VERSION"), "extensions": ["model_configuration", "statistics"]}),
+    )
+}
+
+pub async fn live() -> Json<Value> {
+    Json(json!({"live": true}))
+}
+
+/// 200 when every served model has a version loaded, else 503 naming what is missing.
+pub async fn ready(State(app): Shared) -> (StatusCode, Json<Value>) {
+    let waiting: serde_json::Map<String, Value> = app
+        .models
+        .iter()
+        .filter_map(|m| match &*m.slot() {
+            Slot::NotReady(why) => Some((m.spec.name.clone(), json!(why))),
+            Slot::Ready(_) => None,
+        })
+        .collect();
+    if waiting.is_empty() {
+        (StatusCode::OK, Json(json!({"ready": true})))
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, Json(json!({"ready": false, "not_ready": waiting})))
+    }
+}
+
+fn ports(ports: &[Port]) -> Vec<Value> {
+    ports.iter().map(|p| json!({"name": p.name, "datatype": datatype(p.ty), "shape": p.shape})).collect()
+}
+
+fn metadata(m: &Loaded) -> Value {
+    json!({
+        "name": m.name,
+        "versions": [m.version.to_string()],
+        "platform": "onnxruntime_onnx",
+        "inputs": ports(&m.inputs),
+        "outputs": ports(&m.outputs),
+    })
+}
+
+pub async fn model_metadata(State(app): Shared, Path(name): Path<String>) -> Answer {
+    let m = app.served(&name).and_then(|s| s.ready()).map_err(Reply::oip)?;
+    Ok(Json(metadata(&m)))
+}
+
+pub async fn version_metadata(State(app): Shared, Path((name, version)): Path<(String, String)>) -> Answer {
+    let m = app.served(&name).and_then(|s| s.version(Some(&version))).map_err(Reply::oip)?;
+    Ok(Json(metadata(&m)))
+}
+
+fn readiness(app: &App, name: &str, version: Option<&str>) -> (StatusCode, Json<Value>) {
+    match app.served(name).and_then(|s| s.version(version)) {
+        Ok(_) => (StatusCode::OK, Json(json!({"name": name, "ready": true}))),
+        Err(e) => (e.status, Json(json!({"name": name, "ready": false, "error": e.message}))),
+    }
+}
+
+pub async fn model_ready(State(app): Shared, Path(name): Path<String>) -> (StatusCode, Json<Value>) {
+    readiness(&app, &name, None)
+}
+
+pub async fn version_ready(State(app): Shared, Path((name, v)): Path<(String, String)>) -> (StatusCode, Json<Value>) {
+    readiness(&app, &name, Some(&v))
+}
+
+pub async fn config(State(app): Shared, Path(name): Path<String>) -> Answer {
+    let served = app.served(&name).map_err(Reply::oip)?;
+    let m = served.ready().map_err(Reply::oip)?;
+    let tensors = |ports: &[Port]| -> Vec<Value> {
+        ports.iter().map(|p| json!({"name": p.name, "data_type": format!("TYPE_{}", match datatype(p.ty) { "BYTES" => "STRING", d => d }), "dims": p.shape})).collect()
+    };
+    Ok(Json(json!({
+        "name": m.name,
+        "platform": "onnxruntime_onnx",
+        "backend": "onnxruntime",
+        "max_batch_size": 0,
+        "input": tensors(&m.inputs),
+        "output": tensors(&m.outputs),
+        "version_policy": {"specific": {"versions": [m.version]}},
+        "parameters": {
+            "stage": {"string_value": served.spec.stage},
+            "sha256": {"string_value": m.sha256},
+        },
+    })))
+}
+
+fn stats_of(app: &App, names: &[String]) -> Result<Value, ApiError> {
+    let mut out = Vec::new();
+    for name in names {
+        let served = app.served(name)?;
+        let s = &served.stats;
+        let version = match &*served.slot() {
+            Slot::Ready(m) => m.version.to_string(),
+            Slot::NotReady(_) => String::new(),
+        };
+        let success = s.success.load(Ordering::Relaxed);
+        out.push(json!({
+            "name": name,
+            "version": version,
+            "last_inference": s.last_ms.load(Ordering::Relaxed),
+            "inference_count": s.rows.load(Ordering::Relaxed),
+            "execution_count": success,
+            "inference_stats": {
+                "success": {"count": success, "ns": s.success_ns.load(Ordering::Relaxed)},
+                "fail": {"count": s.fail.load(Ordering::Relaxed), "ns": s.fail_ns.load(Ordering::Relaxed)},
+            },
+        }));
+    }
+    Ok(json!({"model_stats": out}))
+}
+
+pub async fn all_stats(State(app): Shared) -> Answer {
+    let names: Vec<String> = app.models.iter().map(|m| m.spec.name.clone()).collect();
+    stats_of(&app, &names).map(Json).map_err(Reply::oip)
+}
+
+pub async fn model_stats(State(app): Shared, Path(name): Path<String>) -> Answer {
+    stats_of(&app, &[name]).map(Json).map_err(Reply::oip)
+}
+
+pub async fn infer(State(app): Shared, Path(name): Path<String>, body: Result<Bytes, BytesRejection>) -> Answer {
+    run_infer(&app, &name, None, body)
+}
+
+pub async fn version_infer(
+    State(app): Shared,
+    Path((name, version)): Path<(String, String)>,
+    body: Result<Bytes, BytesRejection>,
+) -> Answer {
+    run_infer(&app, &name, Some(&version), body)
+}
+
+fn run_infer(app: &App, name: &str, version: Option<&str>, body: Result<Bytes, BytesRejection>) -> Answer {
+    let served = app.served(name).map_err(Reply::oip)?;
+    let started = Instant::now();
+    let result = (|| {
+        let m = served.version(version)?;
+        let request = json_body(body)?;
+        let id = request.get("id").and_then(Value::as_str);
+        let columns = tensors(&request, &m)?;
+        let wanted = requested_outputs(&request, &m)?;
+        let done = app.infer(served, columns, app.request_id(id))?;
+        let outputs: Vec<Value> = done
+            .outputs
+            .iter()
+            .filter(|(n, _)| wanted.as_ref().is_none_or(|w| w.contains(n)))
+            .map(|(n, o)| match o {
+                Output::Numbers { shape, data } => json!({"name": n, "shape": shape, "datatype": "FP32", "data": data}),
+                Output::Strings { shape, data } => {
+                    json!({"name": n, "shape": shape, "datatype": "BYTES", "data": data})
+                }
+            })
+            .collect();
+        Ok(json!({
+            "model_name": name,
+            "model_version": done.loaded.version.to_string(),
+            "id": done.request_id,
+            "outputs": outputs,
+        }))
+    })();
+    app.settle(served, started, result).map(Json).map_err(Reply::oip)
+}
+
+/// The request's input tensors as columns: one tensor per column, shape `[N]` or `[N, 1]`,
+/// a datatype the model's input of that name can take.
+fn tensors(request: &Value, m: &Loaded) -> Result<Columns, ApiError> {
+    let inputs = request
+        .get("inputs")
+        .and_then(Value::as_array)
+        .ok_or_else(|| ApiError::bad("the request needs `inputs`: a list of {name, shape, datatype, data}"))?;
+    let mut columns = Columns::default();
+    for (i, t) in inputs.iter().enumerate() {
+        let field = |k: &str| t.get(k).ok_or_else(|| ApiError::bad(format!("input {} has no `{k}`", i + 1)));
+        let name = field("name")?
+            .as_str()
+            .ok_or_else(|| ApiError::bad(format!("input {}: `name` must be a string", i + 1)))?;
+        let dt = field("datatype")?
+            .as_str()
+            .ok_or_else(|| ApiError::bad(format!("input `{name}`: `datatype` must be a string")))?;
+        let shape: Vec<u64> = field("shape")?
+            .as_array()
+            .and_then(|s| s.iter().map(Value::as_u64).collect())
+            .ok_or_else(|| ApiError::bad(format!("input `{name}`: `shape` must be a list of sizes")))?;
+        let rows = match shape[..] {
+            [n] | [n, 1] => n as usize,
+            _ => return Err(ApiError::bad(format!("input `{name}` has shape {shape:?}; one column is [N] or [N, 1]"))),
+        };
+        if let Some(port) = m.inputs.iter().find(|p| p.name == name) {
+            if !accepts(port.ty, dt) {
+                return Err(ApiError::bad(format!(
+                    "input `{name}` is {} in the model; the request sent {dt}",
+                    datatype(port.ty)
+                )));
+            }
+        }
+        let mut data = Vec::with_capacity(rows);
+        flatten(field("data")?, &mut data);
+        if data.len() != rows {
+            return Err(ApiError::bad(format!("input `{name}` has {} values, but its shape says {rows}", data.len())));
+        }
+        if let Some(v) = data.iter().find(|v| !fits(dt, v)) {
+            return Err(ApiError::bad(format!("input `{name}` is {dt}, but holds {} {v}", kind(v))));
+        }
+        if i > 0 && rows != columns.rows {
+            return Err(ApiError::bad(format!("input `{name}` has {rows} rows, the others {}", columns.rows)));
+        }
+        if columns.position(name).is_some() {
+            return Err(ApiError::bad(format!("input `{name}` is sent twice")));
+        }
+        columns.rows = rows;
+        columns.push(name.to_string(), data);
+    }
+    Ok(columns)
+}
+
+fn flatten(v: &Value, out: &mut Vec<Value>) {
+    match v {
+        Value::Array(items) => items.iter().for_each(|x| flatten(x, out)),
+        other => out.push(other.clone()),
+    }
+}
+
+/// Whether a request datatype can feed a model input of this element type.
+fn accepts(ty: TensorElementType, dt: &str) -> bool {
+    use TensorElementType as T;
+    let numeric = matches!(
+        dt,
+        "FP16" | "FP32" | "FP64" | "INT8" | "INT16" | "INT32" | "INT64" | "UINT8" | "UINT16" | "UINT32" | "UINT64"
+    );
+    match ty {
+        T::Float32 | T::Float64 | T::Int64 | T::Int32 => numeric,
+        T::Bool => dt == "BOOL",
+        T::String => dt == "BYTES",
+        _ => false,
+    }
+}
+
+/// Whether a value is of its tensor's datatype.
+fn fits(dt: &str, v: &Value) -> bool {
+    match dt {
+        "BOOL" => v.is_boolean(),
+        "BYTES" => v.is_string(),
+        d if d.starts_with("FP") => v.is_number(),
+        _ => v.is_i64() || v.is_u64(),
+    }
+}
+
+/// The outputs the request names, checked against the model's; None: all.
+fn requested_outputs(request: &Value, m: &Loaded) -> Result<Option<Vec<String>>, ApiError> {
+    let Some(list) = request.get("outputs").and_then(Value::as_array) else { return Ok(None) };
+    let names: Vec<String> =
+        list.iter().filter_map(|o| o.get("name").and_then(Value::as_str)).map(String::from).collect();
+    if let Some(unknown) = names.iter().find(|n| !m.outputs.iter().any(|p| &&p.name == n)) {
+        let have: Vec<&str> = m.outputs.iter().map(|p| p.name.as_str()).collect();
+        return Err(ApiError::bad(format!("the model has no output `{unknown}`; outputs: {}", have.join(", "))));
+    }
+    Ok(Some(names))
+}

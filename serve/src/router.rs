@@ -1,0 +1,89 @@
+//! The routes of every protocol, and how errors are written in each.
+
+use crate::app::App;
+use crate::error::ApiError;
+use crate::{mlflow, oip, predict};
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{header, HeaderMap};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde_json::json;
+use std::sync::Arc;
+
+pub type Shared = State<Arc<App>>;
+
+/// An error as a protocol writes it: `{"error": ...}` (Open Inference Protocol, plain JSON)
+/// or `{"error_code": ..., "message": ...}` (MLflow).
+pub struct Reply {
+    error: ApiError,
+    mlflow: bool,
+}
+
+impl Reply {
+    pub fn oip(error: ApiError) -> Reply {
+        Reply { error, mlflow: false }
+    }
+    pub fn mlflow(error: ApiError) -> Reply {
+        Reply { error, mlflow: true }
+    }
+}
+
+impl IntoResponse for Reply {
+    fn into_response(self) -> Response {
+        let ApiError { status, message } = self.error;
+        let body = if self.mlflow {
+            let code = match status.as_u16() {
+                404 => "RESOURCE_DOES_NOT_EXIST",
+                503 => "TEMPORARILY_UNAVAILABLE",
+                500..=599 => "INTERNAL_ERROR",
+                _ => "BAD_REQUEST",
+            };
+            json!({"error_code": code, "message": message})
+        } else {
+            json!({"error": message})
+        };
+        (status, Json(body)).into_response()
+    }
+}
+
+/// The caller's `X-Request-Id`, if any.
+pub fn request_id(headers: &HeaderMap) -> Option<&str> {
+    headers.get("x-request-id").and_then(|v| v.to_str().ok())
+}
+
+async fn metrics(State(app): Shared) -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], app.metrics.encode())
+}
+
+async fn not_found() -> Reply {
+    Reply::oip(ApiError::not_found(
+        "no such endpoint; see /v2 (Open Inference Protocol), /invocations (MLflow), /v1/models/NAME/predict, /metrics",
+    ))
+}
+
+pub fn router(app: Arc<App>, body_limit: usize) -> Router {
+    Router::new()
+        .route("/v2", get(oip::server_metadata))
+        .route("/v2/health/live", get(oip::live))
+        .route("/v2/health/ready", get(oip::ready))
+        .route("/v2/models/stats", get(oip::all_stats))
+        .route("/v2/models/{name}", get(oip::model_metadata))
+        .route("/v2/models/{name}/ready", get(oip::model_ready))
+        .route("/v2/models/{name}/infer", post(oip::infer))
+        .route("/v2/models/{name}/config", get(oip::config))
+        .route("/v2/models/{name}/stats", get(oip::model_stats))
+        .route("/v2/models/{name}/versions/{version}", get(oip::version_metadata))
+        .route("/v2/models/{name}/versions/{version}/ready", get(oip::version_ready))
+        .route("/v2/models/{name}/versions/{version}/infer", post(oip::version_infer))
+        .route("/invocations", post(mlflow::invocations))
+        .route("/models/{name}/invocations", post(mlflow::model_invocations))
+        .route("/ping", get(mlflow::ping))
+        .route("/health", get(mlflow::ping))
+        .route("/version", get(mlflow::version))
+        .route("/v1/models/{name}/predict", post(predict::predict))
+        .route("/metrics", get(metrics))
+        .fallback(not_found)
+        .layer(DefaultBodyLimit::max(body_limit))
+        .with_state(app)
+}

@@ -1,0 +1,107 @@
+//! What a pipeline serves, read from its compiled plan: each `serve` block's registered
+//! name and stage, the model's inputs, and where its online features come from.
+
+use mlpc_compiler::plan::{Node, Plan};
+use mlpc_compiler::types::Type;
+use serde::Deserialize;
+
+/// One `serve` block.
+#[derive(Clone, Debug)]
+pub struct Spec {
+    /// The registered name, e.g. `churn-predictor`.
+    pub name: String,
+    /// The registry stage whose version is served.
+    pub stage: String,
+    pub features: Option<FeatureSource>,
+}
+
+/// Where a served model's inputs are looked up by entity key.
+#[derive(Clone, Debug)]
+pub struct FeatureSource {
+    /// The feature view, e.g. `customer_features`.
+    pub view: String,
+    /// The features node, whose `online` artifact holds the latest row per entity.
+    pub node: String,
+    /// The entity's source node, whose `data` artifact holds its base columns.
+    pub entity_node: String,
+    /// The entity key, e.g. `customer_id`.
+    pub key: String,
+    /// The entity's time column: the latest base row per entity is served.
+    pub entity_time: Option<String>,
+    /// Model inputs the view computes, and those the entity's source holds, with types.
+    pub view_columns: Vec<(String, Type)>,
+    pub entity_columns: Vec<(String, Type)>,
+}
+
+#[derive(Deserialize)]
+struct ServeDef {
+    registered: String,
+    stage: String,
+    model: String,
+    #[serde(default)]
+    features: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct ModelDef {
+    inputs: Vec<String>,
+}
+
+#[derive(Deserialize)]
+struct FeaturesDef {
+    entity: String,
+}
+
+/// Every `serve` block of the plan; an error when there is none or one cannot be read.
+pub fn specs(plan: &Plan) -> Result<Vec<Spec>, String> {
+    let specs: Vec<Spec> =
+        plan.nodes.iter().filter(|n| n.kind == "serve").map(|n| spec(plan, n)).collect::<Result<_, _>>()?;
+    if specs.is_empty() {
+        return Err("the pipeline has no `serve` block: add `serve \"NAME\" { stage = production }`".into());
+    }
+    Ok(specs)
+}
+
+fn def<T: for<'de> Deserialize<'de>>(node: &Node) -> Result<T, String> {
+    serde_json::from_value(node.def.clone()).map_err(|e| format!("plan node `{}` cannot be read: {e}", node.id))
+}
+
+fn node<'a>(plan: &'a Plan, id: &str) -> Result<&'a Node, String> {
+    plan.node(id).ok_or_else(|| format!("the plan has no node `{id}`"))
+}
+
+fn spec(plan: &Plan, n: &Node) -> Result<Spec, String> {
+    let d: ServeDef = def(n)?;
+    let inputs = def::<ModelDef>(node(plan, &format!("model:{}", d.model))?)?.inputs;
+    let features = match &d.features {
+        Some(view) => Some(feature_source(plan, view, &inputs)?),
+        None => None,
+    };
+    Ok(Spec { name: d.registered, stage: d.stage, features })
+}
+
+fn feature_source(plan: &Plan, view: &str, inputs: &[String]) -> Result<FeatureSource, String> {
+    let features = node(plan, &format!("features:{view}"))?;
+    let entity = node(plan, &format!("source:{}", def::<FeaturesDef>(features)?.entity))?;
+    let keys: Vec<&str> = features.schema.iter().filter(|c| c.key).map(|c| c.name.as_str()).collect();
+    let [key] = keys[..] else {
+        return Err(format!(
+            "serving feature view `{view}` needs an entity with one key column; it has {}",
+            if keys.is_empty() { "none".to_string() } else { keys.join(", ") }
+        ));
+    };
+    let pick = |n: &Node| -> Vec<(String, Type)> {
+        n.schema.iter().filter(|c| inputs.contains(&c.name) && !c.key).map(|c| (c.name.clone(), c.ty)).collect()
+    };
+    let view_columns = pick(features);
+    let entity_columns = pick(entity).into_iter().filter(|(c, _)| !view_columns.iter().any(|(v, _)| v == c)).collect();
+    Ok(FeatureSource {
+        view: view.to_string(),
+        node: features.id.clone(),
+        entity_node: entity.id.clone(),
+        key: key.to_string(),
+        entity_time: entity.schema.iter().find(|c| c.time).map(|c| c.name.clone()),
+        view_columns,
+        entity_columns,
+    })
+}

@@ -1,0 +1,50 @@
+"""MLflow's scoring protocol and the plain JSON endpoint, with plain `requests`."""
+
+import requests
+
+from conftest import NAME
+
+RECORD = {
+    "total_purchases": 3, "avg_order_value": 40.5, "spend_90d": 80.0, "days_since_last_purchase": 12,
+    "spend_per_ticket": 20.0, "plan": "basic", "region": "north", "monthly_spend": 60.0,
+    "support_tickets": 2, "tenure_months": 14,
+}
+
+
+def test_invocations_in_every_format(server):
+    base = f"http://{server}"
+    assert requests.get(f"{base}/ping").status_code == 200
+    assert requests.get(f"{base}/health").status_code == 200
+    assert requests.get(f"{base}/version").text
+    columns = list(RECORD)
+    bodies = [
+        {"dataframe_split": {"columns": columns, "data": [[RECORD[c] for c in columns]]}},
+        {"dataframe_records": [RECORD]},
+        {"instances": [RECORD]},
+        {"inputs": {c: [v] for c, v in RECORD.items()}},
+    ]
+    answers = []
+    for body in bodies:
+        r = requests.post(f"{base}/invocations", json=body)
+        assert r.status_code == 200, r.text
+        answers.append(r.json())
+    assert all(a == answers[0] for a in answers)
+    row = answers[0]["predictions"][0]
+    assert row["label"] in ("true", "false")
+    assert abs(sum(row["probabilities"].values()) - 1.0) < 1e-4
+
+
+def test_bad_requests_answer_in_mlflow_shape(server):
+    r = requests.post(f"http://{server}/invocations", json={"instances": [RECORD], "inputs": {}})
+    assert r.status_code == 400
+    assert r.json()["error_code"] == "BAD_REQUEST"
+    r = requests.post(f"http://{server}/invocations", data="{not json")
+    assert r.status_code == 400 and "malformed JSON" in r.json()["message"]
+
+
+def test_predict_by_entity_key(server):
+    r = requests.post(f"http://{server}/v1/models/{NAME}/predict", json={"customer_id": 17})
+    assert r.status_code == 200, r.text
+    assert r.json()["predictions"][0]["label"] in ("true", "false")
+    r = requests.post(f"http://{server}/v1/models/{NAME}/predict", json={"customer_id": 123456789})
+    assert r.status_code == 404 and "unknown customer_id" in r.json()["error"]

@@ -1,0 +1,422 @@
+//! `mlpc serve` over real HTTP on a loopback port: the Open Inference Protocol, MLflow
+//! scoring and plain JSON answer; every class of bad input is a 4xx naming the problem; a
+//! stage change under concurrent requests fails none; a tampered artifact is refused.
+
+mod common;
+
+use common::mlpc;
+use serde_json::{json, Value};
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+const NAME: &str = "churn-predictor";
+
+/// The churn example trained with a fast learner in a temporary folder.
+struct Pipeline {
+    dir: tempfile::TempDir,
+}
+
+impl Pipeline {
+    fn new(algorithm: &str) -> Pipeline {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        std::fs::create_dir_all(&data).unwrap();
+        for f in ["customers.csv", "orders.parquet"] {
+            std::fs::copy(Path::new("examples/churn/data").join(f), data.join(f)).unwrap();
+        }
+        let p = Pipeline { dir };
+        p.write(algorithm);
+        p
+    }
+    fn write(&self, algorithm: &str) {
+        let text = std::fs::read_to_string("examples/churn/churn.mlp")
+            .unwrap()
+            .replace("gradient_boosting(trees = 200, depth = 6, learning_rate = 0.1)", algorithm)
+            .replace("  cv     = 5\n", "");
+        std::fs::write(self.file(), text).unwrap();
+    }
+    fn file(&self) -> PathBuf {
+        self.dir.path().join("churn.mlp")
+    }
+    fn state(&self) -> String {
+        self.dir.path().join("state").to_string_lossy().into_owned()
+    }
+    fn mlpc(&self, args: &[&str]) {
+        let mut all: Vec<&str> = args.to_vec();
+        let st = self.state();
+        all.extend(["--state", &st]);
+        let (code, out, err) = mlpc(&all);
+        assert_eq!(code, 0, "mlpc {args:?}:\n{out}{err}");
+    }
+    fn run(&self) {
+        self.mlpc(&["run", &self.file().to_string_lossy()]);
+    }
+    fn version_sha(&self, version: i64) -> String {
+        let (_, out, _) = mlpc(&["models", "show", NAME, "--state", &self.state(), "--json"]);
+        let shown: Value = serde_json::from_str(&out).unwrap();
+        shown["versions"][version as usize - 1]["artifact_sha256"].as_str().unwrap().to_string()
+    }
+    fn artifact(&self, version: i64) -> PathBuf {
+        let sha = self.version_sha(version);
+        Path::new(&self.state()).join("artifacts").join(&sha[..2]).join(format!("{sha}.onnx"))
+    }
+    fn serve(&self) -> Server {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_mlpc-runtime"))
+            .args(["serve", &self.file().to_string_lossy(), "--state", &self.state(), "--addr", "127.0.0.1:0"])
+            .args(["--max-body", "65536"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        let addr =
+            line.trim().strip_prefix("serving on ").unwrap_or_else(|| panic!("no address in {line:?}")).to_string();
+        Server { child, base: addr, http: reqwest::blocking::Client::new() }
+    }
+}
+
+/// A running server, stopped with SIGTERM when dropped.
+struct Server {
+    child: Child,
+    base: String,
+    http: reqwest::blocking::Client,
+}
+
+impl Server {
+    fn get(&self, path: &str) -> (u16, String) {
+        let r = self.http.get(format!("{}{path}", self.base)).send().unwrap();
+        (r.status().as_u16(), r.text().unwrap())
+    }
+    fn post(&self, path: &str, body: &str) -> (u16, Value) {
+        let r = self.http.post(format!("{}{path}", self.base)).body(body.to_string()).send().unwrap();
+        let status = r.status().as_u16();
+        let text = r.text().unwrap();
+        (status, serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON ({status}): {text}")))
+    }
+    fn ok(&self, path: &str, body: Value) -> Value {
+        let (status, v) = self.post(path, &body.to_string());
+        assert_eq!(status, 200, "{path} {body}: {v}");
+        v
+    }
+    /// SIGTERM, then the exit status.
+    fn stop(mut self) -> i32 {
+        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status.code().unwrap_or(-1);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        -1
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A trained pipeline whose version 1 is in production.
+fn in_production() -> Pipeline {
+    let p = Pipeline::new("logistic_regression()");
+    p.run();
+    p.mlpc(&["promote", NAME, "1", "--stage", "production", "--by", "test"]);
+    p
+}
+
+fn customer(id: i64) -> Value {
+    json!({"customer_id": id})
+}
+
+#[test]
+fn every_protocol_answers() {
+    let p = in_production();
+    let s = p.serve();
+
+    // Open Inference Protocol.
+    assert_eq!(s.get("/v2/health/live").0, 200);
+    assert_eq!(s.get("/v2/health/ready").0, 200);
+    let meta: Value = serde_json::from_str(&s.get("/v2").1).unwrap();
+    assert_eq!(meta["name"], "mlpc");
+    let model: Value = serde_json::from_str(&s.get(&format!("/v2/models/{NAME}")).1).unwrap();
+    assert_eq!(model["versions"], json!(["1"]));
+    let inputs = model["inputs"].as_array().unwrap();
+    assert_eq!(inputs.len(), 10, "{model}");
+    assert!(inputs.iter().any(|i| i["name"] == "plan" && i["datatype"] == "BYTES"), "{model}");
+    assert_eq!(s.get(&format!("/v2/models/{NAME}/ready")).0, 200);
+    assert_eq!(s.get(&format!("/v2/models/{NAME}/versions/1/ready")).0, 200);
+    assert!(s.get(&format!("/v2/models/{NAME}/config")).1.contains("onnxruntime"));
+
+    let tensors: Vec<Value> = inputs
+        .iter()
+        .enumerate()
+        .map(|(i, input)| {
+            let dt = input["datatype"].as_str().unwrap();
+            let data = if dt == "BYTES" {
+                json!(if input["name"] == "plan" { ["basic", "premium"] } else { ["north", "south"] })
+            } else {
+                json!([1.0, 2.0])
+            };
+            // [N, 1] and [N] shapes, and FP64 fed to an FP32 input.
+            let shape = if i % 2 == 0 { json!([2, 1]) } else { json!([2]) };
+            let dt = if dt == "FP32" && i % 3 == 0 { "FP64" } else { dt };
+            json!({"name": input["name"], "shape": shape, "datatype": dt, "data": data})
+        })
+        .collect();
+    let out = s.ok(&format!("/v2/models/{NAME}/infer"), json!({"id": "req-7", "inputs": tensors}));
+    assert_eq!(out["id"], "req-7");
+    assert_eq!(out["model_version"], "1");
+    let probs = out["outputs"].as_array().unwrap().iter().find(|o| o["name"] == "probabilities").unwrap();
+    assert_eq!(probs["shape"], json!([2, 2]));
+    let only = s
+        .ok(&format!("/v2/models/{NAME}/versions/1/infer"), json!({"inputs": tensors, "outputs": [{"name": "label"}]}));
+    assert_eq!(only["outputs"].as_array().unwrap().len(), 1);
+    let stats: Value = serde_json::from_str(&s.get(&format!("/v2/models/{NAME}/stats")).1).unwrap();
+    assert_eq!(stats["model_stats"][0]["inference_stats"]["success"]["count"], 2);
+
+    // Plain JSON with the feature view: the key alone, the key with a value that wins, a
+    // full record without the key.
+    let by_key = s.ok(&format!("/v1/models/{NAME}/predict"), customer(17));
+    let row = &by_key["predictions"][0];
+    assert!(row["label"] == "true" || row["label"] == "false", "{by_key}");
+    let sum: f64 = row["probabilities"].as_object().unwrap().values().map(|v| v.as_f64().unwrap()).sum();
+    assert!((sum - 1.0).abs() < 1e-4, "{by_key}");
+    let two = s.ok(&format!("/v1/models/{NAME}/predict"), json!({"instances": [customer(17), customer(18)]}));
+    assert_eq!(two["predictions"][0], by_key["predictions"][0], "the online row is what the key alone gets");
+    let sent = s.ok(&format!("/v1/models/{NAME}/predict"), json!({"customer_id": 17, "monthly_spend": 9000.0}));
+    assert_ne!(sent["predictions"][0], by_key["predictions"][0], "a value sent wins over the online one");
+
+    // MLflow scoring: the four formats agree.
+    let record = json!({
+        "total_purchases": 3, "avg_order_value": 40.5, "spend_90d": 80.0, "days_since_last_purchase": 12,
+        "spend_per_ticket": 20.0, "plan": "basic", "region": "north", "monthly_spend": 60.0,
+        "support_tickets": 2, "tenure_months": 14
+    });
+    let names: Vec<String> = record.as_object().unwrap().keys().cloned().collect();
+    let values: Vec<Value> = names.iter().map(|n| record[n].clone()).collect();
+    let columns: serde_json::Map<String, Value> = names.iter().map(|n| (n.clone(), json!([record[n]]))).collect();
+    let bodies = [
+        json!({"dataframe_split": {"columns": names, "data": [values]}}),
+        json!({"dataframe_records": [record]}),
+        json!({"instances": [record]}),
+        json!({"inputs": columns}),
+    ];
+    let answers: Vec<Value> = bodies.iter().map(|b| s.ok("/invocations", b.clone())).collect();
+    assert!(answers.iter().all(|a| a == &answers[0]), "{answers:?}");
+    assert_eq!(s.ok(&format!("/models/{NAME}/invocations"), bodies[1].clone()), answers[0]);
+    assert_eq!(s.ok(&format!("/v1/models/{NAME}/predict"), record.clone())["predictions"], answers[0]["predictions"]);
+    assert_eq!(s.get("/ping").0, 200);
+    assert_eq!(s.get("/health").0, 200);
+    assert_eq!(s.get("/version").1, env!("CARGO_PKG_VERSION"));
+
+    let (status, metrics) = s.get("/metrics");
+    assert_eq!(status, 200);
+    assert!(metrics.contains(&format!("mlpc_serve_requests_total{{model=\"{NAME}\",version=\"1\"}} 11")), "{metrics}");
+    assert!(metrics.contains("mlpc_serve_latency_seconds_bucket"), "{metrics}");
+
+    assert_eq!(s.stop(), 0, "SIGTERM stops the server cleanly");
+    assert!(Path::new(&p.state()).join("requests.duckdb").exists(), "the request log is written");
+}
+
+#[test]
+fn bad_input_is_a_4xx_that_names_the_problem() {
+    let p = in_production();
+    let s = p.serve();
+    let predict = format!("/v1/models/{NAME}/predict");
+    let infer = format!("/v2/models/{NAME}/infer");
+    let full = json!({
+        "total_purchases": 3, "avg_order_value": 40.5, "spend_90d": 80.0, "days_since_last_purchase": 12,
+        "spend_per_ticket": 20.0, "plan": "basic", "region": "north", "monthly_spend": 60.0,
+        "support_tickets": 2, "tenure_months": 14
+    });
+    let with = |k: &str, v: Value| {
+        let mut r = full.clone();
+        r[k] = v;
+        r.to_string()
+    };
+    let without = |k: &str| {
+        let mut r = full.clone();
+        r.as_object_mut().unwrap().remove(k);
+        r.to_string()
+    };
+    let big = format!("{{\"instances\": [{}]}}", vec![full.to_string(); 400].join(","));
+    let cases: Vec<(&str, String, String, u16, &str)> = vec![
+        ("body too large", predict.clone(), big, 413, "length limit"),
+        ("malformed JSON", predict.clone(), "{\"customer_id\": ".into(), 400, "malformed JSON"),
+        ("NaN literal", predict.clone(), full.to_string().replace("60.0", "NaN"), 400, "NaN"),
+        ("missing column", predict.clone(), without("plan"), 400, "missing column(s) `plan`"),
+        ("extra column", predict.clone(), with("colour", json!("red")), 400, "unknown column(s) `colour`"),
+        ("wrong type", predict.clone(), with("plan", json!(3)), 400, "column `plan`, row 1: expected a string"),
+        ("NaN string", predict.clone(), with("monthly_spend", json!("NaN")), 400, "NaN and infinities are not allowed"),
+        ("unknown entity", predict.clone(), customer(99_999_999).to_string(), 404, "unknown customer_id 99999999"),
+        ("not an object", predict.clone(), "[1, 2]".into(), 400, "must be"),
+        ("unknown model", "/v1/models/nope/predict".into(), full.to_string(), 404, "no model `nope`"),
+        (
+            "two MLflow formats",
+            "/invocations".into(),
+            json!({"instances": [full], "inputs": {}}).to_string(),
+            400,
+            "exactly one of",
+        ),
+        (
+            "OIP wrong datatype",
+            infer.clone(),
+            json!({"inputs": [{"name": "plan", "shape": [1], "datatype": "FP32", "data": [1.0]}]}).to_string(),
+            400,
+            "input `plan` is BYTES in the model; the request sent FP32",
+        ),
+        (
+            "OIP bad shape",
+            infer.clone(),
+            json!({"inputs": [{"name": "plan", "shape": [1, 2], "datatype": "BYTES", "data": ["a", "b"]}]}).to_string(),
+            400,
+            "one column is [N] or [N, 1]",
+        ),
+        (
+            "OIP data and shape disagree",
+            infer.clone(),
+            json!({"inputs": [{"name": "plan", "shape": [3], "datatype": "BYTES", "data": ["a"]}]}).to_string(),
+            400,
+            "has 1 values, but its shape says 3",
+        ),
+        ("OIP unknown version", format!("/v2/models/{NAME}/versions/9/infer"), "{}".into(), 404, "version 9"),
+    ];
+    for (what, path, body, status, says) in cases {
+        let (got, v) = s.post(&path, &body);
+        assert_eq!(got, status, "{what}: {v}");
+        let message = v.get("error").or(v.get("message")).and_then(Value::as_str).unwrap_or_default();
+        assert!(message.contains(says), "{what}: {message:?} does not say {says:?}");
+    }
+    let (status, v) = s.post("/invocations", "{\"dataframe_records\": 5}");
+    assert_eq!((status, v["error_code"].as_str()), (400, Some("BAD_REQUEST")), "MLflow's error shape: {v}");
+    let (_, metrics) = s.get("/metrics");
+    assert!(metrics.contains(&format!("mlpc_serve_errors_total{{model=\"{NAME}\",version=\"1\"}}")), "{metrics}");
+    assert_eq!(s.get("/v2/health/live").0, 200, "still alive");
+}
+
+/// Sends predictions from `threads` threads until `stop`; returns (answered per version, failures).
+fn load(
+    base: &str,
+    stop: &Arc<AtomicBool>,
+    threads: usize,
+) -> Vec<std::thread::JoinHandle<(Vec<String>, Vec<String>)>> {
+    (0..threads)
+        .map(|t| {
+            let (base, stop) = (base.to_string(), stop.clone());
+            std::thread::spawn(move || {
+                let http = reqwest::blocking::Client::new();
+                let (mut versions, mut failures) = (Vec::new(), Vec::new());
+                let mut i = 0;
+                while !stop.load(Ordering::Relaxed) {
+                    i += 1;
+                    let body = json!({"customer_id": 1 + (t * 1000 + i) % 500});
+                    match http.post(format!("{base}/v1/models/{NAME}/predict")).body(body.to_string()).send() {
+                        Ok(r) if r.status() == 200 => {
+                            let v: Value = r.json().unwrap();
+                            versions.push(v["model_version"].as_str().unwrap().to_string());
+                        }
+                        Ok(r) => failures.push(format!("{}: {}", r.status(), r.text().unwrap_or_default())),
+                        Err(e) => failures.push(e.to_string()),
+                    }
+                }
+                (versions, failures)
+            })
+        })
+        .collect()
+}
+
+fn wait_for(s: &Server, version: &str) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        let (_, meta) = s.get(&format!("/v2/models/{NAME}"));
+        if meta.contains(&format!("\"versions\":[\"{version}\"]")) {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("version {version} was not swapped in");
+}
+
+/// A pipeline with two versions, 1 in production.
+fn two_versions() -> Pipeline {
+    let p = in_production();
+    p.write("logistic_regression(c = 0.05)");
+    p.run();
+    p
+}
+
+#[test]
+fn a_stage_change_under_load_fails_no_request() {
+    let p = two_versions();
+    let s = p.serve();
+    let stop = Arc::new(AtomicBool::new(false));
+    let workers = load(&s.base, &stop, 4);
+    std::thread::sleep(Duration::from_millis(300));
+    p.mlpc(&["promote", NAME, "2", "--stage", "production", "--by", "test"]);
+    wait_for(&s, "2");
+    std::thread::sleep(Duration::from_millis(300));
+    p.mlpc(&["rollback", NAME, "--stage", "production", "--by", "test"]);
+    wait_for(&s, "1");
+    std::thread::sleep(Duration::from_millis(300));
+    stop.store(true, Ordering::Relaxed);
+    let (mut answered, mut failures) = (Vec::new(), Vec::new());
+    for w in workers {
+        let (v, f) = w.join().unwrap();
+        answered.extend(v);
+        failures.extend(f);
+    }
+    assert!(failures.is_empty(), "{} of {} requests failed: {:?}", failures.len(), answered.len(), &failures[..1]);
+    let count = |v: &str| answered.iter().filter(|a| *a == v).count();
+    assert!(count("1") > 0 && count("2") > 0, "both versions served: v1 {} v2 {}", count("1"), count("2"));
+    let (_, metrics) = s.get("/metrics");
+    assert!(
+        metrics.contains(&format!("mlpc_serve_model_loads_total{{model=\"{NAME}\",version=\"2\"}} 1")),
+        "{metrics}"
+    );
+}
+
+#[test]
+fn a_tampered_artifact_is_refused_and_an_empty_stage_is_not_ready() {
+    let p = Pipeline::new("logistic_regression()");
+    p.run();
+    // Nothing in production yet: up, but not ready, and saying why.
+    let s = p.serve();
+    assert_eq!(s.get("/v2/health/ready").0, 503);
+    assert_eq!(s.get("/ping").0, 503);
+    let (status, v) = s.post(&format!("/v1/models/{NAME}/predict"), &customer(3).to_string());
+    assert_eq!(status, 503);
+    assert!(v["error"].as_str().unwrap().contains("no version of `churn-predictor` is in production"), "{v}");
+    p.mlpc(&["promote", NAME, "1", "--stage", "production", "--by", "test"]);
+    wait_for(&s, "1");
+
+    p.write("logistic_regression(c = 0.05)");
+    p.run();
+    let artifact = p.artifact(2);
+    let mut bytes = std::fs::read(&artifact).unwrap();
+    bytes.push(0);
+    std::fs::write(&artifact, bytes).unwrap();
+    p.mlpc(&["promote", NAME, "2", "--stage", "production", "--by", "test"]);
+    let refused = format!("mlpc_serve_integrity_refusals_total{{model=\"{NAME}\"}} 1");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !s.get("/metrics").1.contains(&refused) {
+        assert!(Instant::now() < deadline, "the refusal is counted");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let v = s.ok(&format!("/v1/models/{NAME}/predict"), customer(3));
+    assert_eq!(v["model_version"], "1", "the previous version keeps serving");
+    drop(s);
+
+    // Started on the tampered version: not ready, and why.
+    let s = p.serve();
+    let (status, v) = s.post(&format!("/v1/models/{NAME}/predict"), &customer(3).to_string());
+    assert_eq!(status, 503);
+    assert!(v["error"].as_str().unwrap().contains("but the registry recorded"), "{v}");
+}
