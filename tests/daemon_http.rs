@@ -19,7 +19,7 @@ const MONITOR: &str = r#"monitor churn_drift on "churn-predictor" {
   every     = 1s
   window    = 1h
   reference = churn_data.train
-  alert when drift_share() > 30% then retrain churn_model
+  alert when drift_share() > 20% then retrain churn_model
 }
 "#;
 
@@ -177,7 +177,7 @@ fn drifted_requests(dir: &Path, rows: usize) -> Vec<Value> {
             let f: Vec<&str> = l.split(',').collect();
             let num = |n: &str| f[at(n)].parse::<f64>().unwrap();
             json!({
-                "customer_id": num("customer_id"), "plan": f[at("plan")], "region": f[at("region")],
+                "customer_id": f[at("customer_id")].parse::<i64>().unwrap(), "plan": f[at("plan")], "region": f[at("region")],
                 "monthly_spend": num("monthly_spend"), "support_tickets": num("support_tickets"),
                 "tenure_months": num("tenure_months"),
             })
@@ -205,7 +205,7 @@ fn a_drift_alert_retrains_and_reaches_the_webhook() {
     let alert = alerts.recv_timeout(Duration::from_secs(60)).unwrap_or_else(|_| panic!("no alert: {}", p.log()));
     assert_eq!(alert["monitor"], "churn_drift");
     assert_eq!(alert["action"], "retrain churn_model");
-    assert!(alert["reason"].as_str().unwrap().starts_with("drift_share() > 30% (drift_share() = "), "{alert}");
+    assert!(alert["reason"].as_str().unwrap().starts_with("drift_share() > 20% (drift_share() = "), "{alert}");
     // Edge-triggered: the condition stays true, and no second alert comes.
     assert!(alerts.recv_timeout(Duration::from_secs(2)).is_err(), "the alert fired twice");
     // The retraining run: a second run in which the model node ran again.
@@ -223,7 +223,7 @@ fn a_drift_alert_retrains_and_reaches_the_webhook() {
     assert_eq!(runs(&p).len(), 2, "{}", p.log());
     let second = p.mlpc(&["runs", "show", "2", "--json"]);
     let second: Value = serde_json::from_str(&second).unwrap();
-    let model = second["nodes"].as_array().unwrap().iter().find(|n| n["node_id"] == "model:churn_model").cloned();
+    let model = second["nodes"].as_array().unwrap().iter().find(|n| n["id"] == "model:churn_model").cloned();
     assert_eq!(model.unwrap_or_default()["status"], "ran", "{second}");
 }
 

@@ -10,11 +10,11 @@ use std::time::{Duration, Instant};
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS monitor_checks (
-  at TIMESTAMP, monitor VARCHAR, model VARCHAR, rows BIGINT, status VARCHAR, drift_share DOUBLE, report VARCHAR);
+  checked_at TIMESTAMP, monitor VARCHAR, model VARCHAR, rows BIGINT, status VARCHAR, drift_share DOUBLE, report VARCHAR);
 CREATE TABLE IF NOT EXISTS alert_firings (
-  at TIMESTAMP, monitor VARCHAR, alert VARCHAR, event VARCHAR, reason VARCHAR, action VARCHAR, outcome VARCHAR);
+  changed_at TIMESTAMP, monitor VARCHAR, alert VARCHAR, event VARCHAR, reason VARCHAR, action VARCHAR, outcome VARCHAR);
 CREATE TABLE IF NOT EXISTS alert_state (monitor VARCHAR, alert VARCHAR, active BOOLEAN, PRIMARY KEY (monitor, alert));
-CREATE TABLE IF NOT EXISTS feedback (at TIMESTAMP, model VARCHAR, request_id VARCHAR, row_number INTEGER, label VARCHAR);
+CREATE TABLE IF NOT EXISTS feedback (received_at TIMESTAMP, model VARCHAR, request_id VARCHAR, row_number INTEGER, label VARCHAR);
 ";
 
 /// How long an open waits, in all, for another process to let go of the file.
@@ -123,8 +123,9 @@ pub fn add_feedback(state: &Path, model: &str, labels: &[(String, i32, String)])
 /// The labels of `model` sent back, latest per request row.
 pub fn feedback(state: &Path, model: &str) -> Result<Vec<(String, i32, String)>, String> {
     with(state, |conn| {
-        let mut stmt = conn
-            .prepare("SELECT request_id, row_number, arg_max(label, at) FROM feedback WHERE model = ? GROUP BY ALL")?;
+        let mut stmt = conn.prepare(
+            "SELECT request_id, row_number, arg_max(label, received_at) FROM feedback WHERE model = ? GROUP BY ALL",
+        )?;
         let rows = stmt.query_map(params![model], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
         rows.collect()
     })
