@@ -52,6 +52,42 @@ pub struct ChangeArgs {
     pub reason: Option<String>,
 }
 
+/// `mlpc daemon`'s options.
+#[derive(Args)]
+pub struct DaemonArgs {
+    pub file: String,
+    /// The state folder; default `.mlp/` beside FILE.
+    #[arg(long)]
+    pub state: Option<String>,
+    /// Where the models are served.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub addr: std::net::SocketAddr,
+    /// Where the daemon's API listens: /metrics of the monitors, feedback, /admin.
+    #[arg(long, default_value = "127.0.0.1:8081")]
+    pub api_addr: std::net::SocketAddr,
+    /// A file holding the admin API's bearer token (else MLPC_ADMIN_TOKEN; neither: admin API off).
+    #[arg(long)]
+    pub admin_token_file: Option<String>,
+    /// POST each alert here as JSON (else MLPC_WEBHOOK).
+    #[arg(long)]
+    pub webhook: Option<String>,
+    /// Run the pipeline once at start.
+    #[arg(long)]
+    pub now: bool,
+    /// How often, in ms, to look for due runs, due monitors and a changed file.
+    #[arg(long, default_value_t = 1000)]
+    pub tick_ms: u64,
+    /// Logged rows a monitor needs in its window before alerts are evaluated.
+    #[arg(long, default_value_t = 100)]
+    pub min_window: usize,
+    /// The largest request body accepted, in bytes.
+    #[arg(long, default_value_t = 4 << 20)]
+    pub max_body: usize,
+    /// Nodes run at once.
+    #[arg(long, default_value_t = 2)]
+    pub jobs: usize,
+}
+
 #[derive(Subcommand)]
 pub enum Command {
     /// Check programs and report every diagnostic (exit 0 clean, 1 errors, 2 usage or IO).
@@ -195,6 +231,9 @@ pub enum Command {
         #[arg(long, default_value_t = 4 << 20)]
         max_body: usize,
     },
+    /// Serve, run the pipeline on its schedule, check its monitors and act on their alerts,
+    /// reload on change; stops on SIGTERM or Ctrl-C. Guide: docs/daemon.md.
+    Daemon(DaemonArgs),
     /// Print the pipeline's DAG as a graph.
     Graph {
         file: String,
@@ -223,6 +262,7 @@ impl Command {
                 | Command::Audit { .. }
                 | Command::Card { .. }
                 | Command::Serve { .. }
+                | Command::Daemon(_)
         )
     }
 }

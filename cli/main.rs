@@ -41,7 +41,8 @@ fn main() -> ExitCode {
         | Command::Rollback { .. }
         | Command::Audit { .. }
         | Command::Card { .. }
-        | Command::Serve { .. } => unreachable!("delegated above"),
+        | Command::Serve { .. }
+        | Command::Daemon(_) => unreachable!("delegated above"),
     };
     ExitCode::from(code)
 }

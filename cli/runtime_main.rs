@@ -2,6 +2,7 @@
 //! `example-data`, `plan --state`, `serve`) and those of the model registry in the tracking store. `mlpc` starts it for those commands after checking
 //! that DuckDB's library is where this binary will look for it.
 
+mod daemon;
 mod models;
 mod run;
 mod serve;
@@ -34,9 +35,10 @@ fn main() -> ExitCode {
         Command::Audit { command: Some(AuditCommand::Verify), at } => models::verify(&at),
         Command::Card { name, version, state, out } => models::card(&name, version, &state, out.as_deref()),
         Command::Serve { file, state, addr, max_body } => serve::serve(&file, state.as_deref(), addr, max_body),
+        Command::Daemon(args) => daemon::daemon(&args),
         _ => {
             eprintln!(
-                "error: mlpc-runtime runs `run`, `runs`, `example-data`, `plan --state`, `serve` and the registry's commands; use `mlpc` for the rest"
+                "error: mlpc-runtime runs `run`, `runs`, `example-data`, `plan --state`, `serve`, `daemon` and the registry's commands; use `mlpc` for the rest"
             );
             2
         }

@@ -1,0 +1,64 @@
+//! `mlpc daemon`: serve, schedule, monitor and reload until SIGTERM or Ctrl-C.
+
+use crate::run::state_dir;
+use mlpc::args::DaemonArgs;
+use mlpc::commands::{emit, fail};
+use mlpc::disk::Disk;
+use mlpc::render::{self, Located};
+use mlpc::CheckFormat;
+use std::path::Path;
+use std::time::Duration;
+
+pub fn daemon(a: &DaemonArgs) -> u8 {
+    let _ = tracing_subscriber::fmt().with_writer(std::io::stderr).with_target(false).with_ansi(false).try_init();
+    let admin_token = match admin_token(a.admin_token_file.as_deref()) {
+        Ok(t) => t,
+        Err(e) => return fail(e),
+    };
+    let opts = mlpc_daemon::Options {
+        file: a.file.clone().into(),
+        state_dir: state_dir(&a.file, a.state.as_deref()),
+        serve_addr: a.addr,
+        body_limit: a.max_body,
+        api_addr: a.api_addr,
+        admin_token,
+        webhook: a.webhook.clone().or_else(|| std::env::var("MLPC_WEBHOOK").ok().filter(|u| !u.is_empty())),
+        now: a.now,
+        tick: Duration::from_millis(a.tick_ms.max(1)),
+        min_rows: a.min_window,
+        jobs: a.jobs.max(1),
+    };
+    match mlpc_daemon::run(opts, Box::new(compile), |what, addr| emit(&format!("{what} on http://{addr}\n"))) {
+        Ok(()) => 0,
+        Err(e) => fail(e),
+    }
+}
+
+/// `--admin-token-file`, else `MLPC_ADMIN_TOKEN`; `None` when neither is set (admin API off).
+fn admin_token(file: Option<&str>) -> Result<Option<String>, String> {
+    let token = match file {
+        Some(f) => std::fs::read_to_string(f).map_err(|e| format!("cannot read the admin token file `{f}`: {e}"))?,
+        None => std::env::var("MLPC_ADMIN_TOKEN").unwrap_or_default(),
+    };
+    let token = token.trim();
+    match (token.is_empty(), file) {
+        (true, Some(f)) => Err(format!("the admin token file `{f}` is empty: write a long random token into it")),
+        (true, None) => Ok(None),
+        (false, _) => Ok(Some(token.to_string())),
+    }
+}
+
+/// The plan, or the diagnostics rendered as `mlpc check` shows them.
+fn compile(file: &Path) -> Result<mlpc_compiler::plan::Plan, String> {
+    let name = file.to_string_lossy();
+    std::fs::read_to_string(file).map_err(|e| format!("cannot read `{name}`: {e}"))?;
+    let c = mlpc_compiler::compile(&name, &Disk);
+    match c.plan {
+        Some(plan) => Ok(plan),
+        None => {
+            let located: Vec<Located> =
+                c.diagnostics.iter().map(|d| Located { diag: d, sources: &c.sources }).collect();
+            Err(render::render(CheckFormat::Short, &located, 1, false))
+        }
+    }
+}

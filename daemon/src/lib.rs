@@ -1,0 +1,293 @@
+//! `mlpc daemon`: one long-running process that serves the pipeline's `serve` blocks (the
+//! serve crate, in-process), runs the pipeline on its cron `schedule`, checks its monitors
+//! every `every` and acts on their alerts, reloads the `.mlp` file when it changes (keeping
+//! the old program when the new one has errors), and stops on SIGTERM or Ctrl-C.
+
+mod actions;
+mod api;
+mod expr;
+mod metrics;
+mod monitor;
+mod program;
+mod results;
+mod runner;
+mod window;
+
+use mlpc_compiler::plan::Plan;
+use program::Program;
+use runner::{RunRequest, Runs};
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant, SystemTime};
+
+pub struct Options {
+    pub file: PathBuf,
+    pub state_dir: PathBuf,
+    /// Where the models are served (as `mlpc serve --addr`).
+    pub serve_addr: SocketAddr,
+    pub body_limit: usize,
+    /// Where the daemon's API listens: `/metrics`, feedback, `/admin`.
+    pub api_addr: SocketAddr,
+    /// The admin API's bearer token; `None` turns the admin API off.
+    pub admin_token: Option<String>,
+    pub webhook: Option<String>,
+    /// Run the pipeline once at start, before serving.
+    pub now: bool,
+    /// How often the daemon looks for due work and file changes.
+    pub tick: Duration,
+    /// Logged rows a monitor's window needs before its alerts are evaluated.
+    pub min_rows: usize,
+    pub jobs: usize,
+}
+
+/// Compiles the `.mlp` file; the error is the rendered diagnostics.
+pub type Compile = Box<dyn Fn(&Path) -> Result<Plan, String> + Send + Sync>;
+
+/// What the daemon's threads share.
+pub struct Daemon {
+    pub opts: Options,
+    compile: Compile,
+    program: RwLock<Arc<Program>>,
+    stop: AtomicBool,
+    status: Mutex<Status>,
+    metrics: metrics::Metrics,
+    runs: Mutex<Option<Runs>>,
+}
+
+#[derive(Default)]
+struct Status {
+    last_run: Option<String>,
+    reload: Option<String>,
+    checks: BTreeMap<String, monitor::Found>,
+}
+
+impl Daemon {
+    fn program(&self) -> Arc<Program> {
+        self.program.read().map_or_else(|p| p.into_inner().clone(), |p| p.clone())
+    }
+
+    fn stopping(&self) -> bool {
+        self.stop.load(Ordering::Relaxed)
+    }
+
+    fn status(&self) -> std::sync::MutexGuard<'_, Status> {
+        self.status.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn set_last_run(&self, line: String) {
+        self.status().last_run = Some(line);
+    }
+
+    /// Where run requests go; a closed queue once shutting down.
+    fn runs(&self) -> Runs {
+        let runs = self.runs.lock().unwrap_or_else(|p| p.into_inner());
+        runs.clone().unwrap_or_else(Runs::closed)
+    }
+
+    fn status_json(&self) -> serde_json::Value {
+        let program = self.program();
+        let s = self.status();
+        serde_json::json!({
+            "file": self.opts.file,
+            "pipeline": program.plan.pipeline.as_ref().map(|p| &p.name),
+            "schedule": program.plan.pipeline.as_ref().and_then(|p| p.schedule.as_ref()),
+            "last_run": s.last_run,
+            "last_reload": s.reload,
+            "monitors": program.monitors.iter().map(|m| serde_json::json!({
+                "name": m.name, "model": m.registered, "every_ms": m.every.as_millis() as u64,
+                "window_ms": m.window.as_millis() as u64, "last_check": s.checks.get(&m.name),
+            })).collect::<Vec<_>>(),
+        })
+    }
+}
+
+/// Runs until SIGTERM or Ctrl-C. `listening` is told what listens where.
+pub fn run(opts: Options, compile: Compile, listening: impl Fn(&str, SocketAddr)) -> Result<(), String> {
+    let program = Program::new(compile(&opts.file)?)?;
+    if opts.admin_token.is_none() {
+        tracing::warn!("the admin API is off: set MLPC_ADMIN_TOKEN or pass --admin-token-file to turn it on");
+    }
+    let daemon = Arc::new(Daemon {
+        opts,
+        compile,
+        program: RwLock::new(Arc::new(program)),
+        stop: AtomicBool::new(false),
+        status: Mutex::default(),
+        metrics: metrics::Metrics::new(),
+        runs: Mutex::new(None),
+    });
+    let (runs, run_thread) = runner::start(daemon.clone());
+    if daemon.opts.now {
+        // Before serving, so that the server finds the registry this run fills.
+        runner::run(&daemon, RunRequest { reason: "--now".into(), rerun: Vec::new() });
+    }
+    *daemon.runs.lock().unwrap_or_else(|p| p.into_inner()) = Some(runs);
+    let serve_thread = start_serving(&daemon, &listening);
+    let ticker = {
+        let d = daemon.clone();
+        std::thread::spawn(move || tick_loop(&d))
+    };
+    let served = serve_api(&daemon, &listening);
+    daemon.stop.store(true, Ordering::Relaxed);
+    let _ = ticker.join();
+    // The last queue handles go; the run thread finishes the run in progress, then ends.
+    daemon.runs.lock().unwrap_or_else(|p| p.into_inner()).take();
+    let _ = run_thread.join();
+    if let Some(t) = serve_thread {
+        let _ = t.join();
+    }
+    tracing::info!("stopped");
+    served
+}
+
+/// The serve crate's server on its own thread; it stops on the same signals.
+fn start_serving(d: &Arc<Daemon>, listening: &impl Fn(&str, SocketAddr)) -> Option<std::thread::JoinHandle<()>> {
+    let plan = d.program().plan.clone();
+    let opts = mlpc_serve::Options {
+        state_dir: d.opts.state_dir.clone(),
+        addr: d.opts.serve_addr,
+        body_limit: d.opts.body_limit,
+    };
+    let (tx, rx) = std::sync::mpsc::channel();
+    let thread = std::thread::spawn(move || {
+        let told = tx.clone();
+        if let Err(e) = mlpc_serve::run(&plan, &opts, move |addr| drop(told.send(Ok(addr)))) {
+            let _ = tx.send(Err(e));
+        }
+    });
+    match rx.recv() {
+        Ok(Ok(addr)) => {
+            listening("serving", addr);
+            Some(thread)
+        }
+        Ok(Err(e)) => {
+            tracing::error!("not serving: {e}; monitors and the schedule still run");
+            None
+        }
+        Err(_) => None,
+    }
+}
+
+/// The daemon's API until a stop signal.
+fn serve_api(d: &Arc<Daemon>, listening: &impl Fn(&str, SocketAddr)) -> Result<(), String> {
+    let runtime = tokio::runtime::Runtime::new().map_err(|e| format!("cannot start the daemon's runtime: {e}"))?;
+    runtime.block_on(async {
+        let listener = tokio::net::TcpListener::bind(d.opts.api_addr)
+            .await
+            .map_err(|e| format!("cannot listen on {}: {e} (pick another with --api-addr)", d.opts.api_addr))?;
+        listening("api", listener.local_addr().map_err(|e| e.to_string())?);
+        axum::serve(listener, api::router(d.clone()))
+            .with_graceful_shutdown(stop_signal())
+            .await
+            .map_err(|e| format!("the daemon's API failed: {e}"))
+    })
+}
+
+/// SIGTERM or Ctrl-C.
+async fn stop_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => drop(s.recv().await),
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => tracing::info!("Ctrl-C: stopping"),
+        _ = term => tracing::info!("SIGTERM: stopping"),
+    }
+}
+
+/// When each kind of work is next due.
+struct Due {
+    file: Option<SystemTime>,
+    cron: Option<chrono::DateTime<chrono::Local>>,
+    monitors: BTreeMap<String, Instant>,
+}
+
+impl Due {
+    fn new(d: &Daemon, p: &Program) -> Due {
+        let now = Instant::now();
+        Due {
+            file: modified(&d.opts.file),
+            cron: next_fire(p),
+            monitors: p.monitors.iter().map(|m| (m.name.clone(), now + m.every)).collect(),
+        }
+    }
+}
+
+fn modified(file: &Path) -> Option<SystemTime> {
+    std::fs::metadata(file).and_then(|m| m.modified()).ok()
+}
+
+fn next_fire(p: &Program) -> Option<chrono::DateTime<chrono::Local>> {
+    p.schedule.as_ref().and_then(|c| c.find_next_occurrence(&chrono::Local::now(), false).ok())
+}
+
+fn tick_loop(d: &Arc<Daemon>) {
+    let mut due = Due::new(d, &d.program());
+    while !d.stopping() {
+        reload_if_changed(d, &mut due);
+        let program = d.program();
+        if due.cron.is_some_and(|at| at <= chrono::Local::now()) {
+            if let Err(e) = d.runs().request(RunRequest { reason: "schedule".into(), rerun: Vec::new() }) {
+                tracing::warn!("{e}");
+            }
+            due.cron = next_fire(&program);
+        }
+        for m in &program.monitors {
+            let at = due.monitors.entry(m.name.clone()).or_insert_with(|| Instant::now() + m.every);
+            if *at > Instant::now() {
+                continue;
+            }
+            *at = Instant::now() + m.every;
+            check_monitor(d, m);
+        }
+        std::thread::sleep(d.opts.tick);
+    }
+}
+
+fn check_monitor(d: &Daemon, m: &program::Monitor) {
+    let found = monitor::check(&d.opts.state_dir, m, d.opts.min_rows);
+    match found.status.as_str() {
+        "error" => tracing::error!(monitor = %m.name, "{}", found.message),
+        _ => tracing::info!(monitor = %m.name, rows = found.rows, status = %found.status, "{}", found.message),
+    }
+    let alerts = actions::Alerts { state: d.opts.state_dir.clone(), webhook: d.opts.webhook.clone(), runs: d.runs() };
+    for f in &found.fired {
+        alerts.fire(f, m);
+    }
+    d.metrics.observe(&found);
+    d.status().checks.insert(m.name.clone(), found);
+}
+
+/// Recompiles when the file changed; on errors the running program stays.
+fn reload_if_changed(d: &Daemon, due: &mut Due) {
+    let now = modified(&d.opts.file);
+    if now == due.file {
+        return;
+    }
+    due.file = now;
+    let line = match (d.compile)(&d.opts.file).and_then(Program::new) {
+        Ok(p) => {
+            let p = Arc::new(p);
+            *due = Due { file: now, ..Due::new(d, &p) };
+            *d.program.write().unwrap_or_else(|e| e.into_inner()) = p;
+            tracing::info!("reloaded {}", d.opts.file.display());
+            "reloaded".to_string()
+        }
+        Err(e) => {
+            tracing::error!("{} has errors; keeping the running program:\n{e}", d.opts.file.display());
+            format!("kept the running program: {e}")
+        }
+    };
+    d.status().reload = Some(line);
+}

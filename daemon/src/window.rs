@@ -1,0 +1,133 @@
+//! The two samples a monitor compares: the reference split's rows (its Parquet artifact from
+//! the latest run) and the served model's logged requests of the last window (the serve
+//! crate's `<state>/requests.duckdb`: one row per predicted row, `inputs` a JSON object).
+
+use duckdb::{params, AccessMode, Config, Connection};
+use mlpc_compiler::types::Type;
+use mlpc_runtime::Store;
+use mlpc_train::{Column, Frame, InputType, Values};
+use std::path::Path;
+
+/// The served traffic of one window.
+pub struct Window {
+    pub inputs: Frame,
+    /// Milliseconds per logged row.
+    pub latencies_ms: Vec<f64>,
+    /// `(request_id, row_number, prediction JSON)` per logged row, to join labels with.
+    pub predictions: Vec<(String, i32, String)>,
+}
+
+/// How a declared column enters a drift test; `None` for types a model does not take.
+fn input_type(ty: Type) -> Option<InputType> {
+    match ty {
+        Type::Int => Some(InputType::Int),
+        Type::Float | Type::Percent | Type::Duration => Some(InputType::Float),
+        Type::Bool => Some(InputType::Bool),
+        Type::Category | Type::String => Some(InputType::Category),
+        _ => None,
+    }
+}
+
+fn quoted(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+/// The reference rows: the `data` artifact `node` produced in the latest run.
+pub fn reference(state: &Path, node: &str, inputs: &[(String, Type)]) -> Result<Frame, String> {
+    let path = {
+        let store = Store::open_read_only(state)?;
+        let sha = store.latest_artifact(node, "data")?.ok_or_else(|| {
+            format!("no data of `{node}` in the store yet: run the pipeline (`mlpc run`, or the daemon with --now)")
+        })?;
+        store.artifact_path(&sha, "parquet")
+    };
+    let conn = Connection::open_in_memory().map_err(|e| format!("cannot start DuckDB: {e}"))?;
+    let select = |name: &str, it: InputType| match it {
+        InputType::Category => format!("CAST({} AS VARCHAR)", quoted(name)),
+        _ => format!("CAST({} AS DOUBLE)", quoted(name)),
+    };
+    let from = format!("read_parquet('{}')", path.to_string_lossy().replace('\'', "''"));
+    frame(&conn, inputs, select, &from, &[])
+}
+
+/// The logged requests of `model` since `since_micros` (UTC); empty when nothing was logged.
+pub fn current(state: &Path, model: &str, since_micros: i64, inputs: &[(String, Type)]) -> Result<Window, String> {
+    let file = state.join("requests.duckdb");
+    if !file.exists() {
+        return Ok(Window { inputs: empty(inputs)?, latencies_ms: Vec::new(), predictions: Vec::new() });
+    }
+    let config = Config::default().access_mode(AccessMode::ReadOnly).map_err(|e| e.to_string())?;
+    let conn = Connection::open_with_flags(&file, config)
+        .map_err(|e| format!("cannot read the request log {}: {e}", file.display()))?;
+    let select = |name: &str, it: InputType| {
+        let text = format!("json_extract_string(inputs, '$.{}')", quoted(name).replace('\'', "''"));
+        match it {
+            InputType::Category => text,
+            InputType::Bool => format!("CASE {text} WHEN 'true' THEN 1.0 WHEN 'false' THEN 0.0 END"),
+            _ => format!("TRY_CAST({text} AS DOUBLE)"),
+        }
+    };
+    let filter = "requests WHERE model = ? AND epoch_us(time) >= ? ORDER BY time, request_id, row_number";
+    let frame = frame(&conn, inputs, select, filter, &[&model, &since_micros])?;
+    let mut stmt = conn
+        .prepare(&format!("SELECT latency_ms, request_id, row_number, prediction FROM {filter}"))
+        .map_err(|e| format!("cannot read the request log: {e}"))?;
+    let rows = stmt
+        .query_map(params![model, since_micros], |r| Ok((r.get::<_, f64>(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+        .and_then(|rows| rows.collect::<Result<Vec<(f64, String, i32, String)>, _>>())
+        .map_err(|e| format!("cannot read the request log: {e}"))?;
+    let latencies_ms = rows.iter().map(|r| r.0).collect();
+    let predictions = rows.into_iter().map(|(_, id, row, p)| (id, row, p)).collect();
+    Ok(Window { inputs: frame, latencies_ms, predictions })
+}
+
+/// The inputs as drift tests take them.
+fn typed(inputs: &[(String, Type)]) -> Result<Vec<(&str, InputType)>, String> {
+    inputs
+        .iter()
+        .map(|(n, t)| {
+            let it = input_type(*t).ok_or_else(|| format!("column `{n}` is a {t}, which drift tests cannot take"))?;
+            Ok((n.as_str(), it))
+        })
+        .collect()
+}
+
+/// Columns with no rows yet.
+fn empty(inputs: &[(String, Type)]) -> Result<Frame, String> {
+    let columns = typed(inputs)?.into_iter().map(|(name, ty)| Column { name: name.to_string(), ty, values: none(ty) });
+    Ok(Frame { columns: columns.collect() })
+}
+
+fn none(ty: InputType) -> Values {
+    if ty == InputType::Category {
+        Values::Category(Vec::new())
+    } else {
+        Values::Number(Vec::new())
+    }
+}
+
+/// Reads the typed columns `select` writes for each input from `from`.
+fn frame(
+    conn: &Connection,
+    inputs: &[(String, Type)],
+    select: impl Fn(&str, InputType) -> String,
+    from: &str,
+    args: &[&dyn duckdb::ToSql],
+) -> Result<Frame, String> {
+    let mut frame = empty(inputs)?;
+    let columns: Vec<String> = frame.columns.iter().map(|c| select(&c.name, c.ty)).collect();
+    let sql = format!("SELECT {} FROM {from}", columns.join(", "));
+    let mut stmt = conn.prepare(&sql).map_err(|e| format!("cannot read the monitored data: {e}"))?;
+    let mut rows = stmt.query(args).map_err(|e| format!("cannot read the monitored data: {e}"))?;
+    while let Some(row) = rows.next().map_err(|e| e.to_string())? {
+        for (j, column) in frame.columns.iter_mut().enumerate() {
+            match &mut column.values {
+                Values::Number(v) => {
+                    v.push(row.get::<_, Option<f64>>(j).map_err(|e| e.to_string())?.unwrap_or(f64::NAN))
+                }
+                Values::Category(v) => v.push(row.get::<_, Option<String>>(j).map_err(|e| e.to_string())?),
+            }
+        }
+    }
+    Ok(frame)
+}

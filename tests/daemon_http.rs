@@ -1,0 +1,273 @@
+//! `mlpc daemon` over real HTTP on loopback ports: drifted traffic fires a monitor's alert,
+//! which retrains the model (a new run in the store) and reaches a webhook; the admin API
+//! refuses a missing or wrong token and is off without one; a broken edit keeps the old plan.
+
+mod common;
+
+use common::mlpc;
+use serde_json::{json, Value};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+const NAME: &str = "churn-predictor";
+
+const MONITOR: &str = r#"monitor churn_drift on "churn-predictor" {
+  every     = 1s
+  window    = 1h
+  reference = churn_data.train
+  alert when drift_share() > 20% then retrain churn_model
+}
+"#;
+
+/// The churn example with a fast learner and a monitor that checks every second.
+struct Pipeline {
+    dir: tempfile::TempDir,
+}
+
+impl Pipeline {
+    fn new() -> Pipeline {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        std::fs::create_dir_all(&data).unwrap();
+        for f in ["customers.csv", "orders.parquet"] {
+            std::fs::copy(Path::new("examples/churn/data").join(f), data.join(f)).unwrap();
+        }
+        let p = Pipeline { dir };
+        p.write(MONITOR);
+        p
+    }
+    fn write(&self, monitor: &str) {
+        let text = std::fs::read_to_string("examples/churn/churn.mlp").unwrap();
+        let text = text[..text.find("monitor churn_drift").unwrap()].to_string() + monitor;
+        let text = text
+            .replace("gradient_boosting(trees = 200, depth = 6, learning_rate = 0.1)", "logistic_regression()")
+            .replace("  cv     = 5\n", "");
+        std::fs::write(self.file(), text).unwrap();
+    }
+    fn file(&self) -> PathBuf {
+        self.dir.path().join("churn.mlp")
+    }
+    fn state(&self) -> String {
+        self.dir.path().join("state").to_string_lossy().into_owned()
+    }
+    fn mlpc(&self, args: &[&str]) -> String {
+        let mut all: Vec<&str> = args.to_vec();
+        let st = self.state();
+        all.extend(["--state", &st]);
+        let (code, out, err) = mlpc(&all);
+        assert_eq!(code, 0, "mlpc {args:?}:\n{out}{err}");
+        out
+    }
+    fn daemon(&self, extra: &[&str], token: Option<&str>) -> Daemon {
+        let log = std::fs::File::create(self.dir.path().join("daemon.log")).unwrap();
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_mlpc-runtime"));
+        cmd.args(["daemon", &self.file().to_string_lossy(), "--state", &self.state()])
+            .args(["--addr", "127.0.0.1:0", "--api-addr", "127.0.0.1:0", "--tick-ms", "100", "--min-window", "50"])
+            .args(extra)
+            .env_remove("MLPC_WEBHOOK")
+            .env_remove("MLPC_ADMIN_TOKEN")
+            .stdout(Stdio::piped())
+            .stderr(log);
+        if let Some(t) = token {
+            cmd.env("MLPC_ADMIN_TOKEN", t);
+        }
+        let mut child = cmd.spawn().unwrap();
+        let mut out = BufReader::new(child.stdout.take().unwrap());
+        let (mut serve, mut api) = (None, None);
+        while api.is_none() {
+            let mut line = String::new();
+            assert!(out.read_line(&mut line).unwrap() > 0, "the daemon stopped: {}", self.log());
+            if let Some(a) = line.trim().strip_prefix("serving on ") {
+                serve = Some(a.to_string());
+            }
+            api = line.trim().strip_prefix("api on ").map(str::to_string);
+        }
+        Daemon { child, serve, api: api.unwrap_or_default(), http: reqwest::blocking::Client::new() }
+    }
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("daemon.log")).unwrap_or_default()
+    }
+}
+
+/// A running daemon, killed when dropped.
+struct Daemon {
+    child: Child,
+    serve: Option<String>,
+    api: String,
+    http: reqwest::blocking::Client,
+}
+
+impl Daemon {
+    fn admin(&self, path: &str, token: Option<&str>) -> (u16, Value) {
+        let mut r = self.http.get(format!("{}/admin{path}", self.api));
+        if let Some(t) = token {
+            r = r.bearer_auth(t);
+        }
+        let r = r.send().unwrap();
+        (r.status().as_u16(), r.json().unwrap_or(Value::Null))
+    }
+    /// SIGTERM, then the exit status.
+    fn stop(mut self) -> i32 {
+        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status.code().unwrap_or(-1);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        -1
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A loopback HTTP listener that answers 200 and hands over each request body.
+fn webhook() -> (String, mpsc::Receiver<Value>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/alerts", listener.local_addr().unwrap());
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut s) = stream else { return };
+            let mut reader = BufReader::new(s.try_clone().unwrap());
+            let mut length = 0;
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                    break;
+                }
+                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                    length = v.trim().parse().unwrap_or(0);
+                }
+            }
+            let mut body = vec![0; length];
+            let _ = reader.read_exact(&mut body);
+            let _ = s.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
+            if tx.send(serde_json::from_slice(&body).unwrap_or(Value::Null)).is_err() {
+                return;
+            }
+        }
+    });
+    (url, rx)
+}
+
+/// The drifted churn sample's rows as prediction requests: the customer's key (its
+/// features come from the online store) and the drifted base columns.
+fn drifted_requests(dir: &Path, rows: usize) -> Vec<Value> {
+    let out = dir.join("drifted");
+    let (code, o, e) = mlpc(&["example-data", "churn", "--drift", "--out", &out.to_string_lossy()]);
+    assert_eq!(code, 0, "{o}{e}");
+    let text = std::fs::read_to_string(out.join("customers.csv")).unwrap();
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let at = |name: &str| header.iter().position(|h| *h == name).unwrap();
+    lines
+        .take(rows)
+        .map(|l| {
+            let f: Vec<&str> = l.split(',').collect();
+            let num = |n: &str| f[at(n)].parse::<f64>().unwrap();
+            json!({
+                "customer_id": f[at("customer_id")].parse::<i64>().unwrap(), "plan": f[at("plan")], "region": f[at("region")],
+                "monthly_spend": num("monthly_spend"), "support_tickets": num("support_tickets"),
+                "tenure_months": num("tenure_months"),
+            })
+        })
+        .collect()
+}
+
+fn runs(p: &Pipeline) -> Vec<Value> {
+    serde_json::from_str(&p.mlpc(&["runs", "--json"])).unwrap()
+}
+
+#[test]
+fn a_drift_alert_retrains_and_reaches_the_webhook() {
+    let p = Pipeline::new();
+    p.mlpc(&["run", &p.file().to_string_lossy()]);
+    p.mlpc(&["promote", NAME, "1", "--stage", "production", "--by", "test"]);
+    let (url, alerts) = webhook();
+    let d = p.daemon(&["--webhook", &url], Some("s3cret"));
+    let serve = d.serve.clone().unwrap_or_else(|| panic!("not serving: {}", p.log()));
+    for chunk in drifted_requests(p.dir.path(), 300).chunks(50) {
+        let r = d.http.post(format!("{serve}/v1/models/{NAME}/predict")).json(&json!({ "instances": chunk })).send();
+        let r = r.unwrap();
+        assert_eq!(r.status().as_u16(), 200, "{}", r.text().unwrap());
+    }
+    let alert = alerts.recv_timeout(Duration::from_secs(60)).unwrap_or_else(|_| panic!("no alert: {}", p.log()));
+    assert_eq!(alert["monitor"], "churn_drift");
+    assert_eq!(alert["action"], "retrain churn_model");
+    assert!(alert["reason"].as_str().unwrap().starts_with("drift_share() > 20% (drift_share() = "), "{alert}");
+    // Edge-triggered: the condition stays true, and no second alert comes.
+    assert!(alerts.recv_timeout(Duration::from_secs(2)).is_err(), "the alert fired twice");
+    // The retraining run: a second run in which the model node ran again.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while Instant::now() < deadline {
+        let (_, status) = d.admin("/status", Some("s3cret"));
+        if status["last_run"].as_str().is_some_and(|l| l.starts_with("run 2 ")) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let (_, status) = d.admin("/status", Some("s3cret"));
+    assert_eq!(status["monitors"][0]["last_check"]["status"], "ok", "{status}");
+    assert_eq!(d.stop(), 0, "{}", p.log());
+    assert_eq!(runs(&p).len(), 2, "{}", p.log());
+    let second = p.mlpc(&["runs", "show", "2", "--json"]);
+    let second: Value = serde_json::from_str(&second).unwrap();
+    let model = second["nodes"].as_array().unwrap().iter().find(|n| n["id"] == "model:churn_model").cloned();
+    assert_eq!(model.unwrap_or_default()["status"], "ran", "{second}");
+}
+
+#[test]
+fn the_admin_api_needs_the_token() {
+    let p = Pipeline::new();
+    let d = p.daemon(&[], Some("s3cret"));
+    assert_eq!(d.admin("/status", None).0, 401);
+    assert_eq!(d.admin("/status", Some("wrong")).0, 401);
+    let (code, status) = d.admin("/status", Some("s3cret"));
+    assert_eq!(code, 200);
+    assert_eq!(status["monitors"][0]["name"], "churn_drift");
+    assert_eq!(status["schedule"], "0 2 * * *");
+    assert_eq!(d.stop(), 0, "{}", p.log());
+
+    let off = p.daemon(&[], None);
+    let (code, body) = off.admin("/status", Some("s3cret"));
+    assert_eq!(code, 403);
+    assert!(body["error"].as_str().unwrap().contains("MLPC_ADMIN_TOKEN"), "{body}");
+    assert!(p.log().contains("the admin API is off"));
+}
+
+#[test]
+fn a_broken_edit_keeps_the_running_plan() {
+    let p = Pipeline::new();
+    let d = p.daemon(&[], Some("t"));
+    let every = |d: &Daemon| d.admin("/status", Some("t")).1["monitors"][0]["every_ms"].clone();
+    assert_eq!(every(&d), 1000);
+    let wait_for = |what: &str| {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let reload = d.admin("/status", Some("t")).1["last_reload"].clone();
+            if reload.as_str().is_some_and(|r| r.starts_with(what)) || Instant::now() > deadline {
+                return reload;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    };
+    p.write(&MONITOR.replace("every     = 1s", "every     = oops"));
+    let kept = wait_for("kept");
+    assert!(kept.as_str().unwrap_or_default().starts_with("kept the running program"), "{kept}");
+    assert_eq!(every(&d), 1000);
+    p.write(&MONITOR.replace("every     = 1s", "every     = 2s"));
+    assert_eq!(wait_for("reloaded"), "reloaded");
+    assert_eq!(every(&d), 2000);
+    assert_eq!(d.stop(), 0, "{}", p.log());
+}
