@@ -4,7 +4,7 @@
 
 use duckdb::{params, AccessMode, Config, Connection};
 use mlpc_compiler::types::Type;
-use mlpc_runtime::Store;
+use mlpc_runtime::{frames, Store};
 use mlpc_train::{Column, Frame, InputType, Values};
 use std::path::Path;
 
@@ -15,17 +15,6 @@ pub struct Window {
     pub latencies_ms: Vec<f64>,
     /// `(request_id, row_number, prediction JSON)` per logged row, to join labels with.
     pub predictions: Vec<(String, i32, String)>,
-}
-
-/// How a declared column enters a drift test; `None` for types a model does not take.
-fn input_type(ty: Type) -> Option<InputType> {
-    match ty {
-        Type::Int => Some(InputType::Int),
-        Type::Float | Type::Percent | Type::Duration => Some(InputType::Float),
-        Type::Bool => Some(InputType::Bool),
-        Type::Category | Type::String => Some(InputType::Category),
-        _ => None,
-    }
 }
 
 fn quoted(name: &str) -> String {
@@ -41,13 +30,7 @@ pub fn reference(state: &Path, node: &str, inputs: &[(String, Type)]) -> Result<
         })?;
         store.artifact_path(&sha, "parquet")
     };
-    let conn = Connection::open_in_memory().map_err(|e| format!("cannot start DuckDB: {e}"))?;
-    let select = |name: &str, it: InputType| match it {
-        InputType::Category => format!("CAST({} AS VARCHAR)", quoted(name)),
-        _ => format!("CAST({} AS DOUBLE)", quoted(name)),
-    };
-    let from = format!("read_parquet('{}')", path.to_string_lossy().replace('\'', "''"));
-    frame(&conn, inputs, select, &from, &[])
+    frames::read(&path, inputs)
 }
 
 /// The logged requests of `model` since `since_micros` (UTC); empty when nothing was logged.
@@ -86,7 +69,8 @@ fn typed(inputs: &[(String, Type)]) -> Result<Vec<(&str, InputType)>, String> {
     inputs
         .iter()
         .map(|(n, t)| {
-            let it = input_type(*t).ok_or_else(|| format!("column `{n}` is a {t}, which drift tests cannot take"))?;
+            let it = frames::input_type(*t)
+                .ok_or_else(|| format!("column `{n}` is a {t}, which drift tests cannot take"))?;
             Ok((n.as_str(), it))
         })
         .collect()

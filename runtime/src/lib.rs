@@ -6,7 +6,7 @@ mod cache;
 pub mod card;
 pub mod datagen;
 mod executor;
-mod frames;
+pub mod frames;
 pub mod history;
 mod nodes;
 mod registration;
