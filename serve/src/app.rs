@@ -1,17 +1,21 @@
 //! The served models and what requests share: each name's current version behind an
-//! atomic swap, its online features, counters, and the one path every protocol's
-//! prediction takes (fill features, check, score, count, log).
+//! atomic swap, its canary, shadow and fallback versions, online features, counters, and
+//! the one path every protocol's prediction takes (route, fill features, check, score,
+//! fall back, count, log, mirror).
 
+use crate::canary::{self, Phase, Record, Rollout};
 use crate::error::ApiError;
 use crate::features::{self, Online};
 use crate::input::Columns;
-use crate::metrics::{Metrics, ModelName, ModelVersion};
+use crate::metrics::{Metrics, ModelName, ModelOutcome, ModelVersion};
 use crate::model::{LoadError, Loaded};
 use crate::request_log::{Entry, RequestLog};
+use crate::shadow::Shadow;
 use crate::spec::Spec;
 use arc_swap::{ArcSwap, ArcSwapOption};
 use mlpc_runtime::{registry, Store};
 use mlpc_train::scorer::Output;
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -40,6 +44,11 @@ pub struct Served {
     slot: ArcSwap<Slot>,
     online: ArcSwapOption<Online>,
     pub stats: Stats,
+    /// The version that served before the current one, for `fallback = previous`.
+    pub previous: ArcSwapOption<Loaded>,
+    pub shadow: Arc<Shadow>,
+    /// The latest canary, running or finished.
+    pub rollout: ArcSwapOption<Rollout>,
 }
 
 impl Served {
@@ -68,6 +77,8 @@ impl Served {
     }
 }
 
+type Scored = Arc<Vec<(String, Output)>>;
+
 /// A prediction made.
 pub struct Inference {
     pub loaded: Arc<Loaded>,
@@ -86,15 +97,27 @@ pub struct App {
     seq: AtomicU64,
 }
 
-fn now_micros() -> i64 {
+pub fn now_micros() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_micros() as i64)
 }
 
 /// What the registry and the latest run say each name should serve, read in one short
 /// visit to the tracking store.
 struct Wanted {
-    version: Result<(i64, String, PathBuf), String>,
+    version: Result<Target, String>,
     online: Option<Result<features::Files, String>>,
+    /// The shadow stage's version, when the block names one.
+    shadow: Option<Result<Target, String>>,
+    /// A canary of the stage's version that was running (or failed) before a restart, and
+    /// its stable version.
+    resume: Option<(Record, Result<Target, String>)>,
+}
+
+/// A registered version and where its artifact is.
+struct Target {
+    version: i64,
+    sha: String,
+    path: PathBuf,
 }
 
 impl App {
@@ -106,6 +129,9 @@ impl App {
                     slot: ArcSwap::from_pointee(Slot::NotReady("not loaded yet".into())),
                     online: ArcSwapOption::empty(),
                     stats: Stats::default(),
+                    previous: ArcSwapOption::empty(),
+                    shadow: Arc::default(),
+                    rollout: ArcSwapOption::empty(),
                     spec,
                 })
             })
@@ -141,7 +167,15 @@ impl App {
     pub fn reload(&self) -> Result<(), String> {
         let wanted = self.wanted()?;
         for (served, want) in self.models.iter().zip(wanted) {
-            self.reload_model(served, want.version);
+            match want.resume {
+                Some((record, stable)) if !matches!(&*served.slot(), Slot::Ready(_)) => {
+                    self.resume(served, want.version, record, stable)
+                }
+                _ => self.reload_model(served, want.version),
+            }
+            if let Some(shadow) = want.shadow {
+                self.reload_shadow(served, shadow);
+            }
             if let Some(files) = want.online {
                 self.reload_online(served, files);
             }
@@ -152,7 +186,12 @@ impl App {
     fn wanted(&self) -> Result<Vec<Wanted>, String> {
         let store = Store::open_read_only(&self.state)?;
         let summaries = registry::models(&store)?;
-        let read = |spec: &Spec| -> Result<(i64, String, PathBuf), String> {
+        let target = |name: &str, version: i64| -> Result<Target, String> {
+            let sha = registry::version(&store, name, version)?.artifact_sha256;
+            Ok(Target { version, path: store.artifact_path(&sha, "onnx"), sha })
+        };
+        let holder = |name: &str, stage: &str| summaries.iter().find(|s| s.name == name)?.stages.get(stage).copied();
+        let read = |spec: &Spec| -> Result<Target, String> {
             let Some(summary) = summaries.iter().find(|s| s.name == spec.name) else {
                 return Err(format!(
                     "`{}` is not in the registry in {}: `mlpc run` the pipeline so its register block registers a version",
@@ -166,9 +205,23 @@ impl App {
                     spec.name, spec.stage, spec.name, spec.stage
                 ));
             };
-            let sha = registry::version(&store, &spec.name, version)?.artifact_sha256;
-            let path = store.artifact_path(&sha, "onnx");
-            Ok((version, sha, path))
+            target(&spec.name, version)
+        };
+        let resume = |spec: &Spec| {
+            spec.canary.as_ref()?;
+            let record = canary::load(&self.state, &spec.name)
+                .filter(|r| matches!(r.phase, Phase::Running | Phase::RolledBack))
+                .filter(|r| holder(&spec.name, &spec.stage) == Some(r.candidate))?;
+            let stable = target(&spec.name, record.stable);
+            Some((record, stable))
+        };
+        let shadow = |spec: &Spec| {
+            let stage = spec.shadow.as_ref()?;
+            Some(
+                holder(&spec.name, stage)
+                    .ok_or_else(|| format!("no version is in {stage}"))
+                    .and_then(|v| target(&spec.name, v)),
+            )
         };
         Ok(self
             .models
@@ -176,13 +229,27 @@ impl App {
             .map(|m| Wanted {
                 version: read(&m.spec),
                 online: m.spec.features.as_ref().map(|f| features::locate(&store, f)),
+                shadow: shadow(&m.spec),
+                resume: resume(&m.spec),
             })
             .collect())
     }
 
-    fn reload_model(&self, served: &Served, want: Result<(i64, String, PathBuf), String>) {
+    /// Loads a version, counting loads and integrity refusals.
+    fn load(&self, name: &str, t: &Target) -> Result<Arc<Loaded>, LoadError> {
+        let loaded = Loaded::load(name, t.version, &t.path, &t.sha, self.pool).inspect_err(|e| {
+            if let LoadError::Integrity(_) = e {
+                self.metrics.integrity_refusals.get_or_create(&ModelName { model: name.into() }).inc();
+            }
+        })?;
+        let labels = ModelVersion { model: name.into(), version: t.version.to_string() };
+        self.metrics.loads.get_or_create(&labels).inc();
+        Ok(Arc::new(loaded))
+    }
+
+    fn reload_model(&self, served: &Served, want: Result<Target, String>) {
         let name = &served.spec.name;
-        let (version, sha, path) = match want {
+        let want = match want {
             Ok(w) => w,
             Err(why) => {
                 if let Slot::Ready(m) = &*served.slot() {
@@ -195,33 +262,108 @@ impl App {
             }
         };
         let current = served.slot();
-        if matches!(&*current, Slot::Ready(m) if m.version == version && m.sha256 == sha) {
-            return;
-        }
-        match Loaded::load(name, version, &path, &sha, self.pool) {
-            Ok(m) => {
-                let labels = ModelVersion { model: name.clone(), version: version.to_string() };
-                self.metrics.loads.get_or_create(&labels).inc();
-                let from = match &*current {
-                    Slot::Ready(old) => format!("version {}", old.version),
-                    Slot::NotReady(_) => "nothing".into(),
-                };
-                tracing::info!(model = %name, version, stage = %served.spec.stage, "serving version {version} (was {from})");
-                served.slot.store(Arc::new(Slot::Ready(Arc::new(m))));
-            }
-            Err(e) => {
-                if let LoadError::Integrity(_) = e {
-                    self.metrics.integrity_refusals.get_or_create(&ModelName { model: name.clone() }).inc();
+        let rollout = served.rollout.load_full();
+        if let Slot::Ready(m) = &*current {
+            if m.version == want.version && m.sha256 == want.sha {
+                if let Some(r) = rollout.filter(|r| r.running()) {
+                    r.supersede(&self.state, format!("{} moved back to version {}", served.spec.stage, m.version));
                 }
+                return;
+            }
+        }
+        if let Some(r) = rollout.as_ref().filter(|r| r.candidate.version == want.version) {
+            match r.record().phase {
+                Phase::Running => return,
+                Phase::RolledBack => {
+                    return tracing::warn!(model = %name, version = want.version, "version {} failed its canary and is not served, though {} still holds it", want.version, served.spec.stage)
+                }
+                Phase::Promoted | Phase::Superseded => {}
+            }
+        }
+        let loaded = match self.load(name, &want) {
+            Ok(m) => m,
+            Err(e) => {
                 match &*current {
                     Slot::Ready(old) => {
-                        tracing::error!(model = %name, version, "{e}; version {} keeps serving", old.version)
+                        tracing::error!(model = %name, version = want.version, "{e}; version {} keeps serving", old.version)
                     }
                     Slot::NotReady(_) => {
-                        tracing::error!(model = %name, version, "{e}");
+                        tracing::error!(model = %name, version = want.version, "{e}");
                         served.slot.store(Arc::new(Slot::NotReady(e.to_string())));
                     }
                 }
+                return;
+            }
+        };
+        if let Some(r) = rollout.filter(|r| r.running()) {
+            r.supersede(&self.state, format!("{} moved on to version {}", served.spec.stage, want.version));
+        }
+        match (&*current, &served.spec.canary) {
+            (Slot::Ready(stable), Some(config)) => {
+                let r = Rollout::start(&self.state, &served.spec.stage, config.clone(), stable.clone(), loaded, None);
+                served.rollout.store(Some(Arc::new(r)));
+            }
+            _ => self.swap(served, loaded),
+        }
+    }
+
+    /// Serves `loaded` from now on; the version it replaces becomes the previous one.
+    fn swap(&self, served: &Served, loaded: Arc<Loaded>) {
+        let current = served.slot();
+        let from = match &*current {
+            Slot::Ready(old) => {
+                served.previous.store(Some(old.clone()));
+                format!("version {}", old.version)
+            }
+            Slot::NotReady(_) => "nothing".into(),
+        };
+        tracing::info!(model = %served.spec.name, version = loaded.version, stage = %served.spec.stage, "serving version {} (was {from})", loaded.version);
+        served.slot.store(Arc::new(Slot::Ready(loaded)));
+    }
+
+    /// After a restart in the middle of a canary: the stable version serves again and the
+    /// canary goes on at its step (or, when it had failed, the candidate stays out).
+    fn resume(&self, served: &Served, want: Result<Target, String>, record: Record, stable: Result<Target, String>) {
+        let name = &served.spec.name;
+        let stable = match stable.and_then(|t| self.load(name, &t).map_err(|e| e.to_string())) {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::error!(model = %name, "cannot load the canary's stable version {}: {e}", record.stable);
+                return self.reload_model(served, want);
+            }
+        };
+        self.swap(served, stable.clone());
+        let (Phase::Running, Ok(want), Some(config)) = (record.phase, want, &served.spec.canary) else {
+            return tracing::warn!(model = %name, "version {} failed its canary; version {} serves", record.candidate, record.stable);
+        };
+        match self.load(name, &want) {
+            Ok(candidate) => {
+                let r =
+                    Rollout::start(&self.state, &served.spec.stage, config.clone(), stable, candidate, Some(record));
+                served.rollout.store(Some(Arc::new(r)));
+            }
+            Err(e) => tracing::error!(model = %name, "the canary's candidate cannot load: {e}"),
+        }
+    }
+
+    fn reload_shadow(&self, served: &Served, want: Result<Target, String>) {
+        let name = &served.spec.name;
+        let current = served.shadow.loaded.load_full();
+        match want {
+            Ok(t) if current.as_ref().is_some_and(|c| c.version == t.version && c.sha256 == t.sha) => {}
+            Ok(t) => match self.load(name, &t) {
+                Ok(m) => {
+                    tracing::info!(model = %name, version = t.version, "shadowing version {}", t.version);
+                    served.shadow.reset();
+                    served.shadow.loaded.store(Some(m));
+                }
+                Err(e) => tracing::error!(model = %name, version = t.version, "no shadow: {e}"),
+            },
+            Err(why) => {
+                if current.is_some() {
+                    tracing::info!(model = %name, "shadowing stops: {why}");
+                }
+                served.shadow.loaded.store(None);
             }
         }
     }
@@ -245,18 +387,60 @@ impl App {
         }
     }
 
-    /// The one prediction path: fill online features, check the columns against the
-    /// model's inputs, score, count and log.
-    pub fn infer(&self, served: &Served, mut columns: Columns, request_id: String) -> Result<Inference, ApiError> {
-        let started = Instant::now();
-        let loaded = served.ready()?;
+    /// Fills online features, checks the columns against a version's inputs and scores
+    /// them; a panic while scoring is an error like any other.
+    fn score(&self, served: &Served, loaded: &Loaded, mut columns: Columns) -> Result<(Scored, Columns), ApiError> {
         if let Some(online) = served.online.load().as_ref() {
             let takes_key = loaded.inputs.iter().any(|p| p.name == online.source.key);
             online.fill(&mut columns, takes_key)?;
         }
         let frame = columns.to_frame(&loaded.inputs)?;
-        let outputs = loaded.score(&frame).map_err(|e| ApiError::internal(format!("scoring failed: {e}")))?;
-        let outputs = Arc::new(outputs);
+        let outputs = catch_unwind(AssertUnwindSafe(|| loaded.score(&frame)))
+            .unwrap_or_else(|_| Err("the scorer panicked".into()))
+            .map_err(|e| ApiError::internal(format!("scoring failed on version {}: {e}", loaded.version)))?;
+        Ok((Arc::new(outputs), columns))
+    }
+
+    /// The one prediction path: the version to ask (a canary's candidate for its share of
+    /// request ids, else the one serving), a second one when that fails (a canary's stable
+    /// version, or with `fallback = previous` the previous one), then count, log and
+    /// mirror to the shadow.
+    pub fn infer(&self, served: &Served, columns: Columns, request_id: String) -> Result<Inference, ApiError> {
+        let started = Instant::now();
+        let serving = served.ready()?;
+        let rollout = served.rollout.load_full().filter(|r| r.routes(&request_id));
+        let (first, backup) = match &rollout {
+            Some(r) => (r.candidate.clone(), Some(r.stable.clone())),
+            None => (serving, served.previous.load_full().filter(|_| served.spec.fallback)),
+        };
+        let spare = backup.as_ref().map(|_| columns.clone());
+        let attempt = self.score(served, &first, columns);
+        let first_ms = started.elapsed().as_secs_f64() * 1000.0;
+        let (loaded, (outputs, columns)) = match (attempt, backup, spare) {
+            (Ok(done), ..) => {
+                if let Some(r) = &rollout {
+                    r.window.record(first_ms, false, false);
+                }
+                (first, done)
+            }
+            // A candidate is tried on anything; the serving version only on its own failures.
+            (Err(e), Some(backup), Some(spare)) if rollout.is_some() || e.status.is_server_error() => {
+                let done = self.score(served, &backup, spare)?;
+                if let Some(r) = &rollout {
+                    r.window.record(first_ms, true, true);
+                }
+                let labels = ModelVersion { model: served.spec.name.clone(), version: first.version.to_string() };
+                self.metrics.fallbacks.get_or_create(&labels).inc();
+                tracing::warn!(model = %served.spec.name, failed = first.version, answered = backup.version, request_id = %request_id, "fallback: {}", e.message);
+                (backup, done)
+            }
+            (Err(e), ..) => {
+                if let Some(r) = rollout.filter(|_| e.status.is_server_error()) {
+                    r.window.record(first_ms, true, false);
+                }
+                return Err(e);
+            }
+        };
         let elapsed = started.elapsed();
         let labels = ModelVersion { model: served.spec.name.clone(), version: loaded.version.to_string() };
         self.metrics.latency.get_or_create(&labels).observe(elapsed.as_secs_f64());
@@ -266,6 +450,7 @@ impl App {
         let at_micros = now_micros();
         served.stats.last_ms.store((at_micros / 1000) as u64, Ordering::Relaxed);
         let rows = columns.rows;
+        served.shadow.mirror(&self.metrics, &loaded, &outputs, &columns);
         if let Some(log) = &self.log {
             log.log(Entry {
                 at_micros,
@@ -298,6 +483,26 @@ impl App {
             }
         }
         result
+    }
+
+    /// Reads the gates of every canary whose interval has passed and acts on the verdicts;
+    /// returns them by model. Blocking (the registry and audit log are written).
+    pub fn tick(&self) -> Vec<(String, canary::Verdict)> {
+        let mut verdicts = Vec::new();
+        for served in &self.models {
+            let Some(r) = served.rollout.load_full() else { continue };
+            let name = ModelName { model: served.spec.name.clone() };
+            if let Some(v) = r.evaluate(&self.state) {
+                if v.outcome == canary::Outcome::Promoted {
+                    self.swap(served, r.candidate.clone());
+                }
+                let labels = ModelOutcome { model: name.model.clone(), outcome: v.outcome.name().into() };
+                self.metrics.canary_decisions.get_or_create(&labels).inc();
+                verdicts.push((served.spec.name.clone(), v));
+            }
+            self.metrics.canary_weight.get_or_create(&name).set(r.share());
+        }
+        verdicts
     }
 
     /// Whether every served name has a version loaded.

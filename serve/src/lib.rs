@@ -1,11 +1,17 @@
 //! `mlpc serve`: the registered models of a pipeline's `serve` blocks on ONNX Runtime,
 //! behind the Open Inference Protocol v2, MLflow's scoring protocol and plain JSON, with
-//! Prometheus metrics, a request log, and stage changes picked up without a restart.
+//! Prometheus metrics, a request log, and stage changes picked up without a restart;
+//! new versions roll out as canaries, a shadow version sees copies of the traffic, the
+//! previous version answers when the serving one fails, and labels come back as feedback.
 
 mod app;
+mod canary;
 mod error;
 mod features;
+mod feedback;
+mod gates;
 mod input;
+mod live_metrics;
 mod metrics;
 mod mlflow;
 mod model;
@@ -13,7 +19,9 @@ mod oip;
 mod predict;
 mod request_log;
 mod router;
+mod shadow;
 mod spec;
+mod status;
 mod watch;
 
 use app::App;
@@ -21,7 +29,15 @@ use mlpc_compiler::plan::Plan;
 use request_log::RequestLog;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+pub use canary::{Outcome, Phase, Record, Verdict};
+pub use live_metrics::Live;
+pub use request_log::Labelled;
+
+/// How often the server's own timer looks for canaries whose interval has passed.
+const TICK: Duration = Duration::from_millis(250);
 
 pub struct Options {
     /// The state folder: registry, artifacts, and the request log the server writes.
@@ -31,8 +47,49 @@ pub struct Options {
     pub body_limit: usize,
 }
 
+/// The running server, for a process that embeds it (`mlpc daemon`). It does not keep
+/// the server alive: once the server has stopped, every call says so.
+#[derive(Clone)]
+pub struct Handle(Weak<App>);
+
+impl Handle {
+    fn app(&self) -> Result<Arc<App>, String> {
+        self.0.upgrade().ok_or_else(|| "the server has stopped".to_string())
+    }
+
+    /// Reads the gates of every canary whose interval has passed and acts on the verdicts
+    /// (advance, promote, roll back); returns them by model. The server's own timer does
+    /// the same every 250 ms, so calling it is optional; a canary is never judged twice
+    /// within one interval. Blocking: call it off async threads.
+    pub fn tick(&self) -> Result<Vec<(String, Verdict)>, String> {
+        Ok(self.app()?.tick())
+    }
+
+    /// A model's latest canary (running or finished), with its last verdict.
+    pub fn canary(&self, model: &str) -> Result<Option<Record>, String> {
+        let app = self.app()?;
+        let served = app.served(model).map_err(|e| e.message)?;
+        Ok(served.rollout.load_full().map(|r| r.record()))
+    }
+
+    /// `model`'s predictions logged since `since` that have a label sent back (the latest
+    /// label of each), oldest first: what accuracy, AUC and the like are computed on.
+    /// Blocking: call it off async threads.
+    pub fn labelled_window(&self, model: &str, since: SystemTime) -> Result<Vec<Labelled>, String> {
+        let app = self.app()?;
+        app.served(model).map_err(|e| e.message)?;
+        let since_micros = since.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_micros() as i64);
+        app.log.as_ref().ok_or("no request log is open")?.labelled_window(model, since_micros)
+    }
+}
+
 /// Serves until SIGTERM or Ctrl-C; `listening` is told the bound address first.
 pub fn run(plan: &Plan, opts: &Options, listening: impl FnOnce(SocketAddr)) -> Result<(), String> {
+    serve(plan, opts, |addr, _| listening(addr))
+}
+
+/// As [`run`], and `ready` is also given a [`Handle`] on the server.
+pub fn serve(plan: &Plan, opts: &Options, ready: impl FnOnce(SocketAddr, Handle)) -> Result<(), String> {
     let specs = spec::specs(plan)?;
     // Where training finds it too: `$MLPC_LIB_DIR`, else the checkout's `.deps/lib`.
     let default_dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../.deps/lib");
@@ -50,13 +107,15 @@ pub fn run(plan: &Plan, opts: &Options, listening: impl FnOnce(SocketAddr)) -> R
             format!("cannot listen on {}: {e} (is another server there? pick one with --addr)", opts.addr)
         })?;
         let addr = listener.local_addr().map_err(|e| e.to_string())?;
-        listening(addr);
+        ready(addr, Handle(Arc::downgrade(&app)));
         let watcher = tokio::spawn(watch::changes(app.clone()));
+        let ticker = tokio::spawn(ticks(app.clone()));
         let result = axum::serve(listener, router::router(app.clone(), opts.body_limit))
             .with_graceful_shutdown(stop_signal())
             .await
             .map_err(|e| format!("the server failed: {e}"));
         watcher.abort();
+        ticker.abort();
         result
     });
     drop(runtime);
@@ -64,6 +123,18 @@ pub fn run(plan: &Plan, opts: &Options, listening: impl FnOnce(SocketAddr)) -> R
     drop(app);
     writer.join();
     served
+}
+
+/// Drives the canaries: runs until aborted.
+async fn ticks(app: Arc<App>) {
+    let mut every = tokio::time::interval(TICK);
+    loop {
+        every.tick().await;
+        let app = app.clone();
+        if let Err(e) = tokio::task::spawn_blocking(move || app.tick()).await {
+            tracing::error!("canary tick stopped: {e}");
+        }
+    }
 }
 
 /// SIGTERM or Ctrl-C.

@@ -2,6 +2,8 @@
 //! `<state>/requests.duckdb` (a file the server owns, so `state.duckdb` stays free for the
 //! registry commands) by a background thread in batches. The request path only tries a
 //! bounded queue: when it is full the row is dropped and counted, never waited for.
+//! Labels sent back (`feedback`) go through the same thread, which also answers
+//! [`RequestLog::labelled_window`]: one connection holds the file.
 
 use crate::input::Columns;
 use crate::model::Loaded;
@@ -20,7 +22,39 @@ const BATCH: usize = 1_024;
 
 const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS requests (
   time TIMESTAMP, model VARCHAR, version BIGINT, request_id VARCHAR, row_number INTEGER,
-  inputs VARCHAR, prediction VARCHAR, latency_ms DOUBLE)";
+  inputs VARCHAR, prediction VARCHAR, latency_ms DOUBLE);
+CREATE TABLE IF NOT EXISTS feedback (
+  time TIMESTAMP, model VARCHAR, request_id VARCHAR, row_number INTEGER, label VARCHAR)";
+
+/// A label sent back for one predicted row.
+#[derive(Clone, Debug)]
+pub struct Label {
+    pub request_id: String,
+    /// 1-based, as in `requests`.
+    pub row_number: i32,
+    pub label: String,
+}
+
+/// A logged prediction with the label sent back for it (the latest, when several were).
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Labelled {
+    /// When it was predicted, in microseconds since the Unix epoch.
+    pub at_micros: i64,
+    pub version: i64,
+    pub request_id: String,
+    pub row_number: i32,
+    /// As the request log holds it: `{"label", "probabilities"}` or `{"value"}`.
+    pub prediction: serde_json::Value,
+    pub label: String,
+}
+
+type Reply = tokio::sync::oneshot::Sender<Result<Vec<Labelled>, String>>;
+
+enum Message {
+    Request(Entry),
+    Labels { at_micros: i64, model: String, labels: Vec<Label> },
+    Window { model: String, since_micros: i64, reply: Reply },
+}
 
 /// One answered request.
 pub struct Entry {
@@ -33,7 +67,7 @@ pub struct Entry {
 }
 
 pub struct RequestLog {
-    tx: mpsc::Sender<Entry>,
+    tx: mpsc::Sender<Message>,
     dropped: Counter,
 }
 
@@ -51,22 +85,40 @@ impl RequestLog {
         let conn =
             Connection::open(path).map_err(|e| format!("cannot open the request log {}: {e}", path.display()))?;
         conn.execute_batch(SCHEMA).map_err(|e| format!("cannot set up the request log {}: {e}", path.display()))?;
-        let (tx, mut rx) = mpsc::channel::<Entry>(CAPACITY);
+        let (tx, mut rx) = mpsc::channel::<Message>(CAPACITY);
         let shown = path.display().to_string();
         let handle = std::thread::spawn(move || {
             let mut batch = Vec::with_capacity(BATCH);
-            while let Some(first) = rx.blocking_recv() {
-                batch.push(first);
-                while batch.len() < BATCH {
-                    match rx.try_recv() {
-                        Ok(e) => batch.push(e),
-                        Err(_) => break,
-                    }
-                }
-                if let Err(e) = write(&conn, &batch) {
+            let flush = |batch: &mut Vec<Entry>| {
+                if let Err(e) = write(&conn, batch) {
                     tracing::error!("request log {shown}: {e}");
                 }
                 batch.clear();
+            };
+            while let Some(mut next) = rx.blocking_recv() {
+                loop {
+                    match next {
+                        Message::Request(e) => batch.push(e),
+                        Message::Labels { at_micros, model, labels } => {
+                            flush(&mut batch);
+                            if let Err(e) = add_labels(&conn, at_micros, &model, &labels) {
+                                tracing::error!("request log {shown}: {e}");
+                            }
+                        }
+                        Message::Window { model, since_micros, reply } => {
+                            flush(&mut batch);
+                            let _ = reply.send(window(&conn, &model, since_micros).map_err(|e| e.to_string()));
+                        }
+                    }
+                    if batch.len() >= BATCH {
+                        break;
+                    }
+                    match rx.try_recv() {
+                        Ok(m) => next = m,
+                        Err(_) => break,
+                    }
+                }
+                flush(&mut batch);
             }
         });
         Ok((RequestLog { tx, dropped }, Writer(handle)))
@@ -74,10 +126,62 @@ impl RequestLog {
 
     /// Queues an entry, or drops and counts it when the writer is behind.
     pub fn log(&self, entry: Entry) {
-        if self.tx.try_send(entry).is_err() {
+        if self.tx.try_send(Message::Request(entry)).is_err() {
             self.dropped.inc();
         }
     }
+
+    /// Queues labels sent back for `model`'s predictions; an error when the queue is full.
+    pub fn add_labels(&self, model: &str, labels: Vec<Label>) -> Result<(), String> {
+        let m = Message::Labels { at_micros: crate::app::now_micros(), model: model.into(), labels };
+        self.tx.try_send(m).map_err(|_| "the request log is behind: send the labels again shortly".to_string())
+    }
+
+    /// `model`'s predictions logged since `since_micros` that have a label, joined to the
+    /// latest label of each. Blocking: call it off the async runtime's threads.
+    pub fn labelled_window(&self, model: &str, since_micros: i64) -> Result<Vec<Labelled>, String> {
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        self.tx
+            .blocking_send(Message::Window { model: model.into(), since_micros, reply })
+            .map_err(|_| "the request log has stopped".to_string())?;
+        answer.blocking_recv().map_err(|_| "the request log has stopped".to_string())?
+    }
+}
+
+fn add_labels(conn: &Connection, at_micros: i64, model: &str, labels: &[Label]) -> duckdb::Result<()> {
+    let mut appender = conn.appender("feedback")?;
+    for l in labels {
+        appender.append_row(params![
+            DbValue::Timestamp(TimeUnit::Microsecond, at_micros),
+            model,
+            l.request_id,
+            l.row_number,
+            l.label
+        ])?;
+    }
+    appender.flush()
+}
+
+fn window(conn: &Connection, model: &str, since_micros: i64) -> duckdb::Result<Vec<Labelled>> {
+    let mut stmt = conn.prepare(
+        "WITH f AS (SELECT request_id, row_number, arg_max(label, time) AS label FROM feedback
+                    WHERE model = ? GROUP BY request_id, row_number)
+         SELECT epoch_us(r.time), r.version, r.request_id, r.row_number, r.prediction, f.label
+         FROM requests r JOIN f USING (request_id, row_number)
+         WHERE r.model = ? AND r.time >= make_timestamp(?) ORDER BY r.time",
+    )?;
+    let rows = stmt.query_map(params![model, model, since_micros], |r| {
+        let prediction: String = r.get(4)?;
+        Ok(Labelled {
+            at_micros: r.get(0)?,
+            version: r.get(1)?,
+            request_id: r.get(2)?,
+            row_number: r.get(3)?,
+            prediction: serde_json::from_str(&prediction).unwrap_or(serde_json::Value::Null),
+            label: r.get(5)?,
+        })
+    })?;
+    rows.collect()
 }
 
 fn write(conn: &Connection, batch: &[Entry]) -> duckdb::Result<()> {

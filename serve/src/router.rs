@@ -2,7 +2,7 @@
 
 use crate::app::App;
 use crate::error::ApiError;
-use crate::{mlflow, oip, predict};
+use crate::{feedback, mlflow, oip, predict, status};
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{header, HeaderMap};
 use axum::response::{IntoResponse, Response};
@@ -82,6 +82,9 @@ pub fn router(app: Arc<App>, body_limit: usize) -> Router {
         .route("/health", get(mlflow::ping))
         .route("/version", get(mlflow::version))
         .route("/v1/models/{name}/predict", post(predict::predict))
+        .route("/v1/models/{name}/feedback", post(feedback::feedback))
+        .route("/v1/models/{name}/canary", get(status::canary))
+        .route("/v1/models/{name}/shadow", get(status::shadow))
         .route("/metrics", get(metrics))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(body_limit))

@@ -13,6 +13,12 @@ pub struct Spec {
     /// The registry stage whose version is served.
     pub stage: String,
     pub features: Option<FeatureSource>,
+    /// How a new version in the stage takes over; None: at once.
+    pub canary: Option<crate::canary::Config>,
+    /// The stage whose version gets a copy of every request (`shadow = staging`).
+    pub shadow: Option<String>,
+    /// Whether the previous version answers when the serving one fails (`fallback = previous`).
+    pub fallback: bool,
 }
 
 /// Where a served model's inputs are looked up by entity key.
@@ -40,6 +46,12 @@ struct ServeDef {
     model: String,
     #[serde(default)]
     features: Option<String>,
+    #[serde(default)]
+    canary: Option<crate::canary::Config>,
+    #[serde(default)]
+    shadow: Option<String>,
+    #[serde(default)]
+    fallback: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -77,7 +89,14 @@ fn spec(plan: &Plan, n: &Node) -> Result<Spec, String> {
         Some(view) => Some(feature_source(plan, view, &inputs)?),
         None => None,
     };
-    Ok(Spec { name: d.registered, stage: d.stage, features })
+    Ok(Spec {
+        name: d.registered,
+        stage: d.stage,
+        features,
+        canary: d.canary,
+        shadow: d.shadow,
+        fallback: d.fallback.as_deref() == Some("previous"),
+    })
 }
 
 fn feature_source(plan: &Plan, view: &str, inputs: &[String]) -> Result<FeatureSource, String> {

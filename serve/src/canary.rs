@@ -1,0 +1,344 @@
+//! Canary rollouts (Argo Rollouts / Flagger semantics): when a serve block's stage gets a
+//! new version while another serves, the candidate takes a growing share of requests, step
+//! by step. After each interval the gates are read on the candidate's window: too few
+//! requests wait; `rollback when` true aborts (all traffic back to stable, the stage moved
+//! back in the registry); `promote when` true advances (after the last step the candidate
+//! becomes stable); neither holds the step. The state is kept in
+//! `<state>/canary/<name>.json`, so a restart resumes at the recorded step, and every
+//! decision goes to the audit log.
+
+use crate::gates::Gate;
+use crate::live_metrics::{Live, Window};
+use crate::model::Loaded;
+use mlpc_runtime::audit::{self, Action};
+use mlpc_runtime::{registry, Store};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// Who the registry and the audit log name for canary decisions.
+pub const BY: &str = "canary";
+
+/// A serve block's `canary { … }`, as the plan holds it.
+#[derive(Clone, Debug, Deserialize)]
+pub struct Config {
+    /// Traffic shares of the candidate, e.g. `[0.1, 0.5, 1.0]`.
+    pub steps: Vec<f64>,
+    pub interval_ms: u64,
+    /// Requests the candidate must answer in a step before any verdict.
+    pub min_requests: u64,
+    pub promote: Option<Gate>,
+    pub rollback: Option<Gate>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Phase {
+    Running,
+    /// The candidate passed every step and serves as stable.
+    Promoted,
+    /// A rollback gate held: the candidate failed.
+    RolledBack,
+    /// The stage moved elsewhere before the canary finished.
+    Superseded,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    Started,
+    /// Fewer requests than `min_requests`: no verdict yet.
+    Waiting,
+    /// Neither gate held: the step holds.
+    Inconclusive,
+    Advanced,
+    Promoted,
+    RolledBack,
+    Superseded,
+}
+
+impl Outcome {
+    /// As the audit log, the status endpoint and `/metrics` name it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Outcome::Started => "started",
+            Outcome::Waiting => "waiting",
+            Outcome::Inconclusive => "inconclusive",
+            Outcome::Advanced => "advanced",
+            Outcome::Promoted => "promoted",
+            Outcome::RolledBack => "rolled_back",
+            Outcome::Superseded => "superseded",
+        }
+    }
+}
+
+/// One decision, with the figures it read.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Verdict {
+    pub at: String,
+    pub step: usize,
+    pub outcome: Outcome,
+    pub reason: String,
+    pub live: Live,
+}
+
+/// A canary's state, as persisted.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Record {
+    pub model: String,
+    pub stage: String,
+    pub stable: i64,
+    pub candidate: i64,
+    /// Index into `steps`.
+    pub step: usize,
+    pub steps: Vec<f64>,
+    pub phase: Phase,
+    pub started_at: String,
+    pub last: Option<Verdict>,
+}
+
+impl Record {
+    /// The candidate's share of requests at the recorded step.
+    pub fn weight(&self) -> f64 {
+        self.steps.get(self.step).copied().unwrap_or(1.0)
+    }
+}
+
+/// A canary in this process: both versions loaded, the state, the candidate's window.
+pub struct Rollout {
+    pub stable: Arc<Loaded>,
+    pub candidate: Arc<Loaded>,
+    config: Config,
+    record: Mutex<Record>,
+    /// The candidate's requests in the current step.
+    pub window: Window,
+    due: Mutex<Instant>,
+    /// The candidate's share as f64 bits; 0 unless running.
+    weight: AtomicU64,
+}
+
+/// Where a model's canary state is kept.
+pub fn path(state: &Path, model: &str) -> PathBuf {
+    let safe: String =
+        model.chars().map(|c| if c.is_ascii_alphanumeric() || "-_.".contains(c) { c } else { '_' }).collect();
+    state.join("canary").join(format!("{safe}.json"))
+}
+
+/// The persisted state of a model's last canary, if any.
+pub fn load(state: &Path, model: &str) -> Option<Record> {
+    let text = std::fs::read_to_string(path(state, model)).ok()?;
+    serde_json::from_str(&text).map_err(|e| tracing::warn!(model, "ignoring unreadable canary state: {e}")).ok()
+}
+
+/// Writes the state atomically (a temporary file renamed over the old one).
+fn save(state: &Path, r: &Record) -> Result<(), String> {
+    let file = path(state, &r.model);
+    let dir = file.parent().unwrap_or(state);
+    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    let tmp = file.with_extension("json.tmp");
+    let text = serde_json::to_string_pretty(r).map_err(|e| e.to_string())?;
+    std::fs::write(&tmp, text)
+        .and_then(|()| std::fs::rename(&tmp, &file))
+        .map_err(|e| format!("cannot write {}: {e}", file.display()))
+}
+
+/// Appends a decision to the audit log, holding the tracking store meanwhile: registry
+/// writers hold it while they append, so the chain never forks.
+fn audit(state: &Path, r: &Record, v: &Verdict) -> Result<(), String> {
+    let _writers_wait = Store::open(state)?;
+    let action = Action {
+        action: format!("canary-{}", v.outcome.name()),
+        at: audit::now(),
+        name: r.model.clone(),
+        version: Some(r.candidate),
+        stage: Some(r.stage.clone()),
+        by: BY.into(),
+        reason: Some(v.reason.clone()),
+    };
+    audit::append(state, &[action]).map(drop)
+}
+
+/// A share of requests from a request id: the same id always lands on the same side.
+fn bucket(request_id: &str) -> f64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in request_id.bytes() {
+        h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+    }
+    // splitmix64's finalizer: ids that differ in one character spread over the range.
+    h = (h ^ (h >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    h = (h ^ (h >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    h ^= h >> 31;
+    (h >> 11) as f64 / (1u64 << 53) as f64
+}
+
+impl Rollout {
+    /// Starts a canary of `candidate` against `stable`, or resumes `resumed` at its step.
+    pub fn start(
+        state: &Path,
+        stage: &str,
+        config: Config,
+        stable: Arc<Loaded>,
+        candidate: Arc<Loaded>,
+        resumed: Option<Record>,
+    ) -> Rollout {
+        let record = resumed.unwrap_or_else(|| Record {
+            model: candidate.name.clone(),
+            stage: stage.into(),
+            stable: stable.version,
+            candidate: candidate.version,
+            step: 0,
+            steps: config.steps.clone(),
+            phase: Phase::Running,
+            started_at: audit::now(),
+            last: None,
+        });
+        let r = Rollout {
+            weight: AtomicU64::new(0),
+            due: Mutex::new(Instant::now() + Duration::from_millis(config.interval_ms)),
+            stable,
+            candidate,
+            config,
+            record: Mutex::new(record),
+            window: Window::default(),
+        };
+        let reason = match r.record().last {
+            Some(_) => format!("resumed at step {} after a restart", r.record().step + 1),
+            None => format!("canary of version {} against version {}", r.candidate.version, r.stable.version),
+        };
+        r.decide(state, Outcome::Started, reason);
+        r
+    }
+
+    pub fn record(&self) -> Record {
+        self.record.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    pub fn running(&self) -> bool {
+        self.record().phase == Phase::Running
+    }
+
+    /// The candidate's share of requests now: 0 unless running.
+    pub fn share(&self) -> f64 {
+        f64::from_bits(self.weight.load(Ordering::Relaxed))
+    }
+
+    /// Whether this request goes to the candidate.
+    pub fn routes(&self, request_id: &str) -> bool {
+        let w = self.share();
+        w > 0.0 && bucket(request_id) < w
+    }
+
+    /// Records a decision: state, weight, file, audit log, log line.
+    fn decide(&self, state: &Path, outcome: Outcome, reason: String) -> Verdict {
+        let mut r = self.record.lock().unwrap_or_else(|p| p.into_inner());
+        let verdict = Verdict { at: audit::now(), step: r.step, outcome, reason, live: self.window.live() };
+        match outcome {
+            Outcome::Advanced => r.step += 1,
+            Outcome::Promoted => r.phase = Phase::Promoted,
+            Outcome::RolledBack => r.phase = Phase::RolledBack,
+            Outcome::Superseded => r.phase = Phase::Superseded,
+            Outcome::Started | Outcome::Waiting | Outcome::Inconclusive => {}
+        }
+        if matches!(outcome, Outcome::Advanced | Outcome::Promoted | Outcome::RolledBack) {
+            self.window.reset();
+        }
+        // A hold repeated every interval is written once.
+        let repeated = r.last.as_ref().is_some_and(|l| l.outcome == outcome && l.step == verdict.step)
+            && matches!(outcome, Outcome::Waiting | Outcome::Inconclusive);
+        r.last = Some(verdict.clone());
+        let routed = if r.phase == Phase::Running { r.weight() } else { 0.0 };
+        self.weight.store(routed.to_bits(), Ordering::Relaxed);
+        let (model, candidate) = (r.model.clone(), r.candidate);
+        tracing::info!(model = %model, candidate, step = r.step + 1, "canary {outcome:?}: {}", verdict.reason);
+        if let Err(e) = save(state, &r) {
+            tracing::error!(model = %model, "{e}");
+        }
+        // A rollback is recorded by the registry's own move of the stage.
+        if !repeated && outcome != Outcome::RolledBack {
+            if let Err(e) = audit(state, &r, &verdict) {
+                tracing::error!(model = %model, "canary decision not in the audit log: {e}");
+            }
+        }
+        verdict
+    }
+
+    /// Ends a running canary because the stage moved elsewhere.
+    pub fn supersede(&self, state: &Path, why: String) {
+        if self.record().phase == Phase::Running {
+            self.decide(state, Outcome::Superseded, why);
+        }
+    }
+
+    /// Reads the gates when an interval has passed; None when not due or not running.
+    pub fn evaluate(&self, state: &Path) -> Option<Verdict> {
+        {
+            let mut due = self.due.lock().unwrap_or_else(|p| p.into_inner());
+            if self.record().phase != Phase::Running || Instant::now() < *due {
+                return None;
+            }
+            *due = Instant::now() + Duration::from_millis(self.config.interval_ms);
+        }
+        let live = self.window.live();
+        let step = self.record().step;
+        let (outcome, reason) = self.judge(&live, step);
+        let verdict = self.decide(state, outcome, reason);
+        if outcome == Outcome::RolledBack {
+            self.move_stage_back(state, &verdict.reason);
+        }
+        Some(verdict)
+    }
+
+    fn judge(&self, live: &Live, step: usize) -> (Outcome, String) {
+        if live.request_count < self.config.min_requests {
+            return (
+                Outcome::Waiting,
+                format!(
+                    "{} of the {} requests a verdict needs so far in step {}",
+                    live.request_count,
+                    self.config.min_requests,
+                    step + 1
+                ),
+            );
+        }
+        let read = |g: &Option<Gate>| match g {
+            Some(g) => g.holds(live).map(Some),
+            None => Ok(None),
+        };
+        let (rollback, promote) = match (read(&self.config.rollback), read(&self.config.promote)) {
+            (Ok(r), Ok(p)) => (r, p),
+            (Err(e), _) | (_, Err(e)) => return (Outcome::Inconclusive, e),
+        };
+        let gate_text = |g: &Option<Gate>| g.as_ref().map(|g| (g.text.clone(), g.measured(live))).unwrap_or_default();
+        if rollback == Some(true) {
+            let (text, measured) = gate_text(&self.config.rollback);
+            return (Outcome::RolledBack, format!("rollback gate `{text}` held at step {}: {measured}", step + 1));
+        }
+        if promote == Some(false) {
+            let (text, measured) = gate_text(&self.config.promote);
+            return (Outcome::Inconclusive, format!("promote gate `{text}` does not hold yet: {measured}"));
+        }
+        let why = match &self.config.promote {
+            Some(g) => format!("promote gate `{}` held: {}", g.text, g.measured(live)),
+            None => format!("rollback gate did not hold over {} requests", live.request_count),
+        };
+        let last = step + 1 >= self.config.steps.len();
+        (if last { Outcome::Promoted } else { Outcome::Advanced }, format!("step {}: {why}", step + 1))
+    }
+
+    /// After a rollback verdict: the stage goes back to the stable version in the registry.
+    fn move_stage_back(&self, state: &Path, reason: &str) {
+        let r = self.record();
+        let moved = Store::open(state).and_then(|store| {
+            let back = registry::rollback(&store, &r.model, &r.stage, BY, Some(reason))?;
+            if back.to != r.stable {
+                registry::promote(&store, &r.model, r.stable, &r.stage, BY, Some(reason))?;
+            }
+            Ok(())
+        });
+        if let Err(e) = moved {
+            tracing::error!(model = %r.model, "the canary rolled back, but the registry's {} could not be moved back to version {}: {e}; version {} keeps serving", r.stage, r.stable, r.stable);
+        }
+    }
+}

@@ -1,0 +1,297 @@
+//! Canary rollouts, shadow traffic, fallback and feedback of `mlpc serve` over real HTTP on
+//! loopback: a healthy candidate is promoted through every step (and a restart in the
+//! middle resumes it), a failing one is rolled back with no request failing, the shadow's
+//! agreement is recorded, the previous version answers when the serving one fails.
+//! Failures are injected with `MLPC_SERVE_FAIL`, which only debug builds read.
+
+use serde_json::{json, Value};
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+const NAME: &str = "churn-predictor";
+
+/// The churn example with a fast learner, one-second canary steps and the serve block given.
+struct Pipeline {
+    dir: tempfile::TempDir,
+}
+
+impl Pipeline {
+    fn new(canary: bool) -> Pipeline {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        std::fs::create_dir_all(&data).unwrap();
+        for f in ["customers.csv", "orders.parquet"] {
+            std::fs::copy(Path::new("examples/churn/data").join(f), data.join(f)).unwrap();
+        }
+        let p = Pipeline { dir };
+        p.write("logistic_regression()", canary);
+        p
+    }
+    fn write(&self, algorithm: &str, canary: bool) {
+        let mut text = std::fs::read_to_string("examples/churn/churn.mlp")
+            .unwrap()
+            .replace("gradient_boosting(trees = 200, depth = 6, learning_rate = 0.1)", algorithm)
+            .replace("  cv     = 5\n", "")
+            .replace("interval = 30m", "interval = 1s\n    min_requests = 5")
+            .replace("promote  when p99_latency < 50ms", "promote  when p99_latency < 5s");
+        if !canary {
+            let (a, b) = (text.find("  canary {").unwrap(), text.find("  shadow").unwrap());
+            text.replace_range(a..b, "");
+        }
+        std::fs::write(self.file(), text).unwrap();
+    }
+    fn file(&self) -> PathBuf {
+        self.dir.path().join("churn.mlp")
+    }
+    fn state(&self) -> PathBuf {
+        self.dir.path().join("state")
+    }
+    fn mlpc(&self, args: &[&str]) -> String {
+        let out = Command::new(env!("CARGO_BIN_EXE_mlpc-runtime"))
+            .args(args)
+            .arg("--state")
+            .arg(self.state())
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(out.status.success(), "mlpc {args:?}:\n{text}{}", String::from_utf8_lossy(&out.stderr));
+        text
+    }
+    /// Two trained versions, version 1 in production.
+    fn two_versions(&self) {
+        self.mlpc(&["run", &self.file().to_string_lossy()]);
+        self.mlpc(&["promote", NAME, "1", "--stage", "production", "--by", "test"]);
+        let canary = std::fs::read_to_string(self.file()).unwrap().contains("canary {");
+        self.write("logistic_regression(c = 0.05)", canary);
+        self.mlpc(&["run", &self.file().to_string_lossy()]);
+    }
+    fn production(&self) -> i64 {
+        let shown: Value = serde_json::from_str(&self.mlpc(&["models", "show", NAME, "--json"])).unwrap();
+        shown["stages"]["production"].as_i64().unwrap()
+    }
+    fn serve(&self, fail: Option<&str>) -> Server {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_mlpc-runtime"));
+        cmd.args(["serve", &self.file().to_string_lossy(), "--addr", "127.0.0.1:0", "--state"])
+            .arg(self.state())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null());
+        if let Some(f) = fail {
+            cmd.env("MLPC_SERVE_FAIL", f);
+        }
+        let mut child = cmd.spawn().unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        let base = line.trim().strip_prefix("serving on ").unwrap_or_else(|| panic!("no address in {line:?}")).into();
+        Server { child, base }
+    }
+}
+
+/// A running server, stopped with SIGTERM (or killed when dropped).
+struct Server {
+    child: Child,
+    base: String,
+}
+
+impl Server {
+    fn get(&self, path: &str) -> Value {
+        reqwest::blocking::get(format!("{}{path}", self.base)).unwrap().json().unwrap()
+    }
+    fn post(&self, path: &str, body: Value) -> (u16, Value) {
+        let r = reqwest::blocking::Client::new().post(format!("{}{path}", self.base)).json(&body).send().unwrap();
+        (r.status().as_u16(), r.json().unwrap())
+    }
+    fn canary(&self) -> Value {
+        self.get(&format!("/v1/models/{NAME}/canary"))["canary"].clone()
+    }
+    /// Polls the canary until `done` holds, for at most `secs`.
+    fn until(&self, secs: u64, done: impl Fn(&Value) -> bool) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        loop {
+            let c = self.canary();
+            if done(&c) {
+                return c;
+            }
+            assert!(Instant::now() < deadline, "canary did not get there: {c}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+    fn stop(mut self) {
+        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Requests with ids from threads until stopped; their answered versions and failures.
+struct Load {
+    stop: Arc<AtomicBool>,
+    workers: Vec<JoinHandle<(Vec<String>, Vec<String>)>>,
+}
+
+impl Load {
+    fn start(base: &str) -> Load {
+        let stop = Arc::new(AtomicBool::new(false));
+        let workers = (0..3)
+            .map(|t| {
+                let (base, stop) = (base.to_string(), stop.clone());
+                std::thread::spawn(move || {
+                    let http = reqwest::blocking::Client::new();
+                    let (mut answered, mut failed) = (Vec::new(), Vec::new());
+                    let mut i = 0;
+                    while !stop.load(Ordering::Relaxed) {
+                        i += 1;
+                        let r = http
+                            .post(format!("{base}/v1/models/{NAME}/predict"))
+                            .header("x-request-id", format!("t{t}-{i}"))
+                            .json(&json!({"customer_id": 1 + (t * 1000 + i) % 500}))
+                            .send()
+                            .unwrap();
+                        let status = r.status().as_u16();
+                        let v: Value = r.json().unwrap();
+                        match status {
+                            200 => answered.push(v["model_version"].as_str().unwrap().to_string()),
+                            _ => failed.push(format!("{status} {v}")),
+                        }
+                        std::thread::sleep(Duration::from_millis(5));
+                    }
+                    (answered, failed)
+                })
+            })
+            .collect();
+        Load { stop, workers }
+    }
+    fn finish(self) -> Vec<String> {
+        self.stop.store(true, Ordering::Relaxed);
+        let mut answered = Vec::new();
+        for w in self.workers {
+            let (a, f) = w.join().unwrap();
+            assert!(f.is_empty(), "{} requests failed, e.g. {}", f.len(), f[0]);
+            answered.extend(a);
+        }
+        answered
+    }
+}
+
+fn audit_actions(p: &Pipeline) -> Vec<String> {
+    let text = std::fs::read_to_string(p.state().join("audit.log")).unwrap();
+    text.lines().map(|l| serde_json::from_str::<Value>(l).unwrap()["action"].as_str().unwrap().to_string()).collect()
+}
+
+#[test]
+fn a_healthy_candidate_is_promoted_through_every_step_and_a_restart_resumes_it() {
+    let p = Pipeline::new(true);
+    p.two_versions();
+    let s = p.serve(None);
+    let load = Load::start(&s.base);
+    p.mlpc(&["promote", NAME, "2", "--stage", "production", "--by", "test"]);
+    let c = s.until(20, |c| c["phase"] == "running" && c["step"] == 2);
+    assert_eq!((c["stable"].as_i64(), c["candidate"].as_i64()), (Some(1), Some(2)), "{c}");
+    assert_eq!(c["weights"]["candidate"], 0.5, "{c}");
+    load.finish();
+    s.stop();
+
+    let recorded: Value =
+        serde_json::from_str(&std::fs::read_to_string(p.state().join("canary").join(format!("{NAME}.json"))).unwrap())
+            .unwrap();
+    assert_eq!((recorded["phase"].as_str(), recorded["step"].as_u64()), (Some("running"), Some(1)), "{recorded}");
+
+    let s = p.serve(None);
+    let c = s.canary();
+    assert_eq!((c["phase"].as_str(), c["step"].as_u64()), (Some("running"), Some(2)), "resumed at step 2: {c}");
+    assert!(c["last_verdict"]["reason"].as_str().unwrap().contains("resumed"), "{c}");
+    let load = Load::start(&s.base);
+    let c = s.until(30, |c| c["phase"] != "running");
+    assert_eq!(c["phase"], "promoted", "{c}");
+    std::thread::sleep(Duration::from_millis(300));
+    let answered = load.finish();
+    assert_eq!(answered.last().map(String::as_str), Some("2"), "version 2 serves once promoted");
+    assert_eq!(p.production(), 2);
+    let actions = audit_actions(&p);
+    for a in ["canary-started", "canary-advanced", "canary-promoted"] {
+        assert!(actions.iter().any(|x| x == a), "{a} in the audit log: {actions:?}");
+    }
+    let metrics = reqwest::blocking::get(format!("{}/metrics", s.base)).unwrap().text().unwrap();
+    assert!(metrics.contains("mlpc_serve_canary_decisions_total{model=\"churn-predictor\",outcome=\"promoted\"} 1"));
+}
+
+#[test]
+fn a_failing_candidate_is_rolled_back_and_no_request_fails() {
+    let p = Pipeline::new(true);
+    p.two_versions();
+    let s = p.serve(Some("churn-predictor@2"));
+    let load = Load::start(&s.base);
+    std::thread::sleep(Duration::from_millis(200));
+    let started = Instant::now();
+    p.mlpc(&["promote", NAME, "2", "--stage", "production", "--by", "test"]);
+    let c = s.until(10, |c| c["phase"] == "rolled_back");
+    assert!(started.elapsed() < Duration::from_secs(5), "rolled back within a few intervals: {:?}", started.elapsed());
+    let reason = c["last_verdict"]["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("rollback gate `error_rate > 2% or p99_latency > 200ms` held")
+            && reason.contains("error_rate = 100.00%"),
+        "{reason}"
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    let answered = load.finish();
+    assert!(answered.iter().all(|v| v == "1"), "the stable version answered every request");
+    assert_eq!(p.production(), 1, "production moved back in the registry");
+    let log = std::fs::read_to_string(p.state().join("audit.log")).unwrap();
+    assert!(
+        log.lines().last().unwrap().contains("\"action\":\"rollback\"") && log.contains("\"by\":\"canary\""),
+        "{log}"
+    );
+    let metrics = reqwest::blocking::get(format!("{}/metrics", s.base)).unwrap().text().unwrap();
+    assert!(metrics.contains("mlpc_serve_fallbacks_total{model=\"churn-predictor\",version=\"2\"}"), "{metrics}");
+}
+
+#[test]
+fn shadow_agreement_fallback_and_feedback() {
+    let p = Pipeline::new(false);
+    p.two_versions();
+    p.mlpc(&["promote", NAME, "2", "--stage", "staging", "--by", "test"]);
+    let s = p.serve(None);
+    let predict = format!("/v1/models/{NAME}/predict");
+    for id in 1..=20 {
+        assert_eq!(s.post(&predict, json!({"customer_id": id})).0, 200);
+    }
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let shadow = loop {
+        let v = s.get(&format!("/v1/models/{NAME}/shadow"))["shadow"].clone();
+        if v["rows"] == 20 || Instant::now() > deadline {
+            break v;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!((shadow["version"].as_i64(), shadow["rows"].as_u64()), (Some(2), Some(20)), "{shadow}");
+    assert!(shadow["agreement_rate"].as_f64().is_some() && shadow["mean_abs_delta"].as_f64().is_some(), "{shadow}");
+
+    let (status, v) = s.post(&format!("/v1/models/{NAME}/feedback"), json!({"labels": [{"id": "x", "label": true}]}));
+    assert_eq!((status, v["accepted"].as_u64()), (202, Some(1)), "{v}");
+    let (status, v) = s.post(&format!("/v1/models/{NAME}/feedback"), json!({"label": true}));
+    assert_eq!(status, 400, "{v}");
+    s.stop();
+
+    // Version 2 serves and fails every request: version 1, the previous, answers.
+    let s = p.serve(Some("churn-predictor@2"));
+    p.mlpc(&["promote", NAME, "2", "--stage", "production", "--by", "test"]);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while s.get(&format!("/v2/models/{NAME}"))["versions"][0] != "2" {
+        assert!(Instant::now() < deadline, "version 2 swapped in");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let (status, v) = s.post(&predict, json!({"customer_id": 3}));
+    assert_eq!((status, v["model_version"].as_str()), (200, Some("1")), "{v}");
+    let metrics = reqwest::blocking::get(format!("{}/metrics", s.base)).unwrap().text().unwrap();
+    assert!(metrics.contains("mlpc_serve_fallbacks_total{model=\"churn-predictor\",version=\"2\"} 1"), "{metrics}");
+}
