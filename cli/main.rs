@@ -40,7 +40,8 @@ fn main() -> ExitCode {
         | Command::Promote { .. }
         | Command::Rollback { .. }
         | Command::Audit { .. }
-        | Command::Card { .. } => unreachable!("delegated above"),
+        | Command::Card { .. }
+        | Command::Drift { .. } => unreachable!("delegated above"),
     };
     ExitCode::from(code)
 }

@@ -2,6 +2,7 @@
 //! `example-data`, `plan --state`) and those of the model registry in the tracking store. `mlpc` starts it for those commands after checking
 //! that DuckDB's library is where this binary will look for it.
 
+mod drift;
 mod models;
 mod run;
 
@@ -32,6 +33,9 @@ fn main() -> ExitCode {
         Command::Audit { command: None, at } => models::audit_log(&at),
         Command::Audit { command: Some(AuditCommand::Verify), at } => models::verify(&at),
         Command::Card { name, version, state, out } => models::card(&name, version, &state, out.as_deref()),
+        Command::Drift { reference, current, columns, tests, json } => {
+            drift::drift(&reference, &current, &columns, &tests, json)
+        }
         _ => {
             eprintln!(
                 "error: mlpc-runtime runs `run`, `runs`, `example-data`, `plan --state` and the registry's commands; use `mlpc` for the rest"
