@@ -234,6 +234,22 @@ pub enum Command {
     /// Serve, run the pipeline on its schedule, check its monitors and act on their alerts,
     /// reload on change; stops on SIGTERM or Ctrl-C. Guide: docs/daemon.md.
     Daemon(DaemonArgs),
+    /// Test each column of CURRENT against REFERENCE for drift (Evidently's default tests); exit 0 without
+    /// dataset drift, 1 with it, 2 on a usage or IO error.
+    Drift {
+        /// The reference sample (Parquet), e.g. the training split.
+        reference: String,
+        /// The current sample (Parquet).
+        current: String,
+        /// Columns to test, comma-separated; default every number, bool and text column of REFERENCE.
+        #[arg(long, value_delimiter = ',')]
+        columns: Vec<String>,
+        /// A test for one column instead of its default, e.g. `--test monthly_spend=psi` (repeatable).
+        #[arg(long = "test", value_name = "COLUMN=TEST")]
+        tests: Vec<String>,
+        #[arg(long)]
+        json: bool,
+    },
     /// Print the pipeline's DAG as a graph.
     Graph {
         file: String,
@@ -263,6 +279,7 @@ impl Command {
                 | Command::Card { .. }
                 | Command::Serve { .. }
                 | Command::Daemon(_)
+                | Command::Drift { .. }
         )
     }
 }

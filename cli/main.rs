@@ -42,7 +42,8 @@ fn main() -> ExitCode {
         | Command::Audit { .. }
         | Command::Card { .. }
         | Command::Serve { .. }
-        | Command::Daemon(_) => unreachable!("delegated above"),
+        | Command::Daemon(_)
+        | Command::Drift { .. } => unreachable!("delegated above"),
     };
     ExitCode::from(code)
 }

@@ -1,8 +1,9 @@
 //! `mlpc-runtime`: the commands that execute plans on DuckDB (`run`, `runs`,
-//! `example-data`, `plan --state`, `serve`) and those of the model registry in the tracking store. `mlpc` starts it for those commands after checking
+//! `example-data`, `plan --state`, `serve`, `daemon`, `drift`) and those of the model registry in the tracking store. `mlpc` starts it for those commands after checking
 //! that DuckDB's library is where this binary will look for it.
 
 mod daemon;
+mod drift;
 mod models;
 mod run;
 mod serve;
@@ -36,9 +37,12 @@ fn main() -> ExitCode {
         Command::Card { name, version, state, out } => models::card(&name, version, &state, out.as_deref()),
         Command::Serve { file, state, addr, max_body } => serve::serve(&file, state.as_deref(), addr, max_body),
         Command::Daemon(args) => daemon::daemon(&args),
+        Command::Drift { reference, current, columns, tests, json } => {
+            drift::drift(&reference, &current, &columns, &tests, json)
+        }
         _ => {
             eprintln!(
-                "error: mlpc-runtime runs `run`, `runs`, `example-data`, `plan --state`, `serve`, `daemon` and the registry's commands; use `mlpc` for the rest"
+                "error: mlpc-runtime runs `run`, `runs`, `example-data`, `plan --state`, `serve`, `daemon`, `drift` and the registry's commands; use `mlpc` for the rest"
             );
             2
         }

@@ -247,10 +247,7 @@ fn a_failing_candidate_is_rolled_back_and_no_request_fails() {
     assert!(answered.iter().all(|v| v == "1"), "the stable version answered every request");
     assert_eq!(p.production(), 1, "production moved back in the registry");
     let log = std::fs::read_to_string(p.state().join("audit.log")).unwrap();
-    assert!(
-        log.lines().any(|l| l.contains("\"action\":\"rollback\"") && l.contains("\"by\":\"canary\"")),
-        "{log}"
-    );
+    assert!(log.lines().any(|l| l.contains("\"action\":\"rollback\"") && l.contains("\"by\":\"canary\"")), "{log}");
     let metrics = reqwest::blocking::get(format!("{}/metrics", s.base)).unwrap().text().unwrap();
     assert!(metrics.contains("mlpc_serve_fallbacks_total{model=\"churn-predictor\",version=\"2\"}"), "{metrics}");
 }

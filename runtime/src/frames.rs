@@ -20,20 +20,31 @@ pub fn input_type(ty: Type) -> Option<InputType> {
 
 /// The named columns of a Parquet file, typed as declared.
 pub fn read(path: &Path, columns: &[(String, Type)]) -> Result<Frame, String> {
-    let mut select = Vec::new();
-    let mut types = Vec::new();
-    for (name, ty) in columns {
-        let it = input_type(*ty).ok_or_else(|| format!("column `{name}` is a {ty}, which a model cannot take"))?;
-        let sql_type = if it == InputType::Category { "VARCHAR" } else { "DOUBLE" };
-        select.push(format!("CAST({} AS {sql_type})", ident(name)));
-        types.push(it);
-    }
+    let typed = columns
+        .iter()
+        .map(|(name, ty)| {
+            let it = input_type(*ty).ok_or_else(|| format!("column `{name}` is a {ty}, which a model cannot take"))?;
+            Ok((name.clone(), it))
+        })
+        .collect::<Result<Vec<_>, String>>()?;
+    read_typed(path, &typed)
+}
+
+/// The named columns of a Parquet file: numbers as f64 (NaN for null), categories as text.
+pub fn read_typed(path: &Path, columns: &[(String, InputType)]) -> Result<Frame, String> {
+    let select: Vec<String> = columns
+        .iter()
+        .map(|(name, it)| {
+            let sql_type = if *it == InputType::Category { "VARCHAR" } else { "DOUBLE" };
+            format!("CAST({} AS {sql_type})", ident(name))
+        })
+        .collect();
     let conn = duckdb::Connection::open_in_memory().map_err(|e| format!("cannot start DuckDB: {e}"))?;
     let query = format!("SELECT {} FROM read_parquet({})", select.join(", "), literal(&path.to_string_lossy()));
     let mut stmt = conn.prepare(&query).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    let mut values: Vec<Values> = types
+    let mut values: Vec<Values> = columns
         .iter()
-        .map(|t| if *t == InputType::Category { Values::Category(Vec::new()) } else { Values::Number(Vec::new()) })
+        .map(|(_, t)| if *t == InputType::Category { Values::Category(Vec::new()) } else { Values::Number(Vec::new()) })
         .collect();
     for batch in stmt.query_arrow([]).map_err(|e| format!("cannot read {}: {e}", path.display()))? {
         for (j, out) in values.iter_mut().enumerate() {
@@ -52,12 +63,6 @@ pub fn read(path: &Path, columns: &[(String, Type)]) -> Result<Frame, String> {
             }
         }
     }
-    Ok(Frame {
-        columns: columns
-            .iter()
-            .zip(types)
-            .zip(values)
-            .map(|(((name, _), ty), values)| Column { name: name.clone(), ty, values })
-            .collect(),
-    })
+    let columns = columns.iter().zip(values).map(|((name, ty), values)| Column { name: name.clone(), ty: *ty, values });
+    Ok(Frame { columns: columns.collect() })
 }
