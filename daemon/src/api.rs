@@ -4,8 +4,8 @@
 //! `--admin-token-file`). Without a token the admin API is off: 403.
 
 use crate::runner::RunRequest;
-use crate::{results, Daemon};
-use axum::extract::{Path, Request, State};
+use crate::Daemon;
+use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -32,10 +32,9 @@ pub fn router(daemon: Arc<Daemon>) -> Router {
         .layer(middleware::from_fn_with_state(daemon.clone(), authorize));
     Router::new()
         .route("/metrics", get(metrics))
-        .route("/v1/models/{name}/feedback", post(feedback))
         .nest("/admin", admin)
         .fallback(|| async {
-            error(StatusCode::NOT_FOUND, "no such endpoint; see /metrics, /v1/models/NAME/feedback, /admin/status")
+            error(StatusCode::NOT_FOUND, "no such endpoint; see /metrics, /admin/status (labels go to the serving port: POST /v1/models/NAME/feedback)")
         })
         .with_state(daemon)
 }
@@ -78,49 +77,6 @@ async fn blocking(f: impl FnOnce() -> Result<Value, String> + Send + 'static) ->
         Ok(Err(e)) => error(StatusCode::BAD_REQUEST, e),
         Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
     }
-}
-
-#[derive(Deserialize)]
-struct Label {
-    request_id: String,
-    /// The row of the request, from 1.
-    #[serde(default = "first")]
-    row: i32,
-    label: Value,
-}
-
-fn first() -> i32 {
-    1
-}
-
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum Feedback {
-    Many { labels: Vec<Label> },
-    One(Label),
-}
-
-async fn feedback(State(d): Shared, Path(name): Path<String>, Json(body): Json<Feedback>) -> Response {
-    let labels = match body {
-        Feedback::Many { labels } => labels,
-        Feedback::One(l) => vec![l],
-    };
-    let rows: Vec<(String, i32, String)> = labels
-        .into_iter()
-        .map(|l| {
-            let label = match l.label {
-                Value::String(s) => s,
-                other => other.to_string(),
-            };
-            (l.request_id, l.row, label)
-        })
-        .collect();
-    let state = d.opts.state_dir.clone();
-    blocking(move || {
-        results::add_feedback(&state, &name, &rows)?;
-        Ok(json!({ "model": name, "labels": rows.len() }))
-    })
-    .await
 }
 
 async fn status(State(d): Shared) -> Json<Value> {

@@ -191,7 +191,7 @@ fn p99(ms: &[f64]) -> Option<f64> {
 /// The window's predictions that have a label sent back, as a metric's truth and predictions;
 /// `None` when no prediction has one.
 fn labelled(state: &Path, m: &Monitor, w: &Window) -> Result<Option<(Target, Predictions)>, String> {
-    let labels = results::feedback(state, &m.registered)?;
+    let labels = window::labels(state, &m.registered)?;
     if labels.is_empty() {
         return Ok(None);
     }

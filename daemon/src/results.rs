@@ -1,6 +1,6 @@
 //! The daemon's own DuckDB file, `<state>/monitors.duckdb`: each monitor check, each alert
 //! firing with its reason and what its action did, which alerts are active (kept across
-//! restarts, so an alert fires once per episode), and the labels sent back as feedback.
+//! restarts, so an alert fires once per episode).
 //! DuckDB lets one process write a file and no other open it meanwhile, so every use opens
 //! the file briefly and retries while someone else (a person's `duckdb` shell) holds it.
 
@@ -14,7 +14,6 @@ CREATE TABLE IF NOT EXISTS monitor_checks (
 CREATE TABLE IF NOT EXISTS alert_firings (
   changed_at TIMESTAMP, monitor VARCHAR, alert VARCHAR, event VARCHAR, reason VARCHAR, action VARCHAR, outcome VARCHAR);
 CREATE TABLE IF NOT EXISTS alert_state (monitor VARCHAR, alert VARCHAR, active BOOLEAN, PRIMARY KEY (monitor, alert));
-CREATE TABLE IF NOT EXISTS feedback (received_at TIMESTAMP, model VARCHAR, request_id VARCHAR, row_number INTEGER, label VARCHAR);
 ";
 
 /// How long an open waits, in all, for another process to let go of the file.
@@ -98,35 +97,6 @@ pub fn active(state: &Path, monitor: &str) -> Result<Vec<String>, String> {
     with(state, |conn| {
         let mut stmt = conn.prepare("SELECT alert FROM alert_state WHERE monitor = ? AND active")?;
         let rows = stmt.query_map(params![monitor], |r| r.get(0))?;
-        rows.collect()
-    })
-}
-
-/// Labels sent back for `model`'s requests: `(request_id, row_number, label)`.
-pub fn add_feedback(state: &Path, model: &str, labels: &[(String, i32, String)]) -> Result<(), String> {
-    with(state, |conn| {
-        let mut appender = conn.appender("feedback")?;
-        let at = now_micros();
-        for (id, row, label) in labels {
-            appender.append_row(params![
-                duckdb::types::Value::Timestamp(duckdb::types::TimeUnit::Microsecond, at),
-                model,
-                id,
-                row,
-                label
-            ])?;
-        }
-        appender.flush()
-    })
-}
-
-/// The labels of `model` sent back, latest per request row.
-pub fn feedback(state: &Path, model: &str) -> Result<Vec<(String, i32, String)>, String> {
-    with(state, |conn| {
-        let mut stmt = conn.prepare(
-            "SELECT request_id, row_number, arg_max(label, received_at) FROM feedback WHERE model = ? GROUP BY ALL",
-        )?;
-        let rows = stmt.query_map(params![model], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
         rows.collect()
     })
 }

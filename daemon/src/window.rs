@@ -115,3 +115,23 @@ fn frame(
     }
     Ok(frame)
 }
+
+/// The labels sent back for `model`'s rows through the server's feedback endpoint
+/// (`requests.duckdb`'s `feedback` table): `(request_id, row_number, label)`, the latest per row.
+pub fn labels(state: &Path, model: &str) -> Result<Vec<(String, i32, String)>, String> {
+    let file = state.join("requests.duckdb");
+    if !file.exists() {
+        return Ok(Vec::new());
+    }
+    let config = Config::default().access_mode(AccessMode::ReadOnly).map_err(|e| e.to_string())?;
+    let conn = Connection::open_with_flags(&file, config)
+        .map_err(|e| format!("cannot read the request log {}: {e}", file.display()))?;
+    let mut stmt = conn
+        .prepare("SELECT request_id, row_number, arg_max(label, time) FROM feedback WHERE model = ? GROUP BY ALL")
+        .map_err(|e| format!("cannot read the labels: {e}"))?;
+    let rows = stmt
+        .query_map(params![model], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
+        .map_err(|e| format!("cannot read the labels: {e}"));
+    rows
+}
