@@ -61,7 +61,10 @@ PYTHON="$(command -v "$PYTHON")"
 # The churn pipeline, and a copy with only the sources and the feature view (the
 # unused view is a warning, not an error).
 pipelines() {
-  cp examples/churn/churn.mlp "$1/churn.mlp"
+  # The data stage: everything up to the splits (training is benchmarked by bench/train.sh).
+  awk '/^[a-z]/ { skip = ($1 ~ /^(model|evaluate|register|serve|monitor)$/) }
+       !skip { print }
+       /^}/ { skip = 0 }' examples/churn/churn.mlp >"$1/churn.mlp"
   awk '/^[a-z]/ { skip = ($1 ~ /^(check|dataset|model|evaluate|register|serve|monitor)$/) }
        !skip { print }
        /^}/ { skip = 0 }' examples/churn/churn.mlp >"$1/features_only.mlp"
