@@ -32,18 +32,8 @@ fn main() -> ExitCode {
                 1
             }
         },
-        Command::Run { .. }
-        | Command::Runs { .. }
-        | Command::ExampleData { .. }
-        | Command::Models { .. }
-        | Command::Approve { .. }
-        | Command::Promote { .. }
-        | Command::Rollback { .. }
-        | Command::Audit { .. }
-        | Command::Card { .. }
-        | Command::Serve { .. }
-        | Command::Daemon(_)
-        | Command::Drift { .. } => unreachable!("delegated above"),
+        // `needs_runtime()` sent every other command to mlpc-runtime above.
+        _ => unreachable!("delegated above"),
     };
     ExitCode::from(code)
 }

@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -86,7 +86,12 @@ impl Pipeline {
             }
             api = line.trim().strip_prefix("api on ").map(str::to_string);
         }
-        Daemon { child, serve, api: api.unwrap_or_default(), http: reqwest::blocking::Client::new() }
+        Daemon {
+            child: common::Running(child),
+            serve,
+            api: api.unwrap_or_default(),
+            http: reqwest::blocking::Client::new(),
+        }
     }
     fn log(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("daemon.log")).unwrap_or_default()
@@ -95,7 +100,7 @@ impl Pipeline {
 
 /// A running daemon, killed when dropped.
 struct Daemon {
-    child: Child,
+    child: common::Running,
     serve: Option<String>,
     api: String,
     http: reqwest::blocking::Client,
@@ -112,22 +117,7 @@ impl Daemon {
     }
     /// SIGTERM, then the exit status.
     fn stop(mut self) -> i32 {
-        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while Instant::now() < deadline {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return status.code().unwrap_or(-1);
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        -1
-    }
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.child.stop(Duration::from_secs(30))
     }
 }
 

@@ -4,10 +4,12 @@
 //! agreement is recorded, the previous version answers when the serving one fails.
 //! Failures are injected with `MLPC_SERVE_FAIL`, which only debug builds read.
 
+mod common;
+
 use serde_json::{json, Value};
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -87,13 +89,13 @@ impl Pipeline {
         let mut line = String::new();
         BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
         let base = line.trim().strip_prefix("serving on ").unwrap_or_else(|| panic!("no address in {line:?}")).into();
-        Server { child, base }
+        Server { child: common::Running(child), base }
     }
 }
 
 /// A running server, stopped with SIGTERM (or killed when dropped).
 struct Server {
-    child: Child,
+    child: common::Running,
     base: String,
 }
 
@@ -121,15 +123,7 @@ impl Server {
         }
     }
     fn stop(mut self) {
-        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.child.stop(Duration::from_secs(30));
     }
 }
 

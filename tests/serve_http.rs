@@ -8,7 +8,7 @@ use common::mlpc;
 use serde_json::{json, Value};
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -80,13 +80,13 @@ impl Pipeline {
         BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
         let addr =
             line.trim().strip_prefix("serving on ").unwrap_or_else(|| panic!("no address in {line:?}")).to_string();
-        Server { child, base: addr, http: reqwest::blocking::Client::new() }
+        Server { child: common::Running(child), base: addr, http: reqwest::blocking::Client::new() }
     }
 }
 
 /// A running server, stopped with SIGTERM when dropped.
 struct Server {
-    child: Child,
+    child: common::Running,
     base: String,
     http: reqwest::blocking::Client,
 }
@@ -109,22 +109,7 @@ impl Server {
     }
     /// SIGTERM, then the exit status.
     fn stop(mut self) -> i32 {
-        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return status.code().unwrap_or(-1);
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        -1
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.child.stop(Duration::from_secs(10))
     }
 }
 

@@ -53,3 +53,29 @@ pub fn mlpc(args: &[&str]) -> (i32, String, String) {
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
 }
+
+/// A process a test started (a server, the daemon): `stop` sends SIGTERM and waits for its
+/// exit status; dropping it kills it, so a failing test leaves nothing running.
+pub struct Running(pub std::process::Child);
+
+impl Running {
+    /// SIGTERM, then the exit status (-1 when it has not exited within `within`).
+    pub fn stop(&mut self, within: std::time::Duration) -> i32 {
+        let _ = std::process::Command::new("kill").args(["-TERM", &self.0.id().to_string()]).status();
+        let deadline = std::time::Instant::now() + within;
+        while std::time::Instant::now() < deadline {
+            if let Ok(Some(status)) = self.0.try_wait() {
+                return status.code().unwrap_or(-1);
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        -1
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
