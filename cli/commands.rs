@@ -145,8 +145,9 @@ fn write_atomically(path: &str, text: &str) -> std::io::Result<()> {
     std::fs::rename(&tmp, path)
 }
 
-/// Compiles `file` for `plan` and `graph`; diagnostics go to stderr.
-fn compiled(file: &str) -> Result<Compilation, u8> {
+/// Compiles `file` into a plan; when it does not compile, the diagnostics go to stderr and
+/// the error is the exit code.
+pub fn compiled(file: &str) -> Result<Compilation, u8> {
     if let Err(e) = std::fs::read_to_string(file) {
         return Err(fail(format!("cannot read `{file}`: {e}")));
     }

@@ -1,9 +1,6 @@
 //! `mlpc run` and `mlpc runs`: executing a plan and reading the tracking store.
 
 use mlpc::commands::{emit, fail};
-use mlpc::disk::Disk;
-use mlpc::render::{self, Located};
-use mlpc::CheckFormat;
 use mlpc_runtime::{history, Event, Options, Status, Store};
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -21,15 +18,11 @@ fn base_dir(file: &str) -> PathBuf {
 }
 
 pub fn run(file: &str, state: Option<&str>, force: bool, jobs: usize, json: bool) -> u8 {
-    if let Err(e) = std::fs::read_to_string(file) {
-        return fail(format!("cannot read `{file}`: {e}"));
-    }
-    let c = mlpc_compiler::compile(file, &Disk);
-    let Some(plan) = &c.plan else {
-        let located: Vec<Located> = c.diagnostics.iter().map(|d| Located { diag: d, sources: &c.sources }).collect();
-        eprint!("{}", render::render(CheckFormat::Human, &located, 1, std::io::stderr().is_terminal()));
-        return 1;
+    let c = match mlpc::commands::compiled(file) {
+        Ok(c) => c,
+        Err(code) => return code,
     };
+    let plan = c.plan.as_ref().expect("compiled programs have a plan");
     let opts = Options {
         file: file.to_string(),
         base_dir: base_dir(file),
@@ -219,12 +212,11 @@ pub fn compare(state: &str, a: i64, b: i64, json: bool) -> u8 {
 
 /// What a run against `state` would execute, and why.
 pub fn plan_against_state(file: &str, state: &str) -> u8 {
-    let c = mlpc_compiler::compile(file, &Disk);
-    let Some(plan) = &c.plan else {
-        let located: Vec<Located> = c.diagnostics.iter().map(|d| Located { diag: d, sources: &c.sources }).collect();
-        eprint!("{}", render::render(CheckFormat::Human, &located, 1, std::io::stderr().is_terminal()));
-        return 1;
+    let c = match mlpc::commands::compiled(file) {
+        Ok(c) => c,
+        Err(code) => return code,
     };
+    let plan = c.plan.as_ref().expect("compiled programs have a plan");
     let store = match Store::open(Path::new(state)) {
         Ok(s) => s,
         Err(e) => return fail(e),
