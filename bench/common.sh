@@ -1,4 +1,5 @@
-# Shared by the benchmark scripts (sourced, not run): hyperfine, and the release binary.
+# Shared by the benchmark scripts (sourced, not run): hyperfine, the release binary, and
+# the scratch folder `tmp` (KEEP when set, kept; else a temporary one removed at exit).
 
 if ! command -v hyperfine >/dev/null 2>&1; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
@@ -18,3 +19,11 @@ if [ -z "${MLPC:-}" ]; then
   MLPC="${CARGO_TARGET_DIR:-target}/release/mlpc"
 fi
 MLPC="$(cd "$(dirname "$MLPC")" && pwd)/$(basename "$MLPC")"
+
+if [ -n "${KEEP:-}" ]; then
+  mkdir -p "$KEEP"
+  tmp="$(cd "$KEEP" && pwd)"
+else
+  tmp="$(mktemp -d)"
+  trap 'rm -rf "$tmp"' EXIT
+fi

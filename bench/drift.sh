@@ -22,13 +22,6 @@ RUNS="${RUNS:-3}"
 
 . bench/common.sh
 
-if [ -n "${KEEP:-}" ]; then
-  mkdir -p "$KEEP"
-  tmp="$(cd "$KEEP" && pwd)"
-else
-  tmp="$(mktemp -d)"
-  trap 'rm -rf "$tmp"' EXIT
-fi
 
 needs='import evidently, pandas, pyarrow'
 if [ -z "${PYTHON:-}" ]; then

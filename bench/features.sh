@@ -34,13 +34,6 @@ RUNS="${RUNS:-5}"
 
 . bench/common.sh
 
-if [ -n "${KEEP:-}" ]; then
-  mkdir -p "$KEEP"
-  tmp="$(cd "$KEEP" && pwd)"
-else
-  tmp="$(mktemp -d)"
-  trap 'rm -rf "$tmp"' EXIT
-fi
 
 if [ -z "${PYTHON:-}" ]; then
   if python3 -c 'import duckdb, numpy, pandas, pyarrow' 2>/dev/null; then

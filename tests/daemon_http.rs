@@ -31,11 +31,7 @@ struct Pipeline {
 impl Pipeline {
     fn new() -> Pipeline {
         let dir = tempfile::tempdir().unwrap();
-        let data = dir.path().join("data");
-        std::fs::create_dir_all(&data).unwrap();
-        for f in ["customers.csv", "orders.parquet"] {
-            std::fs::copy(Path::new("examples/churn/data").join(f), data.join(f)).unwrap();
-        }
+        common::copy_churn_data(dir.path());
         let p = Pipeline { dir };
         p.write(MONITOR);
         p

@@ -11,11 +11,7 @@ const CHURN: &str = "examples/churn/churn.mlp";
 
 /// The churn example in `dir` (with its data), its model block replaced by `model`.
 fn pipeline(dir: &Path, model: &str) -> String {
-    let data = dir.join("data");
-    std::fs::create_dir_all(&data).unwrap();
-    for f in ["customers.csv", "orders.parquet"] {
-        std::fs::copy(Path::new("examples/churn/data").join(f), data.join(f)).unwrap();
-    }
+    common::copy_churn_data(dir);
     // An ONNX file cannot be retrained: the monitor only alerts here.
     let text = std::fs::read_to_string(CHURN).unwrap().replace(" then retrain churn_model", "");
     let start = text.find("model churn_model").unwrap();

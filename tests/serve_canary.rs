@@ -8,7 +8,7 @@ mod common;
 
 use serde_json::{json, Value};
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -25,11 +25,7 @@ struct Pipeline {
 impl Pipeline {
     fn new(canary: bool) -> Pipeline {
         let dir = tempfile::tempdir().unwrap();
-        let data = dir.path().join("data");
-        std::fs::create_dir_all(&data).unwrap();
-        for f in ["customers.csv", "orders.parquet"] {
-            std::fs::copy(Path::new("examples/churn/data").join(f), data.join(f)).unwrap();
-        }
+        common::copy_churn_data(dir.path());
         let p = Pipeline { dir };
         p.write("logistic_regression()", canary);
         p

@@ -79,3 +79,12 @@ impl Drop for Running {
         let _ = self.0.wait();
     }
 }
+
+/// Copies the churn example's data into `dir/data`, as `examples/churn/churn.mlp` reads it.
+pub fn copy_churn_data(dir: &std::path::Path) {
+    let data = dir.join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    for f in ["customers.csv", "orders.parquet"] {
+        std::fs::copy(std::path::Path::new("examples/churn/data").join(f), data.join(f)).unwrap();
+    }
+}
