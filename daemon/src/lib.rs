@@ -5,7 +5,6 @@
 
 mod actions;
 mod api;
-mod expr;
 mod metrics;
 mod monitor;
 mod program;
@@ -180,30 +179,10 @@ fn serve_api(d: &Arc<Daemon>, listening: &impl Fn(&str, SocketAddr)) -> Result<(
             .map_err(|e| format!("cannot listen on {}: {e} (pick another with --api-addr)", d.opts.api_addr))?;
         listening("api", listener.local_addr().map_err(|e| e.to_string())?);
         axum::serve(listener, api::router(d.clone()))
-            .with_graceful_shutdown(stop_signal())
+            .with_graceful_shutdown(async { tracing::info!("{}: stopping", mlpc_serve::stop_signal().await) })
             .await
             .map_err(|e| format!("the daemon's API failed: {e}"))
     })
-}
-
-/// SIGTERM or Ctrl-C.
-async fn stop_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => drop(s.recv().await),
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => tracing::info!("Ctrl-C: stopping"),
-        _ = term => tracing::info!("SIGTERM: stopping"),
-    }
 }
 
 /// When each kind of work is next due.

@@ -3,11 +3,11 @@
 //! and alerts fired on the edge — once when a condition becomes true, `cleared` when it
 //! stops — with the state kept in the results file across ticks and restarts.
 
-use crate::expr::{self, Facts};
 use crate::program::Monitor;
 use crate::results::{self, Check};
 use crate::window::{self, Window};
 use mlpc_monitor::{drift_report, Outcome, Report, Test};
+use mlpc_serve::condition::{self as expr, Facts};
 use mlpc_train::{Frame, Predictions, Target};
 use serde::Serialize;
 use std::path::Path;

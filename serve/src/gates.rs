@@ -1,6 +1,7 @@
 //! A canary gate (`promote when …`, `rollback when …`): its typed expression evaluated on a
 //! window's live figures, and the figures it read, for the reason a decision records.
 
+use crate::condition::{self, Facts};
 use crate::live_metrics::Live;
 use mlpc_compiler::plan::TExpr;
 use serde::Deserialize;
@@ -16,7 +17,11 @@ pub struct Gate {
 impl Gate {
     /// Whether the gate holds on these figures; an error for what a gate cannot read.
     pub fn holds(&self, live: &Live) -> Result<bool, String> {
-        truth(&self.expr, live).map_err(|e| format!("gate `{}`: {e}", self.text))
+        match condition::holds(&self.expr, &mut Serving(live)) {
+            Ok(Some(b)) => Ok(b),
+            Ok(None) => Err(format!("gate `{}`: a serving metric it reads is not measured", self.text)),
+            Err(e) => Err(format!("gate `{}`: {e}", self.text)),
+        }
     }
 
     /// The figures the gate reads, e.g. `error_rate = 12.5%, p99_latency = 3.20ms`.
@@ -51,34 +56,21 @@ fn metrics<'a>(e: &'a TExpr, out: &mut Vec<&'a str>) {
     }
 }
 
-fn truth(e: &TExpr, live: &Live) -> Result<bool, String> {
-    match e {
-        TExpr::Binary { operator, lhs, rhs, .. } if operator == "and" => Ok(truth(lhs, live)? && truth(rhs, live)?),
-        TExpr::Binary { operator, lhs, rhs, .. } if operator == "or" => Ok(truth(lhs, live)? || truth(rhs, live)?),
-        TExpr::Unary { operator, arg, .. } if operator == "not" => Ok(!truth(arg, live)?),
-        TExpr::Binary { operator, lhs, rhs, .. } => {
-            let (a, b) = (number(lhs, live)?, number(rhs, live)?);
-            Ok(match operator.as_str() {
-                "<" => a < b,
-                "<=" => a <= b,
-                ">" => a > b,
-                ">=" => a >= b,
-                "==" => a == b,
-                "!=" => a != b,
-                other => return Err(format!("`{other}` is not a comparison")),
-            })
-        }
-        TExpr::Literal { value, .. } => value.as_bool().ok_or_else(|| format!("{value} is not true or false")),
-        _ => Err("only serving metrics, numbers, comparisons, and, or and not can be read here".into()),
-    }
-}
+/// A window's live figures, as a condition reads them: serving metrics only.
+struct Serving<'a>(&'a Live);
 
-fn number(e: &TExpr, live: &Live) -> Result<f64, String> {
-    match e {
-        TExpr::ServingMetric { name, .. } => live.get(name).ok_or_else(|| format!("`{name}` is not measured")),
-        TExpr::Literal { value, .. } => value.as_f64().ok_or_else(|| format!("{value} is not a number")),
-        TExpr::Unary { operator, arg, .. } if operator == "-" => Ok(-number(arg, live)?),
-        _ => Err("a comparison here takes serving metrics and numbers".into()),
+impl Facts for Serving<'_> {
+    fn drift(&mut self, _: &str, _: &str) -> Result<Option<f64>, String> {
+        Err("a canary gate reads serving metrics, not drift".into())
+    }
+    fn drift_share(&mut self) -> Result<Option<f64>, String> {
+        Err("a canary gate reads serving metrics, not drift".into())
+    }
+    fn metric(&mut self, name: &str) -> Result<Option<f64>, String> {
+        Err(format!("a canary gate reads serving metrics, not the model metric `{name}`"))
+    }
+    fn serving_metric(&mut self, name: &str) -> Result<Option<f64>, String> {
+        Ok(self.0.get(name))
     }
 }
 

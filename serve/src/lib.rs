@@ -6,6 +6,7 @@
 
 mod app;
 mod canary;
+pub mod condition;
 mod error;
 mod features;
 mod feedback;
@@ -111,7 +112,9 @@ pub fn serve(plan: &Plan, opts: &Options, ready: impl FnOnce(SocketAddr, Handle)
         let watcher = tokio::spawn(watch::changes(app.clone()));
         let ticker = tokio::spawn(ticks(app.clone()));
         let result = axum::serve(listener, router::router(app.clone(), opts.body_limit))
-            .with_graceful_shutdown(stop_signal())
+            .with_graceful_shutdown(async {
+                tracing::info!("{}: finishing the requests in flight", stop_signal().await)
+            })
             .await
             .map_err(|e| format!("the server failed: {e}"));
         watcher.abort();
@@ -137,24 +140,22 @@ async fn ticks(app: Arc<App>) {
     }
 }
 
-/// SIGTERM or Ctrl-C.
-async fn stop_signal() {
+/// Resolves on SIGTERM or Ctrl-C, saying which (the daemon shares it).
+pub async fn stop_signal() -> &'static str {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
     };
     #[cfg(unix)]
     let term = async {
         match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
+            Ok(mut s) => drop(s.recv().await),
             Err(_) => std::future::pending::<()>().await,
         }
     };
     #[cfg(not(unix))]
     let term = std::future::pending::<()>();
     tokio::select! {
-        _ = ctrl_c => tracing::info!("Ctrl-C: finishing the requests in flight"),
-        _ = term => tracing::info!("SIGTERM: finishing the requests in flight"),
+        _ = ctrl_c => "Ctrl-C",
+        _ = term => "SIGTERM",
     }
 }

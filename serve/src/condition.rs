@@ -1,10 +1,10 @@
-//! Alert conditions: a monitor's typed expressions evaluated over what one tick measured.
-//! A value that could not be measured (too few rows, no labels) is unknown, and so is a
-//! condition that depends on it; `and`/`or` follow three-valued logic.
+//! Conditions — a monitor's alerts, a canary's gates — as typed expressions evaluated over
+//! what was measured. A value that could not be measured (too few rows, no labels) is
+//! unknown, and so is a condition that depends on it; `and`/`or` follow three-valued logic.
 
 use mlpc_compiler::plan::TExpr;
 
-/// What a tick measured, asked for by name.
+/// What was measured, asked for by name.
 pub trait Facts {
     /// The score of `column` under `test`; `None` when the window is too small.
     fn drift(&mut self, column: &str, test: &str) -> Result<Option<f64>, String>;
@@ -38,7 +38,7 @@ pub fn holds(e: &TExpr, f: &mut dyn Facts) -> Result<Option<bool>, String> {
                 ">=" => a >= b,
                 "==" => a == b,
                 "!=" => a != b,
-                other => return Err(format!("`{other}` is not a comparison a monitor can evaluate")),
+                other => return Err(format!("`{other}` is not a comparison a condition can evaluate")),
             }))
         }
         TExpr::Between { arg, low, high } => match (number(arg, f)?, number(low, f)?, number(high, f)?) {
@@ -60,9 +60,9 @@ fn number(e: &TExpr, f: &mut dyn Facts) -> Result<Option<f64>, String> {
             _ => Err("`drift` takes a column and a drift test: drift(monthly_spend, psi)".into()),
         },
         TExpr::Metric { name, stage: None } => f.metric(name),
-        TExpr::Metric { name, stage: Some(stage) } => {
-            Err(format!("`{stage}.{name}` reads a registry stage, which a monitor does not; compare `{name}` itself"))
-        }
+        TExpr::Metric { name, stage: Some(stage) } => Err(format!(
+            "`{stage}.{name}` reads a registry stage, which a condition here does not; compare `{name}` itself"
+        )),
         TExpr::ServingMetric { name, .. } => f.serving_metric(name),
         TExpr::Unary { operator, arg, .. } if operator == "-" => Ok(number(arg, f)?.map(|x| -x)),
         TExpr::Binary { operator, lhs, rhs, .. } => {
@@ -73,10 +73,10 @@ fn number(e: &TExpr, f: &mut dyn Facts) -> Result<Option<f64>, String> {
                 "*" => a * b,
                 "/" if b != 0.0 => a / b,
                 "/" => return Ok(None),
-                other => return Err(format!("`{other}` is not arithmetic a monitor can evaluate")),
+                other => return Err(format!("`{other}` is not arithmetic a condition can evaluate")),
             }))
         }
-        other => Err(format!("`{}` is not a number a monitor can measure", describe(other))),
+        other => Err(format!("`{}` is not a number a condition can measure", describe(other))),
     }
 }
 
