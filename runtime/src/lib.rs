@@ -17,6 +17,7 @@ mod training;
 
 pub use executor::{run, status_name, Event, NodeReport, Options, RunReport, Status};
 pub use store::Store;
+pub use training::ort_ready;
 
 /// The DuckDB library version this build links.
 pub fn duckdb_version() -> Result<String, duckdb::Error> {

@@ -93,8 +93,7 @@ pub fn run(plan: &Plan, opts: &Options, listening: impl FnOnce(SocketAddr)) -> R
 pub fn serve(plan: &Plan, opts: &Options, ready: impl FnOnce(SocketAddr, Handle)) -> Result<(), String> {
     let specs = spec::specs(plan)?;
     // Where training finds it too: `$MLPC_LIB_DIR`, else the checkout's `.deps/lib`.
-    let default_dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../.deps/lib");
-    mlpc_train::scorer::init(&mlpc_train::scorer::library_path(&default_dir))?;
+    mlpc_runtime::ort_ready()?;
     let pool = std::thread::available_parallelism().map_or(1, |n| n.get());
     let mut app = App::new(specs, &opts.state_dir, pool);
     app.reload()?;
