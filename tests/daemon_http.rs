@@ -257,3 +257,37 @@ fn a_broken_edit_keeps_the_running_plan() {
     assert_eq!(every(&d), 2000);
     assert_eq!(d.stop(), 0, "{}", p.log());
 }
+
+/// The lifecycle the churn README shows (`examples/churn/watch.sh`), on the example as
+/// written but for its clocks: a cron tick trains v1, approved into production; drifted
+/// traffic fires the example's own `drift_share() > 30%` alert, which retrains (v2);
+/// approved, v2 goes through every canary step under live traffic with no failed request.
+#[test]
+fn the_churn_lifecycle_runs_end_to_end() {
+    let work = tempfile::tempdir().unwrap();
+    let out = Command::new("bash")
+        .arg("examples/churn/watch.sh")
+        .env("MLPC", env!("CARGO_BIN_EXE_mlpc"))
+        .env("WORK", work.path())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{text}");
+    let order = [
+        "run 1 succeeded: 10 ran, 0 cached, 0 failed (schedule)",
+        "serving v1",
+        "alert: drift_share() > 30% (drift_share() = 0.4000)",
+        "run 2 succeeded: 10 ran, 0 cached, 0 failed (monitor churn_drift: drift_share() > 30%",
+        "canary: running, step 1 of 3: v2 takes 10% of requests",
+        "canary: running, step 2 of 3: v2 takes 50% of requests",
+        "canary: running, step 3 of 3: v2 takes 100% of requests",
+        "canary: promoted: v2 serves (step 3: promote gate",
+        "serving v2; failed requests meanwhile: 0",
+        "daemon stopped cleanly",
+    ];
+    let mut from = 0;
+    for line in order {
+        let at = text[from..].find(line).unwrap_or_else(|| panic!("`{line}` is missing or out of order:\n{text}"));
+        from += at + line.len();
+    }
+}

@@ -198,13 +198,25 @@ fn every_protocol_answers() {
     assert!(answers.iter().all(|a| a == &answers[0]), "{answers:?}");
     assert_eq!(s.ok(&format!("/models/{NAME}/invocations"), bodies[1].clone()), answers[0]);
     assert_eq!(s.ok(&format!("/v1/models/{NAME}/predict"), record.clone())["predictions"], answers[0]["predictions"]);
+    // A row feature left out (`spend_per_ticket = monthly_spend / (support_tickets + 1)`) is
+    // computed from the values sent, with or without the key, never taken stale from the table.
+    let mut derived = record.clone();
+    derived.as_object_mut().unwrap().remove("spend_per_ticket");
+    assert_eq!(s.ok(&format!("/v1/models/{NAME}/predict"), derived)["predictions"], answers[0]["predictions"]);
+    let sent = json!({"customer_id": 17, "monthly_spend": 9000.0, "support_tickets": 2});
+    let mut given = sent.clone();
+    given["spend_per_ticket"] = json!(3000.0);
+    assert_eq!(
+        s.ok(&format!("/v1/models/{NAME}/predict"), sent)["predictions"],
+        s.ok(&format!("/v1/models/{NAME}/predict"), given)["predictions"]
+    );
     assert_eq!(s.get("/ping").0, 200);
     assert_eq!(s.get("/health").0, 200);
     assert_eq!(s.get("/version").1, env!("CARGO_PKG_VERSION"));
 
     let (status, metrics) = s.get("/metrics");
     assert_eq!(status, 200);
-    assert!(metrics.contains(&format!("mlpc_serve_requests_total{{model=\"{NAME}\",version=\"1\"}} 11")), "{metrics}");
+    assert!(metrics.contains(&format!("mlpc_serve_requests_total{{model=\"{NAME}\",version=\"1\"}} 14")), "{metrics}");
     assert!(metrics.contains("mlpc_serve_latency_seconds_bucket"), "{metrics}");
 
     assert_eq!(s.stop(), 0, "SIGTERM stops the server cleanly");

@@ -124,6 +124,9 @@ pub fn run(opts: Options, compile: Compile, listening: impl Fn(&str, SocketAddr)
         runner::run(&daemon, RunRequest { reason: "--now".into(), rerun: Vec::new() });
     }
     *daemon.runs.lock().unwrap_or_else(|p| p.into_inner()) = Some(runs);
+    // A fresh state folder gets its (empty) tracking store now, so the server starts and
+    // serves each model once the first run registers and promotes it.
+    drop(mlpc_runtime::Store::open(&daemon.opts.state_dir)?);
     let serve_thread = start_serving(&daemon, &listening);
     let ticker = {
         let d = daemon.clone();

@@ -11,7 +11,7 @@ pub mod history;
 mod nodes;
 mod registration;
 pub mod registry;
-mod sql;
+pub mod sql;
 mod store;
 mod training;
 

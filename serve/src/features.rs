@@ -69,7 +69,7 @@ impl Online {
             .view_columns
             .iter()
             .map(|(n, t)| (n.clone(), *t, "o"))
-            .chain(source.entity_columns.iter().map(|(n, t)| (n.clone(), *t, "e")))
+            .chain(source.entity_columns.iter().chain(&source.row_reads).map(|(n, t)| (n.clone(), *t, "e")))
             .collect();
         let select: Vec<String> = columns
             .iter()
@@ -117,31 +117,56 @@ impl Online {
         self.rows.len()
     }
 
-    /// Fills the columns a request left out from the entity's row (values sent win) and
-    /// drops the key unless the model takes it. A request without the key is left alone.
+    /// Fills the model inputs a request left out: row features recomputed from the values
+    /// sent (else the entity's), the rest from the entity's row; values sent win. Drops the
+    /// key unless the model takes it. Without the key, only row features whose columns were
+    /// all sent are filled.
     pub fn fill(&self, columns: &mut Columns, model_takes_key: bool) -> Result<(), ApiError> {
-        let key = &self.source.key;
-        let Some(k) = columns.position(key) else { return Ok(()) };
+        let source = &self.source;
+        let key = &source.key;
+        let Some(k) = columns.position(key) else { return self.recompute(columns, &[]) };
         let mut found = Vec::with_capacity(columns.rows);
         for v in &columns.values[k] {
             let text =
                 key_text(v).ok_or_else(|| ApiError::bad(format!("`{key}` must be a number or a string, found {v}")))?;
             let row = self.rows.get(&text).ok_or_else(|| {
-                ApiError::not_found(format!("unknown {key} {v}: feature view `{}` has no row for it", self.source.view))
+                ApiError::not_found(format!("unknown {key} {v}: feature view `{}` has no row for it", source.view))
             })?;
             found.push(row);
         }
-        let names: Vec<String> = found.first().map(|r| r.keys().cloned().collect()).unwrap_or_default();
-        for name in names {
-            if columns.position(&name).is_none() {
-                let values = found.iter().map(|r| r.get(&name).cloned().unwrap_or(Value::Null)).collect();
-                columns.push(name, values);
+        self.recompute(columns, &found)?;
+        for (name, _) in source.view_columns.iter().chain(&source.entity_columns) {
+            if columns.position(name).is_none() {
+                let values = found.iter().map(|r| r.get(name).cloned().unwrap_or(Value::Null)).collect();
+                columns.push(name.clone(), values);
             }
         }
         if !model_takes_key {
             let k = columns.position(key).expect("found above");
             columns.names.remove(k);
             columns.values.remove(k);
+        }
+        Ok(())
+    }
+
+    /// Adds each row feature the request left out, computed from the values it sent and
+    /// else from the entity's row (`found`, one per request row, or none without a key).
+    fn recompute(&self, columns: &mut Columns, found: &[&Map<String, Value>]) -> Result<(), ApiError> {
+        for feature in &self.source.row_features {
+            let sent = |c: &String| columns.position(c);
+            if sent(&feature.name).is_some() || (found.is_empty() && !feature.reads.iter().all(|c| sent(c).is_some())) {
+                continue;
+            }
+            let values = (0..columns.rows)
+                .map(|i| {
+                    let column = |name: &str| match columns.position(name) {
+                        Some(j) => Some(columns.values[j][i].clone()),
+                        None => found.get(i).and_then(|r| r.get(name).cloned()),
+                    };
+                    feature.eval(&column).map_err(|e| ApiError::bad(format!("row {}: {e}", i + 1)))
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            columns.push(feature.name.clone(), values);
         }
         Ok(())
     }

@@ -20,6 +20,7 @@ mod oip;
 mod predict;
 mod request_log;
 mod router;
+mod row_features;
 mod shadow;
 mod spec;
 mod status;

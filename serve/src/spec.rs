@@ -1,7 +1,8 @@
 //! What a pipeline serves, read from its compiled plan: each `serve` block's registered
 //! name and stage, the model's inputs, and where its online features come from.
 
-use mlpc_compiler::plan::{Node, Plan};
+use crate::row_features::RowFeature;
+use mlpc_compiler::plan::{Node, Plan, TExpr};
 use mlpc_compiler::types::Type;
 use serde::Deserialize;
 
@@ -37,6 +38,10 @@ pub struct FeatureSource {
     /// Model inputs the view computes, and those the entity's source holds, with types.
     pub view_columns: Vec<(String, Type)>,
     pub entity_columns: Vec<(String, Type)>,
+    /// The view's inputs recomputed from each request's own values.
+    pub row_features: Vec<RowFeature>,
+    /// Entity columns those read that are not model inputs themselves.
+    pub row_reads: Vec<(String, Type)>,
 }
 
 #[derive(Deserialize)]
@@ -62,6 +67,13 @@ struct ModelDef {
 #[derive(Deserialize)]
 struct FeaturesDef {
     entity: String,
+    features: Vec<FeatureDef>,
+}
+
+#[derive(Deserialize)]
+struct FeatureDef {
+    name: String,
+    expr: TExpr,
 }
 
 /// Every `serve` block of the plan; an error when there is none or one cannot be read.
@@ -101,7 +113,8 @@ fn spec(plan: &Plan, n: &Node) -> Result<Spec, String> {
 
 fn feature_source(plan: &Plan, view: &str, inputs: &[String]) -> Result<FeatureSource, String> {
     let features = node(plan, &format!("features:{view}"))?;
-    let entity = node(plan, &format!("source:{}", def::<FeaturesDef>(features)?.entity))?;
+    let features_def = def::<FeaturesDef>(features)?;
+    let entity = node(plan, &format!("source:{}", features_def.entity))?;
     let keys: Vec<&str> = features.schema.iter().filter(|c| c.key).map(|c| c.name.as_str()).collect();
     let [key] = keys[..] else {
         return Err(format!(
@@ -113,7 +126,21 @@ fn feature_source(plan: &Plan, view: &str, inputs: &[String]) -> Result<FeatureS
         n.schema.iter().filter(|c| inputs.contains(&c.name) && !c.key).map(|c| (c.name.clone(), c.ty)).collect()
     };
     let view_columns = pick(features);
-    let entity_columns = pick(entity).into_iter().filter(|(c, _)| !view_columns.iter().any(|(v, _)| v == c)).collect();
+    let entity_columns: Vec<(String, Type)> =
+        pick(entity).into_iter().filter(|(c, _)| !view_columns.iter().any(|(v, _)| v == c)).collect();
+    let row_features: Vec<RowFeature> = features_def
+        .features
+        .iter()
+        .filter(|f| view_columns.iter().any(|(v, _)| *v == f.name))
+        .filter_map(|f| RowFeature::of(&f.name, &f.expr))
+        .collect();
+    let row_reads = entity
+        .schema
+        .iter()
+        .filter(|c| row_features.iter().any(|f| f.reads.contains(&c.name)))
+        .filter(|c| !c.key && !entity_columns.iter().any(|(e, _)| *e == c.name))
+        .map(|c| (c.name.clone(), c.ty))
+        .collect();
     Ok(FeatureSource {
         view: view.to_string(),
         node: features.id.clone(),
@@ -122,5 +149,7 @@ fn feature_source(plan: &Plan, view: &str, inputs: &[String]) -> Result<FeatureS
         entity_time: entity.schema.iter().find(|c| c.time).map(|c| c.name.clone()),
         view_columns,
         entity_columns,
+        row_features,
+        row_reads,
     })
 }
