@@ -291,3 +291,54 @@ fn the_churn_lifecycle_runs_end_to_end() {
         from += at + line.len();
     }
 }
+
+/// Labels sent back through the serving port feed the monitor's `auc`; when it falls
+/// under the threshold, `then rollback` moves production back to the version before and
+/// the server swaps it in.
+#[test]
+fn a_metric_alert_on_labels_sent_back_rolls_back() {
+    let p = Pipeline::new();
+    p.write(&MONITOR.replace("drift_share() > 20% then retrain churn_model", "auc < 0.75 then rollback"));
+    let file = p.file().to_string_lossy().into_owned();
+    p.mlpc(&["run", &file]);
+    p.mlpc(&["promote", NAME, "1", "--stage", "production", "--by", "test"]);
+    // A later quarter's data: version 2, put into production by hand.
+    let data = p.dir.path().join("data");
+    let (code, o, e) = mlpc(&["example-data", "churn", "--drift", "--out", &data.to_string_lossy()]);
+    assert_eq!(code, 0, "{o}{e}");
+    p.mlpc(&["run", &file]);
+    p.mlpc(&["promote", NAME, "2", "--stage", "production", "--by", "test"]);
+
+    let d = p.daemon(&[], Some("t"));
+    let serve = d.serve.clone().unwrap_or_else(|| panic!("not serving: {}", p.log()));
+    let serving = || d.http.get(format!("{serve}/v1/models/{NAME}/canary")).send().unwrap().json::<Value>().unwrap();
+    assert_eq!(serving()["serving"], 2);
+    // Every answer is wrong: the label sent back is the one not predicted.
+    for chunk in (1..=120).collect::<Vec<i64>>().chunks(20) {
+        let rows: Vec<Value> = chunk.iter().map(|id| json!({ "customer_id": id })).collect();
+        let r = d.http.post(format!("{serve}/v1/models/{NAME}/predict")).json(&json!({ "instances": rows })).send();
+        let answer: Value = r.unwrap().json().unwrap();
+        let labels: Vec<Value> = answer["predictions"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{answer}"))
+            .iter()
+            .enumerate()
+            .map(|(i, p)| json!({"id": answer["id"], "row": i + 1, "label": p["label"] != "true"}))
+            .collect();
+        let r = d.http.post(format!("{serve}/v1/models/{NAME}/feedback")).json(&json!({ "labels": labels })).send();
+        assert_eq!(r.unwrap().status().as_u16(), 202);
+    }
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while serving()["serving"] != 1 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert_eq!(serving()["serving"], 1, "{}", p.log());
+    assert_eq!(d.stop(), 0, "{}", p.log());
+    let audit = p.mlpc(&["audit"]);
+    let rollback = audit.lines().find(|l| l.contains("rollback")).unwrap_or_else(|| panic!("{audit}"));
+    assert!(
+        rollback.contains("churn-predictor 1 production") && rollback.contains("by monitor churn_drift"),
+        "{audit}"
+    );
+    assert!(rollback.contains("auc < 0.75 (auc = 0."), "{audit}");
+}

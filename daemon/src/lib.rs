@@ -54,6 +54,8 @@ pub struct Daemon {
     status: Mutex<Status>,
     metrics: metrics::Metrics,
     runs: Mutex<Option<Runs>>,
+    /// The server this process runs, once it listens.
+    server: Mutex<Option<mlpc_serve::Handle>>,
 }
 
 #[derive(Default)]
@@ -88,6 +90,8 @@ impl Daemon {
 
     fn status_json(&self) -> serde_json::Value {
         let program = self.program();
+        let server = self.server.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let canaries = server.map(|h| h.canaries().unwrap_or_default()).unwrap_or_default();
         let s = self.status();
         serde_json::json!({
             "file": self.opts.file,
@@ -95,6 +99,7 @@ impl Daemon {
             "schedule": program.plan.pipeline.as_ref().and_then(|p| p.schedule.as_ref()),
             "last_run": s.last_run,
             "last_reload": s.reload,
+            "canaries": canaries,
             "monitors": program.monitors.iter().map(|m| serde_json::json!({
                 "name": m.name, "model": m.registered, "every_ms": m.every.as_millis() as u64,
                 "window_ms": m.window.as_millis() as u64, "last_check": s.checks.get(&m.name),
@@ -117,6 +122,7 @@ pub fn run(opts: Options, compile: Compile, listening: impl Fn(&str, SocketAddr)
         status: Mutex::default(),
         metrics: metrics::Metrics::new(),
         runs: Mutex::new(None),
+        server: Mutex::new(None),
     });
     let (runs, run_thread) = runner::start(daemon.clone());
     if daemon.opts.now {
@@ -156,12 +162,13 @@ fn start_serving(d: &Arc<Daemon>, listening: &impl Fn(&str, SocketAddr)) -> Opti
     let (tx, rx) = std::sync::mpsc::channel();
     let thread = std::thread::spawn(move || {
         let told = tx.clone();
-        if let Err(e) = mlpc_serve::run(&plan, &opts, move |addr| drop(told.send(Ok(addr)))) {
+        if let Err(e) = mlpc_serve::serve(&plan, &opts, move |addr, handle| drop(told.send(Ok((addr, handle))))) {
             let _ = tx.send(Err(e));
         }
     });
     match rx.recv() {
-        Ok(Ok(addr)) => {
+        Ok(Ok((addr, handle))) => {
+            *d.server.lock().unwrap_or_else(|p| p.into_inner()) = Some(handle);
             listening("serving", addr);
             Some(thread)
         }
@@ -238,7 +245,11 @@ fn tick_loop(d: &Arc<Daemon>) {
 }
 
 fn check_monitor(d: &Daemon, m: &program::Monitor) {
-    let found = monitor::check(&d.opts.state_dir, m, d.opts.min_rows);
+    let log = window::Log {
+        server: d.server.lock().unwrap_or_else(|p| p.into_inner()).clone(),
+        file: d.opts.state_dir.join("requests.duckdb"),
+    };
+    let found = monitor::check(&d.opts.state_dir, &log, m, d.opts.min_rows);
     match found.status.as_str() {
         "error" => tracing::error!(monitor = %m.name, "{}", found.message),
         _ => tracing::info!(monitor = %m.name, rows = found.rows, status = %found.status, "{}", found.message),

@@ -40,7 +40,7 @@ pub struct Fired {
 
 /// Checks `m` once over the window ending now; alerts that become true are returned for
 /// their actions (recording them, with the outcome, is the caller's).
-pub fn check(state: &Path, m: &Monitor, min_rows: usize) -> Found {
+pub fn check(state: &Path, log: &window::Log, m: &Monitor, min_rows: usize) -> Found {
     let at_micros = results::now_micros();
     let mut found = Found {
         monitor: m.name.clone(),
@@ -52,7 +52,7 @@ pub fn check(state: &Path, m: &Monitor, min_rows: usize) -> Found {
         fired: Vec::new(),
         conditions: Vec::new(),
     };
-    if let Err(e) = measure(state, m, min_rows, &mut found) {
+    if let Err(e) = measure(state, log, m, min_rows, &mut found) {
         found.message = e;
     }
     let report = match &found.report {
@@ -73,9 +73,9 @@ pub fn check(state: &Path, m: &Monitor, min_rows: usize) -> Found {
     found
 }
 
-fn measure(state: &Path, m: &Monitor, min_rows: usize, found: &mut Found) -> Result<(), String> {
+fn measure(state: &Path, log: &window::Log, m: &Monitor, min_rows: usize, found: &mut Found) -> Result<(), String> {
     let since = found.at_micros - m.window.as_micros() as i64;
-    let current = window::current(state, &m.registered, since, &m.inputs)?;
+    let current = window::current(log, &m.registered, since, &m.inputs)?;
     found.rows = current.inputs.rows();
     if found.rows < min_rows {
         found.status = "not_enough_data".into();
@@ -88,7 +88,7 @@ fn measure(state: &Path, m: &Monitor, min_rows: usize, found: &mut Found) -> Res
     let reference = window::reference(state, &m.reference, &m.inputs)?;
     let report = drift_report(&reference, &current.inputs, &[], &[])?;
     let active = results::active(state, &m.name)?;
-    let mut facts = Measured { state, m, reference: &reference, current: &current, report: &report, notes: Vec::new() };
+    let mut facts = Measured { m, reference: &reference, current: &current, report: &report, notes: Vec::new() };
     for alert in &m.alerts {
         facts.notes.clear();
         let holds = expr::holds(&alert.expr, &mut facts).map_err(|e| format!("alert `{}`: {e}", alert.text))?;
@@ -129,7 +129,6 @@ fn measure(state: &Path, m: &Monitor, min_rows: usize, found: &mut Found) -> Res
 
 /// The measurements one check's alerts read, noting each value looked up for the reason.
 struct Measured<'a> {
-    state: &'a Path,
     m: &'a Monitor,
     reference: &'a Frame,
     current: &'a Window,
@@ -163,7 +162,7 @@ impl Facts for Measured<'_> {
     }
 
     fn metric(&mut self, name: &str) -> Result<Option<f64>, String> {
-        let value = labelled(self.state, self.m, self.current)?
+        let value = labelled(self.m, self.current)?
             .filter(|(truth, _)| truth.len() >= mlpc_monitor::MIN_ROWS)
             .map(|(truth, pred)| mlpc_train::metrics::compute(name, &truth, &pred))
             .transpose()?;
@@ -190,8 +189,8 @@ fn p99(ms: &[f64]) -> Option<f64> {
 
 /// The window's predictions that have a label sent back, as a metric's truth and predictions;
 /// `None` when no prediction has one.
-fn labelled(state: &Path, m: &Monitor, w: &Window) -> Result<Option<(Target, Predictions)>, String> {
-    let labels = window::labels(state, &m.registered)?;
+fn labelled(m: &Monitor, w: &Window) -> Result<Option<(Target, Predictions)>, String> {
+    let labels = &w.labels;
     if labels.is_empty() {
         return Ok(None);
     }

@@ -1,12 +1,13 @@
 //! The two samples a monitor compares: the reference split's rows (its Parquet artifact from
 //! the latest run) and the served model's logged requests of the last window (the serve
-//! crate's `<state>/requests.duckdb`: one row per predicted row, `inputs` a JSON object).
+//! crate's `<state>/requests.duckdb`: one row per predicted row, `inputs` a JSON object),
+//! with the labels sent back for them.
 
 use duckdb::{params, AccessMode, Config, Connection};
 use mlpc_compiler::types::Type;
 use mlpc_runtime::{frames, Store};
 use mlpc_train::{Column, Frame, InputType, Values};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// The served traffic of one window.
 pub struct Window {
@@ -15,6 +16,35 @@ pub struct Window {
     pub latencies_ms: Vec<f64>,
     /// `(request_id, row_number, prediction JSON)` per logged row, to join labels with.
     pub predictions: Vec<(String, i32, String)>,
+    /// The labels sent back for the model's rows: `(request_id, row_number, label)`, the
+    /// latest per row.
+    pub labels: Vec<(String, i32, String)>,
+}
+
+/// The request log: read through the server this process runs, whose writer thread holds
+/// the file; with no server running, the file opened read-only.
+pub struct Log {
+    pub server: Option<mlpc_serve::Handle>,
+    pub file: PathBuf,
+}
+
+impl Log {
+    /// `read`'s answer on the log; `None` when there is no log yet.
+    fn read<T: Send + 'static>(
+        &self,
+        read: impl FnOnce(&Connection) -> Result<T, String> + Send + 'static,
+    ) -> Result<Option<T>, String> {
+        if let Some(server) = &self.server {
+            return server.read_log(read).map(Some);
+        }
+        if !self.file.exists() {
+            return Ok(None);
+        }
+        let config = Config::default().access_mode(AccessMode::ReadOnly).map_err(|e| e.to_string())?;
+        let conn = Connection::open_with_flags(&self.file, config)
+            .map_err(|e| format!("cannot read the request log {}: {e}", self.file.display()))?;
+        read(&conn).map(Some)
+    }
 }
 
 fn quoted(name: &str) -> String {
@@ -33,15 +63,24 @@ pub fn reference(state: &Path, node: &str, inputs: &[(String, Type)]) -> Result<
     frames::read(&path, inputs)
 }
 
-/// The logged requests of `model` since `since_micros` (UTC); empty when nothing was logged.
-pub fn current(state: &Path, model: &str, since_micros: i64, inputs: &[(String, Type)]) -> Result<Window, String> {
-    let file = state.join("requests.duckdb");
-    if !file.exists() {
-        return Ok(Window { inputs: empty(inputs)?, latencies_ms: Vec::new(), predictions: Vec::new() });
+/// The logged requests of `model` since `since_micros` (UTC) and their labels; empty when
+/// nothing was logged.
+pub fn current(log: &Log, model: &str, since_micros: i64, inputs: &[(String, Type)]) -> Result<Window, String> {
+    let (model, owned) = (model.to_string(), inputs.to_vec());
+    let read = log.read(move |conn| {
+        let mut w = logged(conn, &model, since_micros, &owned)?;
+        w.labels = labels(conn, &model)?;
+        Ok(w)
+    })?;
+    match read {
+        Some(w) => Ok(w),
+        None => {
+            Ok(Window { inputs: empty(inputs)?, latencies_ms: Vec::new(), predictions: Vec::new(), labels: Vec::new() })
+        }
     }
-    let config = Config::default().access_mode(AccessMode::ReadOnly).map_err(|e| e.to_string())?;
-    let conn = Connection::open_with_flags(&file, config)
-        .map_err(|e| format!("cannot read the request log {}: {e}", file.display()))?;
+}
+
+fn logged(conn: &Connection, model: &str, since_micros: i64, inputs: &[(String, Type)]) -> Result<Window, String> {
     let select = |name: &str, it: InputType| {
         let text = format!("json_extract_string(inputs, '$.{}')", quoted(name).replace('\'', "''"));
         match it {
@@ -51,7 +90,7 @@ pub fn current(state: &Path, model: &str, since_micros: i64, inputs: &[(String, 
         }
     };
     let filter = "requests WHERE model = ? AND epoch_us(time) >= ? ORDER BY time, request_id, row_number";
-    let frame = frame(&conn, inputs, select, filter, &[&model, &since_micros])?;
+    let frame = frame(conn, inputs, select, filter, &[&model, &since_micros])?;
     let mut stmt = conn
         .prepare(&format!("SELECT latency_ms, request_id, row_number, prediction FROM {filter}"))
         .map_err(|e| format!("cannot read the request log: {e}"))?;
@@ -61,7 +100,7 @@ pub fn current(state: &Path, model: &str, since_micros: i64, inputs: &[(String, 
         .map_err(|e| format!("cannot read the request log: {e}"))?;
     let latencies_ms = rows.iter().map(|r| r.0).collect();
     let predictions = rows.into_iter().map(|(_, id, row, p)| (id, row, p)).collect();
-    Ok(Window { inputs: frame, latencies_ms, predictions })
+    Ok(Window { inputs: frame, latencies_ms, predictions, labels: Vec::new() })
 }
 
 /// The inputs as drift tests take them.
@@ -117,15 +156,8 @@ fn frame(
 }
 
 /// The labels sent back for `model`'s rows through the server's feedback endpoint
-/// (`requests.duckdb`'s `feedback` table): `(request_id, row_number, label)`, the latest per row.
-pub fn labels(state: &Path, model: &str) -> Result<Vec<(String, i32, String)>, String> {
-    let file = state.join("requests.duckdb");
-    if !file.exists() {
-        return Ok(Vec::new());
-    }
-    let config = Config::default().access_mode(AccessMode::ReadOnly).map_err(|e| e.to_string())?;
-    let conn = Connection::open_with_flags(&file, config)
-        .map_err(|e| format!("cannot read the request log {}: {e}", file.display()))?;
+/// (the `feedback` table): `(request_id, row_number, label)`, the latest per row.
+fn labels(conn: &Connection, model: &str) -> Result<Vec<(String, i32, String)>, String> {
     let mut stmt = conn
         .prepare("SELECT request_id, row_number, arg_max(label, time) FROM feedback WHERE model = ? GROUP BY ALL")
         .map_err(|e| format!("cannot read the labels: {e}"))?;

@@ -118,6 +118,8 @@ struct Target {
     version: i64,
     sha: String,
     path: PathBuf,
+    /// The stage was rolled back to this version: it takes all traffic at once, no canary.
+    rolled_back: bool,
 }
 
 impl App {
@@ -188,7 +190,7 @@ impl App {
         let summaries = registry::models(&store)?;
         let target = |name: &str, version: i64| -> Result<Target, String> {
             let sha = registry::version(&store, name, version)?.artifact_sha256;
-            Ok(Target { version, path: store.artifact_path(&sha, "onnx"), sha })
+            Ok(Target { version, path: store.artifact_path(&sha, "onnx"), sha, rolled_back: false })
         };
         let holder = |name: &str, stage: &str| summaries.iter().find(|s| s.name == name)?.stages.get(stage).copied();
         let read = |spec: &Spec| -> Result<Target, String> {
@@ -205,7 +207,9 @@ impl App {
                     spec.name, spec.stage, spec.name, spec.stage
                 ));
             };
-            target(&spec.name, version)
+            let last = registry::last_move(&store, &spec.name, &spec.stage)?;
+            let rolled_back = last.is_some_and(|m| m.kind == "rollback" && m.to == version);
+            Ok(Target { rolled_back, ..target(&spec.name, version)? })
         };
         let resume = |spec: &Spec| {
             spec.canary.as_ref()?;
@@ -299,7 +303,7 @@ impl App {
             r.supersede(&self.state, format!("{} moved on to version {}", served.spec.stage, want.version));
         }
         match (&*current, &served.spec.canary) {
-            (Slot::Ready(stable), Some(config)) => {
+            (Slot::Ready(stable), Some(config)) if !want.rolled_back => {
                 let r = Rollout::start(&self.state, &served.spec.stage, config.clone(), stable.clone(), loaded, None);
                 served.rollout.store(Some(Arc::new(r)));
             }

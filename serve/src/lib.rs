@@ -32,11 +32,10 @@ use request_log::RequestLog;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, Weak};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 pub use canary::{Outcome, Phase, Record, Verdict};
 pub use live_metrics::Live;
-pub use request_log::Labelled;
 
 /// How often the server's own timer looks for canaries whose interval has passed.
 const TICK: Duration = Duration::from_millis(250);
@@ -59,29 +58,19 @@ impl Handle {
         self.0.upgrade().ok_or_else(|| "the server has stopped".to_string())
     }
 
-    /// Reads the gates of every canary whose interval has passed and acts on the verdicts
-    /// (advance, promote, roll back); returns them by model. The server's own timer does
-    /// the same every 250 ms, so calling it is optional; a canary is never judged twice
-    /// within one interval. Blocking: call it off async threads.
-    pub fn tick(&self) -> Result<Vec<(String, Verdict)>, String> {
-        Ok(self.app()?.tick())
+    /// Each served model's latest canary (running or finished), with its last verdict.
+    pub fn canaries(&self) -> Result<Vec<Record>, String> {
+        Ok(self.app()?.models.iter().filter_map(|m| m.rollout.load_full()).map(|r| r.record()).collect())
     }
 
-    /// A model's latest canary (running or finished), with its last verdict.
-    pub fn canary(&self, model: &str) -> Result<Option<Record>, String> {
-        let app = self.app()?;
-        let served = app.served(model).map_err(|e| e.message)?;
-        Ok(served.rollout.load_full().map(|r| r.record()))
-    }
-
-    /// `model`'s predictions logged since `since` that have a label sent back (the latest
-    /// label of each), oldest first: what accuracy, AUC and the like are computed on.
-    /// Blocking: call it off async threads.
-    pub fn labelled_window(&self, model: &str, since: SystemTime) -> Result<Vec<Labelled>, String> {
-        let app = self.app()?;
-        app.served(model).map_err(|e| e.message)?;
-        let since_micros = since.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_micros() as i64);
-        app.log.as_ref().ok_or("no request log is open")?.labelled_window(model, since_micros)
+    /// Runs `read` on the request log's connection (`<state>/requests.duckdb`: tables
+    /// `requests` and `feedback`), on the thread that writes it, after what was queued
+    /// before; the file is held by that one connection. Blocking: call it off async threads.
+    pub fn read_log<T: Send + 'static>(
+        &self,
+        read: impl FnOnce(&duckdb::Connection) -> Result<T, String> + Send + 'static,
+    ) -> Result<T, String> {
+        self.app()?.log.as_ref().ok_or("no request log is open")?.read(read)
     }
 }
 

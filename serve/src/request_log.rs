@@ -2,8 +2,8 @@
 //! `<state>/requests.duckdb` (a file the server owns, so `state.duckdb` stays free for the
 //! registry commands) by a background thread in batches. The request path only tries a
 //! bounded queue: when it is full the row is dropped and counted, never waited for.
-//! Labels sent back (`feedback`) go through the same thread, which also answers
-//! [`RequestLog::labelled_window`]: one connection holds the file.
+//! Labels sent back (`feedback`) go through the same thread, which also runs the reads of
+//! a process that embeds the server ([`RequestLog::read`]): one connection holds the file.
 
 use crate::input::Columns;
 use crate::model::Loaded;
@@ -35,25 +35,13 @@ pub struct Label {
     pub label: String,
 }
 
-/// A logged prediction with the label sent back for it (the latest, when several were).
-#[derive(Clone, Debug, serde::Serialize)]
-pub struct Labelled {
-    /// When it was predicted, in microseconds since the Unix epoch.
-    pub at_micros: i64,
-    pub version: i64,
-    pub request_id: String,
-    pub row_number: i32,
-    /// As the request log holds it: `{"label", "probabilities"}` or `{"value"}`.
-    pub prediction: serde_json::Value,
-    pub label: String,
-}
-
-type Reply = tokio::sync::oneshot::Sender<Result<Vec<Labelled>, String>>;
+/// A read of the log, run on the writer's connection.
+type Job = Box<dyn FnOnce(&Connection) + Send>;
 
 enum Message {
     Request(Entry),
     Labels { at_micros: i64, model: String, labels: Vec<Label> },
-    Window { model: String, since_micros: i64, reply: Reply },
+    Read(Job),
 }
 
 /// One answered request.
@@ -105,9 +93,9 @@ impl RequestLog {
                                 tracing::error!("request log {shown}: {e}");
                             }
                         }
-                        Message::Window { model, since_micros, reply } => {
+                        Message::Read(job) => {
                             flush(&mut batch);
-                            let _ = reply.send(window(&conn, &model, since_micros).map_err(|e| e.to_string()));
+                            job(&conn);
                         }
                     }
                     if batch.len() >= BATCH {
@@ -137,13 +125,15 @@ impl RequestLog {
         self.tx.try_send(m).map_err(|_| "the request log is behind: send the labels again shortly".to_string())
     }
 
-    /// `model`'s predictions logged since `since_micros` that have a label, joined to the
-    /// latest label of each. Blocking: call it off the async runtime's threads.
-    pub fn labelled_window(&self, model: &str, since_micros: i64) -> Result<Vec<Labelled>, String> {
+    /// Runs `read` on the log's connection once what was queued before is written, and
+    /// returns its answer. Blocking: call it off the async runtime's threads.
+    pub fn read<T: Send + 'static>(
+        &self,
+        read: impl FnOnce(&Connection) -> Result<T, String> + Send + 'static,
+    ) -> Result<T, String> {
         let (reply, answer) = tokio::sync::oneshot::channel();
-        self.tx
-            .blocking_send(Message::Window { model: model.into(), since_micros, reply })
-            .map_err(|_| "the request log has stopped".to_string())?;
+        let job: Job = Box::new(move |conn| drop(reply.send(read(conn))));
+        self.tx.blocking_send(Message::Read(job)).map_err(|_| "the request log has stopped".to_string())?;
         answer.blocking_recv().map_err(|_| "the request log has stopped".to_string())?
     }
 }
@@ -160,28 +150,6 @@ fn add_labels(conn: &Connection, at_micros: i64, model: &str, labels: &[Label]) 
         ])?;
     }
     appender.flush()
-}
-
-fn window(conn: &Connection, model: &str, since_micros: i64) -> duckdb::Result<Vec<Labelled>> {
-    let mut stmt = conn.prepare(
-        "WITH f AS (SELECT request_id, row_number, arg_max(label, time) AS label FROM feedback
-                    WHERE model = ? GROUP BY request_id, row_number)
-         SELECT epoch_us(r.time), r.version, r.request_id, r.row_number, r.prediction, f.label
-         FROM requests r JOIN f USING (request_id, row_number)
-         WHERE r.model = ? AND r.time >= make_timestamp(?) ORDER BY r.time",
-    )?;
-    let rows = stmt.query_map(params![model, model, since_micros], |r| {
-        let prediction: String = r.get(4)?;
-        Ok(Labelled {
-            at_micros: r.get(0)?,
-            version: r.get(1)?,
-            request_id: r.get(2)?,
-            row_number: r.get(3)?,
-            prediction: serde_json::from_str(&prediction).unwrap_or(serde_json::Value::Null),
-            label: r.get(5)?,
-        })
-    })?;
-    rows.collect()
 }
 
 fn write(conn: &Connection, batch: &[Entry]) -> duckdb::Result<()> {

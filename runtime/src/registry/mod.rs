@@ -327,6 +327,11 @@ pub fn show(store: &Store, name: &str) -> Result<Model, String> {
     Ok(Model { name: name.into(), stages: stage_holders(store, name)?, versions, history: reader.history(name)? })
 }
 
+/// The latest move of a name's stage; None when it never moved.
+pub fn last_move(store: &Store, name: &str, stage: &str) -> Result<Option<StageMove>, String> {
+    Ok(Reader { store }.history(name)?.into_iter().rev().find(|m| m.stage == stage))
+}
+
 /// One version of a name.
 pub fn version(store: &Store, name: &str, version: i64) -> Result<Version, String> {
     Reader { store }.version(name, version)
