@@ -2,10 +2,14 @@
 //! loopback: a healthy candidate is promoted through every step (and a restart in the
 //! middle resumes it), a failing one is rolled back with no request failing, the shadow's
 //! agreement is recorded, the previous version answers when the serving one fails.
-//! Failures are injected with `MLPC_SERVE_FAIL`, which only debug builds read.
+//! The failing candidates are real ONNX models, registered through `onnx("…")` model
+//! nodes: version 1's graph with nodes spliced in that make ONNX Runtime slow, or fail on
+//! inputs beyond what evaluation saw.
 
 mod common;
 
+use mlpc_train::onnx::{attr, dtype, AttributeProto, ModelProto, NodeProto, TensorProto};
+use prost::Message;
 use serde_json::{json, Value};
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
@@ -36,7 +40,8 @@ impl Pipeline {
             .replace("gradient_boosting(trees = 200, depth = 6, learning_rate = 0.1)", algorithm)
             .replace("  cv     = 5\n", "")
             .replace("interval = 30m", "interval = 1s\n    min_requests = 5")
-            .replace("promote  when p99_latency < 50ms", "promote  when p99_latency < 5s");
+            .replace("promote  when p99_latency < 50ms", "promote  when p99_latency < 5s")
+            .replace("p99_latency > 200ms", "p99_latency > 100ms");
         if !canary {
             let (a, b) = (text.find("  canary {").unwrap(), text.find("  shadow").unwrap());
             text.replace_range(a..b, "");
@@ -68,19 +73,33 @@ impl Pipeline {
         self.write("logistic_regression(c = 0.05)", canary);
         self.mlpc(&["run", &self.file().to_string_lossy()]);
     }
+    /// Version 1 in production and version 2 in staging: version 1's ONNX with `fault`,
+    /// read by an `onnx("candidate.onnx")` model node (evaluated and registered as usual).
+    fn faulty_second_version(&self, fault: Fault) {
+        self.mlpc(&["run", &self.file().to_string_lossy()]);
+        self.mlpc(&["promote", NAME, "1", "--stage", "production", "--by", "test"]);
+        let shown: Value = serde_json::from_str(&self.mlpc(&["models", "show", NAME, "--json"])).unwrap();
+        let sha = shown["versions"][0]["artifact_sha256"].as_str().unwrap().to_string();
+        let v1 = std::fs::read(self.state().join("artifacts").join(&sha[..2]).join(format!("{sha}.onnx"))).unwrap();
+        std::fs::write(self.dir.path().join("candidate.onnx"), faulty(&v1, fault)).unwrap();
+        let text = std::fs::read_to_string(self.file()).unwrap();
+        let (a, b) = (text.find("model churn_model").unwrap(), text.find("evaluate churn_model").unwrap());
+        // mlpc does not retrain an imported model: the monitor's retraining goes.
+        let text = text.replace(" then retrain churn_model", "");
+        let imported = "model churn_model = onnx(\"candidate.onnx\") {\n  schema = churn_data\n  inputs = customer_features + [plan, region, monthly_spend, support_tickets, tenure_months]\n}\n\n";
+        std::fs::write(self.file(), format!("{}{imported}{}", &text[..a], &text[b..])).unwrap();
+        self.mlpc(&["run", &self.file().to_string_lossy()]);
+    }
     fn production(&self) -> i64 {
         let shown: Value = serde_json::from_str(&self.mlpc(&["models", "show", NAME, "--json"])).unwrap();
         shown["stages"]["production"].as_i64().unwrap()
     }
-    fn serve(&self, fail: Option<&str>) -> Server {
+    fn serve(&self) -> Server {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_mlpc-runtime"));
         cmd.args(["serve", &self.file().to_string_lossy(), "--addr", "127.0.0.1:0", "--state"])
             .arg(self.state())
             .stdout(Stdio::piped())
             .stderr(Stdio::null());
-        if let Some(f) = fail {
-            cmd.env("MLPC_SERVE_FAIL", f);
-        }
         let mut child = cmd.spawn().unwrap();
         let mut line = String::new();
         BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
@@ -123,28 +142,31 @@ impl Server {
     }
 }
 
-/// Requests with ids from threads until stopped; their answered versions and failures.
+/// Requests with ids from threads until stopped (a customer's key and the values `sent`);
+/// their answered versions and failures.
 struct Load {
     stop: Arc<AtomicBool>,
     workers: Vec<JoinHandle<(Vec<String>, Vec<String>)>>,
 }
 
 impl Load {
-    fn start(base: &str) -> Load {
+    fn start(base: &str, sent: Value) -> Load {
         let stop = Arc::new(AtomicBool::new(false));
         let workers = (0..3)
             .map(|t| {
-                let (base, stop) = (base.to_string(), stop.clone());
+                let (base, stop, sent) = (base.to_string(), stop.clone(), sent.clone());
                 std::thread::spawn(move || {
                     let http = reqwest::blocking::Client::new();
                     let (mut answered, mut failed) = (Vec::new(), Vec::new());
                     let mut i = 0;
                     while !stop.load(Ordering::Relaxed) {
                         i += 1;
+                        let mut body = sent.clone();
+                        body["customer_id"] = json!(1 + (t * 1000 + i) % 500);
                         let r = http
                             .post(format!("{base}/v1/models/{NAME}/predict"))
                             .header("x-request-id", format!("t{t}-{i}"))
-                            .json(&json!({"customer_id": 1 + (t * 1000 + i) % 500}))
+                            .json(&body)
                             .send()
                             .unwrap();
                         let status = r.status().as_u16();
@@ -182,8 +204,8 @@ fn audit_actions(p: &Pipeline) -> Vec<String> {
 fn a_healthy_candidate_is_promoted_through_every_step_and_a_restart_resumes_it() {
     let p = Pipeline::new(true);
     p.two_versions();
-    let s = p.serve(None);
-    let load = Load::start(&s.base);
+    let s = p.serve();
+    let load = Load::start(&s.base, json!({}));
     p.mlpc(&["promote", NAME, "2", "--stage", "production", "--by", "test"]);
     let c = s.until(20, |c| c["phase"] == "running" && c["step"] == 2);
     assert_eq!((c["stable"].as_i64(), c["candidate"].as_i64()), (Some(1), Some(2)), "{c}");
@@ -196,11 +218,11 @@ fn a_healthy_candidate_is_promoted_through_every_step_and_a_restart_resumes_it()
             .unwrap();
     assert_eq!((recorded["phase"].as_str(), recorded["step"].as_u64()), (Some("running"), Some(1)), "{recorded}");
 
-    let s = p.serve(None);
+    let s = p.serve();
     let c = s.canary();
     assert_eq!((c["phase"].as_str(), c["step"].as_u64()), (Some("running"), Some(2)), "resumed at step 2: {c}");
     assert!(c["last_verdict"]["reason"].as_str().unwrap().contains("resumed"), "{c}");
-    let load = Load::start(&s.base);
+    let load = Load::start(&s.base, json!({}));
     let c = s.until(30, |c| c["phase"] != "running");
     assert_eq!(c["phase"], "promoted", "{c}");
     std::thread::sleep(Duration::from_millis(300));
@@ -215,39 +237,53 @@ fn a_healthy_candidate_is_promoted_through_every_step_and_a_restart_resumes_it()
     assert!(metrics.contains("mlpc_serve_canary_decisions_total{model=\"churn-predictor\",outcome=\"promoted\"} 1"));
 }
 
-#[test]
-fn a_failing_candidate_is_rolled_back_and_no_request_fails() {
+/// Promotes the faulty version 2 under load (`sent` in every request) and checks it is
+/// rolled back within a few intervals, with the gate's figures as the reason, and that no
+/// request fails (a failing candidate's requests are answered by the stable version).
+fn rolled_back(fault: Fault, sent: Value, measured: &str) {
     let p = Pipeline::new(true);
-    p.two_versions();
-    let s = p.serve(Some("churn-predictor@2"));
-    let load = Load::start(&s.base);
+    p.faulty_second_version(fault);
+    let s = p.serve();
+    let load = Load::start(&s.base, sent);
     std::thread::sleep(Duration::from_millis(200));
     let started = Instant::now();
     p.mlpc(&["promote", NAME, "2", "--stage", "production", "--by", "test"]);
-    let c = s.until(10, |c| c["phase"] == "rolled_back");
-    assert!(started.elapsed() < Duration::from_secs(5), "rolled back within a few intervals: {:?}", started.elapsed());
+    let c = s.until(20, |c| c["phase"] == "rolled_back");
+    // Steps of 1 s; the first verdict with 5 of the candidate's requests.
+    assert!(started.elapsed() < Duration::from_secs(8), "rolled back within a few intervals: {:?}", started.elapsed());
     let reason = c["last_verdict"]["reason"].as_str().unwrap();
     assert!(
-        reason.contains("rollback gate `error_rate > 2% or p99_latency > 200ms` held")
-            && reason.contains("error_rate = 100.00%"),
+        reason.contains("rollback gate `error_rate > 2% or p99_latency > 100ms` held") && reason.contains(measured),
         "{reason}"
     );
     std::thread::sleep(Duration::from_millis(300));
     let answered = load.finish();
-    assert!(answered.iter().all(|v| v == "1"), "the stable version answered every request");
+    if let Fault::Errors = fault {
+        assert!(answered.iter().all(|v| v == "1"), "the stable version answered every request");
+    }
+    assert_eq!(answered.last().map(String::as_str), Some("1"), "the stable version serves after the rollback");
     assert_eq!(p.production(), 1, "production moved back in the registry");
     let log = std::fs::read_to_string(p.state().join("audit.log")).unwrap();
     assert!(log.lines().any(|l| l.contains("\"action\":\"rollback\"") && l.contains("\"by\":\"canary\"")), "{log}");
-    let metrics = reqwest::blocking::get(format!("{}/metrics", s.base)).unwrap().text().unwrap();
-    assert!(metrics.contains("mlpc_serve_fallbacks_total{model=\"churn-predictor\",version=\"2\"}"), "{metrics}");
+}
+
+#[test]
+fn a_candidate_that_errors_is_rolled_back_and_no_request_fails() {
+    // Spending beyond anything in the evaluation split: version 2 fails in ONNX Runtime.
+    rolled_back(Fault::Errors, json!({"monthly_spend": 9000.0}), "error_rate = 100.00%");
+}
+
+#[test]
+fn a_slow_candidate_is_rolled_back_and_no_request_fails() {
+    rolled_back(Fault::Slow, json!({}), "p99_latency = ");
 }
 
 #[test]
 fn shadow_agreement_fallback_and_feedback() {
     let p = Pipeline::new(false);
-    p.two_versions();
+    p.faulty_second_version(Fault::Errors);
     p.mlpc(&["promote", NAME, "2", "--stage", "staging", "--by", "test"]);
-    let s = p.serve(None);
+    let s = p.serve();
     let predict = format!("/v1/models/{NAME}/predict");
     for id in 1..=20 {
         assert_eq!(s.post(&predict, json!({"customer_id": id})).0, 200);
@@ -269,8 +305,8 @@ fn shadow_agreement_fallback_and_feedback() {
     assert_eq!(status, 400, "{v}");
     s.stop();
 
-    // Version 2 serves and fails every request: version 1, the previous, answers.
-    let s = p.serve(Some("churn-predictor@2"));
+    // Version 2 serves and fails a request: version 1, the previous, answers.
+    let s = p.serve();
     p.mlpc(&["promote", NAME, "2", "--stage", "production", "--by", "test"]);
     let deadline = Instant::now() + Duration::from_secs(10);
     while s.get(&format!("/v2/models/{NAME}"))["versions"][0] != "2" {
@@ -278,7 +314,79 @@ fn shadow_agreement_fallback_and_feedback() {
         std::thread::sleep(Duration::from_millis(50));
     }
     let (status, v) = s.post(&predict, json!({"customer_id": 3}));
+    assert_eq!((status, v["model_version"].as_str()), (200, Some("2")), "{v}");
+    let (status, v) = s.post(&predict, json!({"customer_id": 3, "monthly_spend": 9000.0}));
     assert_eq!((status, v["model_version"].as_str()), (200, Some("1")), "{v}");
     let metrics = reqwest::blocking::get(format!("{}/metrics", s.base)).unwrap().text().unwrap();
     assert!(metrics.contains("mlpc_serve_fallbacks_total{model=\"churn-predictor\",version=\"2\"} 1"), "{metrics}");
+}
+
+/// How a candidate built from version 1's graph misbehaves.
+#[derive(Clone, Copy)]
+enum Fault {
+    /// A 2048 × 2048 matrix product on every call (about 17 GFLOP), folded into the output
+    /// as zero: the same answers, slowly.
+    Slow,
+    /// A lookup whose index is out of range when any `monthly_spend` is over 5000: ONNX
+    /// Runtime fails the call. The evaluation split has no such row.
+    Errors,
+}
+
+/// Version 1's ONNX model with `fault` spliced in before its `probabilities` output.
+fn faulty(v1: &[u8], fault: Fault) -> Vec<u8> {
+    let mut model = ModelProto::decode(v1).unwrap();
+    let g = model.graph.as_mut().unwrap();
+    let last = g.node.iter_mut().find(|n| n.output.iter().any(|o| o == "probabilities")).unwrap();
+    last.output.iter_mut().filter(|o| *o == "probabilities").for_each(|o| *o = "p_inner".into());
+    let node = |op: &str, inputs: &[&str], output: &str, attrs: Vec<AttributeProto>| NodeProto {
+        input: inputs.iter().map(|i| i.to_string()).collect(),
+        output: vec![output.into()],
+        name: format!("fault_{output}"),
+        op_type: op.into(),
+        attribute: attrs,
+        domain: String::new(),
+    };
+    let f32s = |name: &str, dims: &[i64], data: Vec<f32>| TensorProto {
+        name: name.into(),
+        dims: dims.to_vec(),
+        data_type: dtype::FLOAT,
+        float_data: data,
+        ..Default::default()
+    };
+    let i64s = |name: &str, dims: &[i64], data: Vec<i64>| TensorProto {
+        name: name.into(),
+        dims: dims.to_vec(),
+        data_type: dtype::INT64,
+        int64_data: data,
+        ..Default::default()
+    };
+    let all = || vec![attr::int("keepdims", 0)];
+    match fault {
+        Fault::Slow => {
+            g.initializer.extend([i64s("square", &[2], vec![2048, 2048]), f32s("zero", &[], vec![0.0])]);
+            g.node.extend([
+                node("ReduceSum", &["p_inner"], "total", all()),
+                node("Expand", &["total", "square"], "big", vec![]),
+                node("MatMul", &["big", "big"], "product", vec![]),
+                node("ReduceSum", &["product"], "product_total", all()),
+                node("Mul", &["product_total", "zero"], "nothing", vec![]),
+            ]);
+        }
+        Fault::Errors => {
+            g.initializer.extend([
+                f32s("limit", &[], vec![5000.0]),
+                i64s("ten", &[], vec![10]),
+                f32s("table", &[2], vec![0.0, 0.0]),
+            ]);
+            g.node.extend([
+                node("Greater", &["monthly_spend", "limit"], "over", vec![]),
+                node("Cast", &["over"], "over_index", vec![attr::int("to", dtype::INT64 as i64)]),
+                node("Mul", &["over_index", "ten"], "index", vec![]),
+                node("Gather", &["table", "index"], "looked_up", vec![attr::int("axis", 0)]),
+                node("ReduceSum", &["looked_up"], "nothing", all()),
+            ]);
+        }
+    }
+    g.node.push(node("Add", &["p_inner", "nothing"], "probabilities", vec![]));
+    model.encode_to_vec()
 }

@@ -84,8 +84,6 @@ impl Loaded {
 
     /// Scores a frame on a free session (or waits for one).
     pub fn score(&self, frame: &Frame) -> Result<Vec<(String, Output)>, String> {
-        #[cfg(debug_assertions)]
-        injected_failure(&self.name, self.version)?;
         let start = self.next.fetch_add(1, Ordering::Relaxed);
         let n = self.sessions.len();
         let free = (0..n).find_map(|i| self.sessions[(start + i) % n].try_lock().ok());
@@ -123,16 +121,6 @@ impl Loaded {
                 })
                 .collect(),
         }
-    }
-}
-
-/// Debug builds only, for the canary and fallback tests: `MLPC_SERVE_FAIL=NAME@VERSION`
-/// makes that version fail every request as a scoring error would.
-#[cfg(debug_assertions)]
-fn injected_failure(name: &str, version: i64) -> Result<(), String> {
-    match std::env::var("MLPC_SERVE_FAIL") {
-        Ok(v) if v == format!("{name}@{version}") => Err("injected failure (MLPC_SERVE_FAIL)".into()),
-        _ => Ok(()),
     }
 }
 
