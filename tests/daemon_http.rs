@@ -255,6 +255,23 @@ fn a_broken_edit_keeps_the_running_plan() {
     p.write(&MONITOR.replace("every     = 1s", "every     = 2s"));
     assert_eq!(wait_for("reloaded"), "reloaded");
     assert_eq!(every(&d), 2000);
+    assert!(!p.log().contains("serve blocks changed"), "a monitor edit leaves the server alone");
+
+    // A changed serve block: a new server takes over on the same address.
+    let serve = d.serve.clone().unwrap_or_else(|| panic!("not serving: {}", p.log()));
+    let shadow_stage = || {
+        let r = d.http.get(format!("{serve}/v1/models/{NAME}/shadow")).send();
+        r.ok().and_then(|r| r.json::<Value>().ok()).map(|v| v["shadow_stage"].clone())
+    };
+    assert_eq!(shadow_stage(), Some(json!("staging")));
+    let text = std::fs::read_to_string(p.file()).unwrap().replace("  shadow   = staging\n", "");
+    std::fs::write(p.file(), text).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while shadow_stage() != Some(Value::Null) {
+        assert!(Instant::now() < deadline, "the new server: {}", p.log());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(p.log().contains("serving the changed serve blocks on"), "{}", p.log());
     assert_eq!(d.stop(), 0, "{}", p.log());
 }
 

@@ -55,7 +55,24 @@ pub struct Daemon {
     metrics: metrics::Metrics,
     runs: Mutex<Option<Runs>>,
     /// The server this process runs, once it listens.
-    server: Mutex<Option<mlpc_serve::Handle>>,
+    server: Mutex<Option<Serving>>,
+}
+
+/// The embedded server: a handle on it, how to stop it, and what it was started from.
+struct Serving {
+    handle: mlpc_serve::Handle,
+    stop: tokio::sync::watch::Sender<&'static str>,
+    thread: std::thread::JoinHandle<()>,
+    addr: SocketAddr,
+    fingerprint: String,
+}
+
+impl Serving {
+    /// Stops the server (the requests in flight finish) and waits for it.
+    fn stop(self, why: &'static str) {
+        let _ = self.stop.send(why);
+        let _ = self.thread.join();
+    }
 }
 
 #[derive(Default)]
@@ -83,6 +100,10 @@ impl Daemon {
     }
 
     /// Where run requests go; a closed queue once shutting down.
+    fn server(&self) -> std::sync::MutexGuard<'_, Option<Serving>> {
+        self.server.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
     fn runs(&self) -> Runs {
         let runs = self.runs.lock().unwrap_or_else(|p| p.into_inner());
         runs.clone().unwrap_or_else(Runs::closed)
@@ -90,7 +111,7 @@ impl Daemon {
 
     fn status_json(&self) -> serde_json::Value {
         let program = self.program();
-        let server = self.server.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let server = self.server().as_ref().map(|s| s.handle.clone());
         let canaries = server.map(|h| h.canaries().unwrap_or_default()).unwrap_or_default();
         let s = self.status();
         serde_json::json!({
@@ -133,7 +154,13 @@ pub fn run(opts: Options, compile: Compile, listening: impl Fn(&str, SocketAddr)
     // A fresh state folder gets its (empty) tracking store now, so the server starts and
     // serves each model once the first run registers and promotes it.
     drop(mlpc_runtime::Store::open(&daemon.opts.state_dir)?);
-    let serve_thread = start_serving(&daemon, &listening);
+    match start_serving(&daemon, daemon.program().plan.clone(), daemon.opts.serve_addr) {
+        Ok(s) => {
+            listening("serving", s.addr);
+            *daemon.server() = Some(s);
+        }
+        Err(e) => tracing::error!("not serving: {e}; monitors and the schedule still run"),
+    }
     let ticker = {
         let d = daemon.clone();
         std::thread::spawn(move || tick_loop(&d))
@@ -144,39 +171,61 @@ pub fn run(opts: Options, compile: Compile, listening: impl Fn(&str, SocketAddr)
     // The last queue handles go; the run thread finishes the run in progress, then ends.
     daemon.runs.lock().unwrap_or_else(|p| p.into_inner()).take();
     let _ = run_thread.join();
-    if let Some(t) = serve_thread {
-        let _ = t.join();
+    if let Some(s) = daemon.server().take() {
+        s.stop("the daemon stops");
     }
     tracing::info!("stopped");
     served
 }
 
-/// The serve crate's server on its own thread; it stops on the same signals.
-fn start_serving(d: &Arc<Daemon>, listening: &impl Fn(&str, SocketAddr)) -> Option<std::thread::JoinHandle<()>> {
-    let plan = d.program().plan.clone();
-    let opts = mlpc_serve::Options {
-        state_dir: d.opts.state_dir.clone(),
-        addr: d.opts.serve_addr,
-        body_limit: d.opts.body_limit,
-    };
+/// The serve crate's server for `plan` on its own thread, once it listens.
+fn start_serving(d: &Daemon, plan: Plan, addr: SocketAddr) -> Result<Serving, String> {
+    let fingerprint = mlpc_serve::fingerprint(&plan)?;
+    let opts = mlpc_serve::Options { state_dir: d.opts.state_dir.clone(), addr, body_limit: d.opts.body_limit };
+    let (stop, mut stopping) = tokio::sync::watch::channel("");
     let (tx, rx) = std::sync::mpsc::channel();
     let thread = std::thread::spawn(move || {
         let told = tx.clone();
-        if let Err(e) = mlpc_serve::serve(&plan, &opts, move |addr, handle| drop(told.send(Ok((addr, handle))))) {
+        // Resolves when told to stop, or when the daemon lets go of the sender.
+        let stopped = async move {
+            let _ = stopping.changed().await;
+            let why = *stopping.borrow();
+            why.to_string()
+        };
+        if let Err(e) = mlpc_serve::serve(&plan, &opts, move |addr, h| drop(told.send(Ok((addr, h)))), stopped) {
             let _ = tx.send(Err(e));
         }
     });
     match rx.recv() {
-        Ok(Ok((addr, handle))) => {
-            *d.server.lock().unwrap_or_else(|p| p.into_inner()) = Some(handle);
-            listening("serving", addr);
-            Some(thread)
-        }
+        Ok(Ok((addr, handle))) => Ok(Serving { handle, stop, thread, addr, fingerprint }),
         Ok(Err(e)) => {
-            tracing::error!("not serving: {e}; monitors and the schedule still run");
-            None
+            let _ = thread.join();
+            Err(e)
         }
-        Err(_) => None,
+        Err(_) => Err("the server's thread ended before it listened".into()),
+    }
+}
+
+/// After a reload: when what the server takes from the plan changed (a `serve` block, the
+/// features or inputs it fills), a new server takes over on the same address.
+fn reserve_if_changed(d: &Daemon, plan: &Plan) {
+    let mut server = d.server();
+    let fingerprint = mlpc_serve::fingerprint(plan);
+    if let (Some(s), Ok(f)) = (server.as_ref(), &fingerprint) {
+        if s.fingerprint == *f {
+            return;
+        }
+    }
+    let addr = server.as_ref().map_or(d.opts.serve_addr, |s| s.addr);
+    if let Some(old) = server.take() {
+        old.stop("the serve blocks changed");
+    }
+    match start_serving(d, plan.clone(), addr) {
+        Ok(s) => {
+            tracing::info!("serving the changed serve blocks on http://{}", s.addr);
+            *server = Some(s);
+        }
+        Err(e) => tracing::error!("not serving: {e}"),
     }
 }
 
@@ -246,7 +295,7 @@ fn tick_loop(d: &Arc<Daemon>) {
 
 fn check_monitor(d: &Daemon, m: &program::Monitor) {
     let log = window::Log {
-        server: d.server.lock().unwrap_or_else(|p| p.into_inner()).clone(),
+        server: d.server().as_ref().map(|s| s.handle.clone()),
         file: d.opts.state_dir.join("requests.duckdb"),
     };
     let found = monitor::check(&d.opts.state_dir, &log, m, d.opts.min_rows);
@@ -273,8 +322,9 @@ fn reload_if_changed(d: &Daemon, due: &mut Due) {
         Ok(p) => {
             let p = Arc::new(p);
             *due = Due { file: now, ..Due::new(d, &p) };
-            *d.program.write().unwrap_or_else(|e| e.into_inner()) = p;
+            *d.program.write().unwrap_or_else(|e| e.into_inner()) = p.clone();
             tracing::info!("reloaded {}", d.opts.file.display());
+            reserve_if_changed(d, &p.plan);
             "reloaded".to_string()
         }
         Err(e) => {

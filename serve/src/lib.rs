@@ -76,11 +76,23 @@ impl Handle {
 
 /// Serves until SIGTERM or Ctrl-C; `listening` is told the bound address first.
 pub fn run(plan: &Plan, opts: &Options, listening: impl FnOnce(SocketAddr)) -> Result<(), String> {
-    serve(plan, opts, |addr, _| listening(addr))
+    serve(plan, opts, |addr, _| listening(addr), async { stop_signal().await.to_string() })
 }
 
-/// As [`run`], and `ready` is also given a [`Handle`] on the server.
-pub fn serve(plan: &Plan, opts: &Options, ready: impl FnOnce(SocketAddr, Handle)) -> Result<(), String> {
+/// What the server takes from a plan (its `serve` blocks as read), to tell whether a new
+/// plan needs a new server; an error when the plan has no servable block.
+pub fn fingerprint(plan: &Plan) -> Result<String, String> {
+    Ok(format!("{:?}", spec::specs(plan)?))
+}
+
+/// Serves until `stop` resolves (to the reason, logged), finishing the requests in flight;
+/// `ready` is given the bound address and a [`Handle`] on the server first.
+pub fn serve(
+    plan: &Plan,
+    opts: &Options,
+    ready: impl FnOnce(SocketAddr, Handle),
+    stop: impl std::future::Future<Output = String> + Send + 'static,
+) -> Result<(), String> {
     let specs = spec::specs(plan)?;
     // Where training finds it too: `$MLPC_LIB_DIR`, else the checkout's `.deps/lib`.
     mlpc_runtime::ort_ready()?;
@@ -101,9 +113,7 @@ pub fn serve(plan: &Plan, opts: &Options, ready: impl FnOnce(SocketAddr, Handle)
         let watcher = tokio::spawn(watch::changes(app.clone()));
         let ticker = tokio::spawn(ticks(app.clone()));
         let result = axum::serve(listener, router::router(app.clone(), opts.body_limit))
-            .with_graceful_shutdown(async {
-                tracing::info!("{}: finishing the requests in flight", stop_signal().await)
-            })
+            .with_graceful_shutdown(async { tracing::info!("{}: finishing the requests in flight", stop.await) })
             .await
             .map_err(|e| format!("the server failed: {e}"));
         watcher.abort();
