@@ -85,7 +85,7 @@ fn measure(state: &Path, log: &window::Log, m: &Monitor, min_rows: usize, found:
         );
         return Ok(());
     }
-    let reference = window::reference(state, &m.reference, &m.inputs)?;
+    let reference = window::reference(state, m)?;
     let report = drift_report(&reference, &current.inputs, &[], &[])?;
     let active = results::active(state, &m.name)?;
     let mut facts = Measured { m, reference: &reference, current: &current, report: &report, notes: Vec::new() };

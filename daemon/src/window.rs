@@ -3,9 +3,10 @@
 //! crate's `<state>/requests.duckdb`: one row per predicted row, `inputs` a JSON object),
 //! with the labels sent back for them.
 
+use crate::program::Monitor;
 use duckdb::{params, AccessMode, Config, Connection};
 use mlpc_compiler::types::Type;
-use mlpc_runtime::{frames, Store};
+use mlpc_runtime::{frames, registry, Store};
 use mlpc_train::{Column, Frame, InputType, Values};
 use std::path::{Path, PathBuf};
 
@@ -51,16 +52,34 @@ fn quoted(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
 }
 
-/// The reference rows: the `data` artifact `node` produced in the latest run.
-pub fn reference(state: &Path, node: &str, inputs: &[(String, Type)]) -> Result<Frame, String> {
+/// The reference rows: the `data` artifact `node` had in the run that registered the
+/// version `stage` holds — the data the served model was trained against — or, with no
+/// version there yet, in the latest run.
+pub fn reference(state: &Path, m: &Monitor) -> Result<Frame, String> {
+    let node = &m.reference;
     let path = {
         let store = Store::open_read_only(state)?;
-        let sha = store.latest_artifact(node, "data")?.ok_or_else(|| {
-            format!("no data of `{node}` in the store yet: run the pipeline (`mlpc run`, or the daemon with --now)")
-        })?;
+        let serving = registry::models(&store)?
+            .into_iter()
+            .find(|s| s.name == m.registered)
+            .and_then(|s| s.stages.get(&m.stage).copied());
+        let sha = match serving {
+            Some(version) => {
+                let run = registry::version(&store, &m.registered, version)?.run_id;
+                store.artifact_in_run(run, node, "data")?.ok_or_else(|| {
+                    format!(
+                        "run {run}, which registered version {version} of `{}`, has no data of `{node}`",
+                        m.registered
+                    )
+                })?
+            }
+            None => store.latest_artifact(node, "data")?.ok_or_else(|| {
+                format!("no data of `{node}` in the store yet: run the pipeline (`mlpc run`, or the daemon with --now)")
+            })?,
+        };
         store.artifact_path(&sha, "parquet")
     };
-    frames::read(&path, inputs)
+    frames::read(&path, &m.inputs)
 }
 
 /// The logged requests of `model` since `since_micros` (UTC) and their labels; empty when

@@ -9,7 +9,9 @@
 #      shifts with it: the drifted customers are sent by key with their new account values;
 #   4. the monitor's drift alerts fire; `drift_share() > 30%` retrains churn_model: v2;
 #   5. a person approves v2: the canary moves traffic to it step by step under live traffic
-#      and promotes it when the gates hold.
+#      and promotes it when the gates hold;
+#   6. with v2 in production, the monitor's reference is v2's training data: the drift
+#      alerts clear.
 #
 # Usage: examples/churn/watch.sh   (MLPC=path/to/mlpc; WORK=DIR keeps the copy there)
 # Exits non-zero, with the daemon's log, when a step does not happen in time.
@@ -131,6 +133,8 @@ wait_for 'status | field "d[\"last_run\"] or \"\"" | grep -q "^run 2 "' 120 || d
 say "   $(status | field 'd["last_run"]')"
 "$mlpc" models --state "$state" | sed 's/^/   /'
 
+# Until v2 holds production, the monitor measures against v1's training data: still drifted.
+! grep -q "alert cleared" "$work/daemon.log" || die "the drift alerts cleared while v1 was in production"
 say "5. approving v2 for production: the canary starts, under one request at a time"
 keep_sending &
 traffic=$!
@@ -152,6 +156,10 @@ traffic=""
 [[ "$last" == promoted* ]] || die "the canary ended $last"
 say "   serving v$(canary | field 'd["serving"]'); failed requests meanwhile: $(wc -l <"$work/failures")"
 [ ! -s "$work/failures" ] || die "requests failed during the lifecycle"
+
+say "6. v2 holds production: the monitor measures against its training data, which the traffic matches"
+wait_for 'grep -q "alert cleared: drift_share" "$work/daemon.log"' 30 || die "the drift alert did not clear"
+grep "alert cleared:" "$work/daemon.log" | sed 's/^.*alert cleared: /   alert cleared: /'
 
 say "the record:"
 "$mlpc" runs --state "$state" | sed 's/^/   /'

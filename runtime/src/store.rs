@@ -64,6 +64,26 @@ impl Store {
         Ok(Store { dir: dir.to_path_buf(), conn })
     }
 
+    /// The artifact a node had in `role` in run `run_id`, whether it ran or was cached
+    /// there (the cache entry its recorded key names).
+    pub fn artifact_in_run(&self, run_id: i64, node: &str, role: &str) -> Result<Option<String>, String> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT c.outputs FROM node_runs n JOIN cache c ON c.node_id = n.node_id AND c.cache_key = n.cache_key
+                 WHERE n.run_id = ? AND n.node_id = ?",
+            )
+            .map_err(|e| e.to_string())?;
+        let outputs: Vec<String> = stmt
+            .query_map(params![run_id, node], |r| r.get(0))
+            .and_then(Iterator::collect)
+            .map_err(|e| e.to_string())?;
+        let Some(outputs) = outputs.first() else { return Ok(None) };
+        let roles: std::collections::BTreeMap<String, String> =
+            serde_json::from_str(outputs).map_err(|e| format!("the cache entry of `{node}`: {e}"))?;
+        Ok(roles.get(role).cloned())
+    }
+
     /// The artifact a node produced in `role` in the latest run that recorded one.
     pub fn latest_artifact(&self, node: &str, role: &str) -> Result<Option<String>, String> {
         self.conn
