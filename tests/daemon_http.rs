@@ -361,3 +361,42 @@ fn a_metric_alert_on_labels_sent_back_rolls_back() {
     );
     assert!(rollback.contains("auc < 0.75 (auc = 0."), "{audit}");
 }
+
+/// Requests the server fails count in a monitor's `error_rate` (the request log keeps them):
+/// a version that fails half its requests is rolled back by `then rollback`.
+#[test]
+fn failed_requests_feed_error_rate_and_roll_back() {
+    let p = Pipeline::new();
+    p.write(&MONITOR.replace("drift_share() > 20% then retrain churn_model", "error_rate > 10% then rollback"));
+    let without_fallback = std::fs::read_to_string(p.file()).unwrap().replace("  fallback = previous\n", "");
+    std::fs::write(p.file(), without_fallback).unwrap();
+    let file = p.file().to_string_lossy().into_owned();
+    p.mlpc(&["run", &file]);
+    p.mlpc(&["promote", NAME, "1", "--stage", "production", "--by", "test"]);
+    common::faulty::import_faulty(&p.file(), Path::new(&p.state()), common::faulty::Fault::Errors);
+    p.mlpc(&["run", &file]);
+    p.mlpc(&["promote", NAME, "2", "--stage", "production", "--by", "test"]);
+
+    let d = p.daemon(&[], Some("t"));
+    let serve = d.serve.clone().unwrap_or_else(|| panic!("not serving: {}", p.log()));
+    let serving = || d.http.get(format!("{serve}/v1/models/{NAME}/canary")).send().unwrap().json::<Value>().unwrap();
+    assert_eq!(serving()["serving"], 2);
+    // Half the requests spend more than version 2 can take: a 500 each, no fallback.
+    let mut failed = 0;
+    for id in 1..=60 {
+        let spend = if id % 2 == 0 { 9000.0 } else { 50.0 };
+        let body = json!({"customer_id": id, "monthly_spend": spend});
+        let r = d.http.post(format!("{serve}/v1/models/{NAME}/predict")).json(&body).send().unwrap();
+        failed += usize::from(r.status().as_u16() == 500);
+    }
+    assert_eq!(failed, 30);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while serving()["serving"] != 1 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert_eq!(serving()["serving"], 1, "{}", p.log());
+    assert_eq!(d.stop(), 0, "{}", p.log());
+    let audit = p.mlpc(&["audit"]);
+    let rollback = audit.lines().find(|l| l.contains("rollback")).unwrap_or_else(|| panic!("{audit}"));
+    assert!(rollback.contains("error_rate > 10% (error_rate = 0.5000)"), "{audit}");
+}

@@ -8,8 +8,7 @@
 
 mod common;
 
-use mlpc_train::onnx::{attr, dtype, AttributeProto, ModelProto, NodeProto, TensorProto};
-use prost::Message;
+use common::faulty::Fault;
 use serde_json::{json, Value};
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
@@ -78,16 +77,7 @@ impl Pipeline {
     fn faulty_second_version(&self, fault: Fault) {
         self.mlpc(&["run", &self.file().to_string_lossy()]);
         self.mlpc(&["promote", NAME, "1", "--stage", "production", "--by", "test"]);
-        let shown: Value = serde_json::from_str(&self.mlpc(&["models", "show", NAME, "--json"])).unwrap();
-        let sha = shown["versions"][0]["artifact_sha256"].as_str().unwrap().to_string();
-        let v1 = std::fs::read(self.state().join("artifacts").join(&sha[..2]).join(format!("{sha}.onnx"))).unwrap();
-        std::fs::write(self.dir.path().join("candidate.onnx"), faulty(&v1, fault)).unwrap();
-        let text = std::fs::read_to_string(self.file()).unwrap();
-        let (a, b) = (text.find("model churn_model").unwrap(), text.find("evaluate churn_model").unwrap());
-        // mlpc does not retrain an imported model: the monitor's retraining goes.
-        let text = text.replace(" then retrain churn_model", "");
-        let imported = "model churn_model = onnx(\"candidate.onnx\") {\n  schema = churn_data\n  inputs = customer_features + [plan, region, monthly_spend, support_tickets, tenure_months]\n}\n\n";
-        std::fs::write(self.file(), format!("{}{imported}{}", &text[..a], &text[b..])).unwrap();
+        common::faulty::import_faulty(&self.file(), &self.state(), fault);
         self.mlpc(&["run", &self.file().to_string_lossy()]);
     }
     fn production(&self) -> i64 {
@@ -261,7 +251,14 @@ fn rolled_back(fault: Fault, sent: Value, measured: &str) {
     if let Fault::Errors = fault {
         assert!(answered.iter().all(|v| v == "1"), "the stable version answered every request");
     }
-    assert_eq!(answered.last().map(String::as_str), Some("1"), "the stable version serves after the rollback");
+    for id in 1..=20 {
+        let (status, v) = s.post(&format!("/v1/models/{NAME}/predict"), json!({"customer_id": id}));
+        assert_eq!(
+            (status, v["model_version"].as_str()),
+            (200, Some("1")),
+            "the stable version serves after the rollback"
+        );
+    }
     assert_eq!(p.production(), 1, "production moved back in the registry");
     let log = std::fs::read_to_string(p.state().join("audit.log")).unwrap();
     assert!(log.lines().any(|l| l.contains("\"action\":\"rollback\"") && l.contains("\"by\":\"canary\"")), "{log}");
@@ -319,74 +316,4 @@ fn shadow_agreement_fallback_and_feedback() {
     assert_eq!((status, v["model_version"].as_str()), (200, Some("1")), "{v}");
     let metrics = reqwest::blocking::get(format!("{}/metrics", s.base)).unwrap().text().unwrap();
     assert!(metrics.contains("mlpc_serve_fallbacks_total{model=\"churn-predictor\",version=\"2\"} 1"), "{metrics}");
-}
-
-/// How a candidate built from version 1's graph misbehaves.
-#[derive(Clone, Copy)]
-enum Fault {
-    /// A 2048 × 2048 matrix product on every call (about 17 GFLOP), folded into the output
-    /// as zero: the same answers, slowly.
-    Slow,
-    /// A lookup whose index is out of range when any `monthly_spend` is over 5000: ONNX
-    /// Runtime fails the call. The evaluation split has no such row.
-    Errors,
-}
-
-/// Version 1's ONNX model with `fault` spliced in before its `probabilities` output.
-fn faulty(v1: &[u8], fault: Fault) -> Vec<u8> {
-    let mut model = ModelProto::decode(v1).unwrap();
-    let g = model.graph.as_mut().unwrap();
-    let last = g.node.iter_mut().find(|n| n.output.iter().any(|o| o == "probabilities")).unwrap();
-    last.output.iter_mut().filter(|o| *o == "probabilities").for_each(|o| *o = "p_inner".into());
-    let node = |op: &str, inputs: &[&str], output: &str, attrs: Vec<AttributeProto>| NodeProto {
-        input: inputs.iter().map(|i| i.to_string()).collect(),
-        output: vec![output.into()],
-        name: format!("fault_{output}"),
-        op_type: op.into(),
-        attribute: attrs,
-        domain: String::new(),
-    };
-    let f32s = |name: &str, dims: &[i64], data: Vec<f32>| TensorProto {
-        name: name.into(),
-        dims: dims.to_vec(),
-        data_type: dtype::FLOAT,
-        float_data: data,
-        ..Default::default()
-    };
-    let i64s = |name: &str, dims: &[i64], data: Vec<i64>| TensorProto {
-        name: name.into(),
-        dims: dims.to_vec(),
-        data_type: dtype::INT64,
-        int64_data: data,
-        ..Default::default()
-    };
-    let all = || vec![attr::int("keepdims", 0)];
-    match fault {
-        Fault::Slow => {
-            g.initializer.extend([i64s("square", &[2], vec![2048, 2048]), f32s("zero", &[], vec![0.0])]);
-            g.node.extend([
-                node("ReduceSum", &["p_inner"], "total", all()),
-                node("Expand", &["total", "square"], "big", vec![]),
-                node("MatMul", &["big", "big"], "product", vec![]),
-                node("ReduceSum", &["product"], "product_total", all()),
-                node("Mul", &["product_total", "zero"], "nothing", vec![]),
-            ]);
-        }
-        Fault::Errors => {
-            g.initializer.extend([
-                f32s("limit", &[], vec![5000.0]),
-                i64s("ten", &[], vec![10]),
-                f32s("table", &[2], vec![0.0, 0.0]),
-            ]);
-            g.node.extend([
-                node("Greater", &["monthly_spend", "limit"], "over", vec![]),
-                node("Cast", &["over"], "over_index", vec![attr::int("to", dtype::INT64 as i64)]),
-                node("Mul", &["over_index", "ten"], "index", vec![]),
-                node("Gather", &["table", "index"], "looked_up", vec![attr::int("axis", 0)]),
-                node("ReduceSum", &["looked_up"], "nothing", all()),
-            ]);
-        }
-    }
-    g.node.push(node("Add", &["p_inner", "nothing"], "probabilities", vec![]));
-    model.encode_to_vec()
 }

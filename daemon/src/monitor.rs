@@ -76,7 +76,8 @@ pub fn check(state: &Path, log: &window::Log, m: &Monitor, min_rows: usize) -> F
 fn measure(state: &Path, log: &window::Log, m: &Monitor, min_rows: usize, found: &mut Found) -> Result<(), String> {
     let since = found.at_micros - m.window.as_micros() as i64;
     let current = window::current(log, &m.registered, since, &m.inputs)?;
-    found.rows = current.inputs.rows();
+    // Logged rows: each answered request's rows, and one per failed request.
+    found.rows = current.inputs.rows() + current.live.errors as usize;
     if found.rows < min_rows {
         found.status = "not_enough_data".into();
         found.message = format!(
@@ -170,21 +171,10 @@ impl Facts for Measured<'_> {
     }
 
     fn serving_metric(&mut self, name: &str) -> Result<Option<f64>, String> {
-        let value = match name {
-            "p99_latency" => p99(&self.current.latencies_ms),
-            // The request log holds answered requests only: errors are not there to count.
-            _ => None,
-        };
+        let live = &self.current.live;
+        let value = if live.request_count == 0 { None } else { live.get(name) };
         Ok(self.note(name.to_string(), value))
     }
-}
-
-/// Nearest-rank 99th percentile.
-fn p99(ms: &[f64]) -> Option<f64> {
-    let mut v: Vec<f64> = ms.iter().copied().filter(|x| x.is_finite()).collect();
-    v.sort_unstable_by(f64::total_cmp);
-    let rank = (v.len() as f64 * 0.99).ceil() as usize;
-    v.get(rank.max(1) - 1).copied()
 }
 
 /// The window's predictions that have a label sent back, as a metric's truth and predictions;
@@ -237,14 +227,4 @@ fn labelled(m: &Monitor, w: &Window) -> Result<Option<(Target, Predictions)>, St
     }
     let width = classes.len();
     Ok(Some((Target::Classes { classes, y }, Predictions { labels, scores, width })))
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn p99_is_nearest_rank() {
-        let ms: Vec<f64> = (1..=200).map(f64::from).collect();
-        assert_eq!(super::p99(&ms), Some(198.0));
-        assert_eq!(super::p99(&[]), None);
-    }
 }

@@ -12,9 +12,11 @@ use std::path::{Path, PathBuf};
 
 /// The served traffic of one window.
 pub struct Window {
+    /// The inputs of the answered requests' rows.
     pub inputs: Frame,
-    /// Milliseconds per logged row.
-    pub latencies_ms: Vec<f64>,
+    /// The serving metrics of the window's requests (answered or failed), as a canary
+    /// measures them.
+    pub live: mlpc_serve::Live,
     /// `(request_id, row_number, prediction JSON)` per logged row, to join labels with.
     pub predictions: Vec<(String, i32, String)>,
     /// The labels sent back for the model's rows: `(request_id, row_number, label)`, the
@@ -93,9 +95,12 @@ pub fn current(log: &Log, model: &str, since_micros: i64, inputs: &[(String, Typ
     })?;
     match read {
         Some(w) => Ok(w),
-        None => {
-            Ok(Window { inputs: empty(inputs)?, latencies_ms: Vec::new(), predictions: Vec::new(), labels: Vec::new() })
-        }
+        None => Ok(Window {
+            inputs: empty(inputs)?,
+            live: mlpc_serve::Live::default(),
+            predictions: Vec::new(),
+            labels: Vec::new(),
+        }),
     }
 }
 
@@ -108,18 +113,27 @@ fn logged(conn: &Connection, model: &str, since_micros: i64, inputs: &[(String, 
             _ => format!("TRY_CAST({text} AS DOUBLE)"),
         }
     };
-    let filter = "requests WHERE model = ? AND epoch_us(time) >= ? ORDER BY time, request_id, row_number";
-    let frame = frame(conn, inputs, select, filter, &[&model, &since_micros])?;
+    let window = "requests WHERE model = ? AND epoch_us(time) >= ?";
+    let answered = format!("{window} AND error IS NULL ORDER BY time, request_id, row_number");
+    let frame = frame(conn, inputs, select, &answered, &[&model, &since_micros])?;
+    let read = |e: duckdb::Error| format!("cannot read the request log: {e}");
+    let mut stmt = conn.prepare(&format!("SELECT request_id, row_number, prediction FROM {answered}")).map_err(read)?;
+    let predictions = stmt
+        .query_map(params![model, since_micros], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .and_then(Iterator::collect)
+        .map_err(read)?;
+    let live = mlpc_serve::LiveWindow::default();
     let mut stmt = conn
-        .prepare(&format!("SELECT latency_ms, request_id, row_number, prediction FROM {filter}"))
-        .map_err(|e| format!("cannot read the request log: {e}"))?;
-    let rows = stmt
-        .query_map(params![model, since_micros], |r| Ok((r.get::<_, f64>(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
-        .and_then(|rows| rows.collect::<Result<Vec<(f64, String, i32, String)>, _>>())
-        .map_err(|e| format!("cannot read the request log: {e}"))?;
-    let latencies_ms = rows.iter().map(|r| r.0).collect();
-    let predictions = rows.into_iter().map(|(_, id, row, p)| (id, row, p)).collect();
-    Ok(Window { inputs: frame, latencies_ms, predictions, labels: Vec::new() })
+        .prepare(&format!(
+            "SELECT max(latency_ms), bool_or(error IS NOT NULL), bool_or(coalesce(fallback, false)) FROM {window}
+             GROUP BY request_id ORDER BY min(time)"
+        ))
+        .map_err(read)?;
+    let mut rows = stmt.query(params![model, since_micros]).map_err(read)?;
+    while let Some(r) = rows.next().map_err(read)? {
+        live.record(r.get(0).map_err(read)?, r.get(1).map_err(read)?, r.get(2).map_err(read)?);
+    }
+    Ok(Window { inputs: frame, live: live.live(), predictions, labels: Vec::new() })
 }
 
 /// The inputs as drift tests take them.

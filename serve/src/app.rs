@@ -9,7 +9,7 @@ use crate::features::{self, Online};
 use crate::input::Columns;
 use crate::metrics::{Metrics, ModelName, ModelOutcome, ModelVersion};
 use crate::model::{LoadError, Loaded};
-use crate::request_log::{Entry, RequestLog};
+use crate::request_log::{Entry, Failure, RequestLog};
 use crate::shadow::Shadow;
 use crate::spec::Spec;
 use arc_swap::{ArcSwap, ArcSwapOption};
@@ -420,6 +420,7 @@ impl App {
         let spare = backup.as_ref().map(|_| columns.clone());
         let attempt = self.score(served, &first, columns);
         let first_ms = started.elapsed().as_secs_f64() * 1000.0;
+        let first_version = first.version;
         let (loaded, (outputs, columns)) = match (attempt, backup, spare) {
             (Ok(done), ..) => {
                 if let Some(r) = &rollout {
@@ -429,7 +430,9 @@ impl App {
             }
             // A candidate is tried on anything; the serving version only on its own failures.
             (Err(e), Some(backup), Some(spare)) if rollout.is_some() || e.status.is_server_error() => {
-                let done = self.score(served, &backup, spare)?;
+                let done = self.score(served, &backup, spare).inspect_err(|e| {
+                    self.log_failure(served, backup.version, &request_id, e, started);
+                })?;
                 if let Some(r) = &rollout {
                     r.window.record(first_ms, true, true);
                 }
@@ -442,9 +445,12 @@ impl App {
                 if let Some(r) = rollout.filter(|_| e.status.is_server_error()) {
                     r.window.record(first_ms, true, false);
                 }
+                self.log_failure(served, first.version, &request_id, &e, started);
                 return Err(e);
             }
         };
+        let fallback = loaded.version != first_version;
+
         let elapsed = started.elapsed();
         let labels = ModelVersion { model: served.spec.name.clone(), version: loaded.version.to_string() };
         self.metrics.latency.get_or_create(&labels).observe(elapsed.as_secs_f64());
@@ -463,9 +469,24 @@ impl App {
                 inputs: columns,
                 outputs: outputs.clone(),
                 latency_ms: elapsed.as_secs_f64() * 1000.0,
+                fallback,
             });
         }
         Ok(Inference { loaded, outputs, rows, request_id })
+    }
+
+    /// Logs a request the server failed; bad input (a 4xx) is the caller's and is not logged.
+    fn log_failure(&self, served: &Served, version: i64, request_id: &str, e: &ApiError, started: Instant) {
+        if let (Some(log), true) = (&self.log, e.status.is_server_error()) {
+            log.fail(Failure {
+                at_micros: now_micros(),
+                model: served.spec.name.clone(),
+                version,
+                request_id: request_id.to_string(),
+                error: e.message.clone(),
+                latency_ms: started.elapsed().as_secs_f64() * 1000.0,
+            });
+        }
     }
 
     /// Counts a finished request on its model: every request, and the errors.

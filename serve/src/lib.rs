@@ -35,7 +35,7 @@ use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 pub use canary::{Outcome, Phase, Record, Verdict};
-pub use live_metrics::Live;
+pub use live_metrics::{Live, Window as LiveWindow};
 
 /// How often the server's own timer looks for canaries whose interval has passed.
 const TICK: Duration = Duration::from_millis(250);

@@ -22,7 +22,9 @@ const BATCH: usize = 1_024;
 
 const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS requests (
   time TIMESTAMP, model VARCHAR, version BIGINT, request_id VARCHAR, row_number INTEGER,
-  inputs VARCHAR, prediction VARCHAR, latency_ms DOUBLE);
+  inputs VARCHAR, prediction VARCHAR, latency_ms DOUBLE, error VARCHAR, fallback BOOLEAN);
+ALTER TABLE requests ADD COLUMN IF NOT EXISTS error VARCHAR;
+ALTER TABLE requests ADD COLUMN IF NOT EXISTS fallback BOOLEAN;
 CREATE TABLE IF NOT EXISTS feedback (
   time TIMESTAMP, model VARCHAR, request_id VARCHAR, row_number INTEGER, label VARCHAR)";
 
@@ -38,8 +40,20 @@ pub struct Label {
 /// A read of the log, run on the writer's connection.
 type Job = Box<dyn FnOnce(&Connection) + Send>;
 
+/// A request the server failed (a 5xx, not bad input): one row, no inputs or prediction.
+pub struct Failure {
+    pub at_micros: i64,
+    pub model: String,
+    /// The version that failed it last.
+    pub version: i64,
+    pub request_id: String,
+    pub error: String,
+    pub latency_ms: f64,
+}
+
 enum Message {
     Request(Entry),
+    Failure(Failure),
     Labels { at_micros: i64, model: String, labels: Vec<Label> },
     Read(Job),
 }
@@ -52,6 +66,8 @@ pub struct Entry {
     pub inputs: Columns,
     pub outputs: Arc<Vec<(String, Output)>>,
     pub latency_ms: f64,
+    /// Answered by another version after the first one failed it.
+    pub fallback: bool,
 }
 
 pub struct RequestLog {
@@ -87,6 +103,12 @@ impl RequestLog {
                 loop {
                     match next {
                         Message::Request(e) => batch.push(e),
+                        Message::Failure(f) => {
+                            flush(&mut batch);
+                            if let Err(e) = add_failure(&conn, &f) {
+                                tracing::error!("request log {shown}: {e}");
+                            }
+                        }
                         Message::Labels { at_micros, model, labels } => {
                             flush(&mut batch);
                             if let Err(e) = add_labels(&conn, at_micros, &model, &labels) {
@@ -119,6 +141,13 @@ impl RequestLog {
         }
     }
 
+    /// Queues a failed request, or drops and counts it when the writer is behind.
+    pub fn fail(&self, failure: Failure) {
+        if self.tx.try_send(Message::Failure(failure)).is_err() {
+            self.dropped.inc();
+        }
+    }
+
     /// Queues labels sent back for `model`'s predictions; an error when the queue is full.
     pub fn add_labels(&self, model: &str, labels: Vec<Label>) -> Result<(), String> {
         let m = Message::Labels { at_micros: crate::app::now_micros(), model: model.into(), labels };
@@ -136,6 +165,23 @@ impl RequestLog {
         self.tx.blocking_send(Message::Read(job)).map_err(|_| "the request log has stopped".to_string())?;
         answer.blocking_recv().map_err(|_| "the request log has stopped".to_string())?
     }
+}
+
+fn add_failure(conn: &Connection, f: &Failure) -> duckdb::Result<()> {
+    let mut appender = conn.appender("requests")?;
+    appender.append_row(params![
+        DbValue::Timestamp(TimeUnit::Microsecond, f.at_micros),
+        f.model,
+        f.version,
+        f.request_id,
+        1,
+        None::<String>,
+        None::<String>,
+        f.latency_ms,
+        f.error,
+        false,
+    ])?;
+    appender.flush()
 }
 
 fn add_labels(conn: &Connection, at_micros: i64, model: &str, labels: &[Label]) -> duckdb::Result<()> {
@@ -166,6 +212,8 @@ fn write(conn: &Connection, batch: &[Entry]) -> duckdb::Result<()> {
                 e.inputs.record(i).to_string(),
                 prediction.to_string(),
                 e.latency_ms,
+                None::<String>,
+                e.fallback,
             ])?;
         }
     }

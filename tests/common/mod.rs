@@ -1,6 +1,8 @@
 //! Shared helpers for the integration tests.
 #![allow(dead_code)]
 
+pub mod faulty;
+
 use mlpc::disk::Disk;
 use mlpc::render::{self, Located};
 use mlpc::CheckFormat;
