@@ -65,6 +65,8 @@ struct Serving {
     thread: std::thread::JoinHandle<()>,
     addr: SocketAddr,
     fingerprint: String,
+    /// The plan it was started from, to start again when a new one cannot start.
+    plan: Plan,
 }
 
 impl Serving {
@@ -99,11 +101,11 @@ impl Daemon {
         self.status().last_run = Some(line);
     }
 
-    /// Where run requests go; a closed queue once shutting down.
     fn server(&self) -> std::sync::MutexGuard<'_, Option<Serving>> {
         self.server.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// Where run requests go; a closed queue once shutting down.
     fn runs(&self) -> Runs {
         let runs = self.runs.lock().unwrap_or_else(|p| p.into_inner());
         runs.clone().unwrap_or_else(Runs::closed)
@@ -181,6 +183,7 @@ pub fn run(opts: Options, compile: Compile, listening: impl Fn(&str, SocketAddr)
 /// The serve crate's server for `plan` on its own thread, once it listens.
 fn start_serving(d: &Daemon, plan: Plan, addr: SocketAddr) -> Result<Serving, String> {
     let fingerprint = mlpc_serve::fingerprint(&plan)?;
+    let kept = plan.clone();
     let opts = mlpc_serve::Options { state_dir: d.opts.state_dir.clone(), addr, body_limit: d.opts.body_limit };
     let (stop, mut stopping) = tokio::sync::watch::channel("");
     let (tx, rx) = std::sync::mpsc::channel();
@@ -197,7 +200,7 @@ fn start_serving(d: &Daemon, plan: Plan, addr: SocketAddr) -> Result<Serving, St
         }
     });
     match rx.recv() {
-        Ok(Ok((addr, handle))) => Ok(Serving { handle, stop, thread, addr, fingerprint }),
+        Ok(Ok((addr, handle))) => Ok(Serving { handle, stop, thread, addr, fingerprint, plan: kept }),
         Ok(Err(e)) => {
             let _ = thread.join();
             Err(e)
@@ -207,26 +210,40 @@ fn start_serving(d: &Daemon, plan: Plan, addr: SocketAddr) -> Result<Serving, St
 }
 
 /// After a reload: when what the server takes from the plan changed (a `serve` block, the
-/// features or inputs it fills), a new server takes over on the same address.
+/// features or inputs it fills), a new server takes over on the same address; when it
+/// cannot start, the old plan is served again. Monitors, which read through the server,
+/// run on this same thread, so none reads meanwhile.
 fn reserve_if_changed(d: &Daemon, plan: &Plan) {
-    let mut server = d.server();
     let fingerprint = mlpc_serve::fingerprint(plan);
-    if let (Some(s), Ok(f)) = (server.as_ref(), &fingerprint) {
+    let running = d.server().take();
+    if let (Some(s), Ok(f)) = (&running, &fingerprint) {
         if s.fingerprint == *f {
+            *d.server() = running;
             return;
         }
     }
-    let addr = server.as_ref().map_or(d.opts.serve_addr, |s| s.addr);
-    if let Some(old) = server.take() {
-        old.stop("the serve blocks changed");
-    }
-    match start_serving(d, plan.clone(), addr) {
+    let addr = running.as_ref().map_or(d.opts.serve_addr, |s| s.addr);
+    let old = running.map(|s| {
+        let plan = s.plan.clone();
+        s.stop("the serve blocks changed");
+        plan
+    });
+    let started = match start_serving(d, plan.clone(), addr) {
         Ok(s) => {
             tracing::info!("serving the changed serve blocks on http://{}", s.addr);
-            *server = Some(s);
+            Some(s)
         }
-        Err(e) => tracing::error!("not serving: {e}"),
-    }
+        Err(e) => {
+            tracing::error!("cannot serve the changed plan: {e}");
+            old.and_then(|p| {
+                start_serving(d, p, addr)
+                    .inspect(|_| tracing::warn!("serving the previous serve blocks again"))
+                    .inspect_err(|e| tracing::error!("not serving: {e}"))
+                    .ok()
+            })
+        }
+    };
+    *d.server() = started;
 }
 
 /// The daemon's API until a stop signal.

@@ -54,17 +54,20 @@ fn quoted(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
 }
 
-/// The reference rows: the `data` artifact `node` had in the run that registered the
-/// version `stage` holds — the data the served model was trained against — or, with no
+/// The version the monitored stage holds; None before one is there.
+pub fn serving(state: &Path, m: &Monitor) -> Result<Option<i64>, String> {
+    let store = Store::open_read_only(state)?;
+    let summary = registry::models(&store)?.into_iter().find(|s| s.name == m.registered);
+    Ok(summary.and_then(|s| s.stages.get(&m.stage).copied()))
+}
+
+/// The reference rows: the `data` artifact the monitor's reference node had in the run that
+/// registered `serving` — the data the served model was trained against — or, with no
 /// version there yet, in the latest run.
-pub fn reference(state: &Path, m: &Monitor) -> Result<Frame, String> {
+pub fn reference(state: &Path, m: &Monitor, serving: Option<i64>) -> Result<Frame, String> {
     let node = &m.reference;
     let path = {
         let store = Store::open_read_only(state)?;
-        let serving = registry::models(&store)?
-            .into_iter()
-            .find(|s| s.name == m.registered)
-            .and_then(|s| s.stages.get(&m.stage).copied());
         let sha = match serving {
             Some(version) => {
                 let run = registry::version(&store, &m.registered, version)?.run_id;
@@ -84,12 +87,18 @@ pub fn reference(state: &Path, m: &Monitor) -> Result<Frame, String> {
     frames::read(&path, &m.inputs)
 }
 
-/// The logged requests of `model` since `since_micros` (UTC) and their labels; empty when
-/// nothing was logged.
-pub fn current(log: &Log, model: &str, since_micros: i64, inputs: &[(String, Type)]) -> Result<Window, String> {
+/// The requests of `model` logged since `since_micros` (UTC) by `version` (every version
+/// when None), and their labels; empty when nothing was logged.
+pub fn current(
+    log: &Log,
+    model: &str,
+    version: Option<i64>,
+    since_micros: i64,
+    inputs: &[(String, Type)],
+) -> Result<Window, String> {
     let (model, owned) = (model.to_string(), inputs.to_vec());
     let read = log.read(move |conn| {
-        let mut w = logged(conn, &model, since_micros, &owned)?;
+        let mut w = logged(conn, &model, version, since_micros, &owned)?;
         w.labels = labels(conn, &model)?;
         Ok(w)
     })?;
@@ -104,7 +113,13 @@ pub fn current(log: &Log, model: &str, since_micros: i64, inputs: &[(String, Typ
     }
 }
 
-fn logged(conn: &Connection, model: &str, since_micros: i64, inputs: &[(String, Type)]) -> Result<Window, String> {
+fn logged(
+    conn: &Connection,
+    model: &str,
+    version: Option<i64>,
+    since_micros: i64,
+    inputs: &[(String, Type)],
+) -> Result<Window, String> {
     let select = |name: &str, it: InputType| {
         let text = format!("json_extract_string(inputs, '$.{}')", quoted(name).replace('\'', "''"));
         match it {
@@ -113,13 +128,13 @@ fn logged(conn: &Connection, model: &str, since_micros: i64, inputs: &[(String, 
             _ => format!("TRY_CAST({text} AS DOUBLE)"),
         }
     };
-    let window = "requests WHERE model = ? AND epoch_us(time) >= ?";
+    let window = "requests WHERE model = ? AND coalesce(version = ?, true) AND epoch_us(time) >= ?";
     let answered = format!("{window} AND error IS NULL ORDER BY time, request_id, row_number");
-    let frame = frame(conn, inputs, select, &answered, &[&model, &since_micros])?;
+    let frame = frame(conn, inputs, select, &answered, &[&model, &version, &since_micros])?;
     let read = |e: duckdb::Error| format!("cannot read the request log: {e}");
     let mut stmt = conn.prepare(&format!("SELECT request_id, row_number, prediction FROM {answered}")).map_err(read)?;
     let predictions = stmt
-        .query_map(params![model, since_micros], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .query_map(params![model, version, since_micros], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
         .and_then(Iterator::collect)
         .map_err(read)?;
     let live = mlpc_serve::LiveWindow::default();
@@ -129,7 +144,7 @@ fn logged(conn: &Connection, model: &str, since_micros: i64, inputs: &[(String, 
              GROUP BY request_id ORDER BY min(time)"
         ))
         .map_err(read)?;
-    let mut rows = stmt.query(params![model, since_micros]).map_err(read)?;
+    let mut rows = stmt.query(params![model, version, since_micros]).map_err(read)?;
     while let Some(r) = rows.next().map_err(read)? {
         live.record(r.get(0).map_err(read)?, r.get(1).map_err(read)?, r.get(2).map_err(read)?);
     }

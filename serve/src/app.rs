@@ -307,7 +307,13 @@ impl App {
                 let r = Rollout::start(&self.state, &served.spec.stage, config.clone(), stable.clone(), loaded, None);
                 served.rollout.store(Some(Arc::new(r)));
             }
-            _ => self.swap(served, loaded),
+            _ => {
+                self.swap(served, loaded);
+                if want.rolled_back {
+                    // The version rolled back from is no fallback.
+                    served.previous.store(None);
+                }
+            }
         }
     }
 
@@ -510,10 +516,9 @@ impl App {
         result
     }
 
-    /// Reads the gates of every canary whose interval has passed and acts on the verdicts;
-    /// returns them by model. Blocking (the registry and audit log are written).
-    pub fn tick(&self) -> Vec<(String, canary::Verdict)> {
-        let mut verdicts = Vec::new();
+    /// Reads the gates of every canary whose interval has passed and acts on the verdicts.
+    /// Blocking (the registry and audit log are written).
+    pub fn tick(&self) {
         for served in &self.models {
             let Some(r) = served.rollout.load_full() else { continue };
             let name = ModelName { model: served.spec.name.clone() };
@@ -523,11 +528,9 @@ impl App {
                 }
                 let labels = ModelOutcome { model: name.model.clone(), outcome: v.outcome.name().into() };
                 self.metrics.canary_decisions.get_or_create(&labels).inc();
-                verdicts.push((served.spec.name.clone(), v));
             }
             self.metrics.canary_weight.get_or_create(&name).set(r.share());
         }
-        verdicts
     }
 
     /// Whether every served name has a version loaded.

@@ -150,7 +150,8 @@ impl Online {
     }
 
     /// Adds each row feature the request left out, computed from the values it sent and
-    /// else from the entity's row (`found`, one per request row, or none without a key).
+    /// else from the entity's row (`found`, one per request row, or none without a key);
+    /// then drops the columns sent only for them (they are not model inputs).
     fn recompute(&self, columns: &mut Columns, found: &[&Map<String, Value>]) -> Result<(), ApiError> {
         for feature in &self.source.row_features {
             let sent = |c: &String| columns.position(c);
@@ -167,6 +168,12 @@ impl Online {
                 })
                 .collect::<Result<Vec<_>, _>>()?;
             columns.push(feature.name.clone(), values);
+        }
+        for (name, _) in &self.source.row_reads {
+            if let Some(j) = columns.position(name) {
+                columns.names.remove(j);
+                columns.values.remove(j);
+            }
         }
         Ok(())
     }

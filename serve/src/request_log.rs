@@ -11,6 +11,7 @@ use duckdb::types::{TimeUnit, Value as DbValue};
 use duckdb::{params, Connection};
 use mlpc_train::scorer::Output;
 use prometheus_client::metrics::counter::Counter;
+use std::panic::AssertUnwindSafe;
 use std::path::Path;
 use std::sync::Arc;
 use tokio::sync::mpsc;
@@ -35,6 +36,13 @@ pub struct Label {
     /// 1-based, as in `requests`.
     pub row_number: i32,
     pub label: String,
+}
+
+/// What the writer appends next.
+#[derive(Default)]
+struct Batch {
+    answered: Vec<Entry>,
+    failed: Vec<Failure>,
 }
 
 /// A read of the log, run on the writer's connection.
@@ -92,23 +100,19 @@ impl RequestLog {
         let (tx, mut rx) = mpsc::channel::<Message>(CAPACITY);
         let shown = path.display().to_string();
         let handle = std::thread::spawn(move || {
-            let mut batch = Vec::with_capacity(BATCH);
-            let flush = |batch: &mut Vec<Entry>| {
+            let mut batch = Batch::default();
+            let flush = |batch: &mut Batch| {
                 if let Err(e) = write(&conn, batch) {
                     tracing::error!("request log {shown}: {e}");
                 }
-                batch.clear();
+                batch.answered.clear();
+                batch.failed.clear();
             };
             while let Some(mut next) = rx.blocking_recv() {
                 loop {
                     match next {
-                        Message::Request(e) => batch.push(e),
-                        Message::Failure(f) => {
-                            flush(&mut batch);
-                            if let Err(e) = add_failure(&conn, &f) {
-                                tracing::error!("request log {shown}: {e}");
-                            }
-                        }
+                        Message::Request(e) => batch.answered.push(e),
+                        Message::Failure(f) => batch.failed.push(f),
                         Message::Labels { at_micros, model, labels } => {
                             flush(&mut batch);
                             if let Err(e) = add_labels(&conn, at_micros, &model, &labels) {
@@ -117,10 +121,12 @@ impl RequestLog {
                         }
                         Message::Read(job) => {
                             flush(&mut batch);
-                            job(&conn);
+                            // A read that panics answers nothing (its caller sees an error);
+                            // the log goes on.
+                            let _ = std::panic::catch_unwind(AssertUnwindSafe(|| job(&conn)));
                         }
                     }
-                    if batch.len() >= BATCH {
+                    if batch.answered.len() + batch.failed.len() >= BATCH {
                         break;
                     }
                     match rx.try_recv() {
@@ -167,23 +173,6 @@ impl RequestLog {
     }
 }
 
-fn add_failure(conn: &Connection, f: &Failure) -> duckdb::Result<()> {
-    let mut appender = conn.appender("requests")?;
-    appender.append_row(params![
-        DbValue::Timestamp(TimeUnit::Microsecond, f.at_micros),
-        f.model,
-        f.version,
-        f.request_id,
-        1,
-        None::<String>,
-        None::<String>,
-        f.latency_ms,
-        f.error,
-        false,
-    ])?;
-    appender.flush()
-}
-
 fn add_labels(conn: &Connection, at_micros: i64, model: &str, labels: &[Label]) -> duckdb::Result<()> {
     let mut appender = conn.appender("feedback")?;
     for l in labels {
@@ -198,9 +187,9 @@ fn add_labels(conn: &Connection, at_micros: i64, model: &str, labels: &[Label]) 
     appender.flush()
 }
 
-fn write(conn: &Connection, batch: &[Entry]) -> duckdb::Result<()> {
+fn write(conn: &Connection, batch: &Batch) -> duckdb::Result<()> {
     let mut appender = conn.appender("requests")?;
-    for e in batch {
+    for e in &batch.answered {
         let predictions = e.loaded.predictions(&e.outputs, e.inputs.rows);
         for (i, prediction) in predictions.iter().enumerate() {
             appender.append_row(params![
@@ -216,6 +205,20 @@ fn write(conn: &Connection, batch: &[Entry]) -> duckdb::Result<()> {
                 e.fallback,
             ])?;
         }
+    }
+    for f in &batch.failed {
+        appender.append_row(params![
+            DbValue::Timestamp(TimeUnit::Microsecond, f.at_micros),
+            f.model,
+            f.version,
+            f.request_id,
+            1,
+            None::<String>,
+            None::<String>,
+            f.latency_ms,
+            f.error,
+            false,
+        ])?;
     }
     appender.flush()
 }

@@ -167,7 +167,8 @@ fn binary(op: &str, a: V, b: V, ty: Type) -> Result<V, String> {
             .ok_or("integer overflow")?,
         ),
         (a, b) => {
-            let (x, y) = (a.number().ok_or(format!("`{op}` needs numbers"))?, b.number().ok_or("needs numbers")?);
+            let needs = || format!("`{op}` needs numbers");
+            let (x, y) = (a.number().ok_or_else(needs)?, b.number().ok_or_else(needs)?);
             V::Float(match op {
                 "+" => x + y,
                 "-" => x - y,
