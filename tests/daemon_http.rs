@@ -92,6 +92,23 @@ impl Pipeline {
     fn log(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("daemon.log")).unwrap_or_default()
     }
+    /// Version 1 in production, then `change` (new data, a new model), a run, and
+    /// version 2 put into production by hand.
+    fn second_version_in_production(&self, change: impl FnOnce(&Pipeline)) {
+        let file = self.file().to_string_lossy().into_owned();
+        self.mlpc(&["run", &file]);
+        self.mlpc(&["promote", NAME, "1", "--stage", "production", "--by", "test"]);
+        change(self);
+        self.mlpc(&["run", &file]);
+        self.mlpc(&["promote", NAME, "2", "--stage", "production", "--by", "test"]);
+    }
+    /// The audit line of the monitor's rollback of production to version 1.
+    fn monitor_rollback(&self) -> String {
+        let audit = self.mlpc(&["audit"]);
+        let line = audit.lines().find(|l| l.contains("rollback")).unwrap_or_else(|| panic!("{audit}"));
+        assert!(line.contains("churn-predictor 1 production") && line.contains("by monitor churn_drift"), "{audit}");
+        line.to_string()
+    }
 }
 
 /// A running daemon, killed when dropped.
@@ -110,6 +127,20 @@ impl Daemon {
         }
         let r = r.send().unwrap();
         (r.status().as_u16(), r.json().unwrap_or(Value::Null))
+    }
+    /// The version the serving port answers with.
+    fn serving(&self) -> Value {
+        let serve = self.serve.as_deref().expect("serving");
+        let r = self.http.get(format!("{serve}/v1/models/{NAME}/canary")).send().unwrap();
+        r.json::<Value>().unwrap()["serving"].clone()
+    }
+    /// Whether the server comes to serve `version` within a minute.
+    fn comes_to_serve(&self, version: i64) -> bool {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while self.serving() != version && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        self.serving() == version
     }
     /// SIGTERM, then the exit status.
     fn stop(mut self) -> i32 {
@@ -319,20 +350,15 @@ fn the_churn_lifecycle_runs_end_to_end() {
 fn a_metric_alert_on_labels_sent_back_rolls_back() {
     let p = Pipeline::new();
     p.write(&MONITOR.replace("drift_share() > 20% then retrain churn_model", "auc < 0.75 then rollback"));
-    let file = p.file().to_string_lossy().into_owned();
-    p.mlpc(&["run", &file]);
-    p.mlpc(&["promote", NAME, "1", "--stage", "production", "--by", "test"]);
-    // A later quarter's data: version 2, put into production by hand.
-    let data = p.dir.path().join("data");
-    let (code, o, e) = mlpc(&["example-data", "churn", "--drift", "--out", &data.to_string_lossy()]);
-    assert_eq!(code, 0, "{o}{e}");
-    p.mlpc(&["run", &file]);
-    p.mlpc(&["promote", NAME, "2", "--stage", "production", "--by", "test"]);
-
+    // A later quarter's data: version 2.
+    p.second_version_in_production(|p| {
+        let data = p.dir.path().join("data");
+        let (code, o, e) = mlpc(&["example-data", "churn", "--drift", "--out", &data.to_string_lossy()]);
+        assert_eq!(code, 0, "{o}{e}");
+    });
     let d = p.daemon(&[], Some("t"));
     let serve = d.serve.clone().unwrap_or_else(|| panic!("not serving: {}", p.log()));
-    let serving = || d.http.get(format!("{serve}/v1/models/{NAME}/canary")).send().unwrap().json::<Value>().unwrap();
-    assert_eq!(serving()["serving"], 2);
+    assert_eq!(d.serving(), 2);
     // Every answer is wrong: the label sent back is the one not predicted.
     for chunk in (1..=120).collect::<Vec<i64>>().chunks(20) {
         let rows: Vec<Value> = chunk.iter().map(|id| json!({ "customer_id": id })).collect();
@@ -348,19 +374,10 @@ fn a_metric_alert_on_labels_sent_back_rolls_back() {
         let r = d.http.post(format!("{serve}/v1/models/{NAME}/feedback")).json(&json!({ "labels": labels })).send();
         assert_eq!(r.unwrap().status().as_u16(), 202);
     }
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while serving()["serving"] != 1 && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    assert_eq!(serving()["serving"], 1, "{}", p.log());
+    assert!(d.comes_to_serve(1), "{}", p.log());
     assert_eq!(d.stop(), 0, "{}", p.log());
-    let audit = p.mlpc(&["audit"]);
-    let rollback = audit.lines().find(|l| l.contains("rollback")).unwrap_or_else(|| panic!("{audit}"));
-    assert!(
-        rollback.contains("churn-predictor 1 production") && rollback.contains("by monitor churn_drift"),
-        "{audit}"
-    );
-    assert!(rollback.contains("auc < 0.75 (auc = 0."), "{audit}");
+    let rollback = p.monitor_rollback();
+    assert!(rollback.contains("auc < 0.75 (auc = 0."), "{rollback}");
 }
 
 /// Requests the server fails count in a monitor's `error_rate` (the request log keeps them):
@@ -371,17 +388,12 @@ fn failed_requests_feed_error_rate_and_roll_back() {
     p.write(&MONITOR.replace("drift_share() > 20% then retrain churn_model", "error_rate > 10% then rollback"));
     let without_fallback = std::fs::read_to_string(p.file()).unwrap().replace("  fallback = previous\n", "");
     std::fs::write(p.file(), without_fallback).unwrap();
-    let file = p.file().to_string_lossy().into_owned();
-    p.mlpc(&["run", &file]);
-    p.mlpc(&["promote", NAME, "1", "--stage", "production", "--by", "test"]);
-    common::faulty::import_faulty(&p.file(), Path::new(&p.state()), common::faulty::Fault::Errors);
-    p.mlpc(&["run", &file]);
-    p.mlpc(&["promote", NAME, "2", "--stage", "production", "--by", "test"]);
-
+    p.second_version_in_production(|p| {
+        common::faulty::import_faulty(&p.file(), Path::new(&p.state()), common::faulty::Fault::Errors)
+    });
     let d = p.daemon(&[], Some("t"));
     let serve = d.serve.clone().unwrap_or_else(|| panic!("not serving: {}", p.log()));
-    let serving = || d.http.get(format!("{serve}/v1/models/{NAME}/canary")).send().unwrap().json::<Value>().unwrap();
-    assert_eq!(serving()["serving"], 2);
+    assert_eq!(d.serving(), 2);
     // Half the requests spend more than version 2 can take: a 500 each, no fallback.
     let mut failed = 0;
     for id in 1..=60 {
@@ -391,17 +403,12 @@ fn failed_requests_feed_error_rate_and_roll_back() {
         failed += usize::from(r.status().as_u16() == 500);
     }
     assert_eq!(failed, 30);
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while serving()["serving"] != 1 && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    assert_eq!(serving()["serving"], 1, "{}", p.log());
+    assert!(d.comes_to_serve(1), "{}", p.log());
     assert_eq!(d.stop(), 0, "{}", p.log());
-    let audit = p.mlpc(&["audit"]);
-    let rollback = audit.lines().find(|l| l.contains("rollback")).unwrap_or_else(|| panic!("{audit}"));
     // About half: a check may come before the last requests are in.
+    let rollback = p.monitor_rollback();
     assert!(
         rollback.contains("error_rate > 10% (error_rate = 0.4") || rollback.contains("error_rate = 0.5"),
-        "{audit}"
+        "{rollback}"
     );
 }
