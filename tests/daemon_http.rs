@@ -380,35 +380,58 @@ fn a_metric_alert_on_labels_sent_back_rolls_back() {
     assert!(rollback.contains("auc < 0.75 (auc = 0."), "{rollback}");
 }
 
-/// Requests the server fails count in a monitor's `error_rate` (the request log keeps them):
-/// a version that fails half its requests is rolled back by `then rollback`.
-#[test]
-fn failed_requests_feed_error_rate_and_roll_back() {
+/// Version 2 fails on half the requests (they spend more than it can take); the monitor's
+/// `alert` rolls it back. With `fallback` the previous version answers those requests.
+/// Returns the rollback's audit line.
+fn half_failing_version_rolled_back_by(alert: &str, fallback: bool) -> String {
     let p = Pipeline::new();
-    p.write(&MONITOR.replace("drift_share() > 20% then retrain churn_model", "error_rate > 10% then rollback"));
-    let without_fallback = std::fs::read_to_string(p.file()).unwrap().replace("  fallback = previous\n", "");
-    std::fs::write(p.file(), without_fallback).unwrap();
+    p.write(&MONITOR.replace("drift_share() > 20% then retrain churn_model", alert));
+    if !fallback {
+        let without = std::fs::read_to_string(p.file()).unwrap().replace("  fallback = previous\n", "");
+        std::fs::write(p.file(), without).unwrap();
+    }
     p.second_version_in_production(|p| {
         common::faulty::import_faulty(&p.file(), Path::new(&p.state()), common::faulty::Fault::Errors)
     });
     let d = p.daemon(&[], Some("t"));
     let serve = d.serve.clone().unwrap_or_else(|| panic!("not serving: {}", p.log()));
     assert_eq!(d.serving(), 2);
-    // Half the requests spend more than version 2 can take: a 500 each, no fallback.
-    let mut failed = 0;
+    let mut answered_by = Vec::new();
     for id in 1..=60 {
         let spend = if id % 2 == 0 { 9000.0 } else { 50.0 };
         let body = json!({"customer_id": id, "monthly_spend": spend});
         let r = d.http.post(format!("{serve}/v1/models/{NAME}/predict")).json(&body).send().unwrap();
-        failed += usize::from(r.status().as_u16() == 500);
+        let status = r.status().as_u16();
+        answered_by.push((status, r.json::<Value>().unwrap()["model_version"].as_str().map(str::to_string)));
     }
-    assert_eq!(failed, 30);
+    let count = |want: (u16, Option<&str>)| answered_by.iter().filter(|(s, v)| (*s, v.as_deref()) == want).count();
+    if fallback {
+        assert_eq!((count((200, Some("2"))), count((200, Some("1")))), (30, 30), "{answered_by:?}");
+    } else {
+        assert_eq!((count((200, Some("2"))), count((500, None))), (30, 30), "{answered_by:?}");
+    }
     assert!(d.comes_to_serve(1), "{}", p.log());
     assert_eq!(d.stop(), 0, "{}", p.log());
+    p.monitor_rollback()
+}
+
+/// Requests the server fails count in a monitor's `error_rate` (the request log keeps them).
+#[test]
+fn failed_requests_feed_error_rate_and_roll_back() {
+    let rollback = half_failing_version_rolled_back_by("error_rate > 10% then rollback", false);
     // About half: a check may come before the last requests are in.
-    let rollback = p.monitor_rollback();
     assert!(
         rollback.contains("error_rate > 10% (error_rate = 0.4") || rollback.contains("error_rate = 0.5"),
+        "{rollback}"
+    );
+}
+
+/// Requests the previous version answered for the failing one count in its `fallback_rate`.
+#[test]
+fn fallback_answers_feed_fallback_rate_and_roll_back() {
+    let rollback = half_failing_version_rolled_back_by("fallback_rate > 10% then rollback", true);
+    assert!(
+        rollback.contains("fallback_rate > 10% (fallback_rate = 0.4") || rollback.contains("fallback_rate = 0.5"),
         "{rollback}"
     );
 }

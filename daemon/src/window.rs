@@ -128,7 +128,9 @@ fn logged(
             _ => format!("TRY_CAST({text} AS DOUBLE)"),
         }
     };
-    let window = "requests WHERE model = ? AND coalesce(version = ?, true) AND epoch_us(time) >= ?";
+    // A request counts for the version it was sent to, also when the fallback answered it.
+    let window =
+        "requests WHERE model = ? AND coalesce(coalesce(asked_version, version) = ?, true) AND epoch_us(time) >= ?";
     let answered = format!("{window} AND error IS NULL ORDER BY time, request_id, row_number");
     let frame = frame(conn, inputs, select, &answered, &[&model, &version, &since_micros])?;
     let read = |e: duckdb::Error| format!("cannot read the request log: {e}");

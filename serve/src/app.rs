@@ -111,6 +111,8 @@ struct Wanted {
     /// A canary of the stage's version that was running (or failed) before a restart, and
     /// its stable version.
     resume: Option<(Record, Result<Target, String>)>,
+    /// With `fallback = previous`: the version the stage held before its last promotion.
+    previous: Option<Result<Target, String>>,
 }
 
 /// A registered version and where its artifact is.
@@ -178,6 +180,9 @@ impl App {
             if let Some(shadow) = want.shadow {
                 self.reload_shadow(served, shadow);
             }
+            if let Some(previous) = want.previous {
+                self.reload_previous(served, previous);
+            }
             if let Some(files) = want.online {
                 self.reload_online(served, files);
             }
@@ -219,6 +224,15 @@ impl App {
             let stable = target(&spec.name, record.stable);
             Some((record, stable))
         };
+        let previous = |spec: &Spec| {
+            if !spec.fallback {
+                return None;
+            }
+            let last = registry::last_move(&store, &spec.name, &spec.stage).ok().flatten()?;
+            // Rolled back from, or nothing before: no fallback.
+            let from = last.from.filter(|_| last.kind != "rollback")?;
+            Some(target(&spec.name, from))
+        };
         let shadow = |spec: &Spec| {
             let stage = spec.shadow.as_ref()?;
             Some(
@@ -235,6 +249,7 @@ impl App {
                 online: m.spec.features.as_ref().map(|f| features::locate(&store, f)),
                 shadow: shadow(&m.spec),
                 resume: resume(&m.spec),
+                previous: previous(&m.spec),
             })
             .collect())
     }
@@ -356,6 +371,22 @@ impl App {
         }
     }
 
+    /// Loads the fallback version when none is loaded yet (after a start or a restart; a
+    /// swap while serving keeps the version it replaced instead).
+    fn reload_previous(&self, served: &Served, want: Result<Target, String>) {
+        if served.previous.load().is_some() {
+            return;
+        }
+        let name = &served.spec.name;
+        match want.map_err(|e| e.to_string()).and_then(|t| self.load(name, &t).map_err(|e| e.to_string())) {
+            Ok(m) => {
+                tracing::info!(model = %name, version = m.version, "version {} answers when the serving one fails", m.version);
+                served.previous.store(Some(m));
+            }
+            Err(e) => tracing::warn!(model = %name, "no fallback version: {e}"),
+        }
+    }
+
     fn reload_shadow(&self, served: &Served, want: Result<Target, String>) {
         let name = &served.spec.name;
         let current = served.shadow.loaded.load_full();
@@ -437,7 +468,7 @@ impl App {
             // A candidate is tried on anything; the serving version only on its own failures.
             (Err(e), Some(backup), Some(spare)) if rollout.is_some() || e.status.is_server_error() => {
                 let done = self.score(served, &backup, spare).inspect_err(|e| {
-                    self.log_failure(served, backup.version, &request_id, e, started);
+                    self.log_failure(served, (backup.version, first.version), &request_id, e, started);
                 })?;
                 if let Some(r) = &rollout {
                     r.window.record(first_ms, true, true);
@@ -451,11 +482,10 @@ impl App {
                 if let Some(r) = rollout.filter(|_| e.status.is_server_error()) {
                     r.window.record(first_ms, true, false);
                 }
-                self.log_failure(served, first.version, &request_id, &e, started);
+                self.log_failure(served, (first.version, first.version), &request_id, &e, started);
                 return Err(e);
             }
         };
-        let fallback = loaded.version != first_version;
 
         let elapsed = started.elapsed();
         let labels = ModelVersion { model: served.spec.name.clone(), version: loaded.version.to_string() };
@@ -475,19 +505,21 @@ impl App {
                 inputs: columns,
                 outputs: outputs.clone(),
                 latency_ms: elapsed.as_secs_f64() * 1000.0,
-                fallback,
+                asked: first_version,
             });
         }
         Ok(Inference { loaded, outputs, rows, request_id })
     }
 
-    /// Logs a request the server failed; bad input (a 4xx) is the caller's and is not logged.
-    fn log_failure(&self, served: &Served, version: i64, request_id: &str, e: &ApiError, started: Instant) {
+    /// Logs a request the server failed (`versions`: the one that failed it last, the one
+    /// asked first); bad input (a 4xx) is the caller's and is not logged.
+    fn log_failure(&self, served: &Served, versions: (i64, i64), request_id: &str, e: &ApiError, started: Instant) {
         if let (Some(log), true) = (&self.log, e.status.is_server_error()) {
             log.fail(Failure {
                 at_micros: now_micros(),
                 model: served.spec.name.clone(),
-                version,
+                version: versions.0,
+                asked: versions.1,
                 request_id: request_id.to_string(),
                 error: e.message.clone(),
                 latency_ms: started.elapsed().as_secs_f64() * 1000.0,

@@ -23,9 +23,11 @@ const BATCH: usize = 1_024;
 
 const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS requests (
   time TIMESTAMP, model VARCHAR, version BIGINT, request_id VARCHAR, row_number INTEGER,
-  inputs VARCHAR, prediction VARCHAR, latency_ms DOUBLE, error VARCHAR, fallback BOOLEAN);
+  inputs VARCHAR, prediction VARCHAR, latency_ms DOUBLE, error VARCHAR, fallback BOOLEAN,
+  asked_version BIGINT);
 ALTER TABLE requests ADD COLUMN IF NOT EXISTS error VARCHAR;
 ALTER TABLE requests ADD COLUMN IF NOT EXISTS fallback BOOLEAN;
+ALTER TABLE requests ADD COLUMN IF NOT EXISTS asked_version BIGINT;
 CREATE TABLE IF NOT EXISTS feedback (
   time TIMESTAMP, model VARCHAR, request_id VARCHAR, row_number INTEGER, label VARCHAR)";
 
@@ -54,6 +56,8 @@ pub struct Failure {
     pub model: String,
     /// The version that failed it last.
     pub version: i64,
+    /// The version it was sent to first.
+    pub asked: i64,
     pub request_id: String,
     pub error: String,
     pub latency_ms: f64,
@@ -74,8 +78,8 @@ pub struct Entry {
     pub inputs: Columns,
     pub outputs: Arc<Vec<(String, Output)>>,
     pub latency_ms: f64,
-    /// Answered by another version after the first one failed it.
-    pub fallback: bool,
+    /// The version it was sent to first; another answered when that one failed it.
+    pub asked: i64,
 }
 
 pub struct RequestLog {
@@ -202,7 +206,8 @@ fn write(conn: &Connection, batch: &Batch) -> duckdb::Result<()> {
                 prediction.to_string(),
                 e.latency_ms,
                 None::<String>,
-                e.fallback,
+                e.asked != e.loaded.version,
+                e.asked,
             ])?;
         }
     }
@@ -218,6 +223,7 @@ fn write(conn: &Connection, batch: &Batch) -> duckdb::Result<()> {
             f.latency_ms,
             f.error,
             false,
+            f.asked,
         ])?;
     }
     appender.flush()
