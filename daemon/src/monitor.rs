@@ -7,6 +7,7 @@ use crate::program::Monitor;
 use crate::results::{self, Check};
 use crate::window::{self, Window};
 use mlpc_monitor::{drift_report, Outcome, Report, Test};
+use mlpc_runtime::frames;
 use mlpc_serve::condition::{self as expr, Facts};
 use mlpc_train::{Frame, Predictions, Target};
 use serde::Serialize;
@@ -76,20 +77,20 @@ pub fn check(state: &Path, log: &window::Log, m: &Monitor, min_rows: usize) -> F
 fn measure(state: &Path, log: &window::Log, m: &Monitor, min_rows: usize, found: &mut Found) -> Result<(), String> {
     let since = found.at_micros - m.window.as_micros() as i64;
     // The window and the reference both follow the version the stage holds.
-    let serving = window::serving(state, m)?;
-    let current = window::current(log, &m.registered, serving, since, &m.inputs)?;
+    let served = window::served(state, m)?;
+    let current = window::current(log, &m.registered, served.version, since, &m.inputs)?;
     // Logged rows: each answered request's rows, and one per failed request.
     found.rows = current.inputs.rows() + current.live.errors as usize;
     if found.rows < min_rows {
         found.status = "not_enough_data".into();
-        let of = serving.map_or(String::new(), |v| format!(" version {v}"));
+        let of = served.version.map_or(String::new(), |v| format!(" version {v}"));
         found.message = format!(
             "{} logged rows of `{}`{of} in the last {:?}; alerts need at least {min_rows}",
             found.rows, m.registered, m.window
         );
         return Ok(());
     }
-    let reference = window::reference(state, m, serving)?;
+    let reference = frames::read(&served.reference?, &m.inputs)?;
     let report = drift_report(&reference, &current.inputs, &[], &[])?;
     let active = results::active(state, &m.name)?;
     let mut facts = Measured { m, reference: &reference, current: &current, report: &report, notes: Vec::new() };

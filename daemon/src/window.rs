@@ -54,37 +54,33 @@ fn quoted(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
 }
 
-/// The version the monitored stage holds; None before one is there.
-pub fn serving(state: &Path, m: &Monitor) -> Result<Option<i64>, String> {
-    let store = Store::open_read_only(state)?;
-    let summary = registry::models(&store)?.into_iter().find(|s| s.name == m.registered);
-    Ok(summary.and_then(|s| s.stages.get(&m.stage).copied()))
+/// What a monitor compares against, read from the registry in one go.
+pub struct Served {
+    /// The version the monitored stage holds; None before one is there.
+    pub version: Option<i64>,
+    /// The reference rows' Parquet file: the `data` artifact the monitor's reference node
+    /// had in the run that registered `version` — the data the served model was trained
+    /// against — or, with no version there yet, in the latest run.
+    pub reference: Result<PathBuf, String>,
 }
 
-/// The reference rows: the `data` artifact the monitor's reference node had in the run that
-/// registered `serving` — the data the served model was trained against — or, with no
-/// version there yet, in the latest run.
-pub fn reference(state: &Path, m: &Monitor, serving: Option<i64>) -> Result<Frame, String> {
+pub fn served(state: &Path, m: &Monitor) -> Result<Served, String> {
     let node = &m.reference;
-    let path = {
-        let store = Store::open_read_only(state)?;
-        let sha = match serving {
-            Some(version) => {
-                let run = registry::version(&store, &m.registered, version)?.run_id;
-                store.artifact_in_run(run, node, "data")?.ok_or_else(|| {
-                    format!(
-                        "run {run}, which registered version {version} of `{}`, has no data of `{node}`",
-                        m.registered
-                    )
-                })?
-            }
-            None => store.latest_artifact(node, "data")?.ok_or_else(|| {
-                format!("no data of `{node}` in the store yet: run the pipeline (`mlpc run`, or the daemon with --now)")
-            })?,
-        };
-        store.artifact_path(&sha, "parquet")
+    let store = Store::open_read_only(state)?;
+    let summary = registry::models(&store)?.into_iter().find(|s| s.name == m.registered);
+    let version = summary.and_then(|s| s.stages.get(&m.stage).copied());
+    let sha = match version {
+        Some(version) => {
+            let run = registry::version(&store, &m.registered, version)?.run_id;
+            store.artifact_in_run(run, node, "data")?.ok_or_else(|| {
+                format!("run {run}, which registered version {version} of `{}`, has no data of `{node}`", m.registered)
+            })
+        }
+        None => store.latest_artifact(node, "data")?.ok_or_else(|| {
+            format!("no data of `{node}` in the store yet: run the pipeline (`mlpc run`, or the daemon with --now)")
+        }),
     };
-    frames::read(&path, &m.inputs)
+    Ok(Served { version, reference: sha.map(|sha| store.artifact_path(&sha, "parquet")) })
 }
 
 /// The requests of `model` logged since `since_micros` (UTC) by `version` (every version

@@ -111,7 +111,8 @@ struct Wanted {
     /// A canary of the stage's version that was running (or failed) before a restart, and
     /// its stable version.
     resume: Option<(Record, Result<Target, String>)>,
-    /// With `fallback = previous`: the version the stage held before its last promotion.
+    /// With `fallback = previous`: the version the stage held before its last promotion;
+    /// None when it held none, or was rolled back (the version rolled back from is no fallback).
     previous: Option<Result<Target, String>>,
 }
 
@@ -180,8 +181,8 @@ impl App {
             if let Some(shadow) = want.shadow {
                 self.reload_shadow(served, shadow);
             }
-            if let Some(previous) = want.previous {
-                self.reload_previous(served, previous);
+            if served.spec.fallback {
+                self.reload_previous(served, want.previous);
             }
             if let Some(files) = want.online {
                 self.reload_online(served, files);
@@ -198,7 +199,7 @@ impl App {
             Ok(Target { version, path: store.artifact_path(&sha, "onnx"), sha, rolled_back: false })
         };
         let holder = |name: &str, stage: &str| summaries.iter().find(|s| s.name == name)?.stages.get(stage).copied();
-        let read = |spec: &Spec| -> Result<Target, String> {
+        let read = |spec: &Spec, last: Option<&registry::StageMove>| -> Result<Target, String> {
             let Some(summary) = summaries.iter().find(|s| s.name == spec.name) else {
                 return Err(format!(
                     "`{}` is not in the registry in {}: `mlpc run` the pipeline so its register block registers a version",
@@ -212,7 +213,6 @@ impl App {
                     spec.name, spec.stage, spec.name, spec.stage
                 ));
             };
-            let last = registry::last_move(&store, &spec.name, &spec.stage)?;
             let rolled_back = last.is_some_and(|m| m.kind == "rollback" && m.to == version);
             Ok(Target { rolled_back, ..target(&spec.name, version)? })
         };
@@ -224,13 +224,8 @@ impl App {
             let stable = target(&spec.name, record.stable);
             Some((record, stable))
         };
-        let previous = |spec: &Spec| {
-            if !spec.fallback {
-                return None;
-            }
-            let last = registry::last_move(&store, &spec.name, &spec.stage).ok().flatten()?;
-            // Rolled back from, or nothing before: no fallback.
-            let from = last.from.filter(|_| last.kind != "rollback")?;
+        let previous = |spec: &Spec, last: Option<&registry::StageMove>| {
+            let from = last.filter(|m| spec.fallback && m.kind != "rollback")?.from?;
             Some(target(&spec.name, from))
         };
         let shadow = |spec: &Spec| {
@@ -241,17 +236,19 @@ impl App {
                     .and_then(|v| target(&spec.name, v)),
             )
         };
-        Ok(self
-            .models
+        self.models
             .iter()
-            .map(|m| Wanted {
-                version: read(&m.spec),
-                online: m.spec.features.as_ref().map(|f| features::locate(&store, f)),
-                shadow: shadow(&m.spec),
-                resume: resume(&m.spec),
-                previous: previous(&m.spec),
+            .map(|m| {
+                let last = registry::last_move(&store, &m.spec.name, &m.spec.stage)?;
+                Ok(Wanted {
+                    version: read(&m.spec, last.as_ref()),
+                    online: m.spec.features.as_ref().map(|f| features::locate(&store, f)),
+                    shadow: shadow(&m.spec),
+                    resume: resume(&m.spec),
+                    previous: previous(&m.spec, last.as_ref()),
+                })
             })
-            .collect())
+            .collect()
     }
 
     /// Loads a version, counting loads and integrity refusals.
@@ -322,13 +319,7 @@ impl App {
                 let r = Rollout::start(&self.state, &served.spec.stage, config.clone(), stable.clone(), loaded, None);
                 served.rollout.store(Some(Arc::new(r)));
             }
-            _ => {
-                self.swap(served, loaded);
-                if want.rolled_back {
-                    // The version rolled back from is no fallback.
-                    served.previous.store(None);
-                }
-            }
+            _ => self.swap(served, loaded),
         }
     }
 
@@ -371,14 +362,19 @@ impl App {
         }
     }
 
-    /// Loads the fallback version when none is loaded yet (after a start or a restart; a
-    /// swap while serving keeps the version it replaced instead).
-    fn reload_previous(&self, served: &Served, want: Result<Target, String>) {
-        if served.previous.load().is_some() {
+    /// Keeps the fallback version the registry names (a swap has usually loaded it already:
+    /// the version it replaced).
+    fn reload_previous(&self, served: &Served, want: Option<Result<Target, String>>) {
+        let name = &served.spec.name;
+        let t = match want {
+            None => return served.previous.store(None),
+            Some(Err(e)) => return tracing::warn!(model = %name, "no fallback version: {e}"),
+            Some(Ok(t)) => t,
+        };
+        if served.previous.load().as_ref().is_some_and(|p| p.version == t.version && p.sha256 == t.sha) {
             return;
         }
-        let name = &served.spec.name;
-        match want.map_err(|e| e.to_string()).and_then(|t| self.load(name, &t).map_err(|e| e.to_string())) {
+        match self.load(name, &t) {
             Ok(m) => {
                 tracing::info!(model = %name, version = m.version, "version {} answers when the serving one fails", m.version);
                 served.previous.store(Some(m));
