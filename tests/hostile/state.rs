@@ -1,0 +1,1 @@
+//! The state folder under crashes, deleted or truncated files and concurrent commands.
