@@ -1,5 +1,7 @@
-# Shared by the benchmark scripts (sourced, not run): hyperfine, the release binary, and
-# the scratch folder `tmp` (KEEP when set, kept; else a temporary one removed at exit).
+# Shared by the benchmark scripts (sourced, not run): hyperfine, the release binary, the
+# peers' Python (PYTHON when set, else the project's .venv with bench/requirements.txt,
+# installed by `scripts/setup --bench`), and the scratch folder `tmp` (KEEP when set, kept;
+# else a temporary one removed at exit).
 
 if ! command -v hyperfine >/dev/null 2>&1; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
@@ -19,6 +21,11 @@ if [ -z "${MLPC:-}" ]; then
   MLPC="${CARGO_TARGET_DIR:-target}/release/mlpc"
 fi
 MLPC="$(cd "$(dirname "$MLPC")" && pwd)/$(basename "$MLPC")"
+
+if [ -z "${PYTHON:-}" ]; then
+  scripts/setup --bench >&2
+  PYTHON="$PWD/.venv/bin/python"
+fi
 
 if [ -n "${KEEP:-}" ]; then
   mkdir -p "$KEEP"

@@ -21,8 +21,7 @@
 # Environment: CUSTOMERS (default 1000000), RUNS (timed runs of each cold command,
 # default 5; the no-op rerun gets 4x as many), CARGO_TARGET_DIR (where cargo builds;
 # default ./target), MLPC (use this binary instead of building one), PYTHON (a Python
-# with bench/requirements.txt installed; default: python3 when it has them, else a
-# virtual environment made under VENV, default a temporary folder, with pip),
+# with bench/requirements.txt installed; default: the project's .venv, see bench/common.sh),
 # KEEP (a folder to keep the generated data, pipelines and results in).
 # Extra arguments are passed to hyperfine, e.g. `--export-markdown /tmp/f.md`.
 set -euo pipefail
@@ -35,19 +34,6 @@ RUNS="${RUNS:-5}"
 . bench/common.sh
 
 
-if [ -z "${PYTHON:-}" ]; then
-  if python3 -c 'import duckdb, numpy, pandas, pyarrow' 2>/dev/null; then
-    PYTHON=python3
-  else
-    venv="${VENV:-$tmp/venv}"
-    if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c 'import duckdb, numpy, pandas, pyarrow' 2>/dev/null; then
-      echo "installing bench/requirements.txt into $venv" >&2
-      python3 -m venv "$venv"
-      "$venv/bin/pip" install --quiet -r bench/requirements.txt
-    fi
-    PYTHON="$venv/bin/python"
-  fi
-fi
 PYTHON="$(command -v "$PYTHON")"
 "$PYTHON" -c 'import duckdb, pandas, pyarrow, sys; print(f"python {sys.version.split()[0]}, pandas {pandas.__version__}, pyarrow {pyarrow.__version__}, duckdb {duckdb.__version__}")' >&2
 

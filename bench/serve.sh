@@ -11,16 +11,17 @@
 # (default 10s), MLPC (a built mlpc binary), PYTHON (with fastapi, uvicorn, onnxruntime).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# The peers' Python: PYTHON when set, else the project's .venv with bench/requirements.txt.
+[ -n "${PYTHON:-}" ] || { scripts/setup --bench >&2; PYTHON="$PWD/.venv/bin/python"; }
 CONNECTIONS="${CONNECTIONS:-16}"
 THREADS="${THREADS:-2}"
 DURATION="${DURATION:-10s}"
-PYTHON="${PYTHON:-python3}"
 if ! command -v wrk >/dev/null 2>&1; then
   echo "wrk is missing: apt-get install wrk" >&2
   exit 2
 fi
 if ! "$PYTHON" -c "import fastapi, uvicorn, onnxruntime" >/dev/null 2>&1; then
-  echo "the Python side needs fastapi, uvicorn and onnxruntime: $PYTHON -m pip install -r bench/requirements.txt" >&2
+  echo "the Python side needs fastapi, uvicorn and onnxruntime: scripts/setup --bench" >&2
   exit 2
 fi
 if [ -z "${MLPC:-}" ]; then

@@ -19,17 +19,18 @@
 # to keep the data in).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# The peers' Python: PYTHON when set, else the project's .venv with bench/requirements.txt.
+[ -n "${PYTHON:-}" ] || { scripts/setup --bench >&2; PYTHON="$PWD/.venv/bin/python"; }
 SIZES="${SIZES:-100000 1000000}"
 RUNS="${RUNS:-3}"
 THREADS="${THREADS:-2}"
-PYTHON="${PYTHON:-python3}"
 export THREADS OMP_NUM_THREADS="$THREADS" RAYON_NUM_THREADS="$THREADS" OPENBLAS_NUM_THREADS="$THREADS"
 if [ -z "${MLPC:-}" ]; then
   echo "building the release binaries" >&2
   cargo build --release --quiet --bins
   MLPC="${CARGO_TARGET_DIR:-target}/release/mlpc"
 fi
-"$PYTHON" -c 'import sklearn, pandas, pyarrow' || { echo "needs scikit-learn, pandas and pyarrow: pip install -r bench/requirements.txt" >&2; exit 2; }
+"$PYTHON" -c 'import sklearn, pandas, pyarrow' || { echo "needs scikit-learn, pandas and pyarrow: scripts/setup --bench" >&2; exit 2; }
 if [ -n "${KEEP:-}" ]; then mkdir -p "$KEEP"; tmp="$(cd "$KEEP" && pwd)"; else tmp="$(mktemp -d)"; trap 'rm -rf "$tmp"' EXIT; fi
 
 declare -A PARAMS=(
