@@ -1,10 +1,10 @@
 """End to end: the real `mlpc lsp` binary driven over stdio by an independent LSP client
 (pytest-lsp / pygls), on a scratch copy of examples/churn/churn.mlp.
 
-Run from the repository root, after `cargo build`:
+Run from the repository root, after `cargo build` and `scripts/setup` (which installs the
+client into the project's .venv):
 
-    python3 -m pip install -r tests/e2e/requirements.txt
-    python3 -m pytest tests/e2e -q
+    .venv/bin/python -m pytest tests/e2e -q
 """
 
 from __future__ import annotations
