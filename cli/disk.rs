@@ -5,8 +5,22 @@ use mlpc_compiler::FileSystem;
 pub struct Disk;
 
 impl FileSystem for Disk {
+    /// Reads a program file. Only `.mlp` files are read, whatever the name that reached
+    /// them: a `.mlp` link to another file (`/proc/self/environ`) is refused, so no other
+    /// file's text ever reaches a diagnostic.
     fn read_to_string(&self, path: &str) -> Result<String, String> {
-        std::fs::read_to_string(path).map_err(|e| e.to_string())
+        let real = std::fs::canonicalize(path).map_err(|e| e.to_string())?;
+        if !mlpc_compiler::compile::is_mlp_path(&real.to_string_lossy()) {
+            return Err(format!(
+                "it leads to `{}`, which is not a `.mlp` file; mlpc reads only `.mlp` files as programs",
+                real.display()
+            ));
+        }
+        let meta = std::fs::metadata(&real).map_err(|e| e.to_string())?;
+        if !meta.is_file() {
+            return Err(format!("`{}` is not a regular file", real.display()));
+        }
+        std::fs::read_to_string(&real).map_err(|e| e.to_string())
     }
 }
 

@@ -109,6 +109,16 @@ fn load(
     let base = sources.get(file).path.clone();
     modules.push(Module { file, ast });
     for (rel, span) in imports {
+        // A program is code: it may import code, never read other files through an
+        // import (whose text would come back in diagnostics). Refused before any read.
+        if !is_mlp_path(&rel) {
+            diags.push(
+                Diagnostic::new(Code::E0018, file, span, format!("`{rel}` is not a `.mlp` file"))
+                    .label("not imported")
+                    .help("import paths name `.mlp` files; mlpc reads no other file for `import`"),
+            );
+            continue;
+        }
         let target = resolve(&base, &rel);
         if target == base {
             diags.push(
@@ -143,6 +153,12 @@ fn load(
     }
 }
 
+/// Whether an import path names a `.mlp` file: its last component ends in `.mlp` and is
+/// more than the extension.
+pub fn is_mlp_path(path: &str) -> bool {
+    path.rsplit('/').next().is_some_and(|name| name.len() > 4 && name.ends_with(".mlp"))
+}
+
 /// `rel` relative to the folder of `base`, with `.` and `..` folded; pure string work.
 pub fn resolve(base: &str, rel: &str) -> String {
     let mut parts: Vec<&str> = if rel.starts_with('/') {
@@ -171,7 +187,15 @@ pub fn resolve(base: &str, rel: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::resolve;
+    use super::{is_mlp_path, resolve};
+
+    #[test]
+    fn imports_name_mlp_files() {
+        assert!(is_mlp_path("features.mlp") && is_mlp_path("../lib/a.b.mlp") && is_mlp_path("/abs/x.mlp"));
+        for bad in ["/proc/self/environ", "secret.txt", ".mlp", "dir/.mlp", "x.mlp/", "x.MLP", "x.mlp.txt", ""] {
+            assert!(!is_mlp_path(bad), "{bad}");
+        }
+    }
 
     #[test]
     fn resolves_relative_to_the_importing_file() {

@@ -1,10 +1,14 @@
 //! Cache keys: a node reruns only when its definition, an input's key, a file it reads,
 //! or the mlpc version changed.
 
+use crate::nodes::{self, InputFiles};
+use crate::store::{file_sha256, Store};
+use duckdb::params;
 use mlpc_compiler::plan::{Node, Plan};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 
 /// What a node's key is made of, kept to explain why a node reruns.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -61,4 +65,130 @@ pub fn key_parts(plan: &Plan, mut file_hash: impl FnMut(&Node) -> Option<String>
         out.insert(node.id.clone(), parts);
     }
     out
+}
+
+/// The hash of what a node reads itself: one file's sha256, or for a source's glob the
+/// sha256 of the matched set (each match's path relative to the pipeline's folder and its
+/// content hash, in sorted order), so that an added, removed, renamed or changed file
+/// changes the key. None when there is nothing to read (the node then says why).
+pub fn input_hash(store: &Store, node: &Node, base_dir: &Path) -> Option<String> {
+    match nodes::input_files(node, base_dir)? {
+        InputFiles::One(path) => store.file_hash(&path).ok(),
+        InputFiles::Glob(resolved) => {
+            let files = nodes::glob_files(&resolved).ok()?;
+            if files.is_empty() {
+                return None;
+            }
+            let mut h = Sha256::new();
+            for f in &files {
+                let sha = store.file_hash(f).ok()?;
+                let rel = f.strip_prefix(base_dir).unwrap_or(f);
+                h.update(format!("{}\t{sha}\n", rel.to_string_lossy()).as_bytes());
+            }
+            Some(format!("{:x}", h.finalize()))
+        }
+    }
+}
+
+/// Checks a cached artifact before it is reused: unchanged size and modification time
+/// since it was verified trust the record; anything else re-hashes the whole file. An
+/// artifact that no longer hashes to its name is removed (so the rerun stores it afresh)
+/// and the reason returned; a missing one is reported too.
+pub fn verify_artifact(store: &Store, role: &str, path: &Path, sha: &str) -> Result<(), String> {
+    let Ok(meta) = std::fs::metadata(path) else {
+        return Err(format!("its {role} artifact {} is missing", short(sha)));
+    };
+    let (bytes, mtime) = stat(&meta);
+    if recorded(store, path, bytes, mtime).as_deref() == Some(sha) {
+        return Ok(());
+    }
+    let actual = file_sha256(path)?;
+    if actual == sha {
+        record(store, path, bytes, mtime, sha)?;
+        return Ok(());
+    }
+    let _ = std::fs::remove_file(path);
+    Err(format!("its {role} artifact {} changed on disk (it hashed to {})", short(sha), short(&actual)))
+}
+
+/// Records a just-stored artifact's size and modification time with its content hash,
+/// after checking the bytes: the store keeps an existing file of the same name rather
+/// than the new one, and that file may have been altered since. An altered one is removed.
+pub fn remember_artifact(store: &Store, path: &Path, sha: &str) -> Result<(), String> {
+    let meta = std::fs::metadata(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let (bytes, mtime) = stat(&meta);
+    if recorded(store, path, bytes, mtime).as_deref() == Some(sha) {
+        return Ok(());
+    }
+    let actual = file_sha256(path)?;
+    if actual != sha {
+        let _ = std::fs::remove_file(path);
+        return Err(format!(
+            "the stored artifact {} had been changed on disk (it hashed to {}); it is removed: run again to store it afresh",
+            path.display(),
+            short(&actual)
+        ));
+    }
+    record(store, path, bytes, mtime, sha)
+}
+
+fn stat(meta: &std::fs::Metadata) -> (i64, i64) {
+    let mtime = meta
+        .modified()
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_nanos() as i64);
+    (meta.len() as i64, mtime)
+}
+
+/// The content hash recorded for `path` at exactly this size and modification time.
+fn recorded(store: &Store, path: &Path, bytes: i64, mtime: i64) -> Option<String> {
+    store
+        .conn
+        .query_row(
+            "SELECT sha256 FROM file_hashes WHERE path = ? AND bytes = ? AND mtime_ns = ?",
+            params![path.to_string_lossy(), bytes, mtime],
+            |r| r.get(0),
+        )
+        .ok()
+}
+
+fn record(store: &Store, path: &Path, bytes: i64, mtime: i64, sha: &str) -> Result<(), String> {
+    store
+        .conn
+        .execute(
+            "INSERT OR REPLACE INTO file_hashes VALUES (?, ?, ?, ?)",
+            params![path.to_string_lossy(), bytes, mtime, sha],
+        )
+        .map(|_| ())
+        .map_err(|e| format!("cannot record the hash of {}: {e}", path.display()))
+}
+
+fn short(sha: &str) -> String {
+    sha.chars().take(12).collect()
+}
+
+/// The paths of a cache entry's artifacts, checked: `Err` says why one cannot be reused.
+pub fn verified(
+    store: &Store,
+    outputs: BTreeMap<String, String>,
+    path_of: impl Fn(&str, &str) -> PathBuf,
+) -> Result<BTreeMap<String, PathBuf>, String> {
+    let mut paths = BTreeMap::new();
+    let mut problems = Vec::new();
+    for (role, sha) in outputs {
+        let path = path_of(&role, &sha);
+        // Two roles may share one file (a features node's offline and online tables).
+        if !paths.values().any(|p| p == &path) {
+            if let Err(why) = verify_artifact(store, &role, &path, &sha) {
+                problems.push(why);
+            }
+        }
+        paths.insert(role, path);
+    }
+    if problems.is_empty() {
+        Ok(paths)
+    } else {
+        Err(problems.join("; "))
+    }
 }

@@ -65,8 +65,15 @@ impl From<String> for Failure {
     }
 }
 
-fn db() -> Result<duckdb::Connection, String> {
-    duckdb::Connection::open_in_memory().map_err(|e| format!("cannot start DuckDB: {e}"))
+/// A DuckDB connection for one node. One thread: DuckDB's parallel scans, inserts and
+/// aggregations give different row groups, row numbers and float sums from run to run, and
+/// the same inputs must give byte-identical artifacts (the cache, `runs compare` and the
+/// registry's data hashes depend on it). Nodes still run side by side (`--jobs`).
+pub(crate) fn db() -> Result<duckdb::Connection, String> {
+    let conn = duckdb::Connection::open_in_memory().map_err(|e| format!("cannot start DuckDB: {e}"))?;
+    conn.execute_batch("SET threads = 1; SET preserve_insertion_order = true")
+        .map_err(|e| format!("cannot set up DuckDB: {e}"))?;
+    Ok(conn)
 }
 
 fn exec(conn: &duckdb::Connection, sql: &str) -> Result<(), String> {
@@ -77,8 +84,17 @@ fn count(conn: &duckdb::Connection, sql: &str) -> Result<i64, String> {
     conn.query_row(sql, [], |r| r.get(0)).map_err(|e| e.to_string())
 }
 
+/// Rows per Parquet row group, fixed so that the same rows give the same file.
+const ROW_GROUP_SIZE: usize = 122_880;
+
 fn copy_to(conn: &duckdb::Connection, select: &str, path: &Path) -> Result<i64, String> {
-    exec(conn, &format!("COPY ({select}) TO {} (FORMAT PARQUET)", literal(&path.to_string_lossy())))?;
+    exec(
+        conn,
+        &format!(
+            "COPY ({select}) TO {} (FORMAT PARQUET, ROW_GROUP_SIZE {ROW_GROUP_SIZE})",
+            literal(&path.to_string_lossy())
+        ),
+    )?;
     count(conn, &format!("SELECT count(*) FROM read_parquet({})", literal(&path.to_string_lossy())))
 }
 
@@ -112,21 +128,48 @@ struct SourceDef {
     options: serde_json::Map<String, serde_json::Value>,
 }
 
-/// The file a node reads itself (a source's data, an `onnx(…)` model), relative to the
+/// What a node reads itself (a source's data, an `onnx(…)` model), relative to the
 /// pipeline's folder: its content is part of the node's cache key.
-pub fn input_file(node: &Node, base_dir: &Path) -> Option<PathBuf> {
+pub enum InputFiles {
+    One(PathBuf),
+    /// A source's glob (`data/orders/*.parquet`), resolved against the pipeline's folder.
+    Glob(PathBuf),
+}
+
+pub fn input_files(node: &Node, base_dir: &Path) -> Option<InputFiles> {
     match node.kind {
         "source" => {
             let def: SourceDef = serde_json::from_value(node.def.clone()).ok()?;
-            Some(base_dir.join(def.path))
+            let resolved = base_dir.join(&def.path);
+            Some(if is_glob(&def.path) { InputFiles::Glob(resolved) } else { InputFiles::One(resolved) })
         }
-        "model" => crate::training::model_file(node, base_dir),
+        "model" => crate::training::model_file(node, base_dir).map(InputFiles::One),
         _ => None,
     }
 }
 
-fn reader(def: &SourceDef, path: &Path, conn: &duckdb::Connection) -> Result<String, String> {
-    let p = literal(&path.to_string_lossy());
+/// Whether a source path is a glob: DuckDB's wildcards `*`, `**`, `?` and `[…]`.
+pub fn is_glob(path: &str) -> bool {
+    path.contains(['*', '?', '['])
+}
+
+/// The files a glob matches, sorted (DuckDB's own matching: what its readers would read).
+pub fn glob_files(pattern: &Path) -> Result<Vec<PathBuf>, String> {
+    let conn = db()?;
+    let mut stmt = conn
+        .prepare(&format!("SELECT file FROM glob({}) ORDER BY file", literal(&pattern.to_string_lossy())))
+        .map_err(|e| e.to_string())?;
+    let files = stmt.query_map([], |r| r.get::<_, String>(0)).map_err(|e| e.to_string())?;
+    let files: Vec<PathBuf> =
+        files.map(|f| f.map(PathBuf::from)).collect::<Result<_, _>>().map_err(|e| e.to_string())?;
+    Ok(files.into_iter().filter(|f| f.is_file()).collect())
+}
+
+fn reader(def: &SourceDef, paths: &[PathBuf], conn: &duckdb::Connection) -> Result<String, String> {
+    let p = match paths {
+        [one] => literal(&one.to_string_lossy()),
+        many => format!("[{}]", many.iter().map(|f| literal(&f.to_string_lossy())).collect::<Vec<_>>().join(", ")),
+    };
     let opt = |k: &str| def.options.get(k);
     Ok(match def.format.as_str() {
         "csv" => {
@@ -136,6 +179,9 @@ fn reader(def: &SourceDef, path: &Path, conn: &duckdb::Connection) -> Result<Str
         }
         "parquet" => format!("read_parquet({p})"),
         "duckdb" => {
+            if paths.len() != 1 {
+                return Err("a `duckdb` source reads one database file, not a glob".into());
+            }
             exec(conn, &format!("ATTACH {p} AS src (READ_ONLY)"))?;
             let table = opt("table").and_then(|v| v.as_str()).unwrap_or_default();
             format!("src.main.{}", ident(table))
@@ -147,7 +193,21 @@ fn reader(def: &SourceDef, path: &Path, conn: &duckdb::Connection) -> Result<Str
 fn source(node: &Node, inputs: &Inputs) -> Result<Produced, Failure> {
     let def: SourceDef = serde_json::from_value(node.def.clone()).map_err(|e| e.to_string())?;
     let path = inputs.base_dir.join(&def.path);
-    if !path.exists() {
+    let files = if is_glob(&def.path) {
+        let files =
+            glob_files(&path).map_err(|e| format!("source `{}`: cannot list `{}`: {e}", node.name, def.path))?;
+        if files.is_empty() {
+            return Err(Failure {
+                message: format!(
+                    "source `{}`: no file matches `{}` (in {}; paths are relative to the .mlp file's folder)",
+                    node.name,
+                    def.path,
+                    folder(&path).display()
+                ),
+            });
+        }
+        files
+    } else if !path.exists() {
         return Err(Failure {
             message: format!(
                 "source `{}`: {} does not exist (paths are relative to the .mlp file's folder)",
@@ -155,24 +215,28 @@ fn source(node: &Node, inputs: &Inputs) -> Result<Produced, Failure> {
                 path.display()
             ),
         });
-    }
+    } else {
+        vec![path.clone()]
+    };
+    // What the messages call the data: the file, or the pattern and how many files it matched.
+    let shown = match files.len() {
+        1 if !is_glob(&def.path) => path.display().to_string(),
+        n => format!("`{}` ({n} files)", def.path),
+    };
+    let cannot_read = |e: &str| format!("source `{}`: cannot read {shown}: {}", node.name, read_error(e));
     let conn = db()?;
-    let mut from = reader(&def, &path, &conn)
-        .map_err(|e| format!("source `{}`: cannot read {}: {e}", node.name, path.display()))?;
+    let mut from = reader(&def, &files, &conn).map_err(|e| cannot_read(&e))?;
     if def.format == "csv" {
         // Detecting a CSV's dialect and types costs a pass of its own: read it once.
-        exec(&conn, &format!("CREATE TEMP TABLE raw AS SELECT * FROM {from}"))
-            .map_err(|e| format!("source `{}`: cannot read {}: {}", node.name, path.display(), first_line(&e)))?;
+        exec(&conn, &format!("CREATE TEMP TABLE raw AS SELECT * FROM {from}")).map_err(|e| cannot_read(&e))?;
         from = "raw".into();
     }
     let mut found: BTreeMap<String, String> = BTreeMap::new();
     let mut order: Vec<(String, String)> = Vec::new();
-    let mut stmt = conn.prepare(&format!("DESCRIBE SELECT * FROM {from}")).map_err(|e| {
-        format!("source `{}`: cannot read {}: {}", node.name, path.display(), first_line(&e.to_string()))
-    })?;
-    let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))).map_err(|e| {
-        format!("source `{}`: cannot read {}: {}", node.name, path.display(), first_line(&e.to_string()))
-    })?;
+    let mut stmt = conn.prepare(&format!("DESCRIBE SELECT * FROM {from}")).map_err(|e| cannot_read(&e.to_string()))?;
+    let rows = stmt
+        .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
+        .map_err(|e| cannot_read(&e.to_string()))?;
     for row in rows {
         let (name, ty) = row.map_err(|e| e.to_string())?;
         order.push((name.clone(), ty.clone()));
@@ -189,14 +253,12 @@ fn source(node: &Node, inputs: &Inputs) -> Result<Produced, Failure> {
         }
     }
     if !problems.is_empty() {
-        let present: Vec<&str> = found.keys().map(String::as_str).collect();
         return Err(Failure {
             message: format!(
-                "source `{}`: {} does not match its declared schema:\n{}\n  the data has: {}\n  fix the data, or the column types in the `source` block",
+                "source `{}`: {shown} does not match its declared schema:\n{}\n  {}\n  fix the data, or the column types in the `source` block",
                 node.name,
-                path.display(),
                 problems.join("\n"),
-                present.join(", ")
+                present_columns(found.keys())
             ),
         });
     }
@@ -209,6 +271,7 @@ fn source(node: &Node, inputs: &Inputs) -> Result<Produced, Failure> {
     // A Parquet file that already has exactly the declared columns and types is kept as
     // it is; anything else is re-encoded with the declared types.
     let exact = def.format == "parquet"
+        && !is_glob(&def.path)
         && order.len() == node.schema.len()
         && order
             .iter()
@@ -220,12 +283,66 @@ fn source(node: &Node, inputs: &Inputs) -> Result<Produced, Failure> {
         count(&conn, &format!("SELECT count(*) FROM {from}"))?
     } else {
         copy_to(&conn, &format!("SELECT {} FROM {from}", cols.join(", ")), &out)
-            .map_err(|e| format!("source `{}`: cannot load {}: {}", node.name, path.display(), first_line(&e)))?
+            .map_err(|e| format!("source `{}`: cannot load {shown}: {}", node.name, read_error(&e)))?
     };
     let mut p = Produced { files: vec![("data".into(), out)], ..Default::default() };
     p.metrics.insert("rows".into(), rows as f64);
-    p.message = format!("{rows} rows from {}", def.path);
+    if is_glob(&def.path) {
+        p.metrics.insert("files".into(), files.len() as f64);
+        p.message = format!("{rows} rows from {} ({} files)", def.path, files.len());
+    } else {
+        p.message = format!("{rows} rows from {}", def.path);
+    }
     Ok(p)
+}
+
+/// The folder part of a glob, before its first wildcard.
+fn folder(pattern: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for c in pattern.components() {
+        if is_glob(&c.as_os_str().to_string_lossy()) {
+            break;
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// A reader's error without the data it quotes: DuckDB's CSV errors go on to print the
+/// offending line ("Original Line: …") and its sniffer's guesses from the file; a source
+/// may name a file that is not data (`csv("/etc/passwd")`), whose lines must not reach a
+/// terminal or a CI log. Kept: the first line (what went wrong and where), cut before any
+/// quoted content and capped.
+fn read_error(e: &str) -> String {
+    let line = first_line(e);
+    let cut = ["Original Line", "\"", "'"].iter().filter_map(|m| line.find(m)).min().unwrap_or(line.len());
+    let mut kept: String = line[..cut].trim_end().chars().take(160).collect();
+    if kept.len() < line.len() {
+        kept.push_str(" … (the file's content is not shown)");
+    }
+    kept
+}
+
+/// The data's columns for a schema mismatch: names that could be declared, listed; any
+/// other "name" (the first line of a file that is not CSV with a header) only counted.
+fn present_columns<'a>(names: impl Iterator<Item = &'a String>) -> String {
+    let (plain, other): (Vec<&String>, Vec<&String>) = names.partition(|n| {
+        n.len() <= 64
+            && n.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && n.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+    });
+    let mut text = if plain.is_empty() {
+        "the data has no column with a name a `source` block can declare".to_string()
+    } else {
+        format!("the data has: {}", plain.iter().map(|n| n.as_str()).collect::<Vec<_>>().join(", "))
+    };
+    if !other.is_empty() {
+        text.push_str(&format!(
+            "\n  and {} column name(s) not shown, which no `source` block can declare: is this a CSV file with a header row?",
+            other.len()
+        ));
+    }
+    text
 }
 
 fn first_line(s: &str) -> &str {
@@ -341,8 +458,22 @@ fn examples(conn: &duckdb::Connection, select: &str) -> Result<String, String> {
     let wrapped = format!("SELECT CAST(to_json(x) AS VARCHAR) FROM ({select}) x");
     let mut stmt = conn.prepare(&wrapped).map_err(|e| e.to_string())?;
     let rows = stmt.query_map([], |r| r.get::<_, String>(0)).map_err(|e| e.to_string())?;
-    let rows: Vec<String> = rows.filter_map(Result::ok).collect();
+    // Rows of the program's own declared data, as evidence; each capped, so that one
+    // huge value cannot flood a report.
+    let rows: Vec<String> = rows.filter_map(Result::ok).map(|r| cap(&r, EXAMPLE_CHARS)).collect();
     Ok(rows.join(", "))
+}
+
+/// How much of one example row a check report shows.
+const EXAMPLE_CHARS: usize = 240;
+
+/// `text`, cut to `max` characters with the cut marked.
+fn cap(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_string();
+    }
+    let kept: String = text.chars().take(max).collect();
+    format!("{kept}… (cut)")
 }
 
 #[derive(Deserialize)]

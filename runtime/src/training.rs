@@ -29,9 +29,18 @@ impl SplitRef {
 #[derive(Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 enum Trainer {
-    Algorithm { algorithm: String, params: BTreeMap<String, serde_json::Value> },
-    Onnx { path: String },
-    Command { command: String },
+    Algorithm {
+        algorithm: String,
+        params: BTreeMap<String, serde_json::Value>,
+    },
+    Onnx {
+        path: String,
+    },
+    Command {
+        command: String,
+        #[serde(default)]
+        env: Vec<String>,
+    },
 }
 
 #[derive(Deserialize)]
@@ -141,10 +150,10 @@ pub fn model(node: &Node, inputs: &Inputs) -> Result<Produced, Failure> {
             })?;
             p.message = format!("from {path}");
         }
-        Trainer::Command { command } => {
+        Trainer::Command { command, env } => {
             let split = def.train.as_ref().ok_or_else(|| "a command model needs `train`".to_string())?.node();
             let train = inputs.artifact(&split, "data")?;
-            run_command(node, command, &train, &out, inputs.base_dir)?;
+            run_command(node, command, env, &train, &out, inputs.base_dir)?;
             p.message = format!("trained by `{}`", command.split_whitespace().next().unwrap_or_default());
         }
     }
@@ -153,14 +162,47 @@ pub fn model(node: &Node, inputs: &Inputs) -> Result<Produced, Failure> {
     Ok(p)
 }
 
+/// The variables every command gets from mlpc's environment, when set: where programs
+/// are, the home folder, the locale and the temporary folder.
+fn kept_variable(name: &str) -> bool {
+    matches!(name, "PATH" | "HOME" | "LANG" | "TMPDIR") || name.starts_with("LC_")
+}
+
+/// The environment of an external command: the kept variables plus those the program
+/// names with `env = [...]`; nothing else of mlpc's (an `MLPC_ADMIN_TOKEN` under the
+/// daemon, cloud credentials) reaches it.
+fn command_env(named: &[String]) -> Vec<(std::ffi::OsString, std::ffi::OsString)> {
+    std::env::vars_os()
+        .filter(|(k, _)| k.to_str().is_some_and(|k| kept_variable(k) || named.iter().any(|n| n == k)))
+        .filter(|(k, _)| k != "MLPC_ADMIN_TOKEN")
+        .collect()
+}
+
+/// The folder a command runs in: the pipeline's folder, absolute (a program given by a
+/// bare file name has the empty path as its folder).
+fn command_dir(dir: &Path) -> Result<PathBuf, String> {
+    let dir = if dir.as_os_str().is_empty() { Path::new(".") } else { dir };
+    std::fs::canonicalize(dir).map_err(|e| format!("cannot use the pipeline's folder {}: {e}", dir.display()))
+}
+
 /// Runs an external trainer with `{train}` and `{model}` substituted, in the pipeline's
-/// folder; retried twice on failure (with a pause), as flaky infrastructure often is.
-fn run_command(node: &Node, command: &str, train: &Path, out: &Path, dir: &Path) -> Result<(), String> {
-    let quoted = |p: &Path| format!("'{}'", p.to_string_lossy().replace('\'', r"'\''"));
+/// folder, with a scrubbed environment ([`command_env`]); retried twice on failure (with
+/// a pause), as flaky infrastructure often is.
+fn run_command(node: &Node, command: &str, env: &[String], train: &Path, out: &Path, dir: &Path) -> Result<(), String> {
+    let absolute = |p: &Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
+    let quoted = |p: &Path| format!("'{}'", absolute(p).to_string_lossy().replace('\'', r"'\''"));
     let line = command.replace("{train}", &quoted(train)).replace("{model}", &quoted(out));
+    let dir = command_dir(dir).map_err(|e| format!("model `{}`: {e}", node.name))?;
+    let vars = command_env(env);
     let mut last = String::new();
     for attempt in 1..=3 {
-        let result = std::process::Command::new("sh").arg("-c").arg(&line).current_dir(dir).output();
+        let result = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(&line)
+            .current_dir(&dir)
+            .env_clear()
+            .envs(vars.iter().map(|(k, v)| (k, v)))
+            .output();
         match result {
             Ok(o) if o.status.success() && out.exists() => return Ok(()),
             Ok(o) if o.status.success() => {
@@ -340,6 +382,26 @@ fn predictions(
 mod tests {
     use super::*;
     use TensorElementType as T;
+
+    #[test]
+    fn commands_get_the_kept_variables_and_the_named_ones_only() {
+        for kept in ["PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TMPDIR"] {
+            assert!(kept_variable(kept), "{kept}");
+        }
+        for dropped in ["MLPC_ADMIN_TOKEN", "AWS_SECRET_ACCESS_KEY", "LD_PRELOAD", "PATHS", "XLC_ALL"] {
+            assert!(!kept_variable(dropped), "{dropped}");
+        }
+        let path = std::env::var_os("PATH").is_some();
+        let env = command_env(&["MLPC_ADMIN_TOKEN".into()]);
+        assert!(env.iter().all(|(k, _)| k != "MLPC_ADMIN_TOKEN"), "never the admin token, even named");
+        assert_eq!(env.iter().any(|(k, _)| k == "PATH"), path);
+    }
+
+    #[test]
+    fn a_bare_file_name_runs_its_command_in_the_current_folder() {
+        assert_eq!(command_dir(Path::new("")).unwrap(), std::env::current_dir().unwrap().canonicalize().unwrap());
+        assert!(command_dir(Path::new("/no/such/folder")).unwrap_err().contains("/no/such/folder"));
+    }
 
     #[test]
     fn declared_types_accept_the_onnx_inputs_that_can_hold_them() {

@@ -211,9 +211,20 @@ impl DatasetInfo {
 #[derive(Clone, Debug, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Trainer {
-    Algorithm { algorithm: String, params: serde_json::Map<String, serde_json::Value> },
-    Onnx { path: String },
-    Command { command: String },
+    Algorithm {
+        algorithm: String,
+        params: serde_json::Map<String, serde_json::Value>,
+    },
+    Onnx {
+        path: String,
+    },
+    Command {
+        command: String,
+        /// Environment variables passed to the command beside `PATH`, `HOME`, `LANG`,
+        /// `LC_*` and `TMPDIR` (absent from the plan when none, so older plans keep their hashes).
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        env: Vec<String>,
+    },
 }
 
 /// A dataset, or one split of it.

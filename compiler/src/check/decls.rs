@@ -239,6 +239,17 @@ impl Checker<'_> {
             );
             return None;
         };
+        if entry.name == "duckdb" && path.contains(['*', '?', '[']) {
+            let span = c.args.iter().find(|a| a.name.is_none()).map_or(c.span, |a| a.value.span);
+            self.err(
+                Code::E0019,
+                file,
+                span,
+                "a `duckdb` source reads one database file, not a glob",
+                "a glob",
+                "name the file; globs are for `csv` and `parquet` sources",
+            );
+        }
         Some((entry.name.clone(), path, options))
     }
 
@@ -861,7 +872,7 @@ impl Checker<'_> {
         let external = matches!(algo.func.name.as_str(), "onnx" | "command");
         let trainer = match algo.func.name.as_str() {
             "onnx" => self.single_string(file, algo).map(|path| Trainer::Onnx { path }),
-            "command" => self.single_string(file, algo).map(|command| Trainer::Command { command }),
+            "command" => self.command(file, algo),
             _ => self.algorithm(file, algo),
         };
         let train = keys.get("train").and_then(|e| self.data_ref(file, e, "train"));
@@ -941,7 +952,9 @@ impl Checker<'_> {
                 Vec::new()
             }
         };
-        if let (Some(Trainer::Command { command }), Some(e)) = (&trainer, algo.args.first()) {
+        if let (Some(Trainer::Command { command, .. }), Some(e)) =
+            (&trainer, algo.args.iter().find(|a| a.name.is_none()))
+        {
             self.placeholders(file, &e.value, command, train.is_some());
         }
         let device = keys
@@ -990,6 +1003,74 @@ impl Checker<'_> {
                 None
             }
         }
+    }
+
+    /// `command("LINE", env = ["VAR", …])`: the command line, and the environment variables
+    /// passed to it beside the few every command gets (`PATH`, `HOME`, locale, `TMPDIR`).
+    fn command(&mut self, file: FileId, c: &Call) -> Option<Trainer> {
+        let (line, named): (Vec<_>, Vec<_>) = c.args.iter().partition(|a| a.name.is_none());
+        let mut env = Vec::new();
+        for a in named {
+            let n = a.name.as_ref().expect("partitioned on names");
+            if n.name != "env" {
+                self.unknown(file, n.span, "option of `command`", &n.name, ["env"]);
+                continue;
+            }
+            if let Some(names) = self.env_names(file, &a.value) {
+                env = names;
+            }
+        }
+        let call = Call { args: line.into_iter().cloned().collect(), ..c.clone() };
+        self.single_string(file, &call).map(|command| Trainer::Command { command, env })
+    }
+
+    /// The variable names of `env = [...]`: string literals that are environment variable
+    /// names, each once, never the admin token.
+    fn env_names(&mut self, file: FileId, e: &Expr) -> Option<Vec<String>> {
+        let ExprKind::List { items } = &e.kind else {
+            self.mismatch(file, e, "`env` takes a list of variable names".into(), "not a list");
+            return None;
+        };
+        let mut names: Vec<String> = Vec::new();
+        for item in items {
+            let ExprKind::Str { value } = &item.kind else {
+                self.mismatch(file, item, "`env` lists variable names as strings".into(), "not a string");
+                continue;
+            };
+            let valid = value.chars().next().is_some_and(|ch| ch.is_ascii_alphabetic() || ch == '_')
+                && value.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '_');
+            if !valid {
+                self.err(
+                    Code::E0019,
+                    file,
+                    item.span,
+                    format!("`{value}` is not an environment variable name"),
+                    "not a name",
+                    "a name is letters, digits and `_`, not starting with a digit: `env = [\"AWS_PROFILE\"]`",
+                );
+            } else if value == "MLPC_ADMIN_TOKEN" {
+                self.err(
+                    Code::E0019,
+                    file,
+                    item.span,
+                    "`MLPC_ADMIN_TOKEN` is never passed to a command",
+                    "refused",
+                    "the admin token guards the daemon's admin API; a training command has no use for it",
+                );
+            } else if names.contains(value) {
+                self.err(
+                    Code::E0003,
+                    file,
+                    item.span,
+                    format!("`{value}` is listed twice"),
+                    "again",
+                    "list each variable once",
+                );
+            } else {
+                names.push(value.clone());
+            }
+        }
+        Some(names)
     }
 
     fn placeholders(&mut self, file: FileId, e: &Expr, command: &str, has_train: bool) {
