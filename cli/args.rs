@@ -80,12 +80,57 @@ pub struct DaemonArgs {
     /// Logged rows a monitor needs in its window before alerts are evaluated.
     #[arg(long, default_value_t = 100)]
     pub min_window: usize,
-    /// The largest request body accepted, in bytes.
-    #[arg(long, default_value_t = 4 << 20)]
-    pub max_body: usize,
+    #[command(flatten)]
+    pub limits: ServeLimits,
     /// Nodes run at once.
     #[arg(long, default_value_t = 2)]
     pub jobs: usize,
+}
+
+/// What one request and one connection may take, on `mlpc serve` and `mlpc daemon`
+/// (docs/serving.md, "Limits").
+#[derive(Args, Clone, Debug)]
+pub struct ServeLimits {
+    /// The largest request body accepted, in bytes; a larger Content-Length is refused (413)
+    /// before the body is read.
+    #[arg(long, default_value_t = 4 << 20)]
+    pub max_body: usize,
+    /// The most rows one prediction request may hold, on every protocol (413 past it).
+    #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_rows: u64,
+    /// A request's headers must arrive within this from its first byte (e.g. 500ms, 10s, 2m).
+    #[arg(long, default_value = "10s", value_parser = duration)]
+    pub header_timeout: std::time::Duration,
+    /// A request's body must arrive within this from the end of its headers (else 408).
+    #[arg(long, default_value = "30s", value_parser = duration)]
+    pub body_timeout: std::time::Duration,
+    /// A connection with no request in progress is closed after this.
+    #[arg(long, default_value = "60s", value_parser = duration)]
+    pub idle_timeout: std::time::Duration,
+    /// Connections open at once, lowered to fit the open-file limit (ulimit -n); past it the
+    /// longest-idle connection is closed for the new one.
+    #[arg(long, default_value_t = 4096, value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_connections: u64,
+}
+
+/// A duration flag: `500ms`, `10s`, `2m`, or a number of seconds.
+fn duration(text: &str) -> Result<std::time::Duration, String> {
+    let t = text.trim();
+    let (number, unit) = match t.find(|c: char| !(c.is_ascii_digit() || c == '.')) {
+        Some(i) => t.split_at(i),
+        None => (t, "s"),
+    };
+    let n: f64 = number.parse().map_err(|_| format!("`{text}` is not a duration: write e.g. 500ms, 10s or 2m"))?;
+    let seconds = match unit {
+        "ms" => n / 1000.0,
+        "s" => n,
+        "m" => n * 60.0,
+        _ => return Err(format!("`{text}` has an unknown unit `{unit}`: use ms, s or m")),
+    };
+    if !(seconds > 0.0 && seconds < 86_400.0) {
+        return Err(format!("`{text}` must be more than zero and less than a day"));
+    }
+    Ok(std::time::Duration::from_secs_f64(seconds))
 }
 
 #[derive(Subcommand)]
@@ -227,9 +272,8 @@ pub enum Command {
         /// Where to listen.
         #[arg(long, default_value = "127.0.0.1:8080")]
         addr: std::net::SocketAddr,
-        /// The largest request body accepted, in bytes.
-        #[arg(long, default_value_t = 4 << 20)]
-        max_body: usize,
+        #[command(flatten)]
+        limits: ServeLimits,
     },
     /// Serve, run the pipeline on its schedule, check its monitors and act on their alerts,
     /// reload on change; stops on SIGTERM or Ctrl-C. Guide: docs/daemon.md.

@@ -51,13 +51,18 @@ async fn authorize(State(d): Shared, headers: HeaderMap, request: Request, next:
             "the admin API is off: start the daemon with MLPC_ADMIN_TOKEN set or --admin-token-file FILE",
         );
     };
-    let given =
-        headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
+    let given = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(bearer);
     match given {
         Some(g) if same(g.trim().as_bytes(), token.as_bytes()) => next.run(request).await,
         Some(_) => unauthorized("the bearer token is wrong"),
         None => unauthorized("send `Authorization: Bearer TOKEN` (the daemon's MLPC_ADMIN_TOKEN)"),
     }
+}
+
+/// The credentials of a `Bearer` authorization; the scheme is case-insensitive (RFC 7235 §2.1).
+fn bearer(value: &str) -> Option<&str> {
+    let (scheme, credentials) = value.trim_start().split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then_some(credentials)
 }
 
 fn unauthorized(message: &str) -> Response {
@@ -149,5 +154,20 @@ async fn run(State(d): Shared, body: Option<Json<RunBody>>) -> Response {
     match d.runs().request(RunRequest { reason: "admin api".into(), rerun: rerun.clone() }) {
         Ok(()) => (StatusCode::ACCEPTED, Json(json!({ "queued": true, "rerun": rerun }))).into_response(),
         Err(e) => error(StatusCode::SERVICE_UNAVAILABLE, e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::bearer;
+
+    #[test]
+    fn the_bearer_scheme_is_case_insensitive() {
+        for scheme in ["Bearer", "bearer", "BEARER", "bEaReR"] {
+            assert_eq!(bearer(&format!("{scheme} t0ken")), Some("t0ken"), "{scheme}");
+        }
+        assert_eq!(bearer("Basic t0ken"), None);
+        assert_eq!(bearer("Bearer"), None);
+        assert_eq!(bearer("Bearert0ken"), None);
     }
 }

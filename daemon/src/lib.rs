@@ -27,7 +27,9 @@ pub struct Options {
     pub state_dir: PathBuf,
     /// Where the models are served (as `mlpc serve --addr`).
     pub serve_addr: SocketAddr,
-    pub body_limit: usize,
+    /// The serving port's limits (body size, rows, timeouts, connections); the API's
+    /// connections have the same.
+    pub limits: mlpc_serve::Limits,
     /// Where the daemon's API listens: `/metrics`, feedback, `/admin`.
     pub api_addr: SocketAddr,
     /// The admin API's bearer token; `None` turns the admin API off.
@@ -184,7 +186,7 @@ pub fn run(opts: Options, compile: Compile, listening: impl Fn(&str, SocketAddr)
 fn start_serving(d: &Daemon, plan: Plan, addr: SocketAddr) -> Result<Serving, String> {
     let fingerprint = mlpc_serve::fingerprint(&plan)?;
     let kept = plan.clone();
-    let opts = mlpc_serve::Options { state_dir: d.opts.state_dir.clone(), addr, body_limit: d.opts.body_limit };
+    let opts = mlpc_serve::Options { state_dir: d.opts.state_dir.clone(), addr, limits: d.opts.limits.clone() };
     let (stop, mut stopping) = tokio::sync::watch::channel("");
     let (tx, rx) = std::sync::mpsc::channel();
     let thread = std::thread::spawn(move || {
@@ -254,10 +256,21 @@ fn serve_api(d: &Arc<Daemon>, listening: &impl Fn(&str, SocketAddr)) -> Result<(
             .await
             .map_err(|e| format!("cannot listen on {}: {e} (pick another with --api-addr)", d.opts.api_addr))?;
         listening("api", listener.local_addr().map_err(|e| e.to_string())?);
-        axum::serve(listener, api::router(d.clone()))
-            .with_graceful_shutdown(async { tracing::info!("{}: stopping", mlpc_serve::stop_signal().await) })
-            .await
-            .map_err(|e| format!("the daemon's API failed: {e}"))
+        // The API needs few connections: the rest of the open-file limit is the serving port's.
+        let fitted = mlpc_serve::fitted(&d.opts.limits);
+        let limits = mlpc_serve::Limits { max_connections: fitted.max_connections.min(256), ..fitted };
+        let stop = async { tracing::info!("{}: stopping", mlpc_serve::stop_signal().await) };
+        let counters = mlpc_serve::http::Counters::default();
+        mlpc_serve::http::serve(
+            listener,
+            api::router(d.clone()),
+            limits,
+            counters,
+            mlpc_serve::http::plain_error,
+            stop,
+        )
+        .await;
+        Ok(())
     })
 }
 

@@ -49,6 +49,10 @@ pub struct Served {
     pub shadow: Arc<Shadow>,
     /// The latest canary, running or finished.
     pub rollout: ArcSwapOption<Rollout>,
+    /// Why the version serving is not the stage's (its artifact was refused), when it is not.
+    pub degraded: ArcSwapOption<String>,
+    /// Why no online table is loaded, when one was refused (its sha256 did not match).
+    pub online_refused: ArcSwapOption<String>,
 }
 
 impl Served {
@@ -61,6 +65,15 @@ impl Served {
         match &**self.slot.load() {
             Slot::Ready(m) => Ok(m.clone()),
             Slot::NotReady(why) => Err(ApiError::unavailable(format!("`{}` is not ready: {why}", self.spec.name))),
+        }
+    }
+
+    /// Why the name cannot answer every request, though a version is loaded: its online
+    /// table was refused.
+    pub fn problem(&self) -> Option<String> {
+        match self.online.load().as_ref() {
+            Some(_) => None,
+            None => self.online_refused.load_full().map(|why| why.to_string()),
         }
     }
 
@@ -92,6 +105,8 @@ pub struct App {
     pub metrics: Metrics,
     pub state: PathBuf,
     pub log: Option<RequestLog>,
+    /// The most rows one request may hold (`--max-rows`).
+    pub max_rows: usize,
     pool: usize,
     started_ms: u64,
     seq: AtomicU64,
@@ -114,6 +129,9 @@ struct Wanted {
     /// With `fallback = previous`: the version the stage held before its last promotion;
     /// None when it held none, or was rolled back (the version rolled back from is no fallback).
     previous: Option<Result<Target, String>>,
+    /// That same version whatever the block says: it serves when the stage's own version is
+    /// refused at start (a tampered artifact must not turn a restart into an outage).
+    before: Option<Result<Target, String>>,
 }
 
 /// A registered version and where its artifact is.
@@ -126,7 +144,7 @@ struct Target {
 }
 
 impl App {
-    pub fn new(specs: Vec<Spec>, state: &Path, pool: usize) -> App {
+    pub fn new(specs: Vec<Spec>, state: &Path, pool: usize, max_rows: usize) -> App {
         let models = specs
             .into_iter()
             .map(|spec| {
@@ -137,6 +155,8 @@ impl App {
                     previous: ArcSwapOption::empty(),
                     shadow: Arc::default(),
                     rollout: ArcSwapOption::empty(),
+                    degraded: ArcSwapOption::empty(),
+                    online_refused: ArcSwapOption::empty(),
                     spec,
                 })
             })
@@ -146,6 +166,7 @@ impl App {
             metrics: Metrics::new(),
             state: state.to_path_buf(),
             log: None,
+            max_rows,
             pool,
             started_ms: (now_micros() / 1000) as u64,
             seq: AtomicU64::new(0),
@@ -176,7 +197,7 @@ impl App {
                 Some((record, stable)) if !matches!(&*served.slot(), Slot::Ready(_)) => {
                     self.resume(served, want.version, record, stable)
                 }
-                _ => self.reload_model(served, want.version),
+                _ => self.reload_model(served, want.version, want.before),
             }
             if let Some(shadow) = want.shadow {
                 self.reload_shadow(served, shadow);
@@ -224,8 +245,8 @@ impl App {
             let stable = target(&spec.name, record.stable);
             Some((record, stable))
         };
-        let previous = |spec: &Spec, last: Option<&registry::StageMove>| {
-            let from = last.filter(|m| spec.fallback && m.kind != "rollback")?.from?;
+        let before = |spec: &Spec, last: Option<&registry::StageMove>| {
+            let from = last.filter(|m| m.kind != "rollback")?.from?;
             Some(target(&spec.name, from))
         };
         let shadow = |spec: &Spec| {
@@ -245,7 +266,8 @@ impl App {
                     online: m.spec.features.as_ref().map(|f| features::locate(&store, f)),
                     shadow: shadow(&m.spec),
                     resume: resume(&m.spec),
-                    previous: previous(&m.spec, last.as_ref()),
+                    previous: before(&m.spec, last.as_ref()).filter(|_| m.spec.fallback),
+                    before: before(&m.spec, last.as_ref()),
                 })
             })
             .collect()
@@ -263,7 +285,7 @@ impl App {
         Ok(Arc::new(loaded))
     }
 
-    fn reload_model(&self, served: &Served, want: Result<Target, String>) {
+    fn reload_model(&self, served: &Served, want: Result<Target, String>, before: Option<Result<Target, String>>) {
         let name = &served.spec.name;
         let want = match want {
             Ok(w) => w,
@@ -281,6 +303,7 @@ impl App {
         let rollout = served.rollout.load_full();
         if let Slot::Ready(m) = &*current {
             if m.version == want.version && m.sha256 == want.sha {
+                served.degraded.store(None);
                 if let Some(r) = rollout.filter(|r| r.running()) {
                     r.supersede(&self.state, format!("{} moved back to version {}", served.spec.stage, m.version));
                 }
@@ -303,14 +326,18 @@ impl App {
                     Slot::Ready(old) => {
                         tracing::error!(model = %name, version = want.version, "{e}; version {} keeps serving", old.version)
                     }
-                    Slot::NotReady(_) => {
-                        tracing::error!(model = %name, version = want.version, "{e}");
-                        served.slot.store(Arc::new(Slot::NotReady(e.to_string())));
-                    }
+                    Slot::NotReady(_) => match (&e, before) {
+                        (LoadError::Integrity(_), Some(before)) => self.fall_back(served, &e, before),
+                        _ => {
+                            tracing::error!(model = %name, version = want.version, "{e}");
+                            served.slot.store(Arc::new(Slot::NotReady(e.to_string())));
+                        }
+                    },
                 }
                 return;
             }
         };
+        served.degraded.store(None);
         if let Some(r) = rollout.filter(|r| r.running()) {
             r.supersede(&self.state, format!("{} moved on to version {}", served.spec.stage, want.version));
         }
@@ -320,6 +347,27 @@ impl App {
                 served.rollout.store(Some(Arc::new(r)));
             }
             _ => self.swap(served, loaded),
+        }
+    }
+
+    /// With nothing serving and the stage's version refused (`refused`): the version the
+    /// stage held before serves, saying why on readiness and in the log; if that one cannot
+    /// load either, not ready with both reasons.
+    fn fall_back(&self, served: &Served, refused: &LoadError, before: Result<Target, String>) {
+        let name = &served.spec.name;
+        match before.and_then(|t| self.load(name, &t).map_err(|e| e.to_string())) {
+            Ok(m) => {
+                let why = format!("version {} serves: {refused}", m.version);
+                tracing::error!(model = %name, "{why}; fix or replace the artifact, or move the stage to another version");
+                self.swap(served, m);
+                served.degraded.store(Some(Arc::new(why)));
+            }
+            Err(e) => {
+                tracing::error!(model = %name, "{refused}; the version before it cannot serve either: {e}");
+                served.slot.store(Arc::new(Slot::NotReady(format!(
+                    "{refused}; the version before it cannot serve either: {e}"
+                ))));
+            }
         }
     }
 
@@ -345,7 +393,7 @@ impl App {
             Ok(s) => s,
             Err(e) => {
                 tracing::error!(model = %name, "cannot load the canary's stable version {}: {e}", record.stable);
-                return self.reload_model(served, want);
+                return self.reload_model(served, want, None);
             }
         };
         self.swap(served, stable.clone());
@@ -419,19 +467,37 @@ impl App {
             Ok(o) => {
                 tracing::info!(model = %name, view = %source.view, entities = o.entities(), "online features loaded");
                 served.online.store(Some(Arc::new(o)));
+                served.online_refused.store(None);
             }
-            Err(e) => tracing::error!(model = %name, view = %source.view, "{e}"),
+            Err(features::LoadError::Integrity(e)) => {
+                self.metrics.integrity_refusals.get_or_create(&ModelName { model: name.clone() }).inc();
+                let kept = if served.online.load().is_some() { "; the table loaded before keeps serving" } else { "" };
+                tracing::error!(model = %name, view = %source.view, "{e}{kept}");
+                served.online_refused.store(Some(Arc::new(e)));
+            }
+            Err(features::LoadError::Other(e)) => tracing::error!(model = %name, view = %source.view, "{e}"),
         }
     }
 
     /// Fills online features, checks the columns against a version's inputs and scores
     /// them; a panic while scoring is an error like any other.
     fn score(&self, served: &Served, loaded: &Loaded, mut columns: Columns) -> Result<(Scored, Columns), ApiError> {
-        if let Some(online) = served.online.load().as_ref() {
-            let takes_key = loaded.inputs.iter().any(|p| p.name == online.source.key);
-            online.fill(&mut columns, takes_key)?;
+        match (served.online.load().as_ref(), &served.spec.features) {
+            (Some(online), _) => {
+                let takes_key = loaded.inputs.iter().any(|p| p.name == online.source.key);
+                online.fill(&mut columns, takes_key)?;
+            }
+            (None, Some(source)) if columns.position(&source.key).is_some() => {
+                if let Some(why) = served.online_refused.load_full() {
+                    return Err(ApiError::unavailable(format!(
+                        "`{}` cannot look up `{}`: {why}",
+                        served.spec.name, source.key
+                    )));
+                }
+            }
+            _ => {}
         }
-        let frame = columns.to_frame(&loaded.inputs)?;
+        let frame = columns.to_frame(&loaded.inputs, &served.spec.ints)?;
         let outputs = catch_unwind(AssertUnwindSafe(|| loaded.score(&frame)))
             .unwrap_or_else(|_| Err("the scorer panicked".into()))
             .map_err(|e| ApiError::internal(format!("scoring failed on version {}: {e}", loaded.version)))?;
@@ -444,6 +510,7 @@ impl App {
     /// mirror to the shadow.
     pub fn infer(&self, served: &Served, columns: Columns, request_id: String) -> Result<Inference, ApiError> {
         let started = Instant::now();
+        self.within_rows(columns.rows)?;
         let serving = served.ready()?;
         let rollout = served.rollout.load_full().filter(|r| r.routes(&request_id));
         let (first, backup) = match &rollout {
@@ -461,10 +528,16 @@ impl App {
                 }
                 (first, done)
             }
-            // A candidate is tried on anything; the serving version only on its own failures.
+            // A candidate is tried on anything (what it refuses and the stable version takes
+            // is its own failure); the serving version only on its own failures.
             (Err(e), Some(backup), Some(spare)) if rollout.is_some() || e.status.is_server_error() => {
-                let done = self.score(served, &backup, spare).inspect_err(|e| {
-                    self.log_failure(served, (backup.version, first.version), &request_id, e, started);
+                let done = self.score(served, &backup, spare).inspect_err(|second| {
+                    // A candidate's server error counts against it, whatever the stable version
+                    // made of the request; bad input both refuse is the caller's, and not counted.
+                    if let Some(r) = rollout.as_ref().filter(|_| e.status.is_server_error()) {
+                        r.window.record(first_ms, true, false);
+                    }
+                    self.log_failure(served, (backup.version, first.version), &request_id, second, started);
                 })?;
                 if let Some(r) = &rollout {
                     r.window.record(first_ms, true, true);
@@ -505,6 +578,17 @@ impl App {
             });
         }
         Ok(Inference { loaded, outputs, rows, request_id })
+    }
+
+    /// 413 past `--max-rows`.
+    pub fn within_rows(&self, rows: usize) -> Result<(), ApiError> {
+        if rows > self.max_rows {
+            return Err(ApiError::too_large(format!(
+                "the request has {rows} rows; this server takes at most {} per request (--max-rows): send them in smaller batches",
+                self.max_rows
+            )));
+        }
+        Ok(())
     }
 
     /// Logs a request the server failed (`versions`: the one that failed it last, the one
@@ -561,8 +645,8 @@ impl App {
         }
     }
 
-    /// Whether every served name has a version loaded.
+    /// Whether every served name has a version loaded and nothing it needs was refused.
     pub fn all_ready(&self) -> bool {
-        self.models.iter().all(|m| matches!(&**m.slot.load(), Slot::Ready(_)))
+        self.models.iter().all(|m| matches!(&**m.slot.load(), Slot::Ready(_)) && m.problem().is_none())
     }
 }

@@ -18,6 +18,9 @@ impl ApiError {
     pub fn unavailable(message: impl Into<String>) -> ApiError {
         ApiError { status: StatusCode::SERVICE_UNAVAILABLE, message: message.into() }
     }
+    pub fn too_large(message: impl Into<String>) -> ApiError {
+        ApiError { status: StatusCode::PAYLOAD_TOO_LARGE, message: message.into() }
+    }
     pub fn internal(message: impl Into<String>) -> ApiError {
         ApiError { status: StatusCode::INTERNAL_SERVER_ERROR, message: message.into() }
     }

@@ -25,6 +25,35 @@ pub struct Files {
     entity: PathBuf,
 }
 
+/// Why an online table was not loaded.
+#[derive(Debug)]
+pub enum LoadError {
+    /// An artifact's bytes do not hash to the sha256 the store recorded for it.
+    Integrity(String),
+    Other(String),
+}
+
+/// Checks an artifact's bytes against the sha256 the store recorded for it (its name).
+fn verify(view: &str, what: &str, path: &std::path::Path, recorded: &str) -> Result<(), LoadError> {
+    let actual = sha256_of(path)
+        .map_err(|e| LoadError::Other(format!("cannot read the {what} of `{view}` at {}: {e}", path.display())))?;
+    if actual != recorded {
+        return Err(LoadError::Integrity(format!(
+            "the {what} of `{view}` is refused: its artifact {} has sha256 {actual}, but the store recorded {recorded}; run the pipeline again (`mlpc run`) to rebuild it",
+            path.display()
+        )));
+    }
+    Ok(())
+}
+
+fn sha256_of(path: &std::path::Path) -> std::io::Result<String> {
+    use sha2::{Digest, Sha256};
+    let mut file = std::fs::File::open(path)?;
+    let mut hasher = Sha256::new();
+    std::io::copy(&mut file, &mut hasher)?;
+    Ok(format!("{:x}", hasher.finalize()))
+}
+
 /// A key value as the table holds it.
 fn key_text(v: &Value) -> Option<String> {
     match v {
@@ -57,9 +86,21 @@ pub fn locate(store: &Store, source: &FeatureSource) -> Result<Files, String> {
 }
 
 impl Online {
-    /// Reads the table from the artifacts.
-    pub fn load(source: &FeatureSource, files: Files) -> Result<Online, String> {
+    /// Reads the table from the artifacts, once their bytes match the sha256 the store
+    /// recorded for them.
+    pub fn load(source: &FeatureSource, files: Files) -> Result<Online, LoadError> {
         let Files { shas, online, entity } = files;
+        verify(&source.view, "online table", &online, &shas.0)?;
+        verify(&source.view, "entity data behind the online table", &entity, &shas.1)?;
+        Self::read(source, shas, &online, &entity).map_err(LoadError::Other)
+    }
+
+    fn read(
+        source: &FeatureSource,
+        shas: (String, String),
+        online: &std::path::Path,
+        entity: &std::path::Path,
+    ) -> Result<Online, String> {
         let key = sql_ident(&source.key);
         let latest = match &source.entity_time {
             Some(t) => format!(" QUALIFY row_number() OVER (PARTITION BY {key} ORDER BY {} DESC) = 1", sql_ident(t)),

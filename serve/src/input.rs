@@ -102,8 +102,9 @@ impl Columns {
     }
 
     /// The frame a model with these inputs takes: every input present, nothing else,
-    /// each value of a type the input can hold.
-    pub fn to_frame(&self, inputs: &[Port]) -> Result<Frame, ApiError> {
+    /// each value of a type the input can hold; `ints` names the inputs the program declares
+    /// `int` (whatever tensor type carries them: whole numbers within ±2^53 only).
+    pub fn to_frame(&self, inputs: &[Port], ints: &[String]) -> Result<Frame, ApiError> {
         let missing: Vec<&str> =
             inputs.iter().map(|p| p.name.as_str()).filter(|n| self.position(n).is_none()).collect();
         let extra: Vec<&str> =
@@ -124,7 +125,7 @@ impl Columns {
         }
         let columns = inputs
             .iter()
-            .map(|p| column(p, &self.values[self.position(&p.name).expect("checked above")]))
+            .map(|p| column(p, &self.values[self.position(&p.name).expect("checked above")], ints.contains(&p.name)))
             .collect::<Result<_, _>>()?;
         Ok(Frame { columns })
     }
@@ -146,9 +147,42 @@ pub fn kind(v: &Value) -> &'static str {
     }
 }
 
+/// The largest whole number a float holds exactly, and so the bound of an `int` input (ints
+/// travel to the model as floats).
+const EXACT: f64 = 9_007_199_254_740_992.0;
+
+/// A value for an `int` input: a whole number within ±2^53 (written `3` or `3.0`).
+fn whole(name: &str, i: usize, v: &Value) -> Result<f64, ApiError> {
+    let x = match v {
+        Value::Number(n) => n.as_i64().map(|i| i as f64).or_else(|| n.as_f64()).unwrap_or(f64::INFINITY),
+        _ => {
+            return Err(ApiError::bad(format!(
+                "column `{name}`, row {}: expected a whole number, found {} {v}",
+                i + 1,
+                kind(v)
+            )))
+        }
+    };
+    let beyond = match v.as_i64() {
+        Some(i) => i.unsigned_abs() > 1 << 53,
+        None => !(x.abs() <= EXACT),
+    };
+    if beyond {
+        return Err(ApiError::bad(format!(
+            "column `{name}`, row {}: {v} is beyond ±2^53 (9007199254740992): ints travel to the model as floats, which cannot hold it exactly",
+            i + 1
+        )));
+    }
+    if x.fract() != 0.0 {
+        return Err(ApiError::bad(format!("column `{name}`, row {}: expected a whole number, found {v}", i + 1)));
+    }
+    Ok(x)
+}
+
 /// One input's values, typed as the model's input: floats take numbers (null: missing),
-/// integers whole numbers, bools bools, strings strings (null: missing).
-fn column(port: &Port, values: &[Value]) -> Result<Column, ApiError> {
+/// integers whole numbers, bools bools, strings strings without NUL (null: missing). An
+/// input the program declares `int` takes whole numbers within ±2^53 whatever its tensor type.
+fn column(port: &Port, values: &[Value], int: bool) -> Result<Column, ApiError> {
     use TensorElementType as T;
     let name = &port.name;
     let wrong = |i: usize, v: &Value, want: &str| {
@@ -160,13 +194,14 @@ fn column(port: &Port, values: &[Value]) -> Result<Column, ApiError> {
         T::Float32 | T::Float64 => {
             let v = values.iter().enumerate().map(|(i, v)| match v {
                 Value::Null => Ok(f64::NAN),
+                v if int && v.is_number() => whole(name, i, v),
                 v => v.as_f64().ok_or_else(|| wrong(i, v, "a number")),
             });
             (InputType::Float, Values::Number(v.collect::<Result<_, _>>()?))
         }
         T::Int64 | T::Int32 => {
-            let v = values.iter().enumerate().map(|(i, v)| match v.as_f64() {
-                Some(x) if x.fract() == 0.0 => Ok(x),
+            let v = values.iter().enumerate().map(|(i, v)| match v {
+                Value::Number(_) => whole(name, i, v),
                 _ => Err(wrong(i, v, "a whole number (this input cannot be missing)")),
             });
             (InputType::Int, Values::Number(v.collect::<Result<_, _>>()?))
@@ -181,6 +216,10 @@ fn column(port: &Port, values: &[Value]) -> Result<Column, ApiError> {
         T::String => {
             let v = values.iter().enumerate().map(|(i, v)| match v {
                 Value::Null => Ok(None),
+                Value::String(s) if s.contains('\0') => Err(ApiError::bad(format!(
+                    "column `{name}`, row {}: a category cannot hold the NUL character (\\u0000): remove it",
+                    i + 1
+                ))),
                 Value::String(s) => Ok(Some(s.clone())),
                 v => Err(wrong(i, v, "a string")),
             });
@@ -213,14 +252,14 @@ mod tests {
             .unwrap();
         let c =
             Columns::from_object(json!({"spend": [1.5, null], "plan": ["basic", "pro"]}).as_object().unwrap()).unwrap();
-        let frames: Vec<Frame> = [a, b, c].iter().map(|c| c.to_frame(&ports()).unwrap()).collect();
+        let frames: Vec<Frame> = [a, b, c].iter().map(|c| c.to_frame(&ports(), &[]).unwrap()).collect();
         assert_eq!(frames[0].rows(), 2);
         assert!(frames.windows(2).all(|w| format!("{:?}", w[0]) == format!("{:?}", w[1])));
     }
 
     #[test]
     fn bad_input_names_the_problem() {
-        let msg = |c: Result<Columns, ApiError>| match c.and_then(|c| c.to_frame(&ports()).map(|_| ())) {
+        let msg = |c: Result<Columns, ApiError>| match c.and_then(|c| c.to_frame(&ports(), &[]).map(|_| ())) {
             Err(e) => e.message,
             Ok(()) => panic!("accepted"),
         };
@@ -238,5 +277,31 @@ mod tests {
         assert!(
             msg(Columns::from_split(&[json!("spend")], &[json!([1, 2])])).contains("row 1 must be a list of 1 values")
         );
+    }
+
+    #[test]
+    fn a_nul_in_a_category_is_bad_input() {
+        let c = Columns::from_records(&[json!({"spend": 1, "plan": "basic\u{0}"})]).unwrap();
+        let e = c.to_frame(&ports(), &[]).unwrap_err();
+        assert_eq!(e.status, axum::http::StatusCode::BAD_REQUEST);
+        assert!(e.message.contains("column `plan`, row 1: a category cannot hold the NUL character"), "{}", e.message);
+    }
+
+    #[test]
+    fn an_int_input_takes_whole_numbers_within_2_pow_53() {
+        let ints = ["spend".to_string()];
+        let frame = |v: &str| {
+            let record: Value = serde_json::from_str(&format!("{{\"spend\": {v}, \"plan\": \"a\"}}")).unwrap();
+            Columns::from_records(&[record]).unwrap().to_frame(&ports(), &ints).map_err(|e| e.message)
+        };
+        for ok in ["3", "3.0", "-3", "9007199254740992", "-9007199254740992", "null"] {
+            assert!(frame(ok).is_ok(), "{ok}: {:?}", frame(ok).err());
+        }
+        assert!(frame("1.5").unwrap_err().contains("expected a whole number, found 1.5"));
+        for big in ["9007199254740993", "-9007199254740993", "1180591620717411303424", "1e300", "18446744073709551615"]
+        {
+            assert!(frame(big).unwrap_err().contains("beyond ±2^53"), "{big}");
+        }
+        assert!(frame("\"3\"").unwrap_err().contains("expected a number, found a string"));
     }
 }

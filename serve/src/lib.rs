@@ -11,6 +11,7 @@ mod error;
 mod features;
 mod feedback;
 mod gates;
+pub mod http;
 mod input;
 mod live_metrics;
 mod metrics;
@@ -35,7 +36,50 @@ use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 pub use canary::{Outcome, Phase, Record, Verdict};
+pub use http::Limits;
 pub use live_metrics::{Live, Window as LiveWindow};
+
+/// Request decoding without a server (for the fuzz target, `fuzz/fuzz_targets/decode.rs`):
+/// each protocol's body, as bytes, to the frame a model with `inputs` takes, or the error
+/// status and message the server would answer.
+pub mod decode {
+    use crate::error::{json_body, ApiError};
+    use crate::input::Columns;
+    pub use mlpc_train::scorer::{Port, TensorElementType};
+    pub use mlpc_train::Frame;
+
+    fn frame(
+        columns: Result<Columns, ApiError>,
+        inputs: &[Port],
+        ints: &[String],
+        max_rows: usize,
+    ) -> Result<Frame, (u16, String)> {
+        let columns = columns.map_err(|e| (e.status.as_u16(), e.message))?;
+        if columns.rows > max_rows {
+            return Err((413, format!("the request has {} rows; this server takes at most {max_rows}", columns.rows)));
+        }
+        columns.to_frame(inputs, ints).map_err(|e| (e.status.as_u16(), e.message))
+    }
+
+    fn body(bytes: &[u8]) -> Result<serde_json::Value, ApiError> {
+        json_body(Ok(axum::body::Bytes::copy_from_slice(bytes)))
+    }
+
+    /// An Open Inference Protocol `infer` body.
+    pub fn oip(bytes: &[u8], inputs: &[Port], ints: &[String], max_rows: usize) -> Result<Frame, (u16, String)> {
+        frame(body(bytes).and_then(|v| crate::oip::tensors(&v, inputs, max_rows)), inputs, ints, max_rows)
+    }
+
+    /// An MLflow `/invocations` body.
+    pub fn mlflow(bytes: &[u8], inputs: &[Port], ints: &[String], max_rows: usize) -> Result<Frame, (u16, String)> {
+        frame(body(bytes).and_then(|v| crate::mlflow::columns(&v)), inputs, ints, max_rows)
+    }
+
+    /// A `/v1/models/NAME/predict` body.
+    pub fn predict(bytes: &[u8], inputs: &[Port], ints: &[String], max_rows: usize) -> Result<Frame, (u16, String)> {
+        frame(body(bytes).and_then(|v| crate::predict::columns(&v)), inputs, ints, max_rows)
+    }
+}
 
 /// How often the server's own timer looks for canaries whose interval has passed.
 const TICK: Duration = Duration::from_millis(250);
@@ -44,8 +88,8 @@ pub struct Options {
     /// The state folder: registry, artifacts, and the request log the server writes.
     pub state_dir: PathBuf,
     pub addr: SocketAddr,
-    /// The largest request body accepted, in bytes.
-    pub body_limit: usize,
+    /// Body size, rows per request, timeouts and connections.
+    pub limits: Limits,
 }
 
 /// The running server, for a process that embeds it (`mlpc daemon`). It does not keep
@@ -97,7 +141,8 @@ pub fn serve(
     // Where training finds it too: `$MLPC_LIB_DIR`, else the checkout's `.deps/lib`.
     mlpc_runtime::ort_ready()?;
     let pool = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let mut app = App::new(specs, &opts.state_dir, pool);
+    let limits = fitted(&opts.limits);
+    let mut app = App::new(specs, &opts.state_dir, pool, limits.max_rows);
     app.reload()?;
     let requests = opts.state_dir.join("requests.duckdb");
     let (log, writer) = RequestLog::start(&requests, app.metrics.log_dropped.clone())?;
@@ -112,19 +157,32 @@ pub fn serve(
         ready(addr, Handle(Arc::downgrade(&app)));
         let watcher = tokio::spawn(watch::changes(app.clone()));
         let ticker = tokio::spawn(ticks(app.clone()));
-        let result = axum::serve(listener, router::router(app.clone(), opts.body_limit))
-            .with_graceful_shutdown(async { tracing::info!("{}: finishing the requests in flight", stop.await) })
-            .await
-            .map_err(|e| format!("the server failed: {e}"));
+        let routes = router::router(app.clone(), limits.max_body);
+        let stop = async { tracing::info!("{}: finishing the requests in flight", stop.await) };
+        http::serve(listener, routes, limits, app.metrics.connections.clone(), router::error_shape, stop).await;
         watcher.abort();
         ticker.abort();
-        result
+        Ok(())
     });
     drop(runtime);
     // The last handle on the queue goes with the app; the writer then drains it and stops.
     drop(app);
     writer.join();
     served
+}
+
+/// The limits with `max_connections` lowered, if need be, to fit the open-file limit.
+pub fn fitted(limits: &Limits) -> Limits {
+    let files = http::open_file_limit();
+    let cap = http::connection_cap(limits.max_connections, files);
+    if cap < limits.max_connections {
+        tracing::warn!(
+            "--max-connections {} lowered to {cap}: the open-file limit (ulimit -n) is {}, and the server keeps some for its own files",
+            limits.max_connections,
+            files.unwrap_or_default()
+        );
+    }
+    Limits { max_connections: cap, ..limits.clone() }
 }
 
 /// Drives the canaries: runs until aborted.

@@ -48,6 +48,8 @@ pub struct Metrics {
     pub shadow_abs_delta: Family<ModelVersion, Counter<f64, AtomicU64>>,
     pub shadow_max_abs_delta: Family<ModelVersion, Gauge<f64, AtomicU64>>,
     pub shadow_skipped: Family<ModelName, Counter>,
+    /// Connections: open, evicted, timed out, accept errors, bodies refused by length.
+    pub connections: crate::http::Counters,
 }
 
 fn latency_buckets() -> Histogram {
@@ -74,6 +76,7 @@ impl Metrics {
             shadow_abs_delta: Family::default(),
             shadow_max_abs_delta: Family::default(),
             shadow_skipped: Family::default(),
+            connections: crate::http::Counters::default(),
             registry: Registry::default(),
         };
         registry.register("requests", "Prediction requests, by model and version", m.requests.clone());
@@ -88,7 +91,7 @@ impl Metrics {
         registry.register("model_loads", "Versions loaded and swapped in", m.loads.clone());
         registry.register(
             "request_log_dropped",
-            "Request log rows dropped because the writer fell behind",
+            "Request log rows lost: dropped because the writer fell behind, or not written because writing failed (a full disk)",
             m.log_dropped.clone(),
         );
         registry.register(
@@ -115,6 +118,7 @@ impl Metrics {
             "Requests not mirrored because the shadow queue was full",
             m.shadow_skipped.clone(),
         );
+        m.connections.register(&mut registry);
         Metrics { registry, ..m }
     }
 

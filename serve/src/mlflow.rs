@@ -74,7 +74,7 @@ fn invoke(
 }
 
 /// The request's rows, from whichever of the four formats it uses.
-fn columns(body: &Value) -> Result<Columns, ApiError> {
+pub fn columns(body: &Value) -> Result<Columns, ApiError> {
     let Value::Object(body) = body else {
         return Err(ApiError::bad(format!("the body must be a JSON object with one of {}", FORMATS.join(", "))));
     };

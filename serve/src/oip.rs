@@ -28,20 +28,29 @@ pub async fn live() -> Json<Value> {
     Json(json!({"live": true}))
 }
 
-/// 200 when every served model has a version loaded, else 503 naming what is missing.
+/// 200 when every served model has a version loaded (naming, under `degraded`, each that
+/// serves another version than its stage's, and why), else 503 naming what is missing: no
+/// version, or a refused online table.
 pub async fn ready(State(app): Shared) -> (StatusCode, Json<Value>) {
     let waiting: serde_json::Map<String, Value> = app
         .models
         .iter()
         .filter_map(|m| match &*m.slot() {
             Slot::NotReady(why) => Some((m.spec.name.clone(), json!(why))),
-            Slot::Ready(_) => None,
+            Slot::Ready(_) => m.problem().map(|why| (m.spec.name.clone(), json!(why))),
         })
         .collect();
-    if waiting.is_empty() {
+    let degraded: serde_json::Map<String, Value> = app
+        .models
+        .iter()
+        .filter_map(|m| m.degraded.load_full().map(|why| (m.spec.name.clone(), json!(*why))))
+        .collect();
+    if waiting.is_empty() && degraded.is_empty() {
         (StatusCode::OK, Json(json!({"ready": true})))
+    } else if waiting.is_empty() {
+        (StatusCode::OK, Json(json!({"ready": true, "degraded": degraded})))
     } else {
-        (StatusCode::SERVICE_UNAVAILABLE, Json(json!({"ready": false, "not_ready": waiting})))
+        (StatusCode::SERVICE_UNAVAILABLE, Json(json!({"ready": false, "not_ready": waiting, "degraded": degraded})))
     }
 }
 
@@ -70,9 +79,22 @@ pub async fn version_metadata(State(app): Shared, Path((name, version)): Path<(S
 }
 
 fn readiness(app: &App, name: &str, version: Option<&str>) -> (StatusCode, Json<Value>) {
-    match app.served(name).and_then(|s| s.version(version)) {
-        Ok(_) => (StatusCode::OK, Json(json!({"name": name, "ready": true}))),
-        Err(e) => (e.status, Json(json!({"name": name, "ready": false, "error": e.message}))),
+    let served = match app.served(name) {
+        Ok(s) => s,
+        Err(e) => return (e.status, Json(json!({"name": name, "ready": false, "error": e.message}))),
+    };
+    match (served.version(version), served.problem()) {
+        (Ok(_), Some(why)) => {
+            (StatusCode::SERVICE_UNAVAILABLE, Json(json!({"name": name, "ready": false, "error": why})))
+        }
+        (Ok(m), None) => match served.degraded.load_full() {
+            Some(why) => (
+                StatusCode::OK,
+                Json(json!({"name": name, "ready": true, "version": m.version.to_string(), "reason": *why})),
+            ),
+            None => (StatusCode::OK, Json(json!({"name": name, "ready": true}))),
+        },
+        (Err(e), _) => (e.status, Json(json!({"name": name, "ready": false, "error": e.message}))),
     }
 }
 
@@ -158,7 +180,7 @@ fn run_infer(app: &App, name: &str, version: Option<&str>, body: Result<Bytes, B
         let m = served.version(version)?;
         let request = json_body(body)?;
         let id = request.get("id").and_then(Value::as_str);
-        let columns = tensors(&request, &m)?;
+        let columns = tensors(&request, &m.inputs, app.max_rows)?;
         let wanted = requested_outputs(&request, &m)?;
         let done = app.infer(served, columns, app.request_id(id))?;
         let outputs: Vec<Value> = done
@@ -182,9 +204,19 @@ fn run_infer(app: &App, name: &str, version: Option<&str>, body: Result<Bytes, B
     app.settle(served, started, result).map(Json).map_err(Reply::oip)
 }
 
-/// The request's input tensors as columns: one tensor per column, shape `[N]` or `[N, 1]`,
-/// a datatype the model's input of that name can take.
-fn tensors(request: &Value, m: &Loaded) -> Result<Columns, ApiError> {
+/// How many values a tensor's `data` holds, nested lists flattened (counted before anything
+/// is allocated for them).
+fn leaves(v: &Value) -> usize {
+    match v {
+        Value::Array(items) => items.iter().map(leaves).sum(),
+        _ => 1,
+    }
+}
+
+/// The request's input tensors as columns: one tensor per column, shape `[N]` or `[N, 1]`
+/// agreeing with the data sent, at most `max_rows` rows, a datatype the model's input of
+/// that name can take.
+pub fn tensors(request: &Value, model_inputs: &[Port], max_rows: usize) -> Result<Columns, ApiError> {
     let inputs = request
         .get("inputs")
         .and_then(Value::as_array)
@@ -202,11 +234,25 @@ fn tensors(request: &Value, m: &Loaded) -> Result<Columns, ApiError> {
             .as_array()
             .and_then(|s| s.iter().map(Value::as_u64).collect())
             .ok_or_else(|| ApiError::bad(format!("input `{name}`: `shape` must be a list of sizes")))?;
+        let values = field("data")?;
+        let sent = leaves(values);
+        let declared = shape.iter().try_fold(1u64, |n, d| n.checked_mul(*d));
+        if declared != Some(sent as u64) {
+            let holds = declared.map_or_else(|| format!("more than {}", u64::MAX), |n| n.to_string());
+            return Err(ApiError::bad(format!(
+                "input `{name}`: its shape {shape:?} holds {holds} values, but {sent} were sent"
+            )));
+        }
         let rows = match shape[..] {
             [n] | [n, 1] => n as usize,
             _ => return Err(ApiError::bad(format!("input `{name}` has shape {shape:?}; one column is [N] or [N, 1]"))),
         };
-        if let Some(port) = m.inputs.iter().find(|p| p.name == name) {
+        if rows > max_rows {
+            return Err(ApiError::too_large(format!(
+                "the request has {rows} rows; this server takes at most {max_rows} per request (--max-rows): send them in smaller batches"
+            )));
+        }
+        if let Some(port) = model_inputs.iter().find(|p| p.name == name) {
             if !accepts(port.ty, dt) {
                 return Err(ApiError::bad(format!(
                     "input `{name}` is {} in the model; the request sent {dt}",
@@ -214,11 +260,9 @@ fn tensors(request: &Value, m: &Loaded) -> Result<Columns, ApiError> {
                 )));
             }
         }
+        // `rows` values were counted in `data`: the allocation is what the body holds.
         let mut data = Vec::with_capacity(rows);
-        flatten(field("data")?, &mut data);
-        if data.len() != rows {
-            return Err(ApiError::bad(format!("input `{name}` has {} values, but its shape says {rows}", data.len())));
-        }
+        flatten(values, &mut data);
         if let Some(v) = data.iter().find(|v| !fits(dt, v)) {
             return Err(ApiError::bad(format!("input `{name}` is {dt}, but holds {} {v}", kind(v))));
         }

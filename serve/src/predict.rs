@@ -21,17 +21,7 @@ pub async fn predict(
     let served = app.served(&name).map_err(Reply::oip)?;
     let started = Instant::now();
     let result = (|| {
-        let body = json_body(body)?;
-        let columns = match &body {
-            Value::Object(o) => match o.get("instances") {
-                Some(Value::Array(rows)) if o.len() == 1 => Columns::from_records(rows)?,
-                Some(_) if o.len() == 1 => {
-                    return Err(ApiError::bad("`instances` must be a list of objects, one per row"))
-                }
-                _ => Columns::from_records(std::slice::from_ref(&body))?,
-            },
-            _ => return Err(ApiError::bad("the body must be {\"instances\": [{...}]} or one record {...}")),
-        };
+        let columns = columns(&json_body(body)?)?;
         let done = app.infer(served, columns, app.request_id(request_id(&headers)))?;
         Ok(json!({
             "model_name": name,
@@ -41,4 +31,16 @@ pub async fn predict(
         }))
     })();
     app.settle(served, started, result).map(Json).map_err(Reply::oip)
+}
+
+/// The rows of a body: `{"instances": [{...}]}` or one record `{...}`.
+pub fn columns(body: &Value) -> Result<Columns, ApiError> {
+    match body {
+        Value::Object(o) => match o.get("instances") {
+            Some(Value::Array(rows)) if o.len() == 1 => Columns::from_records(rows),
+            Some(_) if o.len() == 1 => Err(ApiError::bad("`instances` must be a list of objects, one per row")),
+            _ => Columns::from_records(std::slice::from_ref(body)),
+        },
+        _ => Err(ApiError::bad("the body must be {\"instances\": [{...}]} or one record {...}")),
+    }
 }

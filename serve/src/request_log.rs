@@ -5,6 +5,7 @@
 //! Labels sent back (`feedback`) go through the same thread, which also runs the reads of
 //! a process that embeds the server ([`RequestLog::read`]): one connection holds the file.
 
+use crate::http::Burst;
 use crate::input::Columns;
 use crate::model::Loaded;
 use duckdb::types::{TimeUnit, Value as DbValue};
@@ -13,13 +14,17 @@ use mlpc_train::scorer::Output;
 use prometheus_client::metrics::counter::Counter;
 use std::panic::AssertUnwindSafe;
 use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::sync::mpsc;
 
 /// Requests the queue holds before it drops.
 const CAPACITY: usize = 16_384;
 /// Requests written per batch at most.
 const BATCH: usize = 1_024;
+/// Rows the queue holds at most (a request of many rows weighs as many); past it, rows drop.
+const QUEUED_ROWS: usize = 131_072;
 
 const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS requests (
   time TIMESTAMP, model VARCHAR, version BIGINT, request_id VARCHAR, row_number INTEGER,
@@ -85,6 +90,14 @@ pub struct Entry {
 pub struct RequestLog {
     tx: mpsc::Sender<Message>,
     dropped: Counter,
+    /// Rows queued and not yet written (or lost).
+    queued: Arc<AtomicUsize>,
+}
+
+impl Batch {
+    fn rows(&self) -> usize {
+        self.answered.iter().map(|e| e.inputs.rows).sum::<usize>() + self.failed.len()
+    }
 }
 
 /// The writer thread; joining it after the last `RequestLog` is gone flushes the queue.
@@ -103,11 +116,29 @@ impl RequestLog {
         conn.execute_batch(SCHEMA).map_err(|e| format!("cannot set up the request log {}: {e}", path.display()))?;
         let (tx, mut rx) = mpsc::channel::<Message>(CAPACITY);
         let shown = path.display().to_string();
+        let queued = Arc::new(AtomicUsize::new(0));
+        let (lost, left) = (dropped.clone(), queued.clone());
         let handle = std::thread::spawn(move || {
             let mut batch = Batch::default();
-            let flush = |batch: &mut Batch| {
-                if let Err(e) = write(&conn, batch) {
-                    tracing::error!("request log {shown}: {e}");
+            // A full disk fails every batch: logged once per burst, every row counted.
+            let mut burst = Burst::new(Duration::from_secs(60));
+            let mut flush = |batch: &mut Batch| {
+                let rows = batch.rows();
+                if rows > 0 {
+                    if let Err(e) = write(&conn, batch) {
+                        lost.inc_by(rows as u64);
+                        if let Some(quiet) = burst.note() {
+                            let before = if quiet > 0 {
+                                format!(" ({quiet} failed writes since the last report)")
+                            } else {
+                                String::new()
+                            };
+                            tracing::error!(
+                                "request log {shown}: {e}; {rows} rows lost{before}, counted in mlpc_serve_request_log_dropped_total (is the disk full?)"
+                            );
+                        }
+                    }
+                    left.fetch_sub(rows, Ordering::Relaxed);
                 }
                 batch.answered.clear();
                 batch.failed.clear();
@@ -141,21 +172,28 @@ impl RequestLog {
                 flush(&mut batch);
             }
         });
-        Ok((RequestLog { tx, dropped }, Writer(handle)))
+        Ok((RequestLog { tx, dropped, queued }, Writer(handle)))
     }
 
-    /// Queues an entry, or drops and counts it when the writer is behind.
+    /// Queues `rows` rows, or drops and counts them when the writer is behind.
+    fn queue(&self, rows: usize, message: Message) {
+        let before = self.queued.fetch_add(rows, Ordering::Relaxed);
+        if before + rows > QUEUED_ROWS || self.tx.try_send(message).is_err() {
+            self.queued.fetch_sub(rows, Ordering::Relaxed);
+            self.dropped.inc_by(rows as u64);
+        }
+    }
+
+    /// Queues an entry (a row per predicted row), or drops and counts its rows when the
+    /// writer is behind.
     pub fn log(&self, entry: Entry) {
-        if self.tx.try_send(Message::Request(entry)).is_err() {
-            self.dropped.inc();
-        }
+        let rows = entry.inputs.rows;
+        self.queue(rows, Message::Request(entry));
     }
 
-    /// Queues a failed request, or drops and counts it when the writer is behind.
+    /// Queues a failed request (one row), or drops and counts it when the writer is behind.
     pub fn fail(&self, failure: Failure) {
-        if self.tx.try_send(Message::Failure(failure)).is_err() {
-            self.dropped.inc();
-        }
+        self.queue(1, Message::Failure(failure));
     }
 
     /// Queues labels sent back for `model`'s predictions; an error when the queue is full.
@@ -227,4 +265,43 @@ fn write(conn: &Connection, batch: &Batch) -> duckdb::Result<()> {
         ])?;
     }
     appender.flush()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn failure(i: usize) -> Failure {
+        Failure {
+            at_micros: 0,
+            model: "m".into(),
+            version: 1,
+            asked: 1,
+            request_id: format!("r{i}"),
+            error: "boom".into(),
+            latency_ms: 1.0,
+        }
+    }
+
+    #[test]
+    fn rows_the_writer_fails_to_write_are_counted() {
+        let dir = std::env::temp_dir().join(format!("mlpc-request-log-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("requests.duckdb");
+        let dropped = Counter::default();
+        let (log, writer) = RequestLog::start(&path, dropped.clone()).unwrap();
+        log.fail(failure(0));
+        log.read(|_| Ok(())).unwrap();
+        assert_eq!(dropped.get(), 0, "a row written is not lost");
+        // Writing now fails, as on a full disk: every row is counted.
+        log.read(|c| c.execute_batch("DROP TABLE requests").map_err(|e| e.to_string())).unwrap();
+        for i in 1..=895 {
+            log.fail(failure(i));
+        }
+        log.read(|_| Ok(())).unwrap();
+        assert_eq!(dropped.get(), 895);
+        drop(log);
+        writer.join();
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }

@@ -47,6 +47,17 @@ impl IntoResponse for Reply {
     }
 }
 
+/// An error the connection layer answers itself (413, 408, 400 before the routes), in the
+/// shape of the protocol the path belongs to.
+pub fn error_shape(path: &str, status: axum::http::StatusCode, message: String) -> Response {
+    let error = ApiError { status, message };
+    if path == "/invocations" || (path.starts_with("/models/") && path.ends_with("/invocations")) {
+        Reply::mlflow(error).into_response()
+    } else {
+        Reply::oip(error).into_response()
+    }
+}
+
 /// The caller's `X-Request-Id`, if any.
 pub fn request_id(headers: &HeaderMap) -> Option<&str> {
     headers.get("x-request-id").and_then(|v| v.to_str().ok())

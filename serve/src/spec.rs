@@ -20,6 +20,8 @@ pub struct Spec {
     pub shadow: Option<String>,
     /// Whether the previous version answers when the serving one fails (`fallback = previous`).
     pub fallback: bool,
+    /// The model inputs the program declares `int`: whole numbers within ±2^53 only.
+    pub ints: Vec<String>,
 }
 
 /// Where a served model's inputs are looked up by entity key.
@@ -96,7 +98,9 @@ fn node<'a>(plan: &'a Plan, id: &str) -> Result<&'a Node, String> {
 
 fn spec(plan: &Plan, n: &Node) -> Result<Spec, String> {
     let d: ServeDef = def(n)?;
-    let inputs = def::<ModelDef>(node(plan, &format!("model:{}", d.model))?)?.inputs;
+    let model = node(plan, &format!("model:{}", d.model))?;
+    let inputs = def::<ModelDef>(model)?.inputs;
+    let ints = model.schema.iter().filter(|c| c.ty == Type::Int).map(|c| c.name.clone()).collect();
     let features = match &d.features {
         Some(view) => Some(feature_source(plan, view, &inputs)?),
         None => None,
@@ -108,6 +112,7 @@ fn spec(plan: &Plan, n: &Node) -> Result<Spec, String> {
         canary: d.canary,
         shadow: d.shadow,
         fallback: d.fallback.as_deref() == Some("previous"),
+        ints,
     })
 }
 
