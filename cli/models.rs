@@ -200,28 +200,65 @@ pub fn audit_log(at: &RegistryArgs) -> u8 {
     }
 }
 
+/// Checks the log's hash chain, then the log against the store: the anchor it keeps (the
+/// log's length and head) and the registry (every version, stage and approval the log records).
 pub fn verify(at: &RegistryArgs) -> u8 {
     let dir = match state_folder(&at.state) {
         Ok(d) => d,
         Err(code) => return code,
     };
-    match audit::verify(dir) {
-        Ok(ok) if at.json => {
-            emit(&format!("{}\n", serde_json::to_string_pretty(&ok).expect("results serialize")));
-            0
-        }
-        Ok(ok) => {
-            emit(&format!("audit log intact: {} entries, head {}\n", ok.entries, ok.head));
-            0
-        }
+    let chain = match audit::verify(dir) {
+        Ok(chain) => chain,
         Err(broken) => {
             if at.json {
                 emit(&format!("{}\n", serde_json::to_string_pretty(&broken).expect("results serialize")));
             }
             eprintln!("error: {} is damaged at line {}: {}", audit::path(dir).display(), broken.line, broken.why);
-            1
+            return 1;
         }
+    };
+    let problems = match against_store(dir, &chain) {
+        Ok(p) => p,
+        Err(e) => return fail(e),
+    };
+    if at.json {
+        let report = serde_json::json!({ "entries": chain.entries, "head": chain.head, "problems": problems });
+        emit(&format!("{}\n", serde_json::to_string_pretty(&report).expect("results serialize")));
+    } else if problems.is_empty() {
+        emit(&format!(
+            "audit log intact: {} entries, head {}; the store's anchor and its registry agree with it\n",
+            chain.entries, chain.head
+        ));
     }
+    if problems.is_empty() {
+        return 0;
+    }
+    eprintln!(
+        "error: {}'s hash chain holds ({} entries), but it does not agree with the store:",
+        audit::path(dir).display(),
+        chain.entries
+    );
+    for p in &problems {
+        eprintln!("  - {p}");
+    }
+    1
+}
+
+/// What the store says against a log whose chain holds.
+fn against_store(dir: &Path, chain: &audit::Verified) -> Result<Vec<String>, String> {
+    if !dir.join("state.duckdb").exists() {
+        return Ok(match chain.entries {
+            0 => Vec::new(),
+            n => vec![format!(
+                "there is no tracking store (state.duckdb) beside the log's {n} entries: it was deleted or moved"
+            )],
+        });
+    }
+    let store = Store::open_read_only(dir)?;
+    let anchor = audit::anchor(&store.conn)?;
+    let mut problems = audit::check_anchor(dir, anchor.as_ref(), chain);
+    problems.extend(registry::disagreements(&store, &audit::read(dir)?)?);
+    Ok(problems)
 }
 
 pub fn card(name: &str, version: Option<i64>, state: &str, out: Option<&str>) -> u8 {

@@ -140,12 +140,13 @@ pub fn runs(state: &str, json: bool) -> u8 {
         }
         Ok(rows) => {
             emit(&format!(
-                "{:>4}  {:<26}  {:<10}  {:<12}  {:>4}  {:>6}  file\n",
+                "{:>4}  {:<26}  {:<12}  {:<12}  {:>4}  {:>6}  file\n",
                 "id", "started", "status", "pipeline", "ran", "cached"
             ));
             for r in rows {
+                let note = r.note.map(|n| format!("  ({n})")).unwrap_or_default();
                 emit(&format!(
-                    "{:>4}  {:<26}  {:<10}  {:<12}  {:>4}  {:>6}  {}\n",
+                    "{:>4}  {:<26}  {:<12}  {:<12}  {:>4}  {:>6}  {}{note}\n",
                     r.id, r.started_at, r.status, r.pipeline, r.nodes_ran, r.nodes_cached, r.file
                 ));
             }
@@ -167,6 +168,9 @@ pub fn show(state: &str, id: i64, json: bool) -> u8 {
         }
         Ok(d) => {
             emit(&format!("run {} ({}), {} — {}\n", d.run.id, d.run.status, d.run.started_at, d.run.file));
+            if let Some(note) = &d.run.note {
+                emit(&format!("  {note}\n"));
+            }
             for n in d.nodes {
                 let metrics: Vec<String> = n
                     .metrics

@@ -2,7 +2,17 @@
 //! chained to the one before by its sha256, so that changing, removing or reordering any
 //! entry is found by [`verify`]. Entries are only ever appended (write + fsync); writers are
 //! serialized by the tracking store, which one process holds at a time.
+//!
+//! The store anchors the log: each change records, in the same transaction, the number of
+//! entries and the head hash the log will have, and the change's own entries (its *tail*).
+//! The entries are written to the log after the store commits; a crash between the two
+//! leaves the store ahead by the tail, which the next open of the store writes ([`settle`]).
+//! A log shorter than its anchor (truncated, emptied, deleted) or whose entry at the anchor
+//! is not the anchored head (rewritten) is refused by writers and reported by
+//! [`check_anchor`].
 
+use crate::store::Store;
+use duckdb::{params, Connection};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::io::Write;
@@ -64,27 +74,42 @@ pub fn path(state: &Path) -> PathBuf {
     state.join("audit.log")
 }
 
-/// Appends the actions, in order, with one write and one fsync; returns their records.
-pub fn append(state: &Path, actions: &[Action]) -> Result<Vec<Record>, String> {
-    let file = path(state);
-    let text = match std::fs::read_to_string(&file) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
-        Err(e) => return Err(format!("cannot read {}: {e}", file.display())),
-    };
-    let (mut seq, mut prev) = match text.lines().last() {
-        None => (0, GENESIS.to_string()),
-        Some(_) if !text.ends_with('\n') => {
-            return Err(format!("{} ends in a partial entry; run `mlpc audit verify`", file.display()))
+/// Appends the actions as one change of its own (a canary's decision): the anchor and the
+/// entries in one store transaction, then the entries to the log with one write and one
+/// fsync; returns their records.
+pub fn append(store: &Store, actions: &[Action]) -> Result<Vec<Record>, String> {
+    let records = store.transaction(|conn| prepare(&store.dir, conn, actions))?;
+    write(&store.dir, &records)?;
+    Ok(records)
+}
+
+/// Within a store transaction: checks the log against the store's anchor, chains records for
+/// the actions after the log's head, and anchors them in the store. Once the transaction
+/// commits, [`write`] puts them in the log.
+pub(crate) fn prepare(state: &Path, conn: &Connection, actions: &[Action]) -> Result<Vec<Record>, String> {
+    let anchor = anchor(conn)?;
+    let log = read_log(state)?;
+    if log.partial.is_some() {
+        return Err(format!(
+            "{} ends in a partial entry: nothing was changed; `mlpc audit verify` says more",
+            path(state).display()
+        ));
+    }
+    let (mut seq, mut prev) = match verify_records(&log.records) {
+        Ok(v) => (v.entries, v.head),
+        Err(b) => {
+            return Err(format!(
+                "{} is damaged at line {}: {}; nothing was changed (restore the log from a backup; `mlpc audit verify` says more)",
+                path(state).display(),
+                b.line,
+                b.why
+            ))
         }
-        Some(last) => {
-            let r: Record = serde_json::from_str(last)
-                .map_err(|_| format!("the last entry of {} does not parse; run `mlpc audit verify`", file.display()))?;
-            (r.entry.seq, r.hash)
-        }
     };
+    if let Some(problem) = anchor.as_ref().and_then(|a| behind_anchor(state, a, &log.records)) {
+        return Err(format!("{problem}; nothing was changed"));
+    }
     let mut records = Vec::with_capacity(actions.len());
-    let mut lines = String::new();
     for a in actions {
         seq += 1;
         let entry = Entry {
@@ -100,27 +125,224 @@ pub fn append(state: &Path, actions: &[Action]) -> Result<Vec<Record>, String> {
         };
         let hash = entry.hash();
         prev = hash.clone();
-        let record = Record { entry, hash };
-        lines.push_str(&serde_json::to_string(&record).expect("records serialize"));
-        lines.push('\n');
-        records.push(record);
+        records.push(Record { entry, hash });
     }
-    let created = text.is_empty() && !file.exists();
+    set_anchor(conn, seq, &prev, &records)?;
+    Ok(records)
+}
+
+/// Appends records to the log with one write and one fsync.
+pub(crate) fn write(state: &Path, records: &[Record]) -> Result<(), String> {
+    if records.is_empty() {
+        return Ok(());
+    }
+    let file = path(state);
+    let lines: String = records.iter().map(|r| line(r) + "\n").collect();
+    let created = !file.exists();
     let mut f = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
         .open(&file)
         .map_err(|e| format!("cannot open {}: {e}", file.display()))?;
-    f.write_all(lines.as_bytes())
-        .and_then(|()| f.sync_data())
-        .map_err(|e| format!("cannot write {}: {e}", file.display()))?;
+    f.write_all(lines.as_bytes()).and_then(|()| f.sync_data()).map_err(|e| {
+        format!(
+            "the change is made, but its audit entries could not be written to {}: {e}; \
+             the next command that opens the store writes them",
+            file.display()
+        )
+    })?;
     if created {
         // The new file's name must survive a crash too.
         std::fs::File::open(state)
             .and_then(|d| d.sync_all())
             .map_err(|e| format!("cannot sync {}: {e}", state.display()))?;
     }
-    Ok(records)
+    Ok(())
+}
+
+fn line(r: &Record) -> String {
+    serde_json::to_string(r).expect("records serialize")
+}
+
+/// What the store records of the log.
+#[derive(Clone, Debug, Serialize)]
+pub struct Anchor {
+    /// How many entries the log has once the latest change is written.
+    pub entries: u64,
+    /// The hash of its last entry.
+    pub head: String,
+    /// The latest change's entries.
+    #[serde(skip)]
+    pub tail: Vec<Record>,
+}
+
+/// The store's anchor; None in a store that has never anchored a log.
+pub fn anchor(conn: &Connection) -> Result<Option<Anchor>, String> {
+    let row = conn.query_row("SELECT entries, head, tail FROM audit_anchor WHERE id = 1", [], |r| {
+        Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?))
+    });
+    match row {
+        Ok((entries, head, tail)) => Ok(Some(Anchor {
+            entries: entries as u64,
+            head,
+            tail: serde_json::from_str(&tail)
+                .map_err(|e| format!("the store's audit anchor does not read back: {e}"))?,
+        })),
+        Err(duckdb::Error::QueryReturnedNoRows) => Ok(None),
+        // A store from before anchors, opened read-only, has no such table.
+        Err(e) if e.to_string().contains("audit_anchor") => Ok(None),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+fn set_anchor(conn: &Connection, entries: u64, head: &str, tail: &[Record]) -> Result<(), String> {
+    let tail = serde_json::to_string(tail).expect("records serialize");
+    conn.execute("INSERT OR REPLACE INTO audit_anchor VALUES (1, ?, ?, ?)", params![entries as i64, head, tail])
+        .map(drop)
+        .map_err(|e| format!("cannot anchor the audit log in the store: {e}"))
+}
+
+/// The log as it is on disk: its complete lines read as records, and a last line without
+/// its newline.
+struct Log {
+    records: Vec<Record>,
+    partial: Option<String>,
+}
+
+fn read_log(state: &Path) -> Result<Log, String> {
+    let file = path(state);
+    let text = match std::fs::read_to_string(&file) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(e) => return Err(format!("cannot read {}: {e}", file.display())),
+    };
+    let (complete, partial) = match text.rfind('\n') {
+        Some(i) => (&text[..=i], &text[i + 1..]),
+        None => ("", text.as_str()),
+    };
+    let damaged = |i: usize, why: String| {
+        format!("{} is damaged at line {}: {why}; `mlpc audit verify` says more", file.display(), i + 1)
+    };
+    let records = complete
+        .lines()
+        .enumerate()
+        .map(|(i, l)| {
+            let record: Record = serde_json::from_str(l).map_err(|e| damaged(i, format!("not an entry: {e}")))?;
+            if line(&record) != l {
+                return Err(damaged(i, "not written in the log's canonical form".into()));
+            }
+            Ok(record)
+        })
+        .collect::<Result<_, _>>()?;
+    Ok(Log { records, partial: (!partial.is_empty()).then(|| partial.to_string()) })
+}
+
+/// How the log falls short of the anchor, if it does: fewer entries than anchored, or not
+/// the anchored entry where the anchor is.
+fn behind_anchor(state: &Path, anchor: &Anchor, records: &[Record]) -> Option<String> {
+    let file = path(state);
+    let have = records.len() as u64;
+    let short = |head: &str| head.chars().take(12).collect::<String>();
+    if have < anchor.entries {
+        let lost = if !file.exists() {
+            format!("{} is missing", file.display())
+        } else if have == 0 {
+            format!("{} is empty", file.display())
+        } else {
+            format!("{} has {have} entries", file.display())
+        };
+        let pending = anchor.tail.first().is_some_and(|t| t.entry.seq == have + 1);
+        let why = if pending {
+            "the log was truncated, or a crash came between the latest change and its entries (the store keeps \
+             those: the next command that opens the store writes them)"
+        } else {
+            "the log was truncated, emptied or deleted; restore it from a backup"
+        };
+        return Some(format!(
+            "{lost}, but the store recorded {} entries (head {}…): {why}",
+            anchor.entries,
+            short(&anchor.head)
+        ));
+    }
+    if anchor.entries > 0 && records[anchor.entries as usize - 1].hash != anchor.head {
+        return Some(format!(
+            "entry {} of {} is not the one the store recorded (head {}…): the log was rewritten; restore it from a backup",
+            anchor.entries,
+            file.display(),
+            short(&anchor.head)
+        ));
+    }
+    None
+}
+
+/// The log checked against the store's anchor: what is wrong, if anything.
+pub fn check_anchor(state: &Path, anchor: Option<&Anchor>, verified: &Verified) -> Vec<String> {
+    let records = match read_log(state) {
+        Ok(log) => log.records,
+        Err(e) => return vec![e],
+    };
+    match anchor {
+        None if verified.entries > 0 => vec![format!(
+            "the store has no anchor for the {} entries of {}: it was created after the log, or lost its contents \
+             (was state.duckdb or its .wal deleted or replaced?)",
+            verified.entries,
+            path(state).display()
+        )],
+        None => Vec::new(),
+        Some(a) => match behind_anchor(state, a, &records) {
+            Some(problem) => vec![problem],
+            None if verified.entries > a.entries => vec![format!(
+                "{} has {} entries, but the store recorded only {}: the store lost changes the log records \
+                 (was state.duckdb.wal deleted, or state.duckdb replaced by an older copy?)",
+                path(state).display(),
+                verified.entries,
+                a.entries
+            )],
+            None => Vec::new(),
+        },
+    }
+}
+
+/// Settles the log with the store as a writer opens it: anchors a log the store has no
+/// anchor for (a store from before anchors), and writes the entries of a change that was
+/// committed but not written to the log (a crash between the two; a torn last line that is
+/// the start of the first of them is replaced). Anything else is left for writers to refuse
+/// and `mlpc audit verify` to report.
+pub(crate) fn settle(store: &Store) {
+    let _ = try_settle(store);
+}
+
+fn try_settle(store: &Store) -> Result<(), String> {
+    let state = &store.dir;
+    let log = read_log(state)?;
+    let Some(anchor) = anchor(&store.conn)? else {
+        if log.partial.is_none() {
+            if let Ok(v) = verify_records(&log.records) {
+                store.transaction(|conn| set_anchor(conn, v.entries, &v.head, &[]))?;
+            }
+        }
+        return Ok(());
+    };
+    let have = log.records.len() as u64;
+    if have >= anchor.entries {
+        return Ok(());
+    }
+    let Some(start) = anchor.tail.iter().position(|r| r.entry.seq == have + 1) else { return Ok(()) };
+    let missing = &anchor.tail[start..];
+    let head = log.records.last().map_or(GENESIS, |r| r.hash.as_str());
+    let chained = verify_records(&log.records).is_ok()
+        && missing[0].entry.prev == head
+        && missing.last().is_some_and(|r| r.entry.seq == anchor.entries && r.hash == anchor.head);
+    if !chained || log.partial.as_ref().is_some_and(|p| !line(&missing[0]).starts_with(p.as_str())) {
+        return Ok(());
+    }
+    if let Some(partial) = &log.partial {
+        let file = path(state);
+        let len = std::fs::metadata(&file).map_err(|e| e.to_string())?.len();
+        let f = std::fs::OpenOptions::new().write(true).open(&file).map_err(|e| e.to_string())?;
+        f.set_len(len - partial.len() as u64).map_err(|e| e.to_string())?;
+    }
+    write(state, missing)
 }
 
 /// Every entry of the log (none when there is no log yet).
@@ -178,18 +400,34 @@ pub fn verify(state: &Path) -> Result<Verified, Broken> {
             return Err(broken("not written in the log's canonical form".into()));
         }
         count += 1;
-        if record.entry.seq != count {
-            return Err(broken(format!("sequence number {} where {count} was expected", record.entry.seq)));
-        }
-        if record.entry.prev != head {
-            return Err(broken("`prev` is not the hash of the entry before".into()));
-        }
-        if record.entry.hash() != record.hash {
-            return Err(broken("the hash does not match the entry".into()));
-        }
+        check_link(&record, count, &head).map_err(broken)?;
         head = record.hash;
     }
     Ok(Verified { entries: count, head })
+}
+
+/// The chain over records already read.
+fn verify_records(records: &[Record]) -> Result<Verified, Broken> {
+    let mut head = GENESIS.to_string();
+    for (i, r) in records.iter().enumerate() {
+        check_link(r, i as u64 + 1, &head).map_err(|why| Broken { line: i + 1, why })?;
+        head = r.hash.clone();
+    }
+    Ok(Verified { entries: records.len() as u64, head })
+}
+
+/// Whether a record is entry `seq`, chained to `head`, with its own hash.
+fn check_link(record: &Record, seq: u64, head: &str) -> Result<(), String> {
+    if record.entry.seq != seq {
+        return Err(format!("sequence number {} where {seq} was expected", record.entry.seq));
+    }
+    if record.entry.prev != head {
+        return Err("`prev` is not the hash of the entry before".into());
+    }
+    if record.entry.hash() != record.hash {
+        return Err("the hash does not match the entry".into());
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -212,8 +450,9 @@ mod tests {
     fn entries_chain_and_verify() {
         let dir = tempfile::tempdir().unwrap();
         assert_eq!(verify(dir.path()).unwrap().entries, 0);
-        append(dir.path(), &[action("a", 1), action("a", 2)]).unwrap();
-        let last = append(dir.path(), &[action("b", 1)]).unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        append(&store, &[action("a", 1), action("a", 2)]).unwrap();
+        let last = append(&store, &[action("b", 1)]).unwrap();
         let all = read(dir.path()).unwrap();
         assert_eq!(all.iter().map(|r| r.entry.seq).collect::<Vec<_>>(), [1, 2, 3]);
         assert_eq!(all[0].entry.prev, GENESIS);
@@ -225,7 +464,8 @@ mod tests {
     #[test]
     fn any_changed_byte_breaks_verification() {
         let dir = tempfile::tempdir().unwrap();
-        append(dir.path(), &[action("churn-predictor", 1), action("churn-predictor", 2)]).unwrap();
+        append(&Store::open(dir.path()).unwrap(), &[action("churn-predictor", 1), action("churn-predictor", 2)])
+            .unwrap();
         let original = std::fs::read(path(dir.path())).unwrap();
         for i in 0..original.len() {
             let mut bytes = original.clone();
@@ -240,7 +480,7 @@ mod tests {
     #[test]
     fn a_removed_entry_breaks_the_chain() {
         let dir = tempfile::tempdir().unwrap();
-        append(dir.path(), &[action("a", 1), action("a", 2), action("a", 3)]).unwrap();
+        append(&Store::open(dir.path()).unwrap(), &[action("a", 1), action("a", 2), action("a", 3)]).unwrap();
         let text = std::fs::read_to_string(path(dir.path())).unwrap();
         let kept: Vec<&str> = text.lines().enumerate().filter(|(i, _)| *i != 1).map(|(_, l)| l).collect();
         std::fs::write(path(dir.path()), format!("{}\n", kept.join("\n"))).unwrap();
@@ -252,10 +492,93 @@ mod tests {
     #[test]
     fn a_torn_last_entry_stops_appends() {
         let dir = tempfile::tempdir().unwrap();
-        append(dir.path(), &[action("a", 1)]).unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        append(&store, &[action("a", 1)]).unwrap();
         let mut f = std::fs::OpenOptions::new().append(true).open(path(dir.path())).unwrap();
         f.write_all(b"{\"seq\":2").unwrap();
-        assert!(append(dir.path(), &[action("a", 2)]).unwrap_err().contains("partial entry"));
+        assert!(append(&store, &[action("a", 2)]).unwrap_err().contains("partial entry"));
         assert_eq!(verify(dir.path()).unwrap_err().line, 2);
+    }
+
+    fn anchored(store: &Store) -> Anchor {
+        anchor(&store.conn).unwrap().expect("an anchor")
+    }
+
+    #[test]
+    fn the_store_anchors_the_log_and_writers_refuse_a_shorter_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        append(&store, &[action("a", 1), action("a", 2)]).unwrap();
+        let last = append(&store, &[action("a", 3)]).unwrap();
+        let a = anchored(&store);
+        assert_eq!((a.entries, a.head.as_str(), a.tail.len()), (3, last[0].hash.as_str(), 1));
+        let v = verify(dir.path()).unwrap();
+        assert!(check_anchor(dir.path(), Some(&a), &v).is_empty());
+
+        let full = std::fs::read_to_string(path(dir.path())).unwrap();
+        let first: String = full.lines().next().unwrap().to_string() + "\n";
+        for (how, text, said) in [
+            ("truncated", Some(first.as_str()), "has 1 entries"),
+            ("emptied", Some(""), "is empty"),
+            ("deleted", None, "is missing"),
+        ] {
+            match text {
+                Some(t) => std::fs::write(path(dir.path()), t).unwrap(),
+                None => std::fs::remove_file(path(dir.path())).unwrap(),
+            }
+            let v = verify(dir.path()).expect("what is left chains");
+            let problems = check_anchor(dir.path(), Some(&a), &v);
+            assert_eq!(problems.len(), 1, "{how}: {problems:?}");
+            assert!(problems[0].contains(said) && problems[0].contains("recorded 3 entries"), "{how}: {}", problems[0]);
+            let refused = append(&store, &[action("a", 4)]).unwrap_err();
+            assert!(refused.contains("nothing was changed"), "{how}: {refused}");
+        }
+        std::fs::write(path(dir.path()), &full).unwrap();
+        append(&store, &[action("a", 4)]).expect("the restored log takes entries again");
+    }
+
+    #[test]
+    fn a_rewritten_log_is_not_the_anchored_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        append(&store, &[action("a", 1), action("a", 2)]).unwrap();
+        // A whole new chain of the same length, valid in itself.
+        let other = tempfile::tempdir().unwrap();
+        append(&Store::open(other.path()).unwrap(), &[action("b", 1), action("b", 2)]).unwrap();
+        std::fs::copy(path(other.path()), path(dir.path())).unwrap();
+        let v = verify(dir.path()).unwrap();
+        let problems = check_anchor(dir.path(), Some(&anchored(&store)), &v);
+        assert!(problems[0].contains("rewritten"), "{problems:?}");
+    }
+
+    #[test]
+    fn entries_committed_but_not_written_are_written_when_the_store_next_opens() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        append(&store, &[action("a", 1)]).unwrap();
+        // A crash after the store committed a change and before its entries reached the log,
+        // here during the write: half of the first line is there.
+        let records = store.transaction(|conn| prepare(dir.path(), conn, &[action("a", 2), action("a", 3)])).unwrap();
+        let half = &line(&records[0])[..40];
+        std::fs::OpenOptions::new().append(true).open(path(dir.path())).unwrap().write_all(half.as_bytes()).unwrap();
+        assert!(verify(dir.path()).is_err());
+        drop(store);
+        let store = Store::open(dir.path()).unwrap();
+        let v = verify(dir.path()).expect("settled");
+        assert_eq!((v.entries, v.head.as_str()), (3, records[1].hash.as_str()));
+        assert!(check_anchor(dir.path(), Some(&anchored(&store)), &v).is_empty());
+    }
+
+    #[test]
+    fn a_store_without_an_anchor_anchors_the_log_it_finds() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        append(&store, &[action("a", 1)]).unwrap();
+        store.conn.execute_batch("DELETE FROM audit_anchor").unwrap();
+        let v = verify(dir.path()).unwrap();
+        assert!(check_anchor(dir.path(), None, &v)[0].contains("no anchor"));
+        drop(store);
+        let store = Store::open(dir.path()).unwrap();
+        assert_eq!(anchored(&store).entries, 1);
     }
 }

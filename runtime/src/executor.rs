@@ -1,12 +1,14 @@
 //! Runs a plan's nodes in dependency order — independent nodes concurrently, up to
-//! `jobs` at a time — on tokio. A failure stops what depends on it; the rest finishes.
-//! Ctrl-C lets running nodes finish, starts nothing new, and records the run as cancelled.
+//! `jobs` at a time — on tokio. A failure stops what depends on it; the rest finishes; a
+//! node that panics fails with the panic's message. Ctrl-C lets running nodes finish,
+//! starts nothing new, and records the run as cancelled. The run carries a lease (its
+//! process), so a run whose process is killed is marked `interrupted` later.
 
 use crate::cache::{key_parts, KeyParts};
-use crate::nodes::{self, Inputs, Produced};
+use crate::nodes::{self, Failure, Inputs, Produced};
 use crate::store::Store;
 use duckdb::params;
-use mlpc_compiler::plan::{EdgeKind, Plan};
+use mlpc_compiler::plan::{EdgeKind, Node, Plan};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
@@ -70,206 +72,341 @@ struct Done {
     millis: u64,
 }
 
+/// How a node is executed: [`nodes::run`], or registration for register nodes. A parameter
+/// so that a test can run a plan through the executor with a node that panics.
+type NodeFn = fn(&Node, &Inputs) -> Result<Produced, Failure>;
+
 pub fn run(plan: &Plan, opts: &Options, on_event: &mut dyn FnMut(&Event)) -> Result<RunReport, String> {
-    let store = Store::open(&opts.state_dir)?;
-    let work = opts.state_dir.join("tmp");
-    std::fs::create_dir_all(&work).map_err(|e| format!("cannot create {}: {e}", work.display()))?;
-    let parts = key_parts(plan, |n| nodes::input_file(n, &opts.base_dir).and_then(|p| store.file_hash(&p).ok()));
-    let run_id = store.next_run_id()?;
+    execute(plan, opts, on_event, nodes::run)
+}
+
+/// Runs the plan. The store is held only in short sessions — to start the run, to record
+/// each node as it settles, to end it — never while nodes run, so registry commands, the
+/// server and a server restarting work during a run.
+fn execute(
+    plan: &Plan,
+    opts: &Options,
+    on_event: &mut dyn FnMut(&Event),
+    run_node: NodeFn,
+) -> Result<RunReport, String> {
+    let dir = &opts.state_dir;
     let pipeline = plan.pipeline.as_ref().map(|p| p.name.clone()).unwrap_or_default();
     let plan_hash = crate::cache::KeyParts {
         definition: plan.nodes.iter().map(|n| n.hash.as_str()).collect::<Vec<_>>().join(","),
         ..Default::default()
     }
     .key();
+    let (run_id, parts) = {
+        let store = Store::open(dir)?;
+        let parts = key_parts(plan, |n| crate::cache::input_hash(&store, n, &opts.base_dir));
+        (store.begin_run(&pipeline, &opts.file, &plan_hash, opts.force)?, parts)
+    };
+    let mut unfinished = Unfinished { dir: dir.clone(), run_id, done: false };
+    let run = Run { plan, opts, run_id, plan_hash: &plan_hash, parts: &parts, run_node };
+    match run.drive(on_event) {
+        Ok(report) => {
+            unfinished.done = true;
+            Ok(report)
+        }
+        Err(e) => {
+            unfinished.end(&e);
+            Err(e)
+        }
+    }
+}
+
+/// A run that has started; dropped before it ends (an error, a panic), it is recorded as
+/// `failed` with why.
+struct Unfinished {
+    dir: PathBuf,
+    run_id: i64,
+    done: bool,
+}
+
+impl Unfinished {
+    fn end(&mut self, why: &str) {
+        self.done = true;
+        // Best effort: when the store cannot be written now, the lease ends the run the
+        // next time the store opens.
+        let _ = Store::open(&self.dir).and_then(|s| {
+            s.end_run(self.run_id, "failed", Some(why))?;
+            s.checkpoint()
+        });
+    }
+}
+
+impl Drop for Unfinished {
+    fn drop(&mut self) {
+        if !self.done {
+            self.end("mlpc stopped during the run (a panic: its message is above)");
+        }
+    }
+}
+
+struct Run<'a> {
+    plan: &'a Plan,
+    opts: &'a Options,
+    run_id: i64,
+    plan_hash: &'a str,
+    parts: &'a BTreeMap<String, KeyParts>,
+    run_node: NodeFn,
+}
+
+impl Run<'_> {
+    fn drive(&self, on_event: &mut dyn FnMut(&Event)) -> Result<RunReport, String> {
+        let (plan, opts, run_id, parts) = (self.plan, self.opts, self.run_id, self.parts);
+        let dir = &opts.state_dir;
+        // The work folder is this run's alone (one run at a time): what a crashed run left goes.
+        let work = dir.join("tmp");
+        let _ = std::fs::remove_dir_all(&work);
+        std::fs::create_dir_all(&work).map_err(|e| format!("cannot create {}: {e}", work.display()))?;
+        on_event(&Event::Started { run_id, nodes: plan.nodes.len() });
+
+        let time_columns: BTreeMap<String, String> = plan
+            .nodes
+            .iter()
+            .filter(|n| n.kind == "source")
+            .filter_map(|n| n.schema.iter().find(|c| c.time).map(|c| (n.name.clone(), c.name.clone())))
+            .collect();
+        let forced = forced_nodes(plan, opts);
+        let mut artifacts: BTreeMap<String, BTreeMap<String, PathBuf>> = BTreeMap::new();
+        let mut reports: BTreeMap<String, NodeReport> = BTreeMap::new();
+        let mut running: BTreeSet<String> = BTreeSet::new();
+        // Nodes rerun because a cached artifact of theirs was missing or changed on disk, and how.
+        let mut why_rerun: BTreeMap<String, String> = BTreeMap::new();
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(opts.jobs.max(1))
+            .enable_all()
+            .build()
+            .map_err(|e| format!("cannot start the executor: {e}"))?;
+        let mut cancelled = false;
+        runtime.block_on(async {
+            let mut tasks = tokio::task::JoinSet::new();
+            let mut task_nodes: BTreeMap<tokio::task::Id, String> = BTreeMap::new();
+            let mut finished: Option<Done> = None;
+            let ctrl_c = tokio::signal::ctrl_c();
+            tokio::pin!(ctrl_c);
+            loop {
+                // One short session: record what finished, settle every node whose inputs
+                // are settled, start what can run.
+                let store = Store::open(dir)?;
+                store.conn.execute_batch("BEGIN TRANSACTION").map_err(|e| e.to_string())?;
+                if let Some(done) = finished.take() {
+                    running.remove(&done.id);
+                    let node = plan
+                        .node(&done.id)
+                        .ok_or_else(|| format!("a task ran `{}`, which is not in the plan", done.id))?;
+                    let key = parts[&done.id].key();
+                    let (status, message) = match done
+                        .result
+                        .and_then(|p| record(&store, run_id, &done.id, &key, &parts[&done.id], p, &mut artifacts))
+                    {
+                        Ok(message) => match why_rerun.remove(&done.id) {
+                            Some(why) => (Status::Ran, format!("reran: {why} — {message}")),
+                            None => (Status::Ran, message),
+                        },
+                        Err(message) => (Status::Failed, message),
+                    };
+                    let report = NodeReport {
+                        id: node.id.clone(),
+                        kind: node.kind.into(),
+                        status,
+                        message,
+                        millis: done.millis,
+                        cache_key: key,
+                    };
+                    record_node(&store, run_id, &report)?;
+                    on_event(&Event::NodeFinished { node: &report });
+                    reports.insert(node.id.clone(), report);
+                }
+                let mut progress = true;
+                while progress {
+                    progress = false;
+                    for node in &plan.nodes {
+                        if reports.contains_key(&node.id) || running.contains(&node.id) {
+                            continue;
+                        }
+                        if !node.inputs.iter().all(|i| reports.contains_key(i)) {
+                            continue;
+                        }
+                        let key = parts[&node.id].key();
+                        let blocked =
+                            node.inputs.iter().find(|i| !matches!(reports[*i].status, Status::Ran | Status::Cached));
+                        let settled = if cancelled {
+                            Some((Status::Cancelled, "the run was cancelled".to_string()))
+                        } else if let Some(b) = blocked.filter(|b| reports[*b].status == Status::Unsupported) {
+                            Some((Status::Unsupported, format!("not run: waits for `{b}`")))
+                        } else if let Some(b) = blocked {
+                            Some((Status::Skipped, format!("not run: `{b}` did not complete")))
+                        } else if let Some(why) = nodes::runs_elsewhere(node.kind) {
+                            Some((Status::Unsupported, format!("not run: {why}")))
+                        } else if let Some(found) = (!forced.contains(node.id.as_str()))
+                            .then(|| {
+                                cached(&store, &node.id, &key).unwrap_or_else(|why| {
+                                    why_rerun.insert(node.id.clone(), why);
+                                    None
+                                })
+                            })
+                            .flatten()
+                        {
+                            artifacts.insert(node.id.clone(), found);
+                            Some((Status::Cached, "cache hit".to_string()))
+                        } else {
+                            None
+                        };
+                        match settled {
+                            Some((status, message)) => {
+                                let report = NodeReport {
+                                    id: node.id.clone(),
+                                    kind: node.kind.into(),
+                                    status,
+                                    message,
+                                    millis: 0,
+                                    cache_key: key,
+                                };
+                                record_node(&store, run_id, &report)?;
+                                on_event(&Event::NodeFinished { node: &report });
+                                reports.insert(node.id.clone(), report);
+                                progress = true;
+                            }
+                            None if running.len() < opts.jobs.max(1) => {
+                                running.insert(node.id.clone());
+                                on_event(&Event::NodeStarted { id: &node.id });
+                                let node = node.clone();
+                                let inputs_art = artifacts.clone();
+                                let input_nodes: BTreeMap<String, Node> = node
+                                    .inputs
+                                    .iter()
+                                    .filter_map(|i| plan.node(i).map(|n| (i.clone(), n.clone())))
+                                    .collect();
+                                let (base, work, times) = (opts.base_dir.clone(), work.clone(), time_columns.clone());
+                                let context = (node.kind == "register").then(|| self.context(&node));
+                                let run_node = self.run_node;
+                                let id = node.id.clone();
+                                let task = tasks.spawn_blocking(move || {
+                                    let start = std::time::Instant::now();
+                                    let inputs = Inputs {
+                                        base_dir: &base,
+                                        work_dir: &work,
+                                        artifacts: &inputs_art,
+                                        time_columns: &times,
+                                        nodes: &input_nodes,
+                                    };
+                                    let result = match context {
+                                        Some(ctx) => crate::registration::register(&node, &inputs, &ctx),
+                                        None => run_node(&node, &inputs),
+                                    }
+                                    .map_err(|f| f.message);
+                                    Done { id: node.id.clone(), result, millis: start.elapsed().as_millis() as u64 }
+                                });
+                                task_nodes.insert(task.id(), id);
+                            }
+                            None => {}
+                        }
+                    }
+                }
+                store.conn.execute_batch("COMMIT").map_err(|e| e.to_string())?;
+                store.checkpoint()?;
+                drop(store);
+                if tasks.is_empty() {
+                    break;
+                }
+                let joined = tokio::select! {
+                    joined = tasks.join_next_with_id() => joined,
+                    _ = &mut ctrl_c, if !cancelled => { cancelled = true; continue; }
+                };
+                let Some(joined) = joined else { break };
+                finished = Some(match joined {
+                    Ok((task, done)) => {
+                        task_nodes.remove(&task);
+                        done
+                    }
+                    // A node that panicked fails with the panic's message; the run goes on.
+                    Err(e) => {
+                        let id = task_nodes.remove(&e.id()).unwrap_or_default();
+                        Done { id, result: Err(panicked(e)), millis: 0 }
+                    }
+                });
+            }
+            Ok::<(), String>(())
+        })?;
+        let nodes: Vec<NodeReport> = plan.nodes.iter().filter_map(|n| reports.remove(&n.id)).collect();
+        let failed = nodes.iter().any(|n| matches!(n.status, Status::Failed | Status::Skipped));
+        let status = if cancelled {
+            "cancelled"
+        } else if failed {
+            "failed"
+        } else {
+            "succeeded"
+        };
+        let store = Store::open(dir)?;
+        store.transaction(|conn| {
+            for e in plan.edges.iter().filter(|e| e.kind == EdgeKind::Data) {
+                conn.execute("INSERT INTO lineage VALUES (?, ?, ?)", params![run_id, e.from, e.to])
+                    .map_err(|e| e.to_string())?;
+            }
+            store.end_run(run_id, status, None)
+        })?;
+        drop(store);
+        let _ = std::fs::remove_dir_all(&work);
+        Ok(RunReport { run_id, status: status.into(), nodes })
+    }
+
+    /// What a register node needs from the run: the state folder, the plan's hash, the
+    /// data's hashes and its inputs' cache keys.
+    fn context(&self, node: &Node) -> crate::registration::RunContext {
+        let parts = self.parts;
+        crate::registration::RunContext {
+            state_dir: self.opts.state_dir.clone(),
+            run_id: self.run_id,
+            plan_hash: self.plan_hash.to_string(),
+            pipeline_file: self.opts.file.clone(),
+            base_dir: self.opts.base_dir.clone(),
+            data_hashes: self
+                .plan
+                .nodes
+                .iter()
+                .filter_map(|n| parts[&n.id].file.clone().map(|f| (n.id.clone(), f)))
+                .collect(),
+            input_keys: node.inputs.iter().map(|i| (i.clone(), parts[i].key())).collect(),
+        }
+    }
+}
+
+/// The message of a node task that did not return: what it panicked with.
+fn panicked(e: tokio::task::JoinError) -> String {
+    match e.try_into_panic() {
+        Ok(payload) => {
+            let what = payload
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "a value that is not text".into());
+            format!("mlpc panicked while running this node: {what} (a bug in mlpc: please report it)")
+        }
+        Err(e) => format!("the node's task did not finish: {e}"),
+    }
+}
+
+/// Records one settled node of the run.
+fn record_node(store: &Store, run_id: i64, n: &NodeReport) -> Result<(), String> {
     store
         .conn
         .execute(
-            "INSERT INTO runs VALUES (?, now(), NULL, 'running', ?, ?, ?, ?, ?)",
-            params![run_id, pipeline, opts.file, plan_hash, env!("CARGO_PKG_VERSION"), opts.force],
+            "INSERT INTO node_runs VALUES (?, ?, ?, ?, ?, ?, now(), ?, ?)",
+            params![
+                run_id,
+                n.id,
+                n.kind,
+                status_name(n.status),
+                n.cache_key,
+                n.status == Status::Cached,
+                n.millis as i64,
+                n.message
+            ],
         )
-        .map_err(|e| e.to_string())?;
-    on_event(&Event::Started { run_id, nodes: plan.nodes.len() });
-
-    let time_columns: BTreeMap<String, String> = plan
-        .nodes
-        .iter()
-        .filter(|n| n.kind == "source")
-        .filter_map(|n| n.schema.iter().find(|c| c.time).map(|c| (n.name.clone(), c.name.clone())))
-        .collect();
-    let forced = forced_nodes(plan, opts);
-    let mut artifacts: BTreeMap<String, BTreeMap<String, PathBuf>> = BTreeMap::new();
-    let mut reports: BTreeMap<String, NodeReport> = BTreeMap::new();
-    let mut running: BTreeSet<String> = BTreeSet::new();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(opts.jobs.max(1))
-        .enable_all()
-        .build()
-        .map_err(|e| format!("cannot start the executor: {e}"))?;
-    let mut cancelled = false;
-    runtime.block_on(async {
-        let mut tasks = tokio::task::JoinSet::new();
-        let ctrl_c = tokio::signal::ctrl_c();
-        tokio::pin!(ctrl_c);
-        loop {
-            // Settle every node whose inputs are settled; start what can run.
-            let mut progress = true;
-            while progress {
-                progress = false;
-                for node in &plan.nodes {
-                    if reports.contains_key(&node.id) || running.contains(&node.id) {
-                        continue;
-                    }
-                    if !node.inputs.iter().all(|i| reports.contains_key(i)) {
-                        continue;
-                    }
-                    let key = parts[&node.id].key();
-                    let blocked =
-                        node.inputs.iter().find(|i| !matches!(reports[*i].status, Status::Ran | Status::Cached));
-                    let settled = if cancelled {
-                        Some((Status::Cancelled, "the run was cancelled".to_string()))
-                    } else if let Some(b) = blocked.filter(|b| reports[*b].status == Status::Unsupported) {
-                        Some((Status::Unsupported, format!("not run: waits for `{b}`")))
-                    } else if let Some(b) = blocked {
-                        Some((Status::Skipped, format!("not run: `{b}` did not complete")))
-                    } else if let Some(why) = nodes::runs_elsewhere(node.kind) {
-                        Some((Status::Unsupported, format!("not run: {why}")))
-                    } else if let Some(found) =
-                        (!forced.contains(node.id.as_str())).then(|| cached(&store, &node.id, &key)).flatten()
-                    {
-                        artifacts.insert(node.id.clone(), found);
-                        Some((Status::Cached, "cache hit".to_string()))
-                    } else {
-                        None
-                    };
-                    match settled {
-                        Some((status, message)) => {
-                            let report = NodeReport {
-                                id: node.id.clone(),
-                                kind: node.kind.into(),
-                                status,
-                                message,
-                                millis: 0,
-                                cache_key: key,
-                            };
-                            on_event(&Event::NodeFinished { node: &report });
-                            reports.insert(node.id.clone(), report);
-                            progress = true;
-                        }
-                        None if running.len() < opts.jobs.max(1) => {
-                            running.insert(node.id.clone());
-                            on_event(&Event::NodeStarted { id: &node.id });
-                            let node = node.clone();
-                            let inputs_art = artifacts.clone();
-                            let input_nodes: BTreeMap<String, mlpc_compiler::plan::Node> = node
-                                .inputs
-                                .iter()
-                                .filter_map(|i| plan.node(i).map(|n| (i.clone(), n.clone())))
-                                .collect();
-                            let (base, work, times) = (opts.base_dir.clone(), work.clone(), time_columns.clone());
-                            let context = match node.kind {
-                                "register" => Some(run_context(&store, run_id, &plan_hash, opts, plan, &parts, &node)),
-                                _ => None,
-                            };
-                            tasks.spawn_blocking(move || {
-                                let start = std::time::Instant::now();
-                                let inputs = Inputs {
-                                    base_dir: &base,
-                                    work_dir: &work,
-                                    artifacts: &inputs_art,
-                                    time_columns: &times,
-                                    nodes: &input_nodes,
-                                };
-                                let result = match context {
-                                    Some(Ok(ctx)) => crate::registration::register(&node, &inputs, &ctx),
-                                    Some(Err(e)) => Err(e.into()),
-                                    None => nodes::run(&node, &inputs),
-                                }
-                                .map_err(|f| f.message);
-                                Done { id: node.id.clone(), result, millis: start.elapsed().as_millis() as u64 }
-                            });
-                        }
-                        None => {}
-                    }
-                }
-            }
-            if tasks.is_empty() {
-                break;
-            }
-            let done = tokio::select! {
-                done = tasks.join_next() => done,
-                _ = &mut ctrl_c, if !cancelled => { cancelled = true; continue; }
-            };
-            let Some(done) = done else { break };
-            let done = done.unwrap_or_else(|e| Done {
-                id: String::new(),
-                result: Err(format!("a node panicked: {e}")),
-                millis: 0,
-            });
-            running.remove(&done.id);
-            let node = plan.node(&done.id).expect("finished nodes are in the plan");
-            let key = parts[&done.id].key();
-            let (status, message) = match done
-                .result
-                .and_then(|p| record(&store, run_id, &done.id, &key, &parts[&done.id], p, &mut artifacts))
-            {
-                Ok(message) => (Status::Ran, message),
-                Err(message) => (Status::Failed, message),
-            };
-            let report = NodeReport {
-                id: node.id.clone(),
-                kind: node.kind.into(),
-                status,
-                message,
-                millis: done.millis,
-                cache_key: key,
-            };
-            on_event(&Event::NodeFinished { node: &report });
-            reports.insert(node.id.clone(), report);
-        }
-    });
-    let nodes: Vec<NodeReport> = plan.nodes.iter().filter_map(|n| reports.remove(&n.id)).collect();
-    // The run's records commit together: one write to the store, not one per row.
-    store.conn.execute_batch("BEGIN TRANSACTION").map_err(|e| e.to_string())?;
-    for n in &nodes {
-        store
-            .conn
-            .execute(
-                "INSERT INTO node_runs VALUES (?, ?, ?, ?, ?, ?, now(), ?, ?)",
-                params![
-                    run_id,
-                    n.id,
-                    n.kind,
-                    status_name(n.status),
-                    n.cache_key,
-                    n.status == Status::Cached,
-                    n.millis as i64,
-                    n.message
-                ],
-            )
-            .map_err(|e| e.to_string())?;
-    }
-    for e in plan.edges.iter().filter(|e| e.kind == EdgeKind::Data) {
-        store
-            .conn
-            .execute("INSERT INTO lineage VALUES (?, ?, ?)", params![run_id, e.from, e.to])
-            .map_err(|e| e.to_string())?;
-    }
-    let failed = nodes.iter().any(|n| matches!(n.status, Status::Failed | Status::Skipped));
-    let status = if cancelled {
-        "cancelled"
-    } else if failed {
-        "failed"
-    } else {
-        "succeeded"
-    };
-    store
-        .conn
-        .execute("UPDATE runs SET finished_at = now(), status = ? WHERE id = ?", params![status, run_id])
-        .map_err(|e| e.to_string())?;
-    store.conn.execute_batch("COMMIT").map_err(|e| e.to_string())?;
-    let _ = std::fs::remove_dir_all(&work);
-    Ok(RunReport { run_id, status: status.into(), nodes })
+        .map(drop)
+        .map_err(|e| e.to_string())
 }
 
 /// The nodes a run executes even when cached: all under `force`, else those named in
@@ -287,29 +424,6 @@ fn forced_nodes<'p>(plan: &'p Plan, opts: &Options) -> BTreeSet<&'p str> {
         }
     }
     forced
-}
-
-/// What a register node needs from the run: a connection to the store, the plan's
-/// hash, the data's hashes and its inputs' cache keys.
-fn run_context(
-    store: &Store,
-    run_id: i64,
-    plan_hash: &str,
-    opts: &Options,
-    plan: &Plan,
-    parts: &BTreeMap<String, KeyParts>,
-    node: &mlpc_compiler::plan::Node,
-) -> Result<crate::registration::RunContext, String> {
-    let conn = store.conn.try_clone().map_err(|e| format!("cannot open the store again: {e}"))?;
-    Ok(crate::registration::RunContext {
-        store: Store { dir: store.dir.clone(), conn },
-        run_id,
-        plan_hash: plan_hash.to_string(),
-        pipeline_file: opts.file.clone(),
-        base_dir: opts.base_dir.clone(),
-        data_hashes: plan.nodes.iter().filter_map(|n| parts[&n.id].file.clone().map(|f| (n.id.clone(), f))).collect(),
-        input_keys: node.inputs.iter().map(|i| (i.clone(), parts[i].key())).collect(),
-    })
 }
 
 pub fn status_name(s: Status) -> &'static str {
@@ -332,21 +446,18 @@ fn extension(role: &str) -> &'static str {
     }
 }
 
-/// The artifacts of a cached execution with this key, when all of them are still there.
-fn cached(store: &Store, node: &str, key: &str) -> Option<BTreeMap<String, PathBuf>> {
-    let outputs: String = store
-        .conn
-        .query_row("SELECT outputs FROM cache WHERE node_id = ? AND cache_key = ?", params![node, key], |r| r.get(0))
-        .ok()?;
-    let outputs: BTreeMap<String, String> = serde_json::from_str(&outputs).ok()?;
-    let paths: BTreeMap<String, PathBuf> = outputs
-        .into_iter()
-        .map(|(role, sha)| {
-            let path = store.artifact_path(&sha, extension(&role));
-            (role, path)
-        })
-        .collect();
-    paths.values().all(|p| p.exists()).then_some(paths)
+/// The artifacts of a cached execution with this key, when there is one; `Err` says why
+/// they cannot be reused (missing, or changed on disk: `cache::verified`).
+fn cached(store: &Store, node: &str, key: &str) -> Result<Option<BTreeMap<String, PathBuf>>, String> {
+    let Ok(outputs) = store.conn.query_row(
+        "SELECT outputs FROM cache WHERE node_id = ? AND cache_key = ?",
+        params![node, key],
+        |r| r.get::<_, String>(0),
+    ) else {
+        return Ok(None);
+    };
+    let Ok(outputs) = serde_json::from_str::<BTreeMap<String, String>>(&outputs) else { return Ok(None) };
+    crate::cache::verified(store, outputs, |role, sha| store.artifact_path(sha, extension(role))).map(Some)
 }
 
 /// Stores what a node produced: artifacts, metrics, params and the cache entry.
@@ -368,6 +479,7 @@ fn record(
             None => store.adopt(tmp, extension(role))?,
         };
         adopted.insert(tmp, sha.clone());
+        crate::cache::remember_artifact(store, &store.artifact_path(&sha, extension(role)), &sha)?;
         store
             .conn
             .execute("INSERT INTO node_artifacts VALUES (?, ?, ?, ?)", params![run_id, node, role, sha])
@@ -402,4 +514,52 @@ fn record(
         .map_err(|e| e.to_string())?;
     artifacts.insert(node.to_string(), paths);
     Ok(p.message)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::registry::fixtures::{Disk, CHURN};
+
+    /// Runs nodes as the runtime does, except that reading `orders` panics.
+    fn orders_panics(node: &Node, inputs: &Inputs) -> Result<Produced, Failure> {
+        if node.id == "source:orders" {
+            panic!("index out of bounds in {}", node.id);
+        }
+        nodes::run(node, inputs)
+    }
+
+    #[test]
+    fn a_node_that_panics_fails_with_its_message_and_the_run_fails() {
+        let plan = mlpc_compiler::compile(CHURN, &Disk).plan.expect("the example compiles");
+        let state = tempfile::tempdir().unwrap();
+        let opts = Options {
+            file: CHURN.into(),
+            base_dir: std::path::Path::new(CHURN).parent().unwrap().to_path_buf(),
+            state_dir: state.path().to_path_buf(),
+            force: false,
+            rerun: Vec::new(),
+            jobs: 2,
+        };
+        let report = execute(&plan, &opts, &mut |_| {}, orders_panics).expect("the run ends");
+        assert_eq!(report.status, "failed");
+        let orders = report.nodes.iter().find(|n| n.id == "source:orders").unwrap();
+        assert_eq!(orders.status, Status::Failed);
+        assert!(
+            orders.message.contains("panicked") && orders.message.contains("index out of bounds in source:orders"),
+            "{}",
+            orders.message
+        );
+        let features = report.nodes.iter().find(|n| n.id == "features:customer_features").unwrap();
+        assert_eq!(features.status, Status::Skipped, "what reads it does not run");
+        let customers = report.nodes.iter().find(|n| n.id == "source:customers").unwrap();
+        assert_eq!(customers.status, Status::Ran, "the rest of the run goes on");
+
+        let store = Store::open(state.path()).unwrap();
+        let runs = crate::history::runs(&store).unwrap();
+        assert_eq!((runs.len(), runs[0].status.as_str()), (1, "failed"));
+        let shown = crate::history::show(&store, report.run_id).unwrap();
+        let recorded = shown.nodes.iter().find(|n| n.id == "source:orders").unwrap();
+        assert!(recorded.message.contains("index out of bounds"), "{}", recorded.message);
+    }
 }

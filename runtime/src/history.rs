@@ -18,6 +18,9 @@ pub struct RunRow {
     pub file: String,
     pub nodes_ran: i64,
     pub nodes_cached: i64,
+    /// Why a run that did not succeed ended as it did, when that is known (`interrupted`:
+    /// its process was gone).
+    pub note: Option<String>,
 }
 
 pub fn runs(store: &Store) -> Result<Vec<RunRow>, String> {
@@ -25,7 +28,7 @@ pub fn runs(store: &Store) -> Result<Vec<RunRow>, String> {
         .conn
         .prepare(
             "SELECT r.id, CAST(r.started_at AS VARCHAR), r.status, r.pipeline, r.file,
-                    count(*) FILTER (WHERE n.status = 'ran'), count(*) FILTER (WHERE n.status = 'cached')
+                    count(*) FILTER (WHERE n.status = 'ran'), count(*) FILTER (WHERE n.status = 'cached'), r.note
              FROM runs r LEFT JOIN node_runs n ON n.run_id = r.id
              GROUP BY ALL ORDER BY r.id",
         )
@@ -40,6 +43,7 @@ pub fn runs(store: &Store) -> Result<Vec<RunRow>, String> {
                 file: r.get(4)?,
                 nodes_ran: r.get(5)?,
                 nodes_cached: r.get(6)?,
+                note: r.get(7)?,
             })
         })
         .map_err(|e| e.to_string())?;
@@ -162,7 +166,7 @@ pub struct Staleness {
 
 /// For each node: would `mlpc run` execute it, and why.
 pub fn staleness(store: &Store, plan: &Plan, base_dir: &Path) -> Vec<Staleness> {
-    let parts = key_parts(plan, |n| crate::nodes::input_file(n, base_dir).and_then(|p| store.file_hash(&p).ok()));
+    let parts = key_parts(plan, |n| crate::cache::input_hash(store, n, base_dir));
     plan.nodes
         .iter()
         .map(|n| {

@@ -12,9 +12,9 @@ use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-/// What a register node needs beyond its inputs: the store and the run it is part of.
+/// What a register node needs beyond its inputs: the state folder and the run it is part of.
 pub struct RunContext {
-    pub store: Store,
+    pub state_dir: PathBuf,
     pub run_id: i64,
     pub plan_hash: String,
     pub pipeline_file: String,
@@ -56,10 +56,13 @@ pub fn register(node: &Node, inputs: &Inputs, ctx: &RunContext) -> Result<Produc
     let trainer = &model_node.def["trainer"];
     let params: BTreeMap<String, serde_json::Value> =
         trainer.get("params").and_then(|p| serde_json::from_value(p.clone()).ok()).unwrap_or_default();
+    let git_commit = registry::git_commit(&ctx.base_dir);
+    // The store, for as long as registering takes.
+    let store = Store::open(&ctx.state_dir)?;
     let mut metrics = BTreeMap::new();
     for id in &node.inputs {
         let key = ctx.input_keys.get(id).map(String::as_str).unwrap_or_default();
-        metrics.extend(cached_metrics(&ctx.store, id, key));
+        metrics.extend(cached_metrics(&store, id, key));
     }
     let version = NewVersion {
         name: node.name.clone(),
@@ -77,11 +80,12 @@ pub fn register(node: &Node, inputs: &Inputs, ctx: &RunContext) -> Result<Produc
             .unwrap_or_else(|| "onnx".into()),
         device: meta("mlpc.device").unwrap_or_else(|| "external".into()),
         rules: def.rules,
-        git_commit: registry::git_commit(&ctx.base_dir),
+        git_commit,
     };
-    let number = registry::register(&ctx.store, &version).map_err(|e| format!("register `{}`: {e}", node.name))?;
-    let outcomes = registry::apply_rules(&ctx.store, &node.name, number, &format!("run {}", ctx.run_id))
+    let number = registry::register(&store, &version).map_err(|e| format!("register `{}`: {e}", node.name))?;
+    let outcomes = registry::apply_rules(&store, &node.name, number, &format!("run {}", ctx.run_id))
         .map_err(|e| format!("register `{}`: {e}", node.name))?;
+    drop(store);
     let mut p = Produced::default();
     p.metrics.insert("version".into(), number as f64);
     let said: Vec<String> = outcomes

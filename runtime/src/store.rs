@@ -1,21 +1,37 @@
 //! The state folder: a DuckDB tracking store (runs, node executions, parameters,
-//! metrics, artifacts, lineage, cache, the model registry) and content-addressed artifacts
-//! beside it.
+//! metrics, artifacts, lineage, cache, the model registry, the audit log's anchor) and
+//! content-addressed artifacts beside it.
+//!
+//! DuckDB lets one process hold a database file at a time, so every user of the store
+//! holds it only for a moment: open, do, close. [`Store::open`] waits (a bounded time,
+//! naming the holder) while another process has it, and a process never opens the same
+//! store twice at once (sessions on one file are serialized within the process). Writers
+//! checkpoint before they close, so everything committed is in `state.duckdb` itself and
+//! never only in its write-ahead log.
 
 use duckdb::{params, AccessMode, Config, Connection};
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
+use std::sync::{Condvar, Mutex};
+use std::thread::ThreadId;
 use std::time::Duration;
 
 pub struct Store {
     pub dir: PathBuf,
     pub conn: Connection,
+    /// Released after `conn` is closed (fields drop in order).
+    _session: Session,
 }
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS runs (
   id BIGINT PRIMARY KEY, started_at TIMESTAMP, finished_at TIMESTAMP, status VARCHAR,
   pipeline VARCHAR, file VARCHAR, plan_hash VARCHAR, mlpc_version VARCHAR, forced BOOLEAN);
+ALTER TABLE runs ADD COLUMN IF NOT EXISTS pid BIGINT;
+ALTER TABLE runs ADD COLUMN IF NOT EXISTS pid_started BIGINT;
+ALTER TABLE runs ADD COLUMN IF NOT EXISTS boot_id VARCHAR;
+ALTER TABLE runs ADD COLUMN IF NOT EXISTS host VARCHAR;
+ALTER TABLE runs ADD COLUMN IF NOT EXISTS note VARCHAR;
 CREATE TABLE IF NOT EXISTS node_runs (
   run_id BIGINT, node_id VARCHAR, kind VARCHAR, status VARCHAR, cache_key VARCHAR,
   cached BOOLEAN, started_at TIMESTAMP, millis BIGINT, message VARCHAR);
@@ -35,23 +51,27 @@ CREATE TABLE IF NOT EXISTS stage_moves (
   moved_at VARCHAR, moved_by VARCHAR, reason VARCHAR);
 CREATE TABLE IF NOT EXISTS approvals (
   name VARCHAR, version BIGINT, stage VARCHAR, approved_by VARCHAR, approved_at VARCHAR, reason VARCHAR);
+CREATE TABLE IF NOT EXISTS audit_anchor (id INTEGER PRIMARY KEY, entries BIGINT, head VARCHAR, tail VARCHAR);
 ";
 
 impl Store {
-    /// Opens (creating) the state folder and its tracking store.
+    /// Opens (creating) the state folder and its tracking store, then settles what a crash
+    /// left behind: runs whose process is gone become `interrupted`, and audit entries a
+    /// registry change committed but did not get to write are written.
     pub fn open(dir: &Path) -> Result<Store, String> {
         std::fs::create_dir_all(dir.join("artifacts")).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
         let db = dir.join("state.duckdb");
+        let session = Session::begin(&db)?;
         let conn = open_waiting(&db, || Ok(Config::default()))?;
         conn.execute_batch(SCHEMA).map_err(|e| format!("cannot set up {}: {e}", db.display()))?;
-        // The write-ahead log is folded in by the next writer; closing need not wait for it.
-        conn.execute_batch("PRAGMA disable_checkpoint_on_shutdown").map_err(|e| e.to_string())?;
-        Ok(Store { dir: dir.to_path_buf(), conn })
+        let store = Store { dir: dir.to_path_buf(), conn, _session: session };
+        store.end_gone_runs()?;
+        crate::audit::settle(&store);
+        Ok(store)
     }
 
-    /// Opens an existing tracking store to read it, for a process that keeps running
-    /// (`mlpc serve`): it must hold the file only briefly, since DuckDB lets one process
-    /// write a file and no other process open it meanwhile.
+    /// Opens an existing tracking store to read it. A process that keeps running (`mlpc
+    /// serve`) holds it only briefly with this, as every user of the store does.
     pub fn open_read_only(dir: &Path) -> Result<Store, String> {
         let db = dir.join("state.duckdb");
         if !db.exists() {
@@ -60,10 +80,119 @@ impl Store {
                 dir.display()
             ));
         }
+        let session = Session::begin(&db)?;
         let conn = open_waiting(&db, || Config::default().access_mode(AccessMode::ReadOnly))?;
-        Ok(Store { dir: dir.to_path_buf(), conn })
+        Ok(Store { dir: dir.to_path_buf(), conn, _session: session })
     }
 
+    /// Folds the write-ahead log into `state.duckdb`, so that what was committed does not
+    /// live only in `state.duckdb.wal`. Writers call it after each run and registry change.
+    pub fn checkpoint(&self) -> Result<(), String> {
+        self.conn.execute_batch("CHECKPOINT").map_err(|e| format!("cannot checkpoint the tracking store: {e}"))
+    }
+
+    /// Starts a run: records it as `running` with this process's lease and returns its id.
+    /// Refuses while another run of this state folder is in progress.
+    pub fn begin_run(&self, pipeline: &str, file: &str, plan_hash: &str, forced: bool) -> Result<i64, String> {
+        let lease = Lease::mine();
+        self.transaction(|conn| {
+            let mut stmt = conn
+                .prepare(
+                    "SELECT id, pid, host, CAST(started_at AS VARCHAR) FROM runs WHERE status = 'running' ORDER BY id",
+                )
+                .map_err(db_error)?;
+            let busy: Vec<(i64, Option<i64>, Option<String>, String)> = stmt
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+                .and_then(Iterator::collect)
+                .map_err(db_error)?;
+            if let Some((id, pid, host, started)) = busy.first() {
+                let pid = pid.map_or_else(|| "?".into(), |p| p.to_string());
+                let host = host.as_deref().unwrap_or("?");
+                return Err(format!(
+                    "run {id} is in progress in {} (process {pid} on {host}, started {started}): wait for it to \
+                     finish, or stop it; a run whose process is gone is marked `interrupted` the next time the store opens",
+                    self.dir.display()
+                ));
+            }
+            let id: i64 =
+                conn.query_row("SELECT coalesce(max(id), 0) + 1 FROM runs", [], |r| r.get(0)).map_err(db_error)?;
+            conn.execute(
+                "INSERT INTO runs (id, started_at, finished_at, status, pipeline, file, plan_hash, mlpc_version, forced,
+                                   pid, pid_started, boot_id, host)
+                 VALUES (?, now(), NULL, 'running', ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                params![
+                    id,
+                    pipeline,
+                    file,
+                    plan_hash,
+                    env!("CARGO_PKG_VERSION"),
+                    forced,
+                    lease.pid,
+                    lease.started,
+                    lease.boot,
+                    lease.host
+                ],
+            )
+            .map_err(db_error)?;
+            Ok(id)
+        })
+    }
+
+    /// Ends a run that is still `running` with `status` (and why, when it did not succeed).
+    pub fn end_run(&self, id: i64, status: &str, note: Option<&str>) -> Result<(), String> {
+        self.conn
+            .execute(
+                "UPDATE runs SET finished_at = now(), status = ?, note = ? WHERE id = ? AND status = 'running'",
+                params![status, note, id],
+            )
+            .map(drop)
+            .map_err(db_error)
+    }
+
+    /// Marks `interrupted` every `running` run whose process has gone (killed, crashed, the
+    /// machine restarted); returns them with the reason.
+    pub fn end_gone_runs(&self) -> Result<Vec<(i64, String)>, String> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT id, pid, pid_started, boot_id, host FROM runs WHERE status = 'running'")
+            .map_err(db_error)?;
+        let running: Vec<(i64, Option<i64>, Option<i64>, Option<String>, Option<String>)> = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))
+            .and_then(Iterator::collect)
+            .map_err(db_error)?;
+        let mut ended = Vec::new();
+        for (id, pid, started, boot, host) in running {
+            let why = match (pid, host) {
+                (Some(pid), Some(host)) => match (Lease { pid, started, boot, host }).gone() {
+                    Some(why) => why,
+                    None => continue,
+                },
+                // Runs of mlpc before leases held the store for the whole run: that this
+                // process could open it means theirs has ended.
+                _ => "it has no lease (an older mlpc started it) and its process no longer holds the store".into(),
+            };
+            let note = format!("interrupted: {why}");
+            self.end_run(id, "interrupted", Some(&note))?;
+            ended.push((id, note));
+        }
+        Ok(ended)
+    }
+
+    /// Runs `work` in one transaction, committed and checkpointed when it returns `Ok`.
+    pub fn transaction<T>(&self, work: impl FnOnce(&Connection) -> Result<T, String>) -> Result<T, String> {
+        self.conn.execute_batch("BEGIN TRANSACTION").map_err(db_error)?;
+        match work(&self.conn) {
+            Ok(t) => {
+                self.conn.execute_batch("COMMIT").map_err(db_error)?;
+                self.checkpoint()?;
+                Ok(t)
+            }
+            Err(e) => {
+                let _ = self.conn.execute_batch("ROLLBACK");
+                Err(e)
+            }
+        }
+    }
     /// The artifact a node had in `role` in run `run_id`, whether it ran or was cached
     /// there (the cache entry its recorded key names).
     pub fn artifact_in_run(&self, run_id: i64, node: &str, role: &str) -> Result<Option<String>, String> {
@@ -152,28 +281,161 @@ impl Store {
             .map_err(|e| e.to_string())?;
         Ok(sha)
     }
+}
 
-    pub fn next_run_id(&self) -> Result<i64, String> {
-        self.conn.query_row("SELECT coalesce(max(id), 0) + 1 FROM runs", [], |r| r.get(0)).map_err(|e| e.to_string())
+fn db_error(e: duckdb::Error) -> String {
+    e.to_string()
+}
+
+/// Who runs a run: a process, as the kernel names it on this machine. A pid alone is not
+/// enough (pids are reused); with the process's start time and the boot it belongs to it
+/// names one process.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Lease {
+    pub pid: i64,
+    /// The process's start, in clock ticks after boot (`/proc/PID/stat`, field 22).
+    pub started: Option<i64>,
+    /// `/proc/sys/kernel/random/boot_id`.
+    pub boot: Option<String>,
+    pub host: String,
+}
+
+impl Lease {
+    /// This process's lease.
+    pub fn mine() -> Lease {
+        let pid = i64::from(std::process::id());
+        Lease { pid, started: process_start(pid), boot: boot_id(), host: host() }
+    }
+
+    /// Why the process that holds this lease is gone; None while it runs, or when that
+    /// cannot be told from here (another host, no `/proc`).
+    pub fn gone(&self) -> Option<String> {
+        if self.host != host() || process_start(i64::from(std::process::id())).is_none() {
+            return None;
+        }
+        if let (Some(then), Some(now)) = (&self.boot, boot_id()) {
+            if *then != now {
+                return Some(format!("the machine restarted after process {} started it", self.pid));
+            }
+        }
+        match process_start(self.pid) {
+            None => Some(format!("its process {} has exited", self.pid)),
+            Some(start) if Some(start) != self.started => {
+                Some(format!("its process {} has exited (that pid now names another process)", self.pid))
+            }
+            Some(_) => None,
+        }
     }
 }
 
-/// How long opening the store waits, in all, while another process holds its lock.
-const LOCK_WAIT: Duration = Duration::from_secs(5);
+/// When a process started, in clock ticks after boot; None when there is no such process.
+fn process_start(pid: i64) -> Option<i64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // `pid (comm) state ppid …`: comm may hold spaces and parentheses; fields resume after the last `)`.
+    let after = &stat[stat.rfind(')')? + 1..];
+    after.split_whitespace().nth(19)?.parse().ok()
+}
 
-/// Opens a DuckDB file, retrying while another process holds its lock (a registry command
-/// beside a running server, or the server's brief reads beside a command).
+fn boot_id() -> Option<String> {
+    std::fs::read_to_string("/proc/sys/kernel/random/boot_id").ok().map(|s| s.trim().to_string())
+}
+
+fn host() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|s| s.trim().to_string())
+        .or_else(|_| std::env::var("HOSTNAME"))
+        .unwrap_or_default()
+}
+
+/// The store files this process has open, each with the thread that opened it.
+static OPEN: Mutex<Vec<(PathBuf, ThreadId)>> = Mutex::new(Vec::new());
+static CLOSED: Condvar = Condvar::new();
+
+/// This process's one session on a store file. DuckDB's file lock keeps other processes
+/// out; two connections to one file within a process would not see each other, so a
+/// second session waits for the first to close.
+struct Session {
+    db: PathBuf,
+}
+
+impl Session {
+    fn begin(db: &Path) -> Result<Session, String> {
+        let db = match (db.parent().and_then(|p| std::fs::canonicalize(p).ok()), db.file_name()) {
+            (Some(dir), Some(name)) => dir.join(name),
+            _ => db.to_path_buf(),
+        };
+        let me = std::thread::current().id();
+        let mut open = OPEN.lock().unwrap_or_else(|p| p.into_inner());
+        loop {
+            match open.iter().find(|(p, _)| *p == db) {
+                None => break,
+                Some((_, thread)) if *thread == me => {
+                    return Err(format!(
+                        "{} is already open in this thread: a second session would wait for itself (a bug in mlpc)",
+                        db.display()
+                    ))
+                }
+                Some(_) => open = CLOSED.wait(open).unwrap_or_else(|p| p.into_inner()),
+            }
+        }
+        open.push((db.clone(), me));
+        Ok(Session { db })
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        let mut open = OPEN.lock().unwrap_or_else(|p| p.into_inner());
+        open.retain(|(p, _)| *p != self.db);
+        CLOSED.notify_all();
+    }
+}
+
+/// How long opening the store waits, in all, while another process holds it. Every mlpc
+/// command holds it for moments only, so reaching this means the holder is stuck.
+const LOCK_WAIT: Duration = Duration::from_secs(30);
+
+/// Opens a DuckDB file, retrying while another process holds its lock; past [`LOCK_WAIT`],
+/// the error names that process.
 fn open_waiting(db: &Path, config: impl Fn() -> duckdb::Result<Config>) -> Result<Connection, String> {
     let started = std::time::Instant::now();
     loop {
         let opened = config().and_then(|c| Connection::open_with_flags(db, c));
         match opened {
             Ok(conn) => return Ok(conn),
-            Err(e) if e.to_string().contains("lock") && started.elapsed() < LOCK_WAIT => {
+            Err(e) if e.to_string().contains("lock") => {
+                if started.elapsed() >= LOCK_WAIT {
+                    return Err(format!(
+                        "cannot open {}: {} has held it for {} s, and mlpc commands hold it only for moments: \
+                         that process is stuck or is not mlpc; stop it, then try again\n  ({e})",
+                        db.display(),
+                        holder(&e.to_string()),
+                        LOCK_WAIT.as_secs()
+                    ));
+                }
                 std::thread::sleep(Duration::from_millis(20));
             }
             Err(e) => return Err(format!("cannot open {}: {e}", db.display())),
         }
+    }
+}
+
+/// The process a DuckDB lock error names (`… is held in /path/exe (PID 1234) …`), with its
+/// command line when this machine can read it.
+fn holder(error: &str) -> String {
+    let pid = error
+        .split("(PID ")
+        .nth(1)
+        .and_then(|rest| rest.split(|c: char| !c.is_ascii_digit()).next())
+        .and_then(|digits| digits.parse::<u32>().ok());
+    let Some(pid) = pid else { return "another process".into() };
+    match std::fs::read(format!("/proc/{pid}/cmdline")) {
+        Ok(raw) if !raw.is_empty() => {
+            let args: Vec<String> =
+                raw.split(|b| *b == 0).filter(|a| !a.is_empty()).map(|a| String::from_utf8_lossy(a).into()).collect();
+            format!("process {pid} (`{}`)", args.join(" "))
+        }
+        _ => format!("process {pid}"),
     }
 }
 
@@ -190,4 +452,75 @@ pub fn file_sha256(path: &Path) -> Result<String, String> {
         h.update(&buf[..n]);
     }
     Ok(format!("{:x}", h.finalize()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_lease_names_one_process_not_a_reused_pid() {
+        let me = Lease::mine();
+        assert!(me.started.is_some(), "this process's start time is in /proc");
+        assert_eq!(me.gone(), None, "this process runs");
+        let reused = Lease { started: me.started.map(|s| s + 1), ..me.clone() };
+        assert!(reused.gone().unwrap().contains("another process"), "{:?}", reused.gone());
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let pid = i64::from(child.id());
+        let started = process_start(pid);
+        child.wait().unwrap();
+        let exited = Lease { pid, started, ..me.clone() };
+        assert!(exited.gone().unwrap().contains("has exited"), "{:?}", exited.gone());
+        let elsewhere = Lease { host: format!("{}-elsewhere", me.host), pid, ..me.clone() };
+        assert_eq!(elsewhere.gone(), None, "a run on another host cannot be checked from here");
+        let rebooted = Lease { boot: Some("another boot".into()), ..me };
+        assert!(rebooted.gone().unwrap().contains("restarted"));
+    }
+
+    #[test]
+    fn a_gone_run_is_interrupted_when_the_store_opens() {
+        let dir = tempfile::tempdir().unwrap();
+        let id = Store::open(dir.path()).unwrap().begin_run("p", "f.mlp", "h", false).unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let err = store.begin_run("p", "f.mlp", "h", false).unwrap_err();
+        assert!(err.contains(&format!("run {id} is in progress")), "{err}");
+        store.conn.execute("UPDATE runs SET pid_started = pid_started + 1 WHERE id = ?", params![id]).unwrap();
+        drop(store);
+        let store = Store::open(dir.path()).unwrap();
+        let (status, note): (String, String) = store
+            .conn
+            .query_row("SELECT status, note FROM runs WHERE id = ?", params![id], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap();
+        assert_eq!(status, "interrupted");
+        assert!(note.contains("another process"), "{note}");
+        assert_eq!(store.begin_run("p", "f.mlp", "h", false).unwrap(), id + 1);
+    }
+
+    #[test]
+    fn the_lock_error_names_the_holder() {
+        let me = std::process::id();
+        let said = holder(&format!(
+            "IO Error: Could not set lock on file \"x\": Conflicting lock is held in /bin/x (PID {me}) by user u."
+        ));
+        assert!(said.starts_with(&format!("process {me} (`")), "{said}");
+        assert_eq!(holder("IO Error: something else"), "another process");
+    }
+
+    #[test]
+    fn sessions_on_one_store_take_turns_within_a_process() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = Store::open(dir.path()).unwrap();
+        assert!(Store::open(dir.path()).err().unwrap().contains("already open in this thread"));
+        let path = dir.path().to_path_buf();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let other = std::thread::spawn(move || {
+            let s = Store::open(&path).unwrap();
+            tx.send(()).unwrap();
+            drop(s);
+        });
+        assert!(rx.recv_timeout(Duration::from_millis(300)).is_err(), "the second session waits");
+        drop(first);
+        rx.recv_timeout(Duration::from_secs(10)).expect("and opens once the first closes");
+        other.join().unwrap();
+    }
 }

@@ -147,7 +147,7 @@ fn save(state: &Path, r: &Record) -> Result<(), String> {
 /// Appends a decision to the audit log, holding the tracking store meanwhile: registry
 /// writers hold it while they append, so the chain never forks.
 fn audit(state: &Path, r: &Record, v: &Verdict) -> Result<(), String> {
-    let _writers_wait = Store::open(state)?;
+    let store = Store::open(state)?;
     let action = Action {
         action: format!("canary-{}", v.outcome.name()),
         at: audit::now(),
@@ -157,7 +157,7 @@ fn audit(state: &Path, r: &Record, v: &Verdict) -> Result<(), String> {
         by: BY.into(),
         reason: Some(v.reason.clone()),
     };
-    audit::append(state, &[action]).map(drop)
+    audit::append(&store, &[action]).map(drop)
 }
 
 /// A share of requests from a request id: the same id always lands on the same side.

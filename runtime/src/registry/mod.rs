@@ -135,7 +135,8 @@ struct Rule {
 }
 
 /// Registers a version (or, when this name already has one with the same artifact, returns
-/// that one: reruns do not duplicate) and returns its number (1, 2, …).
+/// that one: reruns do not duplicate) and returns its number (1, 2, …): one more than the
+/// highest the registry holds or the audit log ever recorded, so a number is never reused.
 pub fn register(store: &Store, v: &NewVersion) -> Result<i64, String> {
     if v.name.is_empty() {
         return Err("a registered name cannot be empty".into());
@@ -154,15 +155,14 @@ pub fn register(store: &Store, v: &NewVersion) -> Result<i64, String> {
         if let Some(version) = known {
             return Ok(version);
         }
-        let version: i64 = tx
+        let stored: i64 = tx
             .store
             .conn
-            .query_row(
-                "SELECT coalesce(max(version), 0) + 1 FROM model_versions WHERE name = ?",
-                params![v.name],
-                |r| r.get(0),
-            )
+            .query_row("SELECT coalesce(max(version), 0) FROM model_versions WHERE name = ?", params![v.name], |r| {
+                r.get(0)
+            })
             .map_err(db)?;
+        let version = stored.max(logged_latest(tx.store, &v.name)) + 1;
         tx.store
             .conn
             .execute(
@@ -640,27 +640,157 @@ impl Tx<'_> {
     }
 }
 
-/// Runs a change in one transaction and appends its audit entries before committing, so
-/// that a change whose entries cannot be written is rolled back.
+/// Runs a change in one transaction together with its audit entries' anchor, commits and
+/// checkpoints it, then writes the entries to the log: a change whose entries cannot be
+/// anchored is rolled back, and entries a crash kept from the log are written by the next
+/// open of the store (see [`audit`]).
 fn atomically<T>(store: &Store, by: &str, change: impl FnOnce(&mut Tx) -> Result<T, String>) -> Result<T, String> {
     if by.trim().is_empty() {
         return Err("say who does this (`--by NAME`)".into());
     }
-    store.conn.execute_batch("BEGIN TRANSACTION").map_err(db)?;
     let mut tx = Tx { reader: Reader { store }, at: audit::now(), by: by.into(), actions: Vec::new() };
-    let result = change(&mut tx).and_then(|t| {
-        if !tx.actions.is_empty() {
-            audit::append(&store.dir, &tx.actions)?;
-        }
-        Ok(t)
-    });
-    match result {
-        Ok(t) => store.conn.execute_batch("COMMIT").map(|()| t).map_err(db),
-        Err(e) => {
-            let _ = store.conn.execute_batch("ROLLBACK");
-            Err(e)
+    let (value, records) = store.transaction(|conn| {
+        let value = change(&mut tx)?;
+        let records = match tx.actions.is_empty() {
+            true => Vec::new(),
+            false => audit::prepare(&store.dir, conn, &tx.actions)?,
+        };
+        Ok((value, records))
+    })?;
+    audit::write(&store.dir, &records)?;
+    Ok(value)
+}
+
+/// The highest version of `name` the audit log says was registered: numbers the log has
+/// given out are never given again, even when the store has lost them.
+fn logged_latest(store: &Store, name: &str) -> i64 {
+    // A log that does not read is refused when the change is anchored.
+    audit::read(&store.dir)
+        .unwrap_or_default()
+        .iter()
+        .filter(|r| r.entry.action == "register" && r.entry.name == name)
+        .filter_map(|r| r.entry.version)
+        .max()
+        .unwrap_or(0)
+}
+
+/// Where the registry and the audit log disagree: versions, artifacts, stage holders, stage
+/// moves and approvals the log records and the registry lacks, or the other way round.
+/// One line each; the last says what the likely cause is when the store lost changes.
+pub fn disagreements(store: &Store, records: &[audit::Record]) -> Result<Vec<String>, String> {
+    #[derive(Default)]
+    struct Logged {
+        versions: BTreeMap<i64, (u64, Option<String>)>,
+        holders: BTreeMap<String, (i64, u64)>,
+        moves: usize,
+        approvals: BTreeMap<(i64, String, String), u64>,
+    }
+    let mut logged: BTreeMap<&str, Logged> = BTreeMap::new();
+    for r in records {
+        let e = &r.entry;
+        let (Some(version), name) = (e.version, e.name.as_str()) else { continue };
+        let l = logged.entry(name).or_default();
+        match (e.action.as_str(), &e.stage) {
+            ("register", _) => {
+                let sha = e.reason.as_deref().and_then(|r| r.split("artifact sha256:").nth(1)).map(str::to_string);
+                l.versions.insert(version, (e.seq, sha));
+            }
+            ("promote" | "rollback" | "archive", Some(stage)) => {
+                l.holders.insert(stage.clone(), (version, e.seq));
+                l.moves += 1;
+            }
+            ("approve", Some(stage)) => {
+                l.approvals.insert((version, stage.clone(), e.by.clone()), e.seq);
+            }
+            _ => {}
         }
     }
+    let mut out = Vec::new();
+    let mut lost = false;
+    let mut names: Vec<String> = names(store)?.into_iter().map(|(n, _)| n).collect();
+    names.extend(logged.keys().map(|n| n.to_string()));
+    names.sort();
+    names.dedup();
+    let empty = Logged::default();
+    for name in &names {
+        let l = logged.get(name.as_str()).unwrap_or(&empty);
+        let mut stmt = store
+            .conn
+            .prepare("SELECT version, artifact_sha256 FROM model_versions WHERE name = ? ORDER BY version")
+            .map_err(db)?;
+        let held: BTreeMap<i64, String> =
+            stmt.query_map(params![name], |r| Ok((r.get(0)?, r.get(1)?))).and_then(Iterator::collect).map_err(db)?;
+        for (version, (seq, sha)) in &l.versions {
+            match (held.get(version), sha) {
+                (None, _) => {
+                    lost = true;
+                    out.push(format!(
+                        "the log registers version {version} of `{name}` (entry {seq}), but the registry has no such version"
+                    ));
+                }
+                (Some(have), Some(sha)) if have != sha => out.push(format!(
+                    "version {version} of `{name}`: the registry's artifact is sha256:{have}, the log's (entry {seq}) sha256:{sha}"
+                )),
+                _ => {}
+            }
+        }
+        for version in held.keys().filter(|v| !l.versions.contains_key(v)) {
+            out.push(format!("the registry has version {version} of `{name}`, which the log never registered"));
+        }
+        let holders = stage_holders(store, name)?;
+        for stage in STAGES {
+            match (l.holders.get(stage), holders.get(stage)) {
+                (Some((v, seq)), Some(h)) if v != h => out.push(format!(
+                    "the log puts version {v} of `{name}` in {stage} (entry {seq}), but the registry has version {h} there"
+                )),
+                (Some((v, seq)), None) => {
+                    lost = true;
+                    out.push(format!(
+                        "the log puts version {v} of `{name}` in {stage} (entry {seq}), but the registry has none there"
+                    ));
+                }
+                (None, Some(h)) => out.push(format!(
+                    "the registry has version {h} of `{name}` in {stage}, which the log never recorded"
+                )),
+                _ => {}
+            }
+        }
+        let moves: i64 = store
+            .conn
+            .query_row("SELECT count(*) FROM stage_moves WHERE name = ?", params![name], |r| r.get(0))
+            .map_err(db)?;
+        if moves as usize != l.moves {
+            lost |= (moves as usize) < l.moves;
+            out.push(format!("the log records {} stage moves of `{name}`, the registry {moves}", l.moves));
+        }
+        let mut stmt =
+            store.conn.prepare("SELECT version, stage, approved_by FROM approvals WHERE name = ?").map_err(db)?;
+        let approved: Vec<(i64, String, String)> = stmt
+            .query_map(params![name], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .and_then(Iterator::collect)
+            .map_err(db)?;
+        for ((v, stage, by), seq) in &l.approvals {
+            if !approved.contains(&(*v, stage.clone(), by.clone())) {
+                lost = true;
+                out.push(format!(
+                    "the log records {by}'s approval of version {v} of `{name}` for {stage} (entry {seq}), which the registry lacks"
+                ));
+            }
+        }
+        for (v, stage, by) in approved.iter().filter(|a| !l.approvals.contains_key(a)) {
+            out.push(format!(
+                "the registry has {by}'s approval of version {v} of `{name}` for {stage}, which the log never recorded"
+            ));
+        }
+    }
+    if lost {
+        out.push(format!(
+            "the store lost changes the audit log records (was {0}.wal deleted, or {0} replaced by an older copy?); \
+             version numbers the log gave out are not given again",
+            store.dir.join("state.duckdb").display()
+        ));
+    }
+    Ok(out)
 }
 
 #[cfg(test)]
