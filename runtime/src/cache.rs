@@ -192,3 +192,80 @@ pub fn verified(
         Err(problems.join("; "))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sha_of(bytes: &[u8]) -> String {
+        format!("{:x}", Sha256::digest(bytes))
+    }
+
+    #[test]
+    fn a_changed_artifact_is_refused_removed_and_said_why() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("state")).unwrap();
+        let path = dir.path().join("artifact.parquet");
+        std::fs::write(&path, b"PAR1 rows PAR1").unwrap();
+        let sha = sha_of(b"PAR1 rows PAR1");
+        remember_artifact(&store, &path, &sha).unwrap();
+        verify_artifact(&store, "data", &path, &sha).unwrap();
+
+        // Touched, same bytes: re-hashed and accepted (and recorded again).
+        let f = std::fs::File::options().write(true).open(&path).unwrap();
+        f.set_modified(std::time::SystemTime::now() + std::time::Duration::from_secs(5)).unwrap();
+        drop(f);
+        verify_artifact(&store, "data", &path, &sha).unwrap();
+
+        // One byte flipped, same size.
+        std::fs::write(&path, b"PAR1 rowz PAR1").unwrap();
+        let why = verify_artifact(&store, "data", &path, &sha).unwrap_err();
+        assert!(why.contains("its data artifact") && why.contains("changed on disk"), "{why}");
+        assert!(!path.exists(), "the altered file is removed, so the rerun stores it afresh");
+        let why = verify_artifact(&store, "data", &path, &sha).unwrap_err();
+        assert!(why.contains("is missing"), "{why}");
+    }
+
+    #[test]
+    fn an_altered_file_kept_under_a_new_artifacts_name_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("state")).unwrap();
+        let path = dir.path().join("artifact.onnx");
+        std::fs::write(&path, b"altered").unwrap();
+        let why = remember_artifact(&store, &path, &sha_of(b"original")).unwrap_err();
+        assert!(why.contains("had been changed on disk") && !path.exists(), "{why}");
+    }
+
+    struct Files;
+    impl mlpc_compiler::FileSystem for Files {
+        fn read_to_string(&self, _: &str) -> Result<String, String> {
+            Ok("source s = parquet(\"d/*.parquet\") {\n  x: int key\n}\n".into())
+        }
+    }
+
+    #[test]
+    fn a_glob_is_hashed_as_the_set_of_its_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("state")).unwrap();
+        let c = mlpc_compiler::compile("p.mlp", &Files);
+        let plan = c.plan.expect("the program compiles");
+        let node = plan.nodes.iter().find(|n| n.id == "source:s").unwrap();
+        assert_eq!(input_hash(&store, node, dir.path()), None, "no match, nothing to hash");
+        std::fs::create_dir(dir.path().join("d")).unwrap();
+        std::fs::write(dir.path().join("d/a.parquet"), "a").unwrap();
+        let one = input_hash(&store, node, dir.path()).unwrap();
+        std::fs::write(dir.path().join("d/b.parquet"), "b").unwrap();
+        let two = input_hash(&store, node, dir.path()).unwrap();
+        std::fs::rename(dir.path().join("d/b.parquet"), dir.path().join("d/c.parquet")).unwrap();
+        let renamed = input_hash(&store, node, dir.path()).unwrap();
+        std::fs::write(dir.path().join("d/c.parquet"), "c").unwrap();
+        let changed = input_hash(&store, node, dir.path()).unwrap();
+        let all = [&one, &two, &renamed, &changed];
+        for (i, a) in all.iter().enumerate() {
+            for b in &all[i + 1..] {
+                assert_ne!(a, b, "every change to the set changes its hash");
+            }
+        }
+        assert_eq!(input_hash(&store, node, dir.path()).unwrap(), changed, "the same set, the same hash");
+    }
+}

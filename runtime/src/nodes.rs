@@ -708,23 +708,28 @@ fn features(node: &Node, inputs: &Inputs) -> Result<Produced, Failure> {
         return Ok(p);
     }
     let online = inputs.tmp(&node.id, "online");
-    let latest = match &time {
-        Some(t) => {
-            format!(
-                "SELECT * FROM read_parquet({}) QUALIFY row_number() OVER (PARTITION BY {} ORDER BY {} DESC) = 1",
-                literal(&offline.to_string_lossy()),
-                part.join(", "),
-                ident(t)
-            )
-        }
-        None => format!("SELECT * FROM read_parquet({})", literal(&offline.to_string_lossy())),
-    };
-    let entities = copy_to(&conn, &latest, &online)?;
+    let entities = copy_to(&conn, &latest_rows(&offline, &part, time.as_deref()), &online)?;
     let mut p = Produced { files: vec![("data".into(), offline), ("online".into(), online)], ..Default::default() };
     p.metrics.insert("rows".into(), rows as f64);
     p.metrics.insert("entities".into(), entities as f64);
     p.message = format!("{} features for {rows} rows ({entities} entities online)", def.features.len());
     Ok(p)
+}
+
+/// The online table's query: per entity (`keys`, quoted) its latest row by `time`, and of
+/// rows at the same time the last in the offline table; ordered by the keys, so that the
+/// file does not depend on how it was computed.
+fn latest_rows(offline: &Path, keys: &[String], time: Option<&str>) -> String {
+    let from = format!("read_parquet({}, file_row_number = true)", literal(&offline.to_string_lossy()));
+    let keys = keys.join(", ");
+    let latest = match time {
+        Some(t) => format!(
+            " QUALIFY row_number() OVER (PARTITION BY {keys} ORDER BY {} DESC, file_row_number DESC) = 1",
+            ident(t)
+        ),
+        None => String::new(),
+    };
+    format!("SELECT * EXCLUDE (file_row_number) FROM {from}{latest} ORDER BY {keys}, file_row_number")
 }
 
 /// Inside an aggregation: columns of the related rows `r`.
@@ -839,4 +844,69 @@ fn split(node: &Node, inputs: &Inputs) -> Result<Produced, Failure> {
     p.params.insert("method".into(), def.method.clone());
     p.message = format!("{rows} rows ({}%)", ((high - low) * 100.0).round());
     Ok(p)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn read_errors_never_quote_the_file() {
+        let duckdb = "Invalid Input Error: CSV Error on Line: 4\nOriginal Line: root:x:0:0:secret\nExpected 2 columns";
+        assert_eq!(read_error(duckdb), "Invalid Input Error: CSV Error on Line: 4");
+        let quoted = "Conversion Error: Could not convert string 'root:x:0:0:secret' to INT64";
+        let kept = read_error(quoted);
+        assert!(!kept.contains("secret") && kept.contains("not shown"), "{kept}");
+        let long = "x".repeat(500);
+        assert!(read_error(&long).chars().count() < 220);
+    }
+
+    #[test]
+    fn only_declarable_column_names_are_listed() {
+        let names = ["customer_id".to_string(), "root:x:0:0:root:/root:/bin/bash".to_string()];
+        let text = present_columns(names.iter());
+        assert!(text.contains("customer_id") && !text.contains("root:x"), "{text}");
+        assert!(text.contains("1 column name(s) not shown"), "{text}");
+        let none = present_columns(["a b: c".to_string()].iter());
+        assert!(none.starts_with("the data has no column"), "{none}");
+    }
+
+    #[test]
+    fn globs_list_sorted_files_and_name_their_folder() {
+        assert!(is_glob("data/*.parquet") && is_glob("d/202?.csv") && is_glob("d/[ab].csv") && !is_glob("d/x.csv"));
+        assert_eq!(folder(Path::new("base/data/**/x*.parquet")), PathBuf::from("base/data"));
+        let dir = tempfile::tempdir().unwrap();
+        for f in ["b.parquet", "a.parquet", "c.csv"] {
+            std::fs::write(dir.path().join(f), "").unwrap();
+        }
+        std::fs::create_dir(dir.path().join("d.parquet")).unwrap();
+        let files = glob_files(&dir.path().join("*.parquet")).unwrap();
+        assert_eq!(files, vec![dir.path().join("a.parquet"), dir.path().join("b.parquet")]);
+        assert!(glob_files(&dir.path().join("none/*.parquet")).unwrap().is_empty());
+    }
+
+    #[test]
+    fn the_online_table_is_the_latest_row_per_entity_in_key_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let offline = dir.path().join("offline.parquet");
+        let conn = db().unwrap();
+        let rows = "VALUES (2, 1, 'old'), (1, 5, 'a'), (2, 3, 'first'), (2, 3, 'last'), (1, 2, 'b')";
+        exec(
+            &conn,
+            &format!(
+                "COPY (SELECT * FROM ({rows}) t(k, ts, v)) TO {} (FORMAT PARQUET)",
+                literal(&offline.to_string_lossy())
+            ),
+        )
+        .unwrap();
+        let sql = latest_rows(&offline, &[ident("k")], Some("ts"));
+        let got = examples(&conn, &sql).unwrap();
+        assert_eq!(got, r#"{"k":1,"ts":5,"v":"a"}, {"k":2,"ts":3,"v":"last"}"#);
+    }
+
+    #[test]
+    fn examples_are_capped() {
+        assert_eq!(cap("short", 10), "short");
+        assert_eq!(cap(&"é".repeat(12), 10), format!("{}… (cut)", "é".repeat(10)));
+    }
 }
