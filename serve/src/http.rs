@@ -36,7 +36,7 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{watch, Notify};
+use tokio::sync::{watch, Notify, Semaphore};
 use tower_service::Service;
 
 /// What a request and a connection may take: sizes, rows, time, and how many at once.
@@ -74,7 +74,7 @@ pub fn open_file_limit() -> Option<u64> {
     let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
     // SAFETY: getrlimit writes the struct it is given and nothing else.
     let ok = unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } == 0;
-    (ok && limit.rlim_cur != libc::RLIM_INFINITY).then_some(limit.rlim_cur as u64)
+    (ok && limit.rlim_cur != libc::RLIM_INFINITY).then_some(limit.rlim_cur)
 }
 
 /// `wanted` connections, lowered so that they and the server's own files (the registry,
@@ -294,6 +294,7 @@ pub async fn serve(
     stop: impl Future<Output = ()> + Send + 'static,
 ) {
     let pool = Arc::new(Pool { epoch: Instant::now(), conns: Mutex::default(), freed: Notify::new() });
+    let bodies = Arc::new(Semaphore::new(kib(limits.max_body as u64 * BODIES) as usize));
     let limits = Arc::new(limits);
     let (signal_tx, signal_rx) = watch::channel(());
     tokio::spawn(async move {
@@ -364,6 +365,7 @@ pub async fn serve(
             counters: counters.clone(),
             router: router.clone(),
             shape,
+            bodies: bodies.clone(),
         };
         let (signal_tx, close_rx) = (signal_tx.clone(), close_rx.clone());
         tokio::spawn(async move {
@@ -385,17 +387,18 @@ struct Connection {
     counters: Counters,
     router: axum::Router,
     shape: ErrorShape,
+    bodies: Arc<Semaphore>,
 }
 
 impl Connection {
     async fn run(self, signal: watch::Sender<()>) {
-        let Connection { id, stream, conn, pool, limits, counters, router, shape } = self;
+        let Connection { id, stream, conn, pool, limits, counters, router, shape, bodies } = self;
         let io = TokioIo::new(Watched { io: stream, conn: conn.clone(), pool: pool.clone() });
         let service = {
             let (conn, pool, limits, counters) = (conn.clone(), pool.clone(), limits.clone(), counters.clone());
             hyper::service::service_fn(move |request: Request<Incoming>| {
                 pool.set(&conn, BUSY);
-                let handled = handle(request, router.clone(), limits.clone(), counters.clone(), shape);
+                let handled = handle(request, router.clone(), limits.clone(), counters.clone(), shape, bodies.clone());
                 let (conn, pool) = (conn.clone(), pool.clone());
                 async move {
                     let response = handled.await;
@@ -455,6 +458,10 @@ fn closing(mut r: Response<Body>) -> Response<Body> {
     r
 }
 
+/// Request bodies read or being handled at once hold at most this many times `--max-body`
+/// (with the default, 256 MiB); more wait for room.
+const BODIES: u64 = 64;
+
 /// A body over `--max-body` by no more than this many times is read to its end (and thrown
 /// away) before the 413, so that the client, still sending, reads the answer rather than a
 /// reset connection; a longer one is answered from its `Content-Length` alone.
@@ -500,6 +507,7 @@ async fn handle(
     limits: Arc<Limits>,
     counters: Counters,
     shape: ErrorShape,
+    bodies: Arc<Semaphore>,
 ) -> Response<Body> {
     let path = request.uri().path().to_string();
     let max = limits.max_body as u64;
@@ -516,6 +524,21 @@ async fn handle(
         counters.too_large.inc();
         return too_large(format!("{length} bytes (Content-Length)"));
     }
+    // Room for the body (what it declares, else the most it may be) until it is answered.
+    let room = kib(declared.unwrap_or(max).min(max)).max(1);
+    let _room = match tokio::time::timeout(limits.body_timeout, bodies.acquire_many_owned(room)).await {
+        Ok(Ok(permit)) => permit,
+        _ => {
+            return closing(shape(
+                &path,
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!(
+                    "the server is reading {BODIES} × --max-body of request bodies at once and had no room for this one within {} (--body-timeout): send it again shortly",
+                    humane(limits.body_timeout)
+                ),
+            ))
+        }
+    };
     let (parts, body) = request.into_parts();
     let bytes = match tokio::time::timeout(limits.body_timeout, read_body(body, max, drain)).await {
         Ok(Read::Whole(bytes)) => bytes,
@@ -542,6 +565,11 @@ async fn handle(
         Ok(response) => response,
         Err(never) => match never {},
     }
+}
+
+/// Bytes in KiB, rounded up (the unit of the body budget's permits).
+fn kib(bytes: u64) -> u32 {
+    bytes.div_ceil(1024).min(u64::from(u32::MAX >> 4)) as u32
 }
 
 /// A duration as the flags write it.

@@ -165,7 +165,7 @@ fn whole(name: &str, i: usize, v: &Value) -> Result<f64, ApiError> {
     };
     let beyond = match v.as_i64() {
         Some(i) => i.unsigned_abs() > 1 << 53,
-        None => !(x.abs() <= EXACT),
+        None => x.is_nan() || x.abs() > EXACT,
     };
     if beyond {
         return Err(ApiError::bad(format!(

@@ -196,6 +196,9 @@ fn an_oip_shape_larger_than_its_data_is_refused_before_anything_is_allocated() {
     s.still_answers();
 }
 
+/// A request body of N rows.
+type Body<'a> = Box<dyn Fn(usize) -> Value + 'a>;
+
 #[test]
 fn rows_over_the_cap_are_refused_on_every_protocol() {
     let p = Pipeline::in_production(false);
@@ -226,7 +229,7 @@ fn rows_over_the_cap_are_refused_on_every_protocol() {
         json!({"inputs": tensors})
     };
     let keys = |n: usize| json!({"instances": (1..=n).map(|i| json!({"customer_id": i})).collect::<Vec<_>>()});
-    let bodies: Vec<(&str, String, Box<dyn Fn(usize) -> Value>)> = vec![
+    let bodies: Vec<(&str, String, Body<'_>)> = vec![
         ("OIP", format!("/v2/models/{NAME}/infer"), Box::new(oip)),
         ("MLflow records", "/invocations".into(), Box::new(move |n| json!({"dataframe_records": rows(n)}))),
         ("MLflow split", "/invocations".into(), Box::new(split)),
@@ -252,11 +255,35 @@ fn a_request_of_many_keys_is_refused_under_the_default_cap() {
     // 100k keys in 0.59 MB cost about 200 MB of memory each; eight at once, 1.94 GB.
     let p = Pipeline::in_production(false);
     let s = p.serve();
-    let keys: Vec<Value> = (0..100_000).map(|i| json!({"customer_id": 1 + i % 500})).collect();
-    let (status, v) = s.post_json(&format!("/v1/models/{NAME}/predict"), &json!({"instances": keys}));
-    assert_eq!(status, 413, "{}", &v.to_string()[..200.min(v.to_string().len())]);
-    assert!(message(&v).contains("the request has 100000 rows; this server takes at most 10000"), "{}", message(&v));
     s.still_answers();
+    let before = peak_memory(&s);
+    let keys: Vec<Value> = (0..100_000).map(|i| json!({"customer_id": 1 + i % 500})).collect();
+    let body = json!({"instances": keys}).to_string();
+    let eight: Vec<_> = (0..8)
+        .map(|_| {
+            let (url, body) = (format!("{}/v1/models/{NAME}/predict", s.base), body.clone());
+            std::thread::spawn(move || {
+                let r = reqwest::blocking::Client::new().post(url).body(body).send().unwrap();
+                (r.status().as_u16(), r.text().unwrap())
+            })
+        })
+        .collect();
+    for t in eight {
+        let (status, text) = t.join().unwrap();
+        assert_eq!(status, 413, "{}", &text[..200.min(text.len())]);
+        assert!(text.contains("the request has 100000 rows; this server takes at most 10000"), "{text}");
+    }
+    let grew = peak_memory(&s).saturating_sub(before);
+    eprintln!("eight requests of 100k keys at once: peak memory grew {} MB", grew >> 20);
+    assert!(grew < 300 << 20, "eight requests of 100k keys at once grew the server's peak memory by {} MB", grew >> 20);
+    s.still_answers();
+}
+
+/// The server's peak resident memory (VmHWM), in bytes.
+fn peak_memory(s: &Server) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{}/status", s._child.0.id())).unwrap();
+    let line = status.lines().find(|l| l.starts_with("VmHWM:")).unwrap();
+    line.split_whitespace().nth(1).unwrap().parse::<u64>().unwrap() * 1024
 }
 
 /// Percentile `q` of latencies.
