@@ -156,20 +156,26 @@ impl Store {
             .conn
             .prepare("SELECT id, pid, pid_started, boot_id, host FROM runs WHERE status = 'running'")
             .map_err(db_error)?;
-        let running: Vec<(i64, Option<i64>, Option<i64>, Option<String>, Option<String>)> = stmt
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))
+        let running: Vec<(i64, Option<Lease>)> = stmt
+            .query_map([], |r| {
+                let lease = match (r.get::<_, Option<i64>>(1)?, r.get::<_, Option<String>>(4)?) {
+                    (Some(pid), Some(host)) => Some(Lease { pid, started: r.get(2)?, boot: r.get(3)?, host }),
+                    _ => None,
+                };
+                Ok((r.get(0)?, lease))
+            })
             .and_then(Iterator::collect)
             .map_err(db_error)?;
         let mut ended = Vec::new();
-        for (id, pid, started, boot, host) in running {
-            let why = match (pid, host) {
-                (Some(pid), Some(host)) => match (Lease { pid, started, boot, host }).gone() {
+        for (id, lease) in running {
+            let why = match lease {
+                Some(lease) => match lease.gone() {
                     Some(why) => why,
                     None => continue,
                 },
                 // Runs of mlpc before leases held the store for the whole run: that this
                 // process could open it means theirs has ended.
-                _ => "it has no lease (an older mlpc started it) and its process no longer holds the store".into(),
+                None => "it has no lease (an older mlpc started it) and its process no longer holds the store".into(),
             };
             let note = format!("interrupted: {why}");
             self.end_run(id, "interrupted", Some(&note))?;
