@@ -524,8 +524,10 @@ async fn handle(
         counters.too_large.inc();
         return too_large(format!("{length} bytes (Content-Length)"));
     }
-    // Room for the body (what it declares, else the most it may be) until it is answered.
-    let room = kib(declared.unwrap_or(max).min(max)).max(1);
+    // Room for the body (its length when known — none for a GET —, else the most it may
+    // be) until it is answered.
+    let length = hyper::body::Body::size_hint(request.body()).exact().unwrap_or(max);
+    let room = kib(length.min(max)).max(1);
     let _room = match tokio::time::timeout(limits.body_timeout, bodies.acquire_many_owned(room)).await {
         Ok(Ok(permit)) => permit,
         _ => {
