@@ -49,7 +49,11 @@ fn pairs<V: std::fmt::Display>(map: impl IntoIterator<Item = (impl std::fmt::Dis
 }
 
 pub fn models(at: &RegistryArgs) -> u8 {
-    with_store(at, registry::models, |rows| {
+    let list = |store: &Store| {
+        warn_if_the_log_disagrees(store);
+        registry::models(store)
+    };
+    with_store(at, list, |rows| {
         let mut out =
             format!("{:<24} {:>6} {:>8} {:>11} {:>9}\n", "name", "latest", "staging", "production", "archived");
         for m in rows {
@@ -63,7 +67,10 @@ pub fn models(at: &RegistryArgs) -> u8 {
 pub fn show(name: &str, at: &RegistryArgs) -> u8 {
     with_store(
         at,
-        |store| registry::show(store, name),
+        |store| {
+            warn_if_the_log_disagrees(store);
+            registry::show(store, name)
+        },
         |m| {
             let stages: Vec<String> =
                 STAGES.iter().map(|s| format!("{s} {}", version_or_dash(m.stages.get(*s).copied()))).collect();
@@ -254,11 +261,33 @@ fn against_store(dir: &Path, chain: &audit::Verified) -> Result<Vec<String>, Str
             )],
         });
     }
-    let store = Store::open_read_only(dir)?;
+    problems(&Store::open_read_only(dir)?, chain)
+}
+
+/// The log against an open store: its anchor, then the registry.
+fn problems(store: &Store, chain: &audit::Verified) -> Result<Vec<String>, String> {
     let anchor = audit::anchor(&store.conn)?;
-    let mut problems = audit::check_anchor(dir, anchor.as_ref(), chain);
-    problems.extend(registry::disagreements(&store, &audit::read(dir)?)?);
+    let mut problems = audit::check_anchor(&store.dir, anchor.as_ref(), chain);
+    problems.extend(registry::disagreements(store, &audit::read(&store.dir)?)?);
     Ok(problems)
+}
+
+/// What `mlpc models` shows comes from the store: when the store and the audit log
+/// disagree (the store lost changes, the log was cut), it says so on stderr.
+fn warn_if_the_log_disagrees(store: &Store) {
+    let said = match audit::verify(&store.dir) {
+        Err(broken) => {
+            vec![format!("{} is damaged at line {}: {}", audit::path(&store.dir).display(), broken.line, broken.why)]
+        }
+        Ok(chain) => problems(store, &chain).unwrap_or_else(|e| vec![e]),
+    };
+    if let Some(first) = said.first() {
+        eprintln!(
+            "warning: the registry does not agree with the audit log ({} problem{}; `mlpc audit verify` lists them): {first}",
+            said.len(),
+            if said.len() == 1 { "" } else { "s" }
+        );
+    }
 }
 
 pub fn card(name: &str, version: Option<i64>, state: &str, out: Option<&str>) -> u8 {

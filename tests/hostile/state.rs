@@ -153,6 +153,9 @@ fn a_store_that_lost_what_the_log_records_says_so_and_never_reissues_a_version()
     let model = f.model();
     let versions = model["versions"].as_array().unwrap();
     assert_eq!((versions.len(), &versions[0]["version"]), (1, &Value::from(2)), "{model}");
+    let (code, _, err) = f.mlpc(&["models"]);
+    assert_eq!(code, 0);
+    assert!(err.contains("warning: the registry does not agree with the audit log"), "not silent: {err}");
     assert_ne!(versions[0]["artifact_sha256"], first.as_str());
 
     let (code, said) = f.verify();
