@@ -26,7 +26,8 @@ pub enum ModelsCommand {
 
 #[derive(Subcommand)]
 pub enum AuditCommand {
-    /// Check the log's hash chain; exit 1 naming the first damaged line.
+    /// Check the log's hash chain, then the log against the store (its anchor and the
+    /// registry); exit 1 naming the first damaged line or every disagreement.
     Verify,
 }
 
