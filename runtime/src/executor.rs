@@ -563,3 +563,41 @@ mod tests {
         assert!(recorded.message.contains("index out of bounds"), "{}", recorded.message);
     }
 }
+
+#[cfg(test)]
+mod stopping {
+    use super::*;
+    use crate::registry::fixtures::{Disk, CHURN};
+
+    #[test]
+    fn a_run_whose_executor_panics_ends_failed_not_running() {
+        let plan = mlpc_compiler::compile(CHURN, &Disk).plan.expect("the example compiles");
+        let state = tempfile::tempdir().unwrap();
+        let opts = Options {
+            file: CHURN.into(),
+            base_dir: std::path::Path::new(CHURN).parent().unwrap().to_path_buf(),
+            state_dir: state.path().to_path_buf(),
+            force: false,
+            rerun: Vec::new(),
+            jobs: 1,
+        };
+        // The caller's progress callback panics (a closed terminal, say) once a node has run.
+        let stopped = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let mut on_event = |e: &Event| {
+                if matches!(e, Event::NodeFinished { .. }) {
+                    panic!("the terminal went away");
+                }
+            };
+            execute(&plan, &opts, &mut on_event, nodes::run)
+        }));
+        assert!(stopped.is_err());
+        let store = Store::open(state.path()).unwrap();
+        let runs = crate::history::runs(&store).unwrap();
+        assert_eq!(runs[0].status, "failed");
+        assert!(
+            runs[0].note.as_deref().unwrap_or_default().contains("mlpc stopped during the run"),
+            "{:?}",
+            runs[0].note
+        );
+    }
+}

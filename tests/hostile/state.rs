@@ -297,6 +297,10 @@ fn a_run_killed_mid_way_is_interrupted_and_the_next_run_proceeds() {
     f.set_model(&waiting_model(&onnx));
     let mut run = f.start_run(false);
     f.wait_for("started");
+    // One run at a time: a second one is refused, naming the first.
+    let (code, _, err) = f.mlpc(&["run", &f.file()]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("run 2 is in progress") && err.contains(&format!("process {}", run.id())), "{err}");
     let pid = run.id();
     run.kill().unwrap();
     run.wait().unwrap();
