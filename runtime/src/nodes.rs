@@ -43,6 +43,14 @@ impl Inputs<'_> {
     fn data(&self, node: &str) -> Result<String, String> {
         Ok(format!("read_parquet({})", literal(&self.artifact(node, "data")?.to_string_lossy())))
     }
+    /// An input's rows with `__row`, their 1-based position in its file: an order fixed by
+    /// the data, not by how DuckDB happens to scan it.
+    fn numbered(&self, node: &str) -> Result<String, String> {
+        Ok(format!(
+            "(SELECT file_row_number + 1 AS __row, * EXCLUDE (file_row_number) FROM read_parquet({}, file_row_number = true))",
+            literal(&self.artifact(node, "data")?.to_string_lossy())
+        ))
+    }
     fn tmp(&self, node: &str, role: &str) -> PathBuf {
         self.tmp_file(node, role, "parquet")
     }
@@ -568,10 +576,7 @@ fn features(node: &Node, inputs: &Inputs) -> Result<Produced, Failure> {
     let entity_cols: Vec<&Column> = node.schema.iter().filter(|c| c.view.is_none()).collect();
     let keys: Vec<&Column> = entity_cols.iter().copied().filter(|c| c.key).collect();
     let time = entity_cols.iter().find(|c| c.time).map(|c| c.name.clone());
-    let mut ctes = vec![format!(
-        "e AS (SELECT row_number() OVER () AS __row, * FROM {})",
-        inputs.data(&format!("source:{}", def.entity))?
-    )];
+    let mut ctes = vec![format!("e AS (SELECT * FROM {})", inputs.numbered(&format!("source:{}", def.entity))?)];
     let mut joins = String::new();
     // Aggregations, one grouped join per related table.
     let mut all: Vec<&TExpr> = Vec::new();
@@ -783,9 +788,9 @@ fn dataset(node: &Node, inputs: &Inputs) -> Result<Produced, Failure> {
         }
     }
     let query = format!(
-        "SELECT {} FROM (SELECT row_number() OVER () AS __row, * FROM {}) AS e{joins} ORDER BY e.__row",
+        "SELECT {} FROM {} AS e{joins} ORDER BY e.__row",
         select.join(", "),
-        inputs.data(&format!("source:{}", def.base))?
+        inputs.numbered(&format!("source:{}", def.base))?
     );
     let out = inputs.tmp(&node.id, "data");
     let rows = copy_to(&conn, &query, &out).map_err(|e| format!("dataset `{}`: {e}", node.name))?;
@@ -834,8 +839,8 @@ fn split(node: &Node, inputs: &Inputs) -> Result<Produced, Failure> {
     };
     let upper = if last { "<= 1.0".to_string() } else { format!("< {high}") };
     let query = format!(
-        "SELECT * EXCLUDE (__row, __pos) FROM (SELECT *, {position} AS __pos FROM (SELECT row_number() OVER () AS __row, * FROM {})) WHERE __pos >= {low} AND __pos {upper} ORDER BY __row",
-        inputs.data(&format!("dataset:{}", def.dataset))?
+        "SELECT * EXCLUDE (__row, __pos) FROM (SELECT *, {position} AS __pos FROM {}) WHERE __pos >= {low} AND __pos {upper} ORDER BY __row",
+        inputs.numbered(&format!("dataset:{}", def.dataset))?
     );
     let out = inputs.tmp(&node.id, "data");
     let rows = copy_to(&conn, &query, &out).map_err(|e| format!("split `{}`: {e}", node.name))?;
