@@ -111,24 +111,11 @@ pub fn verify_artifact(store: &Store, role: &str, path: &Path, sha: &str) -> Res
     Err(format!("its {role} artifact {} changed on disk (it hashed to {})", short(sha), short(&actual)))
 }
 
-/// Records a just-stored artifact's size and modification time with its content hash,
-/// after checking the bytes: the store keeps an existing file of the same name rather
-/// than the new one, and that file may have been altered since. An altered one is removed.
+/// Records the size and modification time of an artifact [`Store::adopt`] just stored, with
+/// its content hash: adopt renames the file it hashed into place, so these are its bytes.
 pub fn remember_artifact(store: &Store, path: &Path, sha: &str) -> Result<(), String> {
     let meta = std::fs::metadata(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
     let (bytes, mtime) = stat(&meta);
-    if recorded(store, path, bytes, mtime).as_deref() == Some(sha) {
-        return Ok(());
-    }
-    let actual = file_sha256(path)?;
-    if actual != sha {
-        let _ = std::fs::remove_file(path);
-        return Err(format!(
-            "the stored artifact {} had been changed on disk (it hashed to {}); it is removed: run again to store it afresh",
-            path.display(),
-            short(&actual)
-        ));
-    }
     record(store, path, bytes, mtime, sha)
 }
 
@@ -227,13 +214,19 @@ mod tests {
     }
 
     #[test]
-    fn an_altered_file_kept_under_a_new_artifacts_name_is_refused() {
+    fn storing_an_artifact_again_replaces_an_altered_file_of_its_name() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(&dir.path().join("state")).unwrap();
-        let path = dir.path().join("artifact.onnx");
-        std::fs::write(&path, b"altered").unwrap();
-        let why = remember_artifact(&store, &path, &sha_of(b"original")).unwrap_err();
-        assert!(why.contains("had been changed on disk") && !path.exists(), "{why}");
+        let tmp = dir.path().join("new.onnx");
+        std::fs::write(&tmp, b"original").unwrap();
+        let sha = store.adopt(&tmp, "onnx").unwrap();
+        let stored = store.artifact_path(&sha, "onnx");
+        std::fs::write(&stored, b"altered").unwrap();
+        std::fs::write(&tmp, b"original").unwrap();
+        assert_eq!(store.adopt(&tmp, "onnx").unwrap(), sha);
+        remember_artifact(&store, &stored, &sha).unwrap();
+        assert_eq!(std::fs::read(&stored).unwrap(), b"original");
+        verify_artifact(&store, "model", &stored, &sha).unwrap();
     }
 
     struct Files;

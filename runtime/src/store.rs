@@ -243,11 +243,9 @@ impl Store {
         if let Some(parent) = dest.parent() {
             std::fs::create_dir_all(parent).map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
         }
-        if dest.exists() {
-            let _ = std::fs::remove_file(tmp);
-        } else {
-            std::fs::rename(tmp, &dest).map_err(|e| format!("cannot store {}: {e}", dest.display()))?;
-        }
+        // Renamed even over a file of the same name (atomically): what is stored is what was
+        // just hashed, even where the file there had been altered since it was stored.
+        std::fs::rename(tmp, &dest).map_err(|e| format!("cannot store {}: {e}", dest.display()))?;
         let bytes = std::fs::metadata(&dest).map(|m| m.len() as i64).unwrap_or(0);
         self.conn
             .execute(
