@@ -1008,19 +1008,29 @@ impl Checker<'_> {
     /// `command("LINE", env = ["VAR", …])`: the command line, and the environment variables
     /// passed to it beside the few every command gets (`PATH`, `HOME`, locale, `TMPDIR`).
     fn command(&mut self, file: FileId, c: &Call) -> Option<Trainer> {
-        let (line, named): (Vec<_>, Vec<_>) = c.args.iter().partition(|a| a.name.is_none());
         let mut env = Vec::new();
-        for a in named {
-            let n = a.name.as_ref().expect("partitioned on names");
+        let mut env_span: Option<Span> = None;
+        for (n, a) in c.args.iter().filter_map(|a| a.name.as_ref().map(|n| (n, a))) {
             if n.name != "env" {
                 self.unknown(file, n.span, "option of `command`", &n.name, ["env"]);
                 continue;
             }
+            if let Some(first) = env_span {
+                self.diags.push(
+                    Diagnostic::new(Code::E0003, file, n.span, "`env` is given twice")
+                        .label("again")
+                        .secondary(file, first, "first given here")
+                        .help("list every variable in one `env = [...]`"),
+                );
+                continue;
+            }
+            env_span = Some(n.span);
             if let Some(names) = self.env_names(file, &a.value) {
                 env = names;
             }
         }
-        let call = Call { args: line.into_iter().cloned().collect(), ..c.clone() };
+        let line = c.args.iter().filter(|a| a.name.is_none()).cloned().collect();
+        let call = Call { args: line, ..c.clone() };
         self.single_string(file, &call).map(|command| Trainer::Command { command, env })
     }
 
