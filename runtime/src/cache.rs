@@ -95,20 +95,56 @@ pub fn input_hash(store: &Store, node: &Node, base_dir: &Path) -> Option<String>
 /// artifact that no longer hashes to its name is removed (so the rerun stores it afresh)
 /// and the reason returned; a missing one is reported too.
 pub fn verify_artifact(store: &Store, role: &str, path: &Path, sha: &str) -> Result<(), String> {
+    check_artifact(store, role, path, sha).map_err(|(why, changed)| {
+        if changed {
+            let _ = std::fs::remove_file(path);
+        }
+        why
+    })
+}
+
+/// [`verify_artifact`] without removing anything: the reason, and whether the file is
+/// there but changed.
+fn check_artifact(store: &Store, role: &str, path: &Path, sha: &str) -> Result<(), (String, bool)> {
     let Ok(meta) = std::fs::metadata(path) else {
-        return Err(format!("its {role} artifact {} is missing", short(sha)));
+        return Err((format!("its {role} artifact {} is missing", short(sha)), false));
     };
     let (bytes, mtime) = stat(&meta);
     if recorded(store, path, bytes, mtime).as_deref() == Some(sha) {
         return Ok(());
     }
-    let actual = file_sha256(path)?;
+    let actual = file_sha256(path).map_err(|e| (e, false))?;
     if actual == sha {
-        record(store, path, bytes, mtime, sha)?;
+        record(store, path, bytes, mtime, sha).map_err(|e| (e, false))?;
         return Ok(());
     }
-    let _ = std::fs::remove_file(path);
-    Err(format!("its {role} artifact {} changed on disk (it hashed to {})", short(sha), short(&actual)))
+    Err((format!("its {role} artifact {} changed on disk (it hashed to {})", short(sha), short(&actual)), true))
+}
+
+/// Whether the artifacts of the cache entry `(node, key)` could be reused as they are
+/// (what `mlpc plan --state` reports; nothing is removed): `Err` says why not.
+pub fn entry_unchanged(store: &Store, node: &str, key: &str) -> Result<(), String> {
+    let outputs: String = store
+        .conn
+        .query_row("SELECT outputs FROM cache WHERE node_id = ? AND cache_key = ?", params![node, key], |r| r.get(0))
+        .map_err(|e| e.to_string())?;
+    let outputs: BTreeMap<String, String> = serde_json::from_str(&outputs).map_err(|e| e.to_string())?;
+    let mut checked: Vec<String> = Vec::new();
+    for (role, sha) in outputs {
+        // The store recorded where it put the file; its extension places it in this state
+        // folder wherever that is now.
+        let recorded: Option<String> =
+            store.conn.query_row("SELECT path FROM artifacts WHERE sha256 = ?", params![sha], |r| r.get(0)).ok();
+        let ext = recorded.as_deref().and_then(|p| Path::new(p).extension()).map(|e| e.to_string_lossy().into_owned());
+        let Some(ext) = ext else { return Err(format!("its {role} artifact {} is not in the store", short(&sha))) };
+        let path = store.artifact_path(&sha, &ext).to_string_lossy().into_owned();
+        if checked.contains(&path) {
+            continue;
+        }
+        check_artifact(store, &role, Path::new(&path), &sha).map_err(|(why, _)| why)?;
+        checked.push(path);
+    }
+    Ok(())
 }
 
 /// Records the size and modification time of an artifact [`Store::adopt`] just stored, with

@@ -183,7 +183,11 @@ pub fn staleness(store: &Store, plan: &Plan, base_dir: &Path) -> Vec<Staleness> 
                 return Staleness { node: n.id.clone(), would_run: false, reason: why.into() };
             }
             if hit {
-                return Staleness { node: n.id.clone(), would_run: false, reason: "cached".into() };
+                // As `mlpc run` would find it: artifacts changed on disk are not reused.
+                return match crate::cache::entry_unchanged(store, &n.id, &key) {
+                    Ok(()) => Staleness { node: n.id.clone(), would_run: false, reason: "cached".into() },
+                    Err(why) => Staleness { node: n.id.clone(), would_run: true, reason: why },
+                };
             }
             let before: Option<KeyParts> = store
                 .conn

@@ -204,6 +204,12 @@ fn a_tampered_artifact_is_a_cache_miss_that_says_why_and_the_rerun_restores_it()
         bytes[mid] ^= 0x01;
         std::fs::write(path, bytes).unwrap();
     }
+    let (code, out) = mlpc_in(d, &["plan", "churn.mlp", "--state", "state"], &[]);
+    assert_eq!(code, 0, "{out}");
+    for node in ["features:customer_features", "split:churn_data.train"] {
+        let line = out.lines().find(|l| l.contains(node)).unwrap_or_default();
+        assert!(line.contains("would run") && line.contains("changed on disk"), "plan --state: {line:?}\n{out}");
+    }
     let (code, out) = mlpc_in(d, &["run", "churn.mlp", "--state", "state"], &[]);
     assert_eq!(code, 0, "{out}");
     for node in ["features:customer_features", "split:churn_data.train"] {
