@@ -73,7 +73,8 @@ pub fn key_parts(plan: &Plan, mut file_hash: impl FnMut(&Node) -> Option<String>
 /// changes the key. None when there is nothing to read (the node then says why).
 pub fn input_hash(store: &Store, node: &Node, base_dir: &Path) -> Option<String> {
     match nodes::input_files(node, base_dir)? {
-        InputFiles::One(path) => store.file_hash(&path).ok(),
+        // Only a regular file is hashed: a device (`/dev/zero`) has no end; the node says so.
+        InputFiles::One(path) => path.is_file().then(|| store.file_hash(&path).ok()).flatten(),
         InputFiles::Glob(resolved) => {
             let files = nodes::glob_files(&resolved).ok()?;
             if files.is_empty() {

@@ -223,6 +223,11 @@ fn source(node: &Node, inputs: &Inputs) -> Result<Produced, Failure> {
                 path.display()
             ),
         });
+    } else if !path.is_file() {
+        // A device or a pipe (`/dev/zero`, `/dev/stdin`) would be read without end.
+        return Err(Failure {
+            message: format!("source `{}`: {} is not a regular file; a source reads files", node.name, path.display()),
+        });
     } else {
         vec![path.clone()]
     };

@@ -141,6 +141,11 @@ pub fn model(node: &Node, inputs: &Inputs) -> Result<Produced, Failure> {
         }
         Trainer::Onnx { path } => {
             let from = inputs.base_dir.join(path);
+            if from.exists() && !from.is_file() {
+                return Err(Failure {
+                    message: format!("model `{}`: {} is not a regular file", node.name, from.display()),
+                });
+            }
             std::fs::copy(&from, &out).map_err(|e| {
                 format!(
                     "model `{}`: cannot read {}: {e} (paths are relative to the .mlp file)",
