@@ -25,7 +25,7 @@ fn main() -> ExitCode {
         Command::Plan { file, format, .. } => commands::plan(&file, format),
         Command::Graph { file, format } => commands::graph(&file, format),
         Command::Explain { code } => commands::explain(&code),
-        Command::Lsp => match mlpc_lsp::run_stdio() {
+        Command::Lsp => match mlpc_lsp::run_stdio(Box::new(mlpc::disk::Disk)) {
             Ok(()) => 0,
             Err(e) => {
                 eprintln!("error: language server: {e}");

@@ -3,21 +3,27 @@
 use mlpc_compiler::FileSystem;
 use std::collections::HashMap;
 
-#[derive(Default)]
 pub struct Overlay {
     pub open: HashMap<String, String>,
+    /// How files that are not open are read: the CLI's program reader, which reads only
+    /// `.mlp` files (`mlpc check`'s rules, so the editor never shows another file's text).
+    pub disk: Box<dyn FileSystem>,
 }
 
 impl FileSystem for Overlay {
     fn read_to_string(&self, path: &str) -> Result<String, String> {
         match self.open.get(path) {
             Some(text) => Ok(text.clone()),
-            None => std::fs::read_to_string(path).map_err(|e| e.to_string()),
+            None => self.disk.read_to_string(path),
         }
     }
 }
 
 impl Overlay {
+    pub fn new(disk: Box<dyn FileSystem>) -> Overlay {
+        Overlay { open: HashMap::new(), disk }
+    }
+
     /// The file to compile so that `path` is seen as part of its program: a `.mlp` file
     /// beside it or one folder up that imports it, else `path` itself.
     pub fn root_for(&self, path: &str) -> String {

@@ -14,10 +14,11 @@ use std::sync::Arc;
 
 type Error = Box<dyn std::error::Error + Send + Sync>;
 
-/// Serves over stdin/stdout until the client shuts the server down.
-pub fn run_stdio() -> Result<(), Error> {
+/// Serves over stdin/stdout until the client shuts the server down; files that are not
+/// open in the editor are read through `disk`.
+pub fn run_stdio(disk: Box<dyn FileSystem>) -> Result<(), Error> {
     let (connection, threads) = Connection::stdio();
-    serve(connection)?;
+    serve(connection, disk)?;
     threads.join()?;
     Ok(())
 }
@@ -62,8 +63,9 @@ fn capabilities() -> lsp::ServerCapabilities {
     }
 }
 
-/// Runs the server on a connection (stdio, or in memory for tests).
-pub fn serve(connection: Connection) -> Result<(), Error> {
+/// Runs the server on a connection (stdio, or in memory for tests), reading files that
+/// are not open through `disk`.
+pub fn serve(connection: Connection, disk: Box<dyn FileSystem>) -> Result<(), Error> {
     let (id, _params) = connection.initialize_start()?;
     let result = lsp::InitializeResult {
         capabilities: capabilities(),
@@ -72,7 +74,7 @@ pub fn serve(connection: Connection) -> Result<(), Error> {
     connection.initialize_finish(id, serde_json::to_value(result)?)?;
     let mut server = Server {
         sender: connection.sender.clone(),
-        files: Overlay::default(),
+        files: Overlay::new(disk),
         published: BTreeSet::new(),
         dirty: BTreeSet::new(),
         cache: RefCell::default(),

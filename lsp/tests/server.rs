@@ -5,6 +5,15 @@ use lsp_server::{Connection, Message, Notification, Request, RequestId, Response
 use serde_json::{json, Value};
 use std::time::Duration;
 
+/// Files not open in the client, read from the disk as they are.
+struct Disk;
+
+impl mlpc_compiler::FileSystem for Disk {
+    fn read_to_string(&self, path: &str) -> Result<String, String> {
+        std::fs::read_to_string(path).map_err(|e| e.to_string())
+    }
+}
+
 struct Client {
     conn: Connection,
     next: i32,
@@ -14,7 +23,7 @@ struct Client {
 impl Client {
     fn start() -> Client {
         let (server, conn) = Connection::memory();
-        let thread = std::thread::spawn(move || mlpc_lsp::serve(server).expect("server runs"));
+        let thread = std::thread::spawn(move || mlpc_lsp::serve(server, Box::new(Disk)).expect("server runs"));
         let mut c = Client { conn, next: 0, thread: Some(thread) };
         let caps = c.request("initialize", json!({ "capabilities": {}, "processId": null, "rootUri": null }));
         assert!(caps["capabilities"]["hoverProvider"].as_bool().unwrap_or(false));
