@@ -220,3 +220,18 @@ async def test_formatting_gives_canonical_text(client: MlpcClient, workdir: path
         )
     )
     assert not again
+
+
+async def test_an_import_that_links_to_another_file_shows_none_of_it(client: MlpcClient, workdir: pathlib.Path):
+    # A program may import only `.mlp` files, and a `.mlp` name that links elsewhere is
+    # refused by the editor as by `mlpc check`: nothing of the other file reaches a message.
+    secret = workdir / "secret.txt"
+    secret.write_text("MLPC_ADMIN_TOKEN=hunter2\n")
+    (workdir / "leak.mlp").symlink_to(secret)
+    main = workdir / "main.mlp"
+    main.write_text('import "leak.mlp"\nimport "secret.txt"\n')
+    _, _, diagnostics = await open_document(client, main)
+    messages = " ".join(f"{d.code} {d.message}" for d in diagnostics)
+    assert len(diagnostics) == 2, messages
+    assert "hunter2" not in messages and "MLPC_ADMIN_TOKEN" not in messages, messages
+    assert "not a `.mlp` file" in messages, messages
