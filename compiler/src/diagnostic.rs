@@ -58,6 +58,7 @@ codes! {
     E0019 Error "invalid-value" "A value outside what the key accepts";
     E0020 Error "unaggregated-column" "A column of a related table used without an aggregation";
     E0021 Error "stdlib-only" "A declaration kind that only the standard library may use";
+    E0022 Error "out-of-range" "An algorithm parameter outside the range its declaration gives";
     W0001 Warning "unused-declaration" "A declaration nothing uses";
 }
 

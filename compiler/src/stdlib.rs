@@ -74,6 +74,50 @@ pub struct Param {
     /// The default as written, `None` when the parameter is required.
     pub default: Option<String>,
     pub doc: Option<String>,
+    /// The values it accepts, from `expect NAME >= 1` lines after it; for a list, each item's.
+    pub range: Range,
+}
+
+/// A numeric parameter's accepted values: `expect trees >= 1`, `expect max_bins between 2
+/// and 255`, `expect learning_rate > 0`, `expect x > 0 and x <= 1` in a stdlib declaration.
+/// The checker and the runtime both read it, so the stdlib is the one place it is written.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Range {
+    /// The low bound, and whether the bound itself is excluded.
+    pub min: Option<(f64, bool)>,
+    /// The high bound, and whether the bound itself is excluded.
+    pub max: Option<(f64, bool)>,
+}
+
+impl Range {
+    pub fn is_empty(&self) -> bool {
+        self.min.is_none() && self.max.is_none()
+    }
+    pub fn contains(&self, v: f64) -> bool {
+        let low = self.min.is_none_or(|(m, strict)| if strict { v > m } else { v >= m });
+        let high = self.max.is_none_or(|(m, strict)| if strict { v < m } else { v <= m });
+        v.is_finite() && low && high
+    }
+    /// `at least 1`, `above 0`, `between 2 and 255`, `above 0 and at most 1`.
+    pub fn describe(&self) -> String {
+        let low = self.min.map(|(m, strict)| if strict { format!("above {m}") } else { format!("at least {m}") });
+        let high = self.max.map(|(m, strict)| if strict { format!("below {m}") } else { format!("at most {m}") });
+        match (self.min, self.max, low, high) {
+            (Some((a, false)), Some((b, false)), _, _) => format!("between {a} and {b}"),
+            (_, _, Some(l), Some(h)) => format!("{l} and {h}"),
+            (_, _, Some(l), None) => l,
+            (_, _, None, Some(h)) => h,
+            _ => "any number".to_string(),
+        }
+    }
+    /// `Err("`trees` must be at least 1, not 0")` for a value outside the range.
+    pub fn check(&self, name: &str, v: f64) -> Result<(), String> {
+        if self.contains(v) {
+            Ok(())
+        } else {
+            Err(format!("`{name}` must be {}, not {v}", self.describe()))
+        }
+    }
 }
 
 /// One stdlib declaration.
@@ -158,6 +202,31 @@ impl Stdlib {
         self.entries.values()
     }
 
+    /// Checks an algorithm's parameter values, as a plan carries them, against the ranges
+    /// declared here: what `mlpc run` checks before training, worded as `mlpc check` words it.
+    pub fn check_algorithm_params<'v>(
+        &self,
+        algorithm: &str,
+        params: impl IntoIterator<Item = (&'v String, &'v serde_json::Value)>,
+    ) -> Result<(), String> {
+        let Some(entry) = self.lookup(StdKind::Algorithm, algorithm) else {
+            return Err(format!("unknown algorithm `{algorithm}`"));
+        };
+        for (name, value) in params {
+            let Some(p) = entry.param(name).filter(|p| !p.range.is_empty()) else { continue };
+            let values: Vec<&serde_json::Value> = match value {
+                serde_json::Value::Array(items) => items.iter().collect(),
+                v => vec![v],
+            };
+            for v in values {
+                if let Some(x) = v.as_f64() {
+                    p.range.check(name, x).map_err(|e| format!("parameter {e}"))?;
+                }
+            }
+        }
+        Ok(())
+    }
+
     fn load(files: &[(&str, &str)]) -> Stdlib {
         let mut std = Stdlib::default();
         for (i, (path, text)) in files.iter().enumerate() {
@@ -205,6 +274,7 @@ impl Stdlib {
                     ty: pt,
                     default: value.as_ref().map(crate::format::expr_to_string),
                     doc,
+                    range: Range::default(),
                 }),
                 None => self.problems.push(format!("{path}: unknown parameter type `{}`", ty.name)),
             },
@@ -231,7 +301,61 @@ impl Stdlib {
                     other => self.problems.push(format!("{path}: unknown attribute `{other}`")),
                 }
             }
+            StmtKind::Expect { expr } => self.read_range(path, e, expr),
             _ => self.problems.push(format!("{path}: `{}` holds only parameters and attributes", e.name)),
+        }
+    }
+
+    /// `expect NAME >= 1`, `expect NAME between 2 and 255`, `expect NAME > 0 and NAME <= 1`:
+    /// the range of a parameter declared above it.
+    fn read_range(&mut self, path: &str, e: &mut Entry, expr: &crate::ast::Expr) {
+        use crate::ast::BinOp;
+        let mut bounds: Vec<(String, Option<(f64, bool)>, Option<(f64, bool)>)> = Vec::new();
+        let mut todo = vec![expr];
+        let mut ok = true;
+        let name_of = |x: &crate::ast::Expr| match &x.kind {
+            ExprKind::Path(p) if p.parts.len() == 1 => Some(p.parts[0].name.clone()),
+            _ => None,
+        };
+        while let Some(x) = todo.pop() {
+            match &x.kind {
+                ExprKind::Binary { op: BinOp::And, lhs, rhs } => {
+                    todo.push(rhs);
+                    todo.push(lhs);
+                }
+                ExprKind::Binary { op, lhs, rhs } => match (name_of(lhs), crate::check::number(rhs)) {
+                    (Some(n), Some((v, _))) => match op {
+                        BinOp::Ge => bounds.push((n, Some((v, false)), None)),
+                        BinOp::Gt => bounds.push((n, Some((v, true)), None)),
+                        BinOp::Le => bounds.push((n, None, Some((v, false)))),
+                        BinOp::Lt => bounds.push((n, None, Some((v, true)))),
+                        _ => ok = false,
+                    },
+                    _ => ok = false,
+                },
+                ExprKind::Between { expr, low, high } => {
+                    match (name_of(expr), crate::check::number(low), crate::check::number(high)) {
+                        (Some(n), Some((a, _)), Some((b, _))) => bounds.push((n, Some((a, false)), Some((b, false)))),
+                        _ => ok = false,
+                    }
+                }
+                _ => ok = false,
+            }
+        }
+        if !ok {
+            self.problems.push(format!(
+                "{path}: `{}`: an `expect` compares a parameter with numbers (`expect trees >= 1`)",
+                e.name
+            ));
+            return;
+        }
+        for (name, min, max) in bounds {
+            let Some(p) = e.params.iter_mut().find(|p| p.name == name) else {
+                self.problems.push(format!("{path}: `{}`: `expect` on `{name}`, which is not declared above", e.name));
+                continue;
+            };
+            p.range.min = min.or(p.range.min);
+            p.range.max = max.or(p.range.max);
         }
     }
 }
@@ -254,5 +378,28 @@ mod tests {
             assert!(std.names(kind).count() > 0, "no {kind:?} in stdlib");
         }
         assert!(std.entries().all(|e| e.doc.is_some()), "every stdlib item has a doc comment");
+        assert_eq!(gb.param("trees").unwrap().range.describe(), "between 1 and 100000");
+        assert_eq!(gb.param("learning_rate").unwrap().range.describe(), "above 0");
+        let rf = std.lookup(StdKind::Algorithm, "random_forest").unwrap();
+        assert_eq!(rf.param("max_features").unwrap().range.describe(), "above 0 and at most 1");
+    }
+
+    #[test]
+    fn every_numeric_algorithm_parameter_has_a_range_holding_its_default() {
+        let std = Stdlib::get();
+        for e in std.entries().filter(|e| e.kind == StdKind::Algorithm) {
+            for p in &e.params {
+                if matches!(p.ty, ParamType::Exact(Type::Int | Type::Float | Type::List)) {
+                    assert!(!p.range.is_empty(), "`{}.{}` declares no range", e.name, p.name);
+                    let d: serde_json::Value = serde_json::from_str(p.default.as_deref().unwrap()).unwrap();
+                    let params = [(p.name.clone(), d)];
+                    let checked = std.check_algorithm_params(&e.name, params.iter().map(|(k, v)| (k, v)));
+                    assert!(checked.is_ok(), "`{}.{}`: {checked:?}", e.name, p.name);
+                }
+            }
+        }
+        let bad = [("trees".to_string(), serde_json::json!(0))];
+        let err = std.check_algorithm_params("gradient_boosting", bad.iter().map(|(k, v)| (k, v))).unwrap_err();
+        assert_eq!(err, "parameter `trees` must be between 1 and 100000, not 0");
     }
 }

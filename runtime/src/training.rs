@@ -88,6 +88,10 @@ pub fn model(node: &Node, inputs: &Inputs) -> Result<Produced, Failure> {
     let started = Instant::now();
     match &def.trainer {
         Trainer::Algorithm { algorithm, params } => {
+            // The ranges `mlpc check` enforces, read from the same stdlib declaration.
+            mlpc_compiler::stdlib::Stdlib::get()
+                .check_algorithm_params(algorithm, params)
+                .map_err(|e| format!("model `{}`: {e}", node.name))?;
             let split = def.train.as_ref().ok_or_else(|| "a trained model needs `train`".to_string())?.node();
             let label_type = inputs
                 .nodes

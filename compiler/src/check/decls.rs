@@ -1186,20 +1186,46 @@ impl Checker<'_> {
                 }
             };
             if let Some(v) = value {
-                if v.as_f64().is_some_and(|x| x < 0.0) {
-                    self.err(
-                        Code::E0019,
-                        file,
-                        a.value.span,
-                        format!("`{}` cannot be negative", n.name),
-                        "negative",
-                        "use zero or a positive value",
-                    );
-                }
+                self.in_range(file, &entry.name, p, &a.value, &v);
                 params.insert(n.name.clone(), v);
             }
         }
         Some(Trainer::Algorithm { algorithm: entry.name.clone(), params })
+    }
+
+    /// A parameter's value (each item of a list) against the range its stdlib
+    /// declaration gives with `expect NAME …` (E0022).
+    fn in_range(&mut self, file: FileId, algorithm: &str, p: &crate::stdlib::Param, e: &Expr, v: &serde_json::Value) {
+        if p.range.is_empty() {
+            return;
+        }
+        let values: Vec<(f64, Span)> = match (v, &e.kind) {
+            (serde_json::Value::Array(vs), ExprKind::List { items }) => {
+                vs.iter().zip(items).filter_map(|(v, i)| Some((v.as_f64()?, i.span))).collect()
+            }
+            _ => v.as_f64().map(|x| (x, e.span)).into_iter().collect(),
+        };
+        let list = matches!(v, serde_json::Value::Array(_));
+        for (x, span) in values {
+            if p.range.contains(x) {
+                continue;
+            }
+            let what = if list { format!("each item of `{}`", p.name) } else { format!("`{}`", p.name) };
+            let example = p.default.as_deref().unwrap_or("the default");
+            self.err(
+                Code::E0022,
+                file,
+                span,
+                format!("{what} must be {}, not {x}", p.range.describe()),
+                format!("must be {}", p.range.describe()),
+                format!(
+                    "`{algorithm}` declares `{}` {} (stdlib/algorithms.mlp); its default is {example}",
+                    p.name,
+                    p.range.describe()
+                ),
+            );
+            break;
+        }
     }
 
     /// `view + [column, …]` → the input columns, with label leakage reported.
