@@ -114,24 +114,15 @@ pub struct ServeLimits {
     pub max_connections: u64,
 }
 
-/// A duration flag: `500ms`, `10s`, `2m`, or a number of seconds.
+/// A duration flag, read by `humantime`: `500ms`, `10s`, `2m`, `1h 30m`; more than zero and
+/// less than a day.
 fn duration(text: &str) -> Result<std::time::Duration, String> {
-    let t = text.trim();
-    let (number, unit) = match t.find(|c: char| !(c.is_ascii_digit() || c == '.')) {
-        Some(i) => t.split_at(i),
-        None => (t, "s"),
-    };
-    let n: f64 = number.parse().map_err(|_| format!("`{text}` is not a duration: write e.g. 500ms, 10s or 2m"))?;
-    let seconds = match unit {
-        "ms" => n / 1000.0,
-        "s" => n,
-        "m" => n * 60.0,
-        _ => return Err(format!("`{text}` has an unknown unit `{unit}`: use ms, s or m")),
-    };
-    if !(seconds > 0.0 && seconds < 86_400.0) {
+    let d = humantime::parse_duration(text.trim())
+        .map_err(|e| format!("`{text}` is not a duration ({e}): write e.g. 500ms, 10s or 2m"))?;
+    if d.is_zero() || d >= std::time::Duration::from_secs(86_400) {
         return Err(format!("`{text}` must be more than zero and less than a day"));
     }
-    Ok(std::time::Duration::from_secs_f64(seconds))
+    Ok(d)
 }
 
 #[derive(Subcommand)]
