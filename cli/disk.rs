@@ -22,6 +22,27 @@ impl FileSystem for Disk {
         }
         std::fs::read_to_string(&real).map_err(|e| e.to_string())
     }
+
+    /// Reads a model file (`onnx("…")`) for the checker: regular files only (never
+    /// `/dev/zero` or a pipe), at most 2 GiB (the most protobuf allows a model). Its bytes
+    /// are decoded, never shown.
+    fn read_model(&self, path: &str) -> Option<Result<Vec<u8>, String>> {
+        const MAX: u64 = 2 << 30;
+        let read = || {
+            let meta = std::fs::metadata(path).map_err(|e| match e.kind() {
+                std::io::ErrorKind::NotFound => "there is no such file".to_string(),
+                _ => e.to_string(),
+            })?;
+            if !meta.is_file() {
+                return Err("it is not a regular file".to_string());
+            }
+            if meta.len() > MAX {
+                return Err(format!("it is {} bytes, more than an ONNX file can hold", meta.len()));
+            }
+            std::fs::read(path).map_err(|e| e.to_string())
+        };
+        Some(read())
+    }
 }
 
 /// The `.mlp` files under each path (a file is taken as is), sorted, without hidden

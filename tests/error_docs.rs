@@ -16,6 +16,10 @@ impl FileSystem for One {
             Err("No such file or directory".into())
         }
     }
+    /// The pages' `onnx("models/…")` files are the err cases' fixtures.
+    fn read_model(&self, path: &str) -> Option<Result<Vec<u8>, String>> {
+        Some(std::fs::read(format!("tests/cases/err/{path}")).map_err(|e| e.to_string()))
+    }
 }
 
 /// The first ```mlp block after `heading`.

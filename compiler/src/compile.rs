@@ -12,6 +12,13 @@ use crate::syntax;
 /// unsaved buffers over it; tests use a map.
 pub trait FileSystem {
     fn read_to_string(&self, path: &str) -> Result<String, String>;
+    /// The bytes of the file an `onnx("…")` model names, so its graph's inputs can be
+    /// checked against the declaration. `None`: this file system serves programs only
+    /// (the default), and model files go unchecked; `Err`: the file is not there or
+    /// cannot be read (a warning: `mlpc run` will need it).
+    fn read_model(&self, _path: &str) -> Option<Result<Vec<u8>, String>> {
+        None
+    }
 }
 
 /// One parsed file of the program.
@@ -73,7 +80,9 @@ pub fn analyze(path: &str, fs: &dyn FileSystem) -> Compilation {
         }
     }
     let (analysis, mut check_diags) = check::check(&sources, &modules);
+    let mut file_diags = crate::onnx::check_files(&modules, &sources, &analysis, &check_diags, fs);
     diagnostics.append(&mut check_diags);
+    diagnostics.append(&mut file_diags);
     diagnostics.sort_by(|a, b| {
         (a.primary.file, a.primary.span.start, a.code).cmp(&(b.primary.file, b.primary.span.start, b.code))
     });

@@ -59,7 +59,9 @@ codes! {
     E0020 Error "unaggregated-column" "A column of a related table used without an aggregation";
     E0021 Error "stdlib-only" "A declaration kind that only the standard library may use";
     E0022 Error "out-of-range" "An algorithm parameter outside the range its declaration gives";
+    E0023 Error "onnx-mismatch" "An onnx() model file that is not ONNX or whose inputs disagree with the declaration";
     W0001 Warning "unused-declaration" "A declaration nothing uses";
+    W0002 Warning "model-file-missing" "An onnx() model file that is not there at check time";
 }
 
 impl Code {

@@ -5,6 +5,7 @@ pub mod check;
 pub mod compile;
 pub mod diagnostic;
 pub mod format;
+pub mod onnx;
 pub mod plan;
 pub mod source;
 pub mod stdlib;

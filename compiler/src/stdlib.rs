@@ -310,7 +310,7 @@ impl Stdlib {
     /// the range of a parameter declared above it.
     fn read_range(&mut self, path: &str, e: &mut Entry, expr: &crate::ast::Expr) {
         use crate::ast::BinOp;
-        let mut bounds: Vec<(String, Option<(f64, bool)>, Option<(f64, bool)>)> = Vec::new();
+        let mut bounds: Vec<(String, Range)> = Vec::new();
         let mut todo = vec![expr];
         let mut ok = true;
         let name_of = |x: &crate::ast::Expr| match &x.kind {
@@ -325,17 +325,19 @@ impl Stdlib {
                 }
                 ExprKind::Binary { op, lhs, rhs } => match (name_of(lhs), crate::check::number(rhs)) {
                     (Some(n), Some((v, _))) => match op {
-                        BinOp::Ge => bounds.push((n, Some((v, false)), None)),
-                        BinOp::Gt => bounds.push((n, Some((v, true)), None)),
-                        BinOp::Le => bounds.push((n, None, Some((v, false)))),
-                        BinOp::Lt => bounds.push((n, None, Some((v, true)))),
+                        BinOp::Ge => bounds.push((n, Range { min: Some((v, false)), max: None })),
+                        BinOp::Gt => bounds.push((n, Range { min: Some((v, true)), max: None })),
+                        BinOp::Le => bounds.push((n, Range { min: None, max: Some((v, false)) })),
+                        BinOp::Lt => bounds.push((n, Range { min: None, max: Some((v, true)) })),
                         _ => ok = false,
                     },
                     _ => ok = false,
                 },
                 ExprKind::Between { expr, low, high } => {
                     match (name_of(expr), crate::check::number(low), crate::check::number(high)) {
-                        (Some(n), Some((a, _)), Some((b, _))) => bounds.push((n, Some((a, false)), Some((b, false)))),
+                        (Some(n), Some((a, _)), Some((b, _))) => {
+                            bounds.push((n, Range { min: Some((a, false)), max: Some((b, false)) }))
+                        }
                         _ => ok = false,
                     }
                 }
@@ -349,7 +351,7 @@ impl Stdlib {
             ));
             return;
         }
-        for (name, min, max) in bounds {
+        for (name, Range { min, max }) in bounds {
             let Some(p) = e.params.iter_mut().find(|p| p.name == name) else {
                 self.problems.push(format!("{path}: `{}`: `expect` on `{name}`, which is not declared above", e.name));
                 continue;

@@ -17,6 +17,10 @@ impl FileSystem for Overlay {
             None => self.disk.read_to_string(path),
         }
     }
+    /// Model files are never edited as text: read through the CLI's reader.
+    fn read_model(&self, path: &str) -> Option<Result<Vec<u8>, String>> {
+        self.disk.read_model(path)
+    }
 }
 
 impl Overlay {
