@@ -98,6 +98,19 @@ impl Server {
         let text = r.text().unwrap();
         (status, serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON ({status}): {text}")))
     }
+    /// A POST with this `Content-Type`: the status and the body as JSON.
+    fn post_as(&self, path: &str, content_type: &str, body: &str) -> (u16, Value) {
+        let r = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .header("content-type", content_type)
+            .body(body.to_string())
+            .send()
+            .unwrap();
+        let status = r.status().as_u16();
+        let text = r.text().unwrap();
+        (status, serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON ({status}): {text}")))
+    }
     fn ok(&self, path: &str, body: Value) -> Value {
         let (status, v) = self.post(path, &body.to_string());
         assert_eq!(status, 200, "{path} {body}: {v}");
@@ -221,6 +234,59 @@ fn every_protocol_answers() {
 
     assert_eq!(s.stop(), 0, "SIGTERM stops the server cleanly");
     assert!(Path::new(&p.state()).join("requests.duckdb").exists(), "the request log is written");
+}
+
+/// What MLflow's own client and server take: Python's bare `NaN` for a missing value, CSV
+/// tables, `instances` as columns; a content type neither takes is a 415.
+#[test]
+fn mlflow_clients_send_nan_csv_and_columns() {
+    let p = in_production();
+    let s = p.serve();
+    let full = json!({
+        "total_purchases": 3, "avg_order_value": 40.5, "spend_90d": 80.0, "days_since_last_purchase": 12,
+        "spend_per_ticket": 20.0, "plan": "basic", "region": "north", "monthly_spend": 60.0,
+        "support_tickets": 2, "tenure_months": 14
+    });
+    let mut missing = full.clone();
+    missing["monthly_spend"] = Value::Null;
+    missing["plan"] = Value::Null;
+    let with_nulls = s.ok("/invocations", json!({"dataframe_records": [full, missing]}));
+    // Python's json.dumps([float("nan")]) writes `NaN`; pandas writes a missing category as NaN too.
+    let python = json!({"dataframe_records": [full, missing]}).to_string().replace("null", "NaN");
+    let (status, with_nan) = s.post_as("/invocations", "application/json", &python);
+    assert_eq!((status, &with_nan), (200, &with_nulls), "NaN is a missing value, as null");
+    let (status, v) = s.post_as("/invocations", "application/json", &python.replacen("NaN", "Infinity", 1));
+    assert_eq!(status, 400, "Infinity is no missing value: {v}");
+    assert_eq!(v["error_code"], "BAD_REQUEST");
+
+    let names: Vec<&String> = full.as_object().unwrap().keys().collect();
+    let line = |r: &Value| {
+        names
+            .iter()
+            .map(|n| match &r[n.as_str()] {
+                Value::Null => String::new(),
+                Value::String(s) => s.clone(),
+                v => v.to_string(),
+            })
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    let names_line: Vec<&str> = names.iter().map(|n| n.as_str()).collect();
+    let csv = format!("{}\n{}\n{}\n", names_line.join(","), line(&full), line(&missing));
+    let (status, from_csv) = s.post_as("/invocations", "text/csv; charset=utf-8", &csv);
+    assert_eq!((status, &from_csv), (200, &with_nulls), "a CSV table, an empty field missing");
+    let (status, v) = s.post_as("/invocations", "text/csv", &format!("{}\n1,2\n", names_line.join(",")));
+    assert_eq!(status, 400, "{v}");
+    assert!(v["message"].as_str().unwrap().contains("malformed CSV"), "{v}");
+
+    let columns: serde_json::Map<String, Value> =
+        names.iter().map(|n| (n.to_string(), json!([full[n.as_str()], missing[n.as_str()]]))).collect();
+    assert_eq!(s.ok("/invocations", json!({"instances": columns})), with_nulls, "instances as columns");
+
+    let (status, v) = s.post_as("/invocations", "text/plain", &full.to_string());
+    assert_eq!(status, 415, "{v}");
+    assert_eq!(v["error_code"], "BAD_REQUEST");
+    assert!(v["message"].as_str().unwrap().contains("text/csv"), "{v}");
 }
 
 #[test]

@@ -12,6 +12,9 @@ pub struct Columns {
     pub names: Vec<String>,
     pub values: Vec<Vec<Value>>,
     pub rows: usize,
+    /// The values came as text (a CSV body): strings are read as the number or bool their
+    /// input takes.
+    pub text: bool,
 }
 
 impl Columns {
@@ -61,7 +64,33 @@ impl Columns {
                 column.push(v.clone());
             }
         }
-        Ok(Columns { names, values, rows: rows.len() })
+        Ok(Columns { names, values, rows: rows.len(), text: false })
+    }
+
+    /// Columns from CSV text: the header row names the columns, an empty field is a missing
+    /// value, the others are read as their input's type in `to_frame`.
+    pub fn from_csv(body: &[u8]) -> Result<Columns, ApiError> {
+        let mut reader = csv::ReaderBuilder::new().has_headers(true).from_reader(body);
+        let names: Vec<String> = reader
+            .headers()
+            .map_err(|e| ApiError::bad(format!("malformed CSV: {e}")))?
+            .iter()
+            .map(String::from)
+            .collect();
+        if names.is_empty() || names.iter().all(String::is_empty) {
+            return Err(ApiError::bad("the CSV body has no header row: its first line names the columns"));
+        }
+        let mut values = vec![Vec::new(); names.len()];
+        let mut rows = 0;
+        for record in reader.records() {
+            // The csv crate checks that every record has as many fields as the header.
+            let record = record.map_err(|e| ApiError::bad(format!("malformed CSV: {e}")))?;
+            for (column, field) in values.iter_mut().zip(record.iter()) {
+                column.push(if field.is_empty() { Value::Null } else { Value::String(field.into()) });
+            }
+            rows += 1;
+        }
+        Ok(Columns { names, values, rows, text: true })
     }
 
     /// Columns from an object of column → list of values (or one value: one row).
@@ -125,9 +154,33 @@ impl Columns {
         }
         let columns = inputs
             .iter()
-            .map(|p| column(p, &self.values[self.position(&p.name).expect("checked above")], ints.contains(&p.name)))
+            .map(|p| {
+                let values = &self.values[self.position(&p.name).expect("checked above")];
+                let int = ints.contains(&p.name);
+                if self.text {
+                    column(p, &values.iter().map(|v| from_text(p.ty, v)).collect::<Vec<_>>(), int)
+                } else {
+                    column(p, values, int)
+                }
+            })
             .collect::<Result<_, _>>()?;
         Ok(Frame { columns })
+    }
+}
+
+/// A CSV field as the JSON value its input takes: a number for numeric inputs, `true` or
+/// `false` (any case) for bools; what does not read as one stays a string and is refused
+/// as the wrong type.
+fn from_text(ty: TensorElementType, v: &Value) -> Value {
+    use TensorElementType as T;
+    let Value::String(s) = v else { return v.clone() };
+    match ty {
+        T::Float32 | T::Float64 | T::Int64 | T::Int32 => {
+            serde_json::from_str::<serde_json::Number>(s.trim()).map_or_else(|_| v.clone(), Value::Number)
+        }
+        T::Bool if s.eq_ignore_ascii_case("true") => Value::Bool(true),
+        T::Bool if s.eq_ignore_ascii_case("false") => Value::Bool(false),
+        _ => v.clone(),
     }
 }
 
@@ -303,5 +356,24 @@ mod tests {
             assert!(frame(big).unwrap_err().contains("beyond ±2^53"), "{big}");
         }
         assert!(frame("\"3\"").unwrap_err().contains("expected a number, found a string"));
+    }
+
+    #[test]
+    fn a_csv_body_reads_as_its_inputs_types_and_an_empty_field_is_missing() {
+        let c = Columns::from_csv(b"plan,spend\nbasic,1.5\n\"pro, annual\",\n").unwrap();
+        let frame = c.to_frame(&ports(), &[]).unwrap();
+        assert_eq!(frame.rows(), 2);
+        let json = Columns::from_records(&[
+            json!({"spend": 1.5, "plan": "basic"}),
+            json!({"spend": null, "plan": "pro, annual"}),
+        ])
+        .unwrap()
+        .to_frame(&ports(), &[])
+        .unwrap();
+        assert_eq!(format!("{frame:?}"), format!("{json:?}"));
+        let bad = Columns::from_csv(b"plan,spend\nbasic,lots\n").unwrap().to_frame(&ports(), &[]).unwrap_err();
+        assert!(bad.message.contains("column `spend`, row 1: expected a number, found a string"), "{}", bad.message);
+        let ragged = Columns::from_csv(b"plan,spend\nbasic\n").unwrap_err();
+        assert!(ragged.message.starts_with("malformed CSV"), "{}", ragged.message);
     }
 }

@@ -72,7 +72,12 @@ pub mod decode {
 
     /// An MLflow `/invocations` body.
     pub fn mlflow(bytes: &[u8], inputs: &[Port], ints: &[String], max_rows: usize) -> Result<Frame, (u16, String)> {
-        frame(body(bytes).and_then(|v| crate::mlflow::columns(&v)), inputs, ints, max_rows)
+        frame(
+            body(&crate::mlflow::python_nan_as_null(bytes)).and_then(|v| crate::mlflow::columns(&v)),
+            inputs,
+            ints,
+            max_rows,
+        )
     }
 
     /// A `/v1/models/NAME/predict` body.

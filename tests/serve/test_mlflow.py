@@ -1,5 +1,8 @@
 """MLflow's scoring protocol and the plain JSON endpoint, with plain `requests`."""
 
+import json
+import math
+
 import requests
 
 from conftest import NAME
@@ -32,6 +35,24 @@ def test_invocations_in_every_format(server):
     row = answers[0]["predictions"][0]
     assert row["label"] in ("true", "false")
     assert abs(sum(row["probabilities"].values()) - 1.0) < 1e-4
+
+
+def test_a_missing_value_as_python_writes_it(server):
+    """json.dumps writes float("nan") as a bare NaN, as MLflow's client sends a missing value."""
+    base = f"http://{server}"
+    missing = dict(RECORD, monthly_spend=math.nan, plan=math.nan)
+    body = json.dumps({"dataframe_split": {"columns": list(missing), "data": [list(missing.values())]}})
+    assert "NaN" in body
+    r = requests.post(f"{base}/invocations", data=body, headers={"Content-Type": "application/json"})
+    assert r.status_code == 200, r.text
+    nulls = dict(RECORD, monthly_spend=None, plan=None)
+    assert r.json() == requests.post(f"{base}/invocations", json={"dataframe_records": [nulls]}).json()
+    csv = ",".join(RECORD) + "\n" + ",".join("" if k in ("monthly_spend", "plan") else str(v) for k, v in RECORD.items())
+    r = requests.post(f"{base}/invocations", data=csv, headers={"Content-Type": "text/csv"})
+    assert r.status_code == 200, r.text
+    assert r.json() == requests.post(f"{base}/invocations", json={"dataframe_records": [nulls]}).json()
+    r = requests.post(f"{base}/invocations", data="x", headers={"Content-Type": "text/plain"})
+    assert r.status_code == 415 and "text/csv" in r.json()["message"]
 
 
 def test_bad_requests_answer_in_mlflow_shape(server):
