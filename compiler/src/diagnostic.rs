@@ -60,8 +60,10 @@ codes! {
     E0021 Error "stdlib-only" "A declaration kind that only the standard library may use";
     E0022 Error "out-of-range" "An algorithm parameter outside the range its declaration gives";
     E0023 Error "onnx-mismatch" "An onnx() model file that is not ONNX or whose inputs disagree with the declaration";
+    E0024 Error "promotion-on-training-data" "A promotion rule that reads only metrics computed on the model's own training data";
     W0001 Warning "unused-declaration" "A declaration nothing uses";
     W0002 Warning "model-file-missing" "An onnx() model file that is not there at check time";
+    W0003 Warning "unwatched-traffic" "A monitor whose window is shorter than its interval, so some requests are never checked";
 }
 
 impl Code {
