@@ -26,7 +26,14 @@ impl Checker<'_> {
             let problem = if fields != 5 && !s.trim_start().starts_with('@') {
                 Some(format!("it has {fields} field{}, not 5", if fields == 1 { "" } else { "s" }))
             } else {
-                croner::Cron::new(&s).parse().err().map(|e| e.to_string())
+                cron_field_problem(&s).or_else(|| {
+                    croner::Cron::new(&s).parse().err().map(|e| {
+                        let why = e.to_string();
+                        let why = why.trim_start_matches("Component error: ").trim_end_matches('.');
+                        let mut chars = why.chars();
+                        chars.next().map(|c| c.to_lowercase().chain(chars).collect()).unwrap_or_default()
+                    })
+                })
             };
             match problem {
                 None => Some(s),
@@ -862,6 +869,19 @@ impl Checker<'_> {
         })
     }
 
+    /// A dataset of this program to show in a help line: the first one declared (with its
+    /// split number `split` when it has one), else `DATASET`.
+    pub(super) fn example_dataset(&self, split: Option<usize>) -> String {
+        match self.a.datasets.first() {
+            Some(d) => match (split, d.split.as_ref().and_then(|sp| split.and_then(|i| sp.parts.get(i)))) {
+                (Some(_), Some((part, _))) => format!("{}.{part}", d.name),
+                _ => d.name.clone(),
+            },
+            None if split.is_some() => "DATASET.SPLIT".to_string(),
+            None => "DATASET".to_string(),
+        }
+    }
+
     pub(super) fn model(&mut self, file: FileId, item: &Item, name: &Ident, algo: &Call, body: Option<&Body>) {
         if self.names.get(&name.name).is_some_and(|(k, f, s)| *k != "model" || *f != file || *s != name.span) {
             return;
@@ -914,13 +934,15 @@ impl Checker<'_> {
             match keys.get("schema") {
                 Some(e) => self.data_ref(file, e, "schema").map(|d| d.dataset),
                 None => {
-                    self.missing(file, name.span, "an `onnx` model", "schema", "schema = churn_data");
+                    let example = format!("schema = {}", self.example_dataset(None));
+                    self.missing(file, name.span, "an `onnx` model", "schema", &example);
                     None
                 }
             }
         } else {
             if keys.get("train").is_none() {
-                self.missing(file, name.span, "a model", "train", "train = churn_data.train");
+                let example = format!("train = {}", self.example_dataset(Some(0)));
+                self.missing(file, name.span, "a model", "train", &example);
             }
             train.as_ref().map(|t| t.dataset.clone())
         };
@@ -1949,13 +1971,8 @@ impl Checker<'_> {
         };
         let drift = alerts.iter().any(|a| uses_drift(&a.rule.expr));
         if drift && reference.is_none() && keys.get("reference").is_none() && model.is_some() {
-            self.missing(
-                file,
-                name.span,
-                "a monitor of a model with no training data",
-                "reference",
-                "reference = churn_data.train",
-            );
+            let example = format!("reference = {}", self.example_dataset(Some(0)));
+            self.missing(file, name.span, "a monitor of a model with no training data", "reference", &example);
         }
         if model.is_some() && self.serve_info(&registered.value).is_none() {
             self.err(
@@ -1981,6 +1998,39 @@ impl Checker<'_> {
             alerts,
         });
     }
+}
+
+/// Which field of a five-field cron schedule holds a number outside its range, or a
+/// zero step: `the hour field is 25, outside 0–23`. `None` when every number fits
+/// (names such as `MON` or `JAN` and croner's `L`, `W`, `#` are left to croner).
+fn cron_field_problem(s: &str) -> Option<String> {
+    const FIELDS: [(&str, u64, u64); 5] =
+        [("minute", 0, 59), ("hour", 0, 23), ("day-of-month", 1, 31), ("month", 1, 12), ("day-of-week", 0, 7)];
+    let fields: Vec<&str> = s.split_whitespace().collect();
+    if fields.len() != 5 {
+        return None;
+    }
+    for (field, (name, low, high)) in fields.iter().zip(FIELDS) {
+        for part in field.split(',') {
+            let (values, step) = match part.split_once('/') {
+                Some((v, st)) => (v, Some(st)),
+                None => (part, None),
+            };
+            if let Some(step) = step.and_then(|st| st.parse::<u64>().ok()) {
+                if step == 0 {
+                    return Some(format!("the {name} field `{field}` steps by 0; a step is at least 1"));
+                }
+            }
+            for value in values.split('-') {
+                let value = value.split('#').next().unwrap_or(value).trim_end_matches(['L', 'W', 'l', 'w']);
+                let Ok(n) = value.parse::<u64>() else { continue };
+                if n < low || n > high {
+                    return Some(format!("the {name} field is {n}, outside {low}–{high}"));
+                }
+            }
+        }
+    }
+    None
 }
 
 /// The model metrics a rule reads (`auc`, `production.auc`).

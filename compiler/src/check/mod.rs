@@ -23,6 +23,7 @@ pub fn check(sources: &Sources, modules: &[Module]) -> (Analysis, Vec<Diagnostic
         names: HashMap::new(),
         registered: HashMap::new(),
         broken: HashSet::new(),
+        duplicates: HashSet::new(),
         used: HashSet::new(),
         poisoned: HashSet::new(),
         quiet_missing: false,
@@ -153,6 +154,9 @@ pub(crate) struct Checker<'a> {
     registered: HashMap<String, (String, FileId, Span)>,
     /// Names whose declarations failed to parse: uses of them stay quiet.
     broken: HashSet<String>,
+    /// (kind, name) of declarations refused as duplicates (E0003): a use of the name as
+    /// that kind stays quiet instead of calling it unknown or of the wrong kind.
+    duplicates: HashSet<(&'static str, String)>,
     /// (kind, name) of every declaration something uses.
     used: HashSet<(&'static str, String)>,
     /// Declarations with errors of their own: what follows from their gaps stays quiet.
@@ -320,6 +324,7 @@ impl<'a> Checker<'a> {
             }
             if let Some((prev_kind, f, s)) = self.names.get(&name.name) {
                 let (prev_kind, f, s) = (*prev_kind, *f, *s);
+                self.duplicates.insert((kind, name.name.clone()));
                 self.diags.push(
                     Diagnostic::new(Code::E0003, *file, name.span, format!("`{}` is declared twice", name.name))
                         .label(format!("this {kind} reuses the name"))
@@ -344,6 +349,9 @@ impl<'a> Checker<'a> {
                 });
                 true
             }
+            // The `kind` declaration of this name was refused as a duplicate (E0003): that
+            // error says it all.
+            Some(_) if self.duplicates.contains(&(kind, id.name.clone())) => false,
             Some((k, f, s)) => {
                 let (k, f, s) = (*k, *f, *s);
                 self.diags.push(
@@ -616,7 +624,7 @@ impl<'a> Checker<'a> {
                 e.span,
                 format!("`{key}` names a dataset or one of its splits"),
                 "not a dataset",
-                format!("write e.g. `{key} = churn_data.train`"),
+                format!("write e.g. `{key} = {}`", self.example_dataset(Some(0))),
             );
             return None;
         };
