@@ -34,18 +34,7 @@ impl Pipeline {
         p
     }
     fn write(&self, algorithm: &str, canary: bool) {
-        let mut text = std::fs::read_to_string("examples/churn/churn.mlp")
-            .unwrap()
-            .replace("gradient_boosting(trees = 200, depth = 6, learning_rate = 0.1)", algorithm)
-            .replace("  cv     = 5\n", "")
-            .replace("interval = 30m", "interval = 1s\n    min_requests = 5")
-            .replace("promote  when p99_latency < 50ms", "promote  when p99_latency < 5s")
-            .replace("p99_latency > 200ms", "p99_latency > 100ms");
-        if !canary {
-            let (a, b) = (text.find("  canary {").unwrap(), text.find("  shadow").unwrap());
-            text.replace_range(a..b, "");
-        }
-        std::fs::write(self.file(), text).unwrap();
+        std::fs::write(self.file(), common::serving_churn(algorithm, canary, "100ms")).unwrap();
     }
     fn file(&self) -> PathBuf {
         self.dir.path().join("churn.mlp")
@@ -54,15 +43,7 @@ impl Pipeline {
         self.dir.path().join("state")
     }
     fn mlpc(&self, args: &[&str]) -> String {
-        let out = Command::new(env!("CARGO_BIN_EXE_mlpc-runtime"))
-            .args(args)
-            .arg("--state")
-            .arg(self.state())
-            .output()
-            .unwrap();
-        let text = String::from_utf8_lossy(&out.stdout).into_owned();
-        assert!(out.status.success(), "mlpc {args:?}:\n{text}{}", String::from_utf8_lossy(&out.stderr));
-        text
+        common::runtime_ok(&self.state(), args)
     }
     /// Two trained versions, version 1 in production.
     fn two_versions(&self) {

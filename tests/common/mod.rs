@@ -83,6 +83,37 @@ impl Drop for Running {
 }
 
 /// Copies the churn example's data into `dir/data`, as `examples/churn/churn.mlp` reads it.
+/// The churn example for the serving tests: `algorithm` as its learner, no cross-validation,
+/// canary steps of one second and five requests (no canary block unless `canary`), promoted
+/// when p99 < 5s and rolled back when p99 > `rollback_p99`.
+pub fn serving_churn(algorithm: &str, canary: bool, rollback_p99: &str) -> String {
+    let mut text = std::fs::read_to_string("examples/churn/churn.mlp")
+        .unwrap()
+        .replace("gradient_boosting(trees = 200, depth = 6, learning_rate = 0.1)", algorithm)
+        .replace("  cv     = 5\n", "")
+        .replace("interval = 30m", "interval = 1s\n    min_requests = 5")
+        .replace("promote  when p99_latency < 50ms", "promote  when p99_latency < 5s")
+        .replace("p99_latency > 200ms", &format!("p99_latency > {rollback_p99}"));
+    if !canary {
+        let (a, b) = (text.find("  canary {").unwrap(), text.find("  shadow").unwrap());
+        text.replace_range(a..b, "");
+    }
+    text
+}
+
+/// Runs `mlpc-runtime ARGS --state STATE`, asserting that it succeeds; its stdout.
+pub fn runtime_ok(state: &std::path::Path, args: &[&str]) -> String {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_mlpc-runtime"))
+        .args(args)
+        .arg("--state")
+        .arg(state)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "mlpc {args:?}:\n{text}{}", String::from_utf8_lossy(&out.stderr));
+    text
+}
+
 pub fn copy_churn_data(dir: &std::path::Path) {
     let data = dir.join("data");
     std::fs::create_dir_all(&data).unwrap();

@@ -24,18 +24,7 @@ impl Pipeline {
         let dir = tempfile::tempdir().unwrap();
         common::copy_churn_data(dir.path());
         let p = Pipeline { dir };
-        let mut text = std::fs::read_to_string("examples/churn/churn.mlp")
-            .unwrap()
-            .replace("gradient_boosting(trees = 200, depth = 6, learning_rate = 0.1)", "logistic_regression()")
-            .replace("  cv     = 5\n", "")
-            .replace("interval = 30m", "interval = 1s\n    min_requests = 5")
-            .replace("promote  when p99_latency < 50ms", "promote  when p99_latency < 5s")
-            .replace("p99_latency > 200ms", "p99_latency > 5s");
-        if !canary {
-            let (a, b) = (text.find("  canary {").unwrap(), text.find("  shadow").unwrap());
-            text.replace_range(a..b, "");
-        }
-        std::fs::write(p.file(), text).unwrap();
+        std::fs::write(p.file(), common::serving_churn("logistic_regression()", canary, "5s")).unwrap();
         p
     }
     fn file(&self) -> PathBuf {
@@ -45,15 +34,7 @@ impl Pipeline {
         self.dir.path().join("state")
     }
     fn mlpc(&self, args: &[&str]) -> String {
-        let out = Command::new(env!("CARGO_BIN_EXE_mlpc-runtime"))
-            .args(args)
-            .arg("--state")
-            .arg(self.state())
-            .output()
-            .unwrap();
-        let text = String::from_utf8_lossy(&out.stdout).into_owned();
-        assert!(out.status.success(), "mlpc {args:?}:\n{text}{}", String::from_utf8_lossy(&out.stderr));
-        text
+        common::runtime_ok(&self.state(), args)
     }
     fn run(&self) {
         self.mlpc(&["run", &self.file().to_string_lossy()]);
