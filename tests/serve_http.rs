@@ -289,6 +289,77 @@ fn mlflow_clients_send_nan_csv_and_columns() {
     assert!(v["message"].as_str().unwrap().contains("text/csv"), "{v}");
 }
 
+/// One rule for `null` on every protocol (missing, where the input may be missing), values
+/// beyond a datatype's range refused, `/v2/` answered, and a 405 that says what the path takes.
+#[test]
+fn one_null_rule_datatype_ranges_and_method_errors() {
+    let p = in_production();
+    let s = p.serve();
+    let infer = format!("/v2/models/{NAME}/infer");
+    let model: Value = serde_json::from_str(&s.get(&format!("/v2/models/{NAME}")).1).unwrap();
+    let record = json!({
+        "total_purchases": 3, "avg_order_value": 40.5, "spend_90d": 80.0, "days_since_last_purchase": 12,
+        "spend_per_ticket": 20.0, "plan": "basic", "region": "north", "monthly_spend": null,
+        "support_tickets": 2, "tenure_months": 14
+    });
+    let tensors = |record: &Value| -> Value {
+        let inputs: Vec<Value> = model["inputs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| {
+                let name = i["name"].as_str().unwrap();
+                let dt = if i["datatype"] == "BYTES" { "BYTES" } else { "FP64" };
+                json!({"name": name, "datatype": dt, "shape": [1], "data": [record[name]]})
+            })
+            .collect();
+        json!({ "inputs": inputs })
+    };
+    let by_oip = s.ok(&infer, tensors(&record));
+    let by_predict = s.ok(&format!("/v1/models/{NAME}/predict"), record.clone());
+    let label = by_oip["outputs"].as_array().unwrap().iter().find(|o| o["name"] == "label").unwrap();
+    assert_eq!(label["data"][0], by_predict["predictions"][0]["label"], "null is missing on OIP as on /v1");
+    let mut category = record.clone();
+    category["plan"] = Value::Null;
+    s.ok(&infer, tensors(&category));
+
+    let (status, v) = s.post(
+        &infer,
+        &json!({"inputs": [{"name": "monthly_spend", "datatype": "FP32", "shape": [1], "data": [1e39]}]}).to_string(),
+    );
+    assert_eq!(status, 400, "{v}");
+    assert!(
+        v["error"]
+            .as_str()
+            .unwrap()
+            .contains("input `monthly_spend` is FP32, whose values lie within ±3.4028235e38, but holds 1e+39"),
+        "{v}"
+    );
+    let (status, v) = s.post(
+        &infer,
+        &json!({"inputs": [{"name": "monthly_spend", "datatype": "UINT8", "shape": [1], "data": [300]}]}).to_string(),
+    );
+    assert_eq!(status, 400, "{v}");
+    assert!(v["error"].as_str().unwrap().contains("is UINT8, whose values lie within 0..=255, but holds 300"), "{v}");
+    let mut huge = record.clone();
+    huge["monthly_spend"] = json!(1e39);
+    let (status, v) = s.post(&format!("/v1/models/{NAME}/predict"), &huge.to_string());
+    assert_eq!(status, 400, "{v}");
+    assert!(v["error"].as_str().unwrap().contains("1e39 is beyond the range of the model's input, FP32"), "{v}");
+
+    let (status, slash) = s.get("/v2/");
+    assert_eq!((status, slash), s.get("/v2"), "/v2/ is the server metadata");
+    let r = s.http.get(format!("{}{infer}", s.base)).send().unwrap();
+    assert_eq!(r.status().as_u16(), 405);
+    assert_eq!(r.headers()["allow"], "POST");
+    let v: Value = r.json().unwrap();
+    assert_eq!(v["error"], format!("{infer} does not take GET; it takes POST"));
+    let r = s.http.get(format!("{}/invocations", s.base)).send().unwrap();
+    assert_eq!(r.status().as_u16(), 405);
+    let v: Value = r.json().unwrap();
+    assert_eq!(v["error_code"], "BAD_REQUEST", "MLflow's shape on its paths: {v}");
+}
+
 #[test]
 fn bad_input_is_a_4xx_that_names_the_problem() {
     let p = in_production();

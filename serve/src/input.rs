@@ -232,6 +232,25 @@ fn whole(name: &str, i: usize, v: &Value) -> Result<f64, ApiError> {
     Ok(x)
 }
 
+/// A number checked against the range of its input's tensor type: FP32 holds at most
+/// ±3.4028235e38 (a larger value would be scored as an infinity), INT32 ±2^31.
+fn within(port: &Port, i: usize, x: f64) -> Result<f64, ApiError> {
+    let (lo, hi, range, ty) = match port.ty {
+        TensorElementType::Float32 => (f64::from(f32::MIN), f64::from(f32::MAX), "±3.4028235e38", "FP32"),
+        TensorElementType::Int32 => (f64::from(i32::MIN), f64::from(i32::MAX), "-2147483648..=2147483647", "INT32"),
+        _ => return Ok(x),
+    };
+    if x.is_nan() || (lo..=hi).contains(&x) {
+        Ok(x)
+    } else {
+        Err(ApiError::bad(format!(
+            "column `{}`, row {}: {x:e} is beyond the range of the model's input, {ty} ({range}): send a value within it",
+            port.name,
+            i + 1
+        )))
+    }
+}
+
 /// One input's values, typed as the model's input: floats take numbers (null: missing),
 /// integers whole numbers, bools bools, strings strings without NUL (null: missing). An
 /// input the program declares `int` takes whole numbers within ±2^53 whatever its tensor type.
@@ -250,11 +269,12 @@ fn column(port: &Port, values: &[Value], int: bool) -> Result<Column, ApiError> 
                 v if int && v.is_number() => whole(name, i, v),
                 v => v.as_f64().ok_or_else(|| wrong(i, v, "a number")),
             });
+            let v = v.enumerate().map(|(i, x)| within(port, i, x?));
             (InputType::Float, Values::Number(v.collect::<Result<_, _>>()?))
         }
         T::Int64 | T::Int32 => {
             let v = values.iter().enumerate().map(|(i, v)| match v {
-                Value::Number(_) => whole(name, i, v),
+                Value::Number(_) => within(port, i, whole(name, i, v)?),
                 _ => Err(wrong(i, v, "a whole number (this input cannot be missing)")),
             });
             (InputType::Int, Values::Number(v.collect::<Result<_, _>>()?))
@@ -375,5 +395,20 @@ mod tests {
         assert!(bad.message.contains("column `spend`, row 1: expected a number, found a string"), "{}", bad.message);
         let ragged = Columns::from_csv(b"plan,spend\nbasic\n").unwrap_err();
         assert!(ragged.message.starts_with("malformed CSV"), "{}", ragged.message);
+    }
+
+    #[test]
+    fn a_value_beyond_the_inputs_type_is_bad_input() {
+        let e =
+            Columns::from_records(&[json!({"spend": 1e39, "plan": "a"})]).unwrap().to_frame(&ports(), &[]).unwrap_err();
+        assert!(
+            e.message.contains("column `spend`, row 1: 1e39 is beyond the range of the model's input, FP32"),
+            "{}",
+            e.message
+        );
+        assert!(Columns::from_records(&[json!({"spend": 3.0e38, "plan": "a"})])
+            .unwrap()
+            .to_frame(&ports(), &[])
+            .is_ok());
     }
 }

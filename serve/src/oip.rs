@@ -266,6 +266,11 @@ pub fn tensors(request: &Value, model_inputs: &[Port], max_rows: usize) -> Resul
         if let Some(v) = data.iter().find(|v| !fits(dt, v)) {
             return Err(ApiError::bad(format!("input `{name}` is {dt}, but holds {} {v}", kind(v))));
         }
+        if let Some((v, range)) = data.iter().find_map(|v| beyond(dt, v).map(|r| (v, r))) {
+            return Err(ApiError::bad(format!(
+                "input `{name}` is {dt}, whose values lie within {range}, but holds {v}: send a value in that range, or a wider datatype"
+            )));
+        }
         if i > 0 && rows != columns.rows {
             return Err(ApiError::bad(format!("input `{name}` has {rows} rows, the others {}", columns.rows)));
         }
@@ -300,14 +305,40 @@ fn accepts(ty: TensorElementType, dt: &str) -> bool {
     }
 }
 
-/// Whether a value is of its tensor's datatype.
+/// Whether a value is of its tensor's datatype. `null` is of every datatype here: whether
+/// the input may be missing is the model's input's to say, as on every protocol.
 fn fits(dt: &str, v: &Value) -> bool {
     match dt {
+        _ if v.is_null() => true,
         "BOOL" => v.is_boolean(),
         "BYTES" => v.is_string(),
         d if d.starts_with("FP") => v.is_number(),
         _ => v.is_i64() || v.is_u64(),
     }
+}
+
+/// The range of a datatype, when a value (of that datatype) lies outside it.
+fn beyond(dt: &str, v: &Value) -> Option<&'static str> {
+    let within = |lo: f64, hi: f64| v.as_f64().is_some_and(|x| (lo..=hi).contains(&x));
+    let int = |lo: i64, hi: u64| match (v.as_i64(), v.as_u64()) {
+        (Some(i), _) => i >= lo && (i < 0 || i as u64 <= hi),
+        (None, Some(u)) => u <= hi,
+        _ => false,
+    };
+    let (ok, range) = match dt {
+        "FP16" => (within(-65504.0, 65504.0), "±65504"),
+        "FP32" => (within(f32::MIN.into(), f32::MAX.into()), "±3.4028235e38"),
+        "INT8" => (int(i8::MIN.into(), i8::MAX as u64), "-128..=127"),
+        "INT16" => (int(i16::MIN.into(), i16::MAX as u64), "-32768..=32767"),
+        "INT32" => (int(i32::MIN.into(), i32::MAX as u64), "-2147483648..=2147483647"),
+        "INT64" => (int(i64::MIN, i64::MAX as u64), "-9223372036854775808..=9223372036854775807"),
+        "UINT8" => (int(0, u8::MAX.into()), "0..=255"),
+        "UINT16" => (int(0, u16::MAX.into()), "0..=65535"),
+        "UINT32" => (int(0, u32::MAX.into()), "0..=4294967295"),
+        "UINT64" => (int(0, u64::MAX), "0..=18446744073709551615"),
+        _ => (true, ""),
+    };
+    (!ok && !v.is_null()).then_some(range)
 }
 
 /// The outputs the request names, checked against the model's; None: all.
@@ -320,4 +351,70 @@ fn requested_outputs(request: &Value, m: &Loaded) -> Result<Option<Vec<String>>,
         return Err(ApiError::bad(format!("the model has no output `{unknown}`; outputs: {}", have.join(", "))));
     }
     Ok(Some(names))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn port(name: &str, ty: TensorElementType) -> Port {
+        Port { name: name.into(), ty, shape: vec![-1, 1] }
+    }
+
+    fn infer(inputs: Value) -> Result<mlpc_train::Frame, String> {
+        let ports = [
+            port("spend", TensorElementType::Float32),
+            port("plan", TensorElementType::String),
+            port("n", TensorElementType::Int64),
+        ];
+        tensors(&json!({ "inputs": inputs }), &ports, 100).and_then(|c| c.to_frame(&ports, &[])).map_err(|e| e.message)
+    }
+
+    fn tensor(name: &str, dt: &str, data: Value) -> Value {
+        let n = data.as_array().unwrap().len();
+        json!({"name": name, "datatype": dt, "shape": [n], "data": data})
+    }
+
+    #[test]
+    fn null_is_missing_where_the_input_may_be_missing() {
+        let frame = infer(json!([
+            tensor("spend", "FP32", json!([1.5, null])),
+            tensor("plan", "BYTES", json!([null, "a"])),
+            tensor("n", "INT64", json!([1, 2])),
+        ]));
+        assert_eq!(frame.unwrap().rows(), 2);
+        let e = infer(json!([
+            tensor("spend", "FP32", json!([1.5])),
+            tensor("plan", "BYTES", json!(["a"])),
+            tensor("n", "INT64", json!([null])),
+        ]))
+        .unwrap_err();
+        assert!(e.contains("column `n`, row 1: expected a whole number (this input cannot be missing)"), "{e}");
+    }
+
+    #[test]
+    fn a_value_beyond_its_datatype_is_refused() {
+        let others =
+            |spend: Value| json!([spend, tensor("plan", "BYTES", json!(["a"])), tensor("n", "INT64", json!([1]))]);
+        for (dt, v, range) in [
+            ("FP32", json!(1e39), "±3.4028235e38"),
+            ("FP16", json!(70000.0), "±65504"),
+            ("UINT8", json!(300), "0..=255"),
+            ("UINT8", json!(-1), "0..=255"),
+            ("INT8", json!(200), "-128..=127"),
+            ("INT32", json!(3_000_000_000u64), "-2147483648..=2147483647"),
+            ("INT64", json!(u64::MAX), "-9223372036854775808..=9223372036854775807"),
+        ] {
+            let e = infer(others(tensor("spend", dt, json!([v])))).unwrap_err();
+            assert!(
+                e.contains(&format!("input `spend` is {dt}, whose values lie within {range}, but holds {v}")),
+                "{e}"
+            );
+        }
+        for (dt, v) in
+            [("FP32", json!(3.0e38)), ("UINT8", json!(255)), ("INT8", json!(-128)), ("UINT64", json!(u64::MAX))]
+        {
+            assert!(infer(others(tensor("spend", dt, json!([v])))).is_ok(), "{dt} {v}");
+        }
+    }
 }

@@ -3,8 +3,9 @@
 use crate::app::App;
 use crate::error::ApiError;
 use crate::{feedback, mlflow, oip, predict, status};
-use axum::extract::{DefaultBodyLimit, State};
-use axum::http::{header, HeaderMap};
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -73,9 +74,28 @@ async fn not_found() -> Reply {
     ))
 }
 
+/// A 405 (a path known, a method not) with an error body in the path's protocol's shape
+/// naming the methods it takes, besides the `Allow` header axum writes.
+async fn method_not_allowed(request: Request, next: Next) -> Response {
+    let (method, path) = (request.method().clone(), request.uri().path().to_string());
+    let response = next.run(request).await;
+    if response.status() != StatusCode::METHOD_NOT_ALLOWED {
+        return response;
+    }
+    let allow = response.headers().get(header::ALLOW).cloned();
+    let takes = allow.as_ref().and_then(|a| a.to_str().ok()).unwrap_or_default().to_string();
+    let mut answer =
+        error_shape(&path, StatusCode::METHOD_NOT_ALLOWED, format!("{path} does not take {method}; it takes {takes}"));
+    if let Some(allow) = allow {
+        answer.headers_mut().insert(header::ALLOW, allow);
+    }
+    answer
+}
+
 pub fn router(app: Arc<App>, body_limit: usize) -> Router {
-    Router::new()
+    let routes = Router::new()
         .route("/v2", get(oip::server_metadata))
+        .route("/v2/", get(oip::server_metadata))
         .route("/v2/health/live", get(oip::live))
         .route("/v2/health/ready", get(oip::ready))
         .route("/v2/models/stats", get(oip::all_stats))
@@ -99,5 +119,7 @@ pub fn router(app: Arc<App>, body_limit: usize) -> Router {
         .route("/metrics", get(metrics))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(body_limit))
-        .with_state(app)
+        .with_state(app);
+    // Outside the routes: axum writes a 405's `Allow` header after a route's own layers.
+    Router::new().fallback_service(routes).layer(middleware::from_fn(method_not_allowed))
 }
