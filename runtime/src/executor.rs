@@ -521,6 +521,21 @@ mod tests {
     use super::*;
     use crate::registry::fixtures::{Disk, CHURN};
 
+    /// The churn example's plan, a fresh state folder and options to run it with `jobs`.
+    pub(super) fn churn(jobs: usize) -> (Plan, tempfile::TempDir, Options) {
+        let plan = mlpc_compiler::compile(CHURN, &Disk).plan.expect("the example compiles");
+        let state = tempfile::tempdir().unwrap();
+        let opts = Options {
+            file: CHURN.into(),
+            base_dir: std::path::Path::new(CHURN).parent().unwrap().to_path_buf(),
+            state_dir: state.path().to_path_buf(),
+            force: false,
+            rerun: Vec::new(),
+            jobs,
+        };
+        (plan, state, opts)
+    }
+
     /// Runs nodes as the runtime does, except that reading `orders` panics.
     fn orders_panics(node: &Node, inputs: &Inputs) -> Result<Produced, Failure> {
         if node.id == "source:orders" {
@@ -531,16 +546,7 @@ mod tests {
 
     #[test]
     fn a_node_that_panics_fails_with_its_message_and_the_run_fails() {
-        let plan = mlpc_compiler::compile(CHURN, &Disk).plan.expect("the example compiles");
-        let state = tempfile::tempdir().unwrap();
-        let opts = Options {
-            file: CHURN.into(),
-            base_dir: std::path::Path::new(CHURN).parent().unwrap().to_path_buf(),
-            state_dir: state.path().to_path_buf(),
-            force: false,
-            rerun: Vec::new(),
-            jobs: 2,
-        };
+        let (plan, state, opts) = churn(2);
         let report = execute(&plan, &opts, &mut |_| {}, orders_panics).expect("the run ends");
         assert_eq!(report.status, "failed");
         let orders = report.nodes.iter().find(|n| n.id == "source:orders").unwrap();
@@ -566,21 +572,12 @@ mod tests {
 
 #[cfg(test)]
 mod stopping {
+    use super::tests::churn;
     use super::*;
-    use crate::registry::fixtures::{Disk, CHURN};
 
     #[test]
     fn a_run_whose_executor_panics_ends_failed_not_running() {
-        let plan = mlpc_compiler::compile(CHURN, &Disk).plan.expect("the example compiles");
-        let state = tempfile::tempdir().unwrap();
-        let opts = Options {
-            file: CHURN.into(),
-            base_dir: std::path::Path::new(CHURN).parent().unwrap().to_path_buf(),
-            state_dir: state.path().to_path_buf(),
-            force: false,
-            rerun: Vec::new(),
-            jobs: 1,
-        };
+        let (plan, state, opts) = churn(1);
         // The caller's progress callback panics (a closed terminal, say) once a node has run.
         let stopped = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             let mut on_event = |e: &Event| {
