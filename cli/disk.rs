@@ -23,23 +23,29 @@ impl FileSystem for Disk {
         std::fs::read_to_string(&real).map_err(|e| e.to_string())
     }
 
-    /// Reads a model file (`onnx("…")`) for the checker: regular files only (never
-    /// `/dev/zero` or a pipe), at most 2 GiB (the most protobuf allows a model). Its bytes
-    /// are decoded, never shown.
+    /// Reads a model file (`onnx("…")`) for the checker: a regular file whose real name ends
+    /// in `.onnx` (a link is followed first), at most 2 GiB (the most protobuf allows a
+    /// model). Its bytes are decoded, never shown. Any other name is not read (`None`: the
+    /// model is checked when it runs), so `mlpc check` reads no file but programs and models.
     fn read_model(&self, path: &str) -> Option<Result<Vec<u8>, String>> {
         const MAX: u64 = 2 << 30;
+        let real = match std::fs::canonicalize(path) {
+            Ok(real) => real,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Some(Err("there is no such file".into())),
+            Err(e) => return Some(Err(e.to_string())),
+        };
+        if !real.extension().is_some_and(|e| e.eq_ignore_ascii_case("onnx")) {
+            return None;
+        }
         let read = || {
-            let meta = std::fs::metadata(path).map_err(|e| match e.kind() {
-                std::io::ErrorKind::NotFound => "there is no such file".to_string(),
-                _ => e.to_string(),
-            })?;
+            let meta = std::fs::metadata(&real).map_err(|e| e.to_string())?;
             if !meta.is_file() {
                 return Err("it is not a regular file".to_string());
             }
             if meta.len() > MAX {
                 return Err(format!("it is {} bytes, more than an ONNX file can hold", meta.len()));
             }
-            std::fs::read(path).map_err(|e| e.to_string())
+            std::fs::read(&real).map_err(|e| e.to_string())
         };
         Some(read())
     }

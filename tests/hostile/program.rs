@@ -120,6 +120,37 @@ fn imports_read_only_mlp_files_and_echo_nothing_else() {
 }
 
 #[test]
+fn check_reads_model_files_only_by_their_onnx_name_and_echoes_none() {
+    let dir = tempfile::tempdir().unwrap();
+    let secret = "API_KEY=hunter2-do-not-print\nroot:x:0:0:private gecos:/root:/bin/bash\n";
+    std::fs::write(dir.path().join("secret.txt"), secret).unwrap();
+    std::fs::write(dir.path().join("fake.onnx"), secret).unwrap();
+    std::os::unix::fs::symlink("/proc/self/environ", dir.path().join("environ.onnx")).unwrap();
+    std::os::unix::fs::symlink(dir.path().join("secret.txt"), dir.path().join("link.onnx")).unwrap();
+    let env = [("MLPC_HOSTILE_SECRET", "s3cr3t-from-the-environment")];
+    // (model file, exit code of `mlpc check`, what it says): a name that is not `.onnx`,
+    // wherever a link leads, is left for `mlpc run`; a `.onnx` file that is not ONNX is E0023.
+    let cases = [
+        ("secret.txt", 0, ""),
+        ("environ.onnx", 0, ""),
+        ("link.onnx", 0, ""),
+        ("/proc/self/environ", 0, ""),
+        ("fake.onnx", 1, "is not an ONNX model"),
+    ];
+    for (file, expected, says) in cases {
+        let model = format!(
+            "model churn_model = onnx(\"{file}\") {{\n  schema = churn_data\n  inputs = [total_purchases, monthly_spend, plan]\n}}"
+        );
+        let program = churn_with(dir.path(), &model);
+        let (code, out) = mlpc_in(dir.path(), &["check", program.to_str().unwrap()], &env);
+        assert_eq!(code, expected, "{file}: {out}");
+        assert!(out.contains(says), "{file}: expected {says:?} in:\n{out}");
+        assert!(!out.contains("s3cr3t-from-the-environment"), "{file} echoes the environment:\n{out}");
+        assert_echoes_none(&out, secret, file);
+    }
+}
+
+#[test]
 fn a_csv_source_over_a_file_that_is_not_data_is_refused_without_echoing_it() {
     let dir = tempfile::tempdir().unwrap();
     let passwd =
