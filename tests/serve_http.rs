@@ -487,6 +487,66 @@ fn two_versions() -> Pipeline {
     p
 }
 
+/// Requests are counted under the version that answered them: during a canary the candidate
+/// answers a share while the stable version is the one serving.
+#[test]
+fn metrics_count_the_version_that_answered_in_both_formats() {
+    let p = in_production();
+    let canary = |algorithm: &str| {
+        // The example's canary, whose first step (10%) lasts 30 minutes.
+        let text = std::fs::read_to_string("examples/churn/churn.mlp")
+            .unwrap()
+            .replace("gradient_boosting(trees = 200, depth = 6, learning_rate = 0.1)", algorithm)
+            .replace("  cv     = 5\n", "");
+        std::fs::write(p.file(), text).unwrap();
+    };
+    canary("logistic_regression()");
+    let s = p.serve();
+    canary("logistic_regression(c = 0.05)");
+    p.run();
+    p.mlpc(&["promote", NAME, "2", "--stage", "production", "--by", "test"]);
+    let mut answered = std::collections::BTreeMap::<String, u64>::new();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while answered.get("2").copied().unwrap_or_default() < 5 {
+        assert!(Instant::now() < deadline, "the candidate answered no request: {answered:?}");
+        let v = s.ok(&format!("/v1/models/{NAME}/predict"), customer(17));
+        *answered.entry(v["model_version"].as_str().unwrap().to_string()).or_default() += 1;
+    }
+    assert!(answered.get("1").is_some(), "the stable version answers the rest: {answered:?}");
+    let (_, meta) = s.get(&format!("/v2/models/{NAME}"));
+    assert!(meta.contains("\"versions\":[\"1\"]"), "version 1 is the one serving: {meta}");
+
+    let metrics = |accept: &str| {
+        let r = s.http.get(format!("{}/metrics", s.base)).header("accept", accept).send().unwrap();
+        let content_type = r.headers()["content-type"].to_str().unwrap().to_string();
+        (content_type, r.text().unwrap())
+    };
+    let (open_type, open) = metrics("application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5");
+    let (text_type, text) = metrics("text/plain;version=0.0.4;q=0.5,*/*;q=0.1");
+    assert!(open_type.starts_with("application/openmetrics-text"), "{open_type}");
+    assert_eq!(text_type, "text/plain; version=0.0.4; charset=utf-8");
+    assert!(open.ends_with("# EOF\n") && !text.contains("# EOF"), "{text}");
+    assert!(open.contains("# TYPE mlpc_serve_requests counter"), "{open}");
+    assert!(
+        text.contains("# HELP mlpc_serve_requests_total ") && text.contains("# TYPE mlpc_serve_requests_total counter")
+    );
+    for body in [&open, &text] {
+        for (version, n) in &answered {
+            let line = format!("mlpc_serve_requests_total{{model=\"{NAME}\",version=\"{version}\"}} {n}\n");
+            assert!(body.contains(&line), "{line} in\n{body}");
+        }
+        for name in [
+            "process_cpu_seconds_total",
+            "process_resident_memory_bytes ",
+            "process_open_fds ",
+            "process_threads ",
+            "process_start_time_seconds ",
+        ] {
+            assert!(body.lines().any(|l| l.starts_with(name)), "{name} in\n{body}");
+        }
+    }
+}
+
 #[test]
 fn a_stage_change_under_load_fails_no_request() {
     let p = two_versions();

@@ -608,10 +608,18 @@ impl App {
     }
 
     /// Counts a finished request on its model: every request, and the errors.
-    pub fn settle<T>(&self, served: &Served, started: Instant, result: Result<T, ApiError>) -> Result<T, ApiError> {
-        let version = match &**served.slot.load() {
-            Slot::Ready(m) => m.version.to_string(),
-            Slot::NotReady(_) => "none".into(),
+    pub fn settle<T>(
+        &self,
+        served: &Served,
+        started: Instant,
+        result: Result<(T, i64), ApiError>,
+    ) -> Result<T, ApiError> {
+        // Labelled by the version that answered (a canary's candidate, a fallback), and an
+        // error by the version serving.
+        let version = match (&result, &**served.slot.load()) {
+            (Ok((_, answered)), _) => answered.to_string(),
+            (Err(_), Slot::Ready(m)) => m.version.to_string(),
+            (Err(_), Slot::NotReady(_)) => "none".into(),
         };
         let labels = ModelVersion { model: served.spec.name.clone(), version };
         self.metrics.requests.get_or_create(&labels).inc();
@@ -625,7 +633,7 @@ impl App {
                 served.stats.fail_ns.fetch_add(started.elapsed().as_nanos() as u64, Ordering::Relaxed);
             }
         }
-        result
+        result.map(|(answer, _)| answer)
     }
 
     /// Reads the gates of every canary whose interval has passed and acts on the verdicts.

@@ -82,7 +82,7 @@ fn invoke(
             }
         };
         let done = app.infer(served, columns, app.request_id(request_id(headers)))?;
-        Ok(json!({"predictions": done.loaded.predictions(&done.outputs, done.rows)}))
+        Ok((json!({"predictions": done.loaded.predictions(&done.outputs, done.rows)}), done.loaded.version))
     })();
     app.settle(served, started, result).map(Json).map_err(Reply::mlflow)
 }

@@ -194,12 +194,13 @@ fn run_infer(app: &App, name: &str, version: Option<&str>, body: Result<Bytes, B
                 }
             })
             .collect();
-        Ok(json!({
+        let answer = json!({
             "model_name": name,
             "model_version": done.loaded.version.to_string(),
             "id": done.request_id,
             "outputs": outputs,
-        }))
+        });
+        Ok((answer, done.loaded.version))
     })();
     app.settle(served, started, result).map(Json).map_err(Reply::oip)
 }

@@ -23,12 +23,13 @@ pub async fn predict(
     let result = (|| {
         let columns = columns(&json_body(body)?)?;
         let done = app.infer(served, columns, app.request_id(request_id(&headers)))?;
-        Ok(json!({
+        let answer = json!({
             "model_name": name,
             "model_version": done.loaded.version.to_string(),
             "id": done.request_id,
             "predictions": done.loaded.predictions(&done.outputs, done.rows),
-        }))
+        });
+        Ok((answer, done.loaded.version))
     })();
     app.settle(served, started, result).map(Json).map_err(Reply::oip)
 }

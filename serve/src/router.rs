@@ -64,8 +64,14 @@ pub fn request_id(headers: &HeaderMap) -> Option<&str> {
     headers.get("x-request-id").and_then(|v| v.to_str().ok())
 }
 
-async fn metrics(State(app): Shared) -> impl IntoResponse {
-    ([(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], app.metrics.encode())
+/// OpenMetrics, or the Prometheus text format 0.0.4 when `Accept` prefers `text/plain`.
+async fn metrics(State(app): Shared, headers: HeaderMap) -> impl IntoResponse {
+    let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok());
+    if crate::metrics::prefers_text(accept) {
+        ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], app.metrics.encode_text())
+    } else {
+        ([(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], app.metrics.encode())
+    }
 }
 
 async fn not_found() -> Reply {
