@@ -512,7 +512,7 @@ fn metrics_count_the_version_that_answered_in_both_formats() {
         let v = s.ok(&format!("/v1/models/{NAME}/predict"), customer(17));
         *answered.entry(v["model_version"].as_str().unwrap().to_string()).or_default() += 1;
     }
-    assert!(answered.get("1").is_some(), "the stable version answers the rest: {answered:?}");
+    assert!(answered.contains_key("1"), "the stable version answers the rest: {answered:?}");
     let (_, meta) = s.get(&format!("/v2/models/{NAME}"));
     assert!(meta.contains("\"versions\":[\"1\"]"), "version 1 is the one serving: {meta}");
 
