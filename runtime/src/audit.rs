@@ -106,7 +106,9 @@ pub(crate) fn prepare(state: &Path, conn: &Connection, actions: &[Action]) -> Re
             ))
         }
     };
-    if let Some(problem) = anchor.as_ref().and_then(|a| behind_anchor(state, a, &log.records)) {
+    if let Some(problem) =
+        anchor.as_ref().and_then(|a| behind_anchor(state, a, &log.records).or_else(|| ahead_of_anchor(state, a, seq)))
+    {
         return Err(format!("{problem}; nothing was changed"));
     }
     let mut records = Vec::with_capacity(actions.len());
@@ -275,6 +277,24 @@ fn behind_anchor(state: &Path, anchor: &Anchor, records: &[Record]) -> Option<St
     None
 }
 
+/// How the log goes beyond the anchor, if it does: more entries than the store recorded,
+/// so the store lost changes the log records. Chaining onto such a log and anchoring the
+/// result would hide the loss for good, so writers refuse it as they refuse a shorter log.
+/// (The opposite, a store ahead of its log, is a crash between a change and its entries,
+/// which [`settle`] repairs.)
+fn ahead_of_anchor(state: &Path, anchor: &Anchor, have: u64) -> Option<String> {
+    (have > anchor.entries).then(|| {
+        format!(
+            "{} has {have} entries, but the store recorded only {}: the store lost changes the log records \
+             (was state.duckdb.wal deleted, or state.duckdb replaced by an older copy?); restore state.duckdb \
+             from a backup. mlpc has no command to accept the loss and re-anchor the log to this store, so \
+             changes stay refused until the store is restored",
+            path(state).display(),
+            anchor.entries
+        )
+    })
+}
+
 /// The log checked against the store's anchor: what is wrong, if anything.
 pub fn check_anchor(state: &Path, anchor: Option<&Anchor>, verified: &Verified) -> Vec<String> {
     let records = match read_log(state) {
@@ -291,14 +311,7 @@ pub fn check_anchor(state: &Path, anchor: Option<&Anchor>, verified: &Verified) 
         None => Vec::new(),
         Some(a) => match behind_anchor(state, a, &records) {
             Some(problem) => vec![problem],
-            None if verified.entries > a.entries => vec![format!(
-                "{} has {} entries, but the store recorded only {}: the store lost changes the log records \
-                 (was state.duckdb.wal deleted, or state.duckdb replaced by an older copy?)",
-                path(state).display(),
-                verified.entries,
-                a.entries
-            )],
-            None => Vec::new(),
+            None => ahead_of_anchor(state, a, verified.entries).into_iter().collect(),
         },
     }
 }
@@ -535,6 +548,30 @@ mod tests {
         }
         std::fs::write(path(dir.path()), &full).unwrap();
         append(&store, &[action("a", 4)]).expect("the restored log takes entries again");
+    }
+
+    #[test]
+    fn writers_refuse_a_log_longer_than_the_anchor() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let first = append(&store, &[action("a", 1)]).unwrap();
+        append(&store, &[action("a", 2), action("a", 3)]).unwrap();
+        // The store lost the second change (an older copy of state.duckdb, or its WAL
+        // deleted): its anchor is the first change's again.
+        store.transaction(|conn| set_anchor(conn, 1, &first[0].hash, &first)).unwrap();
+        let before = std::fs::read(path(dir.path())).unwrap();
+        let refused = append(&store, &[action("a", 4)]).unwrap_err();
+        assert!(refused.contains("the store lost changes") && refused.contains("nothing was changed"), "{refused}");
+        assert!(refused.contains("restore state.duckdb from a backup"), "{refused}");
+        assert_eq!(std::fs::read(path(dir.path())).unwrap(), before, "nothing appended");
+        assert_eq!(anchored(&store).entries, 1, "nothing anchored");
+        let v = verify(dir.path()).unwrap();
+        let problems = check_anchor(dir.path(), Some(&anchored(&store)), &v);
+        assert!(problems.len() == 1 && problems[0].contains("recorded only 1"), "{problems:?}");
+        // Reopening settles nothing away: still refused.
+        drop(store);
+        let store = Store::open(dir.path()).unwrap();
+        assert!(append(&store, &[action("a", 4)]).unwrap_err().contains("the store lost changes"));
     }
 
     #[test]
