@@ -205,30 +205,29 @@ fn set_anchor(conn: &Connection, entries: u64, head: &str, tail: &[Record]) -> R
 }
 
 /// The log as it is on disk: its complete lines read as records, and a last line without
-/// its newline.
+/// its newline, as bytes (a write cut short may have cut a character in two, so it need not
+/// be UTF-8).
 struct Log {
     records: Vec<Record>,
-    partial: Option<String>,
+    partial: Option<Vec<u8>>,
 }
 
 fn read_log(state: &Path) -> Result<Log, String> {
     let file = path(state);
-    let text = match std::fs::read_to_string(&file) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+    let bytes = match std::fs::read(&file) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
         Err(e) => return Err(format!("cannot read {}: {e}", file.display())),
     };
-    let (complete, partial) = match text.rfind('\n') {
-        Some(i) => (&text[..=i], &text[i + 1..]),
-        None => ("", text.as_str()),
-    };
+    let (complete, partial) = split_log(&bytes);
     let damaged = |i: usize, why: String| {
         format!("{} is damaged at line {}: {why}; `mlpc audit verify` says more", file.display(), i + 1)
     };
     let records = complete
-        .lines()
+        .iter()
         .enumerate()
         .map(|(i, l)| {
+            let l = std::str::from_utf8(l).map_err(|e| damaged(i, format!("not UTF-8: {e}")))?;
             let record: Record = serde_json::from_str(l).map_err(|e| damaged(i, format!("not an entry: {e}")))?;
             if line(&record) != l {
                 return Err(damaged(i, "not written in the log's canonical form".into()));
@@ -236,7 +235,15 @@ fn read_log(state: &Path) -> Result<Log, String> {
             Ok(record)
         })
         .collect::<Result<_, _>>()?;
-    Ok(Log { records, partial: (!partial.is_empty()).then(|| partial.to_string()) })
+    Ok(Log { records, partial: (!partial.is_empty()).then(|| partial.to_vec()) })
+}
+
+/// The log's complete lines (without their newlines) and what follows the last newline.
+fn split_log(bytes: &[u8]) -> (Vec<&[u8]>, &[u8]) {
+    match bytes.iter().rposition(|b| *b == b'\n') {
+        Some(i) => (bytes[..i].split(|b| *b == b'\n').collect(), &bytes[i + 1..]),
+        None => (Vec::new(), bytes),
+    }
 }
 
 /// How the log falls short of the anchor, if it does: fewer entries than anchored, or not
@@ -346,7 +353,7 @@ fn try_settle(store: &Store) -> Result<(), String> {
     let chained = verify_records(&log.records).is_ok()
         && missing[0].entry.prev == head
         && missing.last().is_some_and(|r| r.entry.seq == anchor.entries && r.hash == anchor.head);
-    if !chained || log.partial.as_ref().is_some_and(|p| !line(&missing[0]).starts_with(p.as_str())) {
+    if !chained || log.partial.as_ref().is_some_and(|p| !line(&missing[0]).as_bytes().starts_with(p)) {
         return Ok(());
     }
     if let Some(partial) = &log.partial {
@@ -361,15 +368,18 @@ fn try_settle(store: &Store) -> Result<(), String> {
 /// Every entry of the log (none when there is no log yet).
 pub fn read(state: &Path) -> Result<Vec<Record>, String> {
     let file = path(state);
-    let text = match std::fs::read_to_string(&file) {
-        Ok(t) => t,
+    let bytes = match std::fs::read(&file) {
+        Ok(b) => b,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
         Err(e) => return Err(format!("cannot read {}: {e}", file.display())),
     };
-    text.lines()
+    let (complete, partial) = split_log(&bytes);
+    complete
+        .into_iter()
+        .chain((!partial.is_empty()).then_some(partial))
         .enumerate()
         .map(|(i, line)| {
-            serde_json::from_str(line).map_err(|e| format!("{} line {}: not an entry: {e}", file.display(), i + 1))
+            serde_json::from_slice(line).map_err(|e| format!("{} line {}: not an entry: {e}", file.display(), i + 1))
         })
         .collect()
 }
@@ -604,6 +614,31 @@ mod tests {
         let v = verify(dir.path()).expect("settled");
         assert_eq!((v.entries, v.head.as_str()), (3, records[1].hash.as_str()));
         assert!(check_anchor(dir.path(), Some(&anchored(&store)), &v).is_empty());
+    }
+
+    #[test]
+    fn a_write_cut_inside_a_character_is_repaired_when_the_store_next_opens() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        append(&store, &[action("a", 1)]).unwrap();
+        let mut wide = action("a", 2);
+        wide.by = "ana — ops".into();
+        wide.reason = Some("ready — Zoë signed off".into());
+        let records = store.transaction(|conn| prepare(dir.path(), conn, &[wide, action("a", 3)])).unwrap();
+        // The crash (or a full disk) cut the first line in the middle of the "—".
+        let first = line(&records[0]);
+        let cut = first.find('—').unwrap() + 1;
+        let mut f = std::fs::OpenOptions::new().append(true).open(path(dir.path())).unwrap();
+        f.write_all(&first.as_bytes()[..cut]).unwrap();
+        drop(f);
+        assert!(std::fs::read_to_string(path(dir.path())).is_err(), "the log is not UTF-8 now");
+        drop(store);
+        let store = Store::open(dir.path()).unwrap();
+        let v = verify(dir.path()).expect("settled");
+        assert_eq!((v.entries, v.head.as_str()), (3, records[1].hash.as_str()));
+        assert!(check_anchor(dir.path(), Some(&anchored(&store)), &v).is_empty());
+        assert_eq!(read(dir.path()).unwrap()[1].entry.by, "ana — ops");
+        append(&store, &[action("a", 4)]).expect("the repaired log takes entries again");
     }
 
     #[test]
