@@ -170,6 +170,36 @@ fn a_store_that_lost_what_the_log_records_says_so_and_never_reissues_a_version()
 }
 
 #[test]
+fn a_store_replaced_by_an_older_copy_refuses_changes_instead_of_anchoring_the_loss() {
+    let f = registered();
+    let db = Path::new(&f.state()).join("state.duckdb");
+    let older = f.path("state.duckdb.older");
+    std::fs::copy(&db, &older).unwrap();
+    f.ok(&["promote", NAME, "1", "--stage", "archived", "--by", "alice"]);
+    let newer = f.path("state.duckdb.newer");
+    std::fs::copy(&db, &newer).unwrap();
+    std::fs::copy(&older, &db).unwrap();
+    let _ = std::fs::remove_file(Path::new(&f.state()).join("state.duckdb.wal"));
+
+    let (code, out) = f.verify();
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("the store lost changes"), "{out}");
+    // Chaining a change onto the longer log and anchoring it would silence that for good.
+    let (code, _, err) = f.mlpc(&["promote", NAME, "1", "--stage", "archived", "--by", "mallory"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("the store lost changes") && err.contains("nothing was changed"), "{err}");
+    assert!(err.contains("restore state.duckdb from a backup"), "{err}");
+    let (code, out) = f.verify();
+    assert_eq!(code, 1, "still reported: {out}");
+    let (_, _, err) = f.mlpc(&["models"]);
+    assert!(err.contains("warning: the registry does not agree with the audit log"), "not silent: {err}");
+
+    std::fs::copy(&newer, &db).unwrap();
+    let (code, out) = f.verify();
+    assert_eq!(code, 0, "the restored store agrees: {out}");
+}
+
+#[test]
 fn a_truncated_emptied_or_deleted_audit_log_fails_verification() {
     let f = registered();
     let log = Path::new(&f.state()).join("audit.log");
