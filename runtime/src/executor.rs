@@ -305,8 +305,7 @@ impl Run<'_> {
                         }
                     }
                 }
-                store.conn.execute_batch("COMMIT").map_err(|e| e.to_string())?;
-                store.checkpoint()?;
+                store.commit()?;
                 drop(store);
                 if tasks.is_empty() {
                     break;

@@ -194,14 +194,7 @@ impl Store {
         self.conn.execute_batch("BEGIN TRANSACTION").map_err(db_error)?;
         match work(&self.conn) {
             Ok(t) => {
-                self.conn.execute_batch("COMMIT").map_err(db_error)?;
-                if let Err(e) = self.checkpoint() {
-                    eprintln!(
-                        "warning: the change is made, but {e}: until a later checkpoint it is kept in {}; do not \
-                         delete that file",
-                        self.dir.join("state.duckdb.wal").display()
-                    );
-                }
+                self.commit()?;
                 Ok(t)
             }
             Err(e) => {
@@ -210,6 +203,21 @@ impl Store {
             }
         }
     }
+
+    /// Commits the open transaction, then checkpoints; a checkpoint that fails after the
+    /// commit is a warning (see [`Store::transaction`]).
+    pub fn commit(&self) -> Result<(), String> {
+        self.conn.execute_batch("COMMIT").map_err(db_error)?;
+        if let Err(e) = self.checkpoint() {
+            eprintln!(
+                "warning: the change is made, but {e}: until a later checkpoint it is kept in {}; do not delete \
+                 that file",
+                self.dir.join("state.duckdb.wal").display()
+            );
+        }
+        Ok(())
+    }
+
     /// The artifact a node had in `role` in run `run_id`, whether it ran or was cached
     /// there (the cache entry its recorded key names).
     pub fn artifact_in_run(&self, run_id: i64, node: &str, role: &str) -> Result<Option<String>, String> {
