@@ -8,10 +8,12 @@ use mlpc_compiler::{compile, format, FileSystem};
 
 /// `main.mlp` is the whole input; any other path (the target of an import) reads as the
 /// second half of the input, or fails when that half is empty, so both the import
-/// resolution and its error path are reached.
+/// resolution and its error path are reached. A model file (`onnx("…")`) reads as the
+/// second half of the raw bytes, so the ONNX decoder sees arbitrary bytes too.
 struct Mem<'a> {
     main: &'a str,
     other: &'a str,
+    model: &'a [u8],
 }
 
 impl FileSystem for Mem<'_> {
@@ -24,6 +26,10 @@ impl FileSystem for Mem<'_> {
             Ok(self.other.to_string())
         }
     }
+
+    fn read_model(&self, path: &str) -> Option<Result<Vec<u8>, String>> {
+        Some(if self.model.is_empty() { Err(format!("no such file: {path}")) } else { Ok(self.model.to_vec()) })
+    }
 }
 
 fuzz_target!(|data: &[u8]| {
@@ -33,7 +39,7 @@ fuzz_target!(|data: &[u8]| {
     while !text.is_char_boundary(mid) {
         mid += 1;
     }
-    let fs = Mem { main: text, other: &text[mid..] };
+    let fs = Mem { main: text, other: &text[mid..], model: &data[data.len() / 2..] };
 
     let compilation = compile("main.mlp", &fs);
     for d in &compilation.diagnostics {
