@@ -128,7 +128,7 @@ impl Counters {
         );
         registry.register(
             "requests_too_large",
-            "Requests refused from their Content-Length over --max-body",
+            "Requests refused with 413 for a body over --max-body (from Content-Length, or as read)",
             self.too_large.clone(),
         );
     }
@@ -163,6 +163,9 @@ struct Conn {
     /// Asked to close (it was idle the longest when the pool was full).
     evicting: AtomicBool,
     evict: Notify,
+    /// Told of every phase change, so the connection's timer starts the new phase's bound
+    /// at once (a request's first byte must start the header timeout, not wait out the idle one).
+    changed: Notify,
 }
 
 struct Pool {
@@ -182,6 +185,7 @@ impl Pool {
     fn set(&self, c: &Conn, phase: u8) {
         c.since.store(self.now(), Ordering::Relaxed);
         c.phase.store(phase, Ordering::Release);
+        c.changed.notify_one();
     }
     /// Asks the connection idle the longest to close; false when every one is busy.
     fn evict_one(&self) -> bool {
@@ -353,6 +357,7 @@ pub async fn serve(
             since: AtomicU64::new(pool.now()),
             evicting: AtomicBool::new(false),
             evict: Notify::new(),
+            changed: Notify::new(),
         });
         pool.conns().insert(next_id, conn.clone());
         counters.open.inc();
@@ -393,6 +398,8 @@ struct Connection {
 impl Connection {
     async fn run(self, signal: watch::Sender<()>) {
         let Connection { id, stream, conn, pool, limits, counters, router, shape, bodies } = self;
+        // Gives the slot back however the task ends, a panic included.
+        let _slot = Slot { id, pool: pool.clone(), counters: counters.clone() };
         let io = TokioIo::new(Watched { io: stream, conn: conn.clone(), pool: pool.clone() });
         let service = {
             let (conn, pool, limits, counters) = (conn.clone(), pool.clone(), limits.clone(), counters.clone());
@@ -429,6 +436,7 @@ impl Connection {
                         break;
                     }
                 }
+                _ = conn.changed.notified() => {}
                 _ = conn.evict.notified() => {
                     if conn.phase.load(Ordering::Acquire) != BUSY {
                         counters.evicted.inc();
@@ -442,9 +450,21 @@ impl Connection {
                 }
             }
         }
-        pool.conns().remove(&id);
-        counters.open.dec();
-        pool.freed.notify_one();
+    }
+}
+
+/// A connection's place in the pool, given back when its task ends.
+struct Slot {
+    id: u64,
+    pool: Arc<Pool>,
+    counters: Counters,
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.pool.conns().remove(&self.id);
+        self.counters.open.dec();
+        self.pool.freed.notify_one();
     }
 }
 
@@ -513,6 +533,7 @@ async fn handle(
     let max = limits.max_body as u64;
     let drain = max.saturating_mul(DRAIN);
     let too_large = |said: String| {
+        counters.too_large.inc();
         closing(shape(
             &path,
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -521,7 +542,6 @@ async fn handle(
     };
     let declared = content_length(&request);
     if let Some(length) = declared.filter(|n| *n > drain) {
-        counters.too_large.inc();
         return too_large(format!("{length} bytes (Content-Length)"));
     }
     // Room for the body (its length when known — none for a GET —, else the most it may

@@ -33,13 +33,18 @@ impl Columns {
                 c.names = record.keys().cloned().collect();
                 c.values = vec![Vec::with_capacity(records.len()); c.names.len()];
             }
-            if let Some(extra) = record.keys().find(|k| !c.names.contains(k)) {
-                return Err(ApiError::bad(format!("row {} has column `{extra}`, which row 1 does not", i + 1)));
-            }
             for (name, column) in c.names.iter().zip(&mut c.values) {
                 let v =
                     record.get(name).ok_or_else(|| ApiError::bad(format!("row {} has no column `{name}`", i + 1)))?;
                 column.push(v.clone());
+            }
+            // Every name of row 1 is there, so a longer row has another: found by a set, as
+            // rows may have hundreds of thousands of keys.
+            if record.len() > c.names.len() {
+                let known: std::collections::HashSet<&str> = c.names.iter().map(String::as_str).collect();
+                if let Some(extra) = record.keys().find(|k| !known.contains(k.as_str())) {
+                    return Err(ApiError::bad(format!("row {} has column `{extra}`, which row 1 does not", i + 1)));
+                }
             }
         }
         Ok(c)

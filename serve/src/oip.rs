@@ -223,6 +223,7 @@ pub fn tensors(request: &Value, model_inputs: &[Port], max_rows: usize) -> Resul
         .and_then(Value::as_array)
         .ok_or_else(|| ApiError::bad("the request needs `inputs`: a list of {name, shape, datatype, data}"))?;
     let mut columns = Columns::default();
+    let mut names = std::collections::HashSet::new();
     for (i, t) in inputs.iter().enumerate() {
         let field = |k: &str| t.get(k).ok_or_else(|| ApiError::bad(format!("input {} has no `{k}`", i + 1)));
         let name = field("name")?
@@ -275,7 +276,7 @@ pub fn tensors(request: &Value, model_inputs: &[Port], max_rows: usize) -> Resul
         if i > 0 && rows != columns.rows {
             return Err(ApiError::bad(format!("input `{name}` has {rows} rows, the others {}", columns.rows)));
         }
-        if columns.position(name).is_some() {
+        if !names.insert(name) {
             return Err(ApiError::bad(format!("input `{name}` is sent twice")));
         }
         columns.rows = rows;

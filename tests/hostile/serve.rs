@@ -352,6 +352,45 @@ fn slowloris_leaves_the_server_answering_others_and_its_sockets_are_closed() {
 }
 
 #[test]
+fn a_trickled_header_is_cut_off_at_the_header_timeout_not_the_idle_one() {
+    let p = Pipeline::in_production(false);
+    let s = p.serve_with(&["--header-timeout", "1s", "--idle-timeout", "30s"], None);
+    let mut socket = TcpStream::connect(s.addr).unwrap();
+    let mut writer = socket.try_clone().unwrap();
+    let started = Instant::now();
+    // One byte every 300 ms: the connection leaves idle at the first, so the header
+    // timeout (1 s) bounds it, not what is left of the idle one (30 s).
+    let trickle = std::thread::spawn(move || {
+        for b in format!("POST /v1/models/{NAME}/predict HTTP/1.1\r\nHost: x\r\nX-Slow: {}", "a".repeat(100)).bytes() {
+            if writer.write_all(&[b]).is_err() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(300));
+        }
+    });
+    assert!(closed_within(&mut socket, Duration::from_secs(20)).is_some(), "a trickled header is cut off");
+    let took = started.elapsed();
+    assert!(took < Duration::from_secs(4), "the trickled header was held {took:?} with --header-timeout 1s");
+    trickle.join().unwrap();
+    s.still_answers();
+}
+
+#[test]
+fn one_record_of_many_keys_is_refused_in_linear_time() {
+    let p = Pipeline::in_production(false);
+    let s = p.serve();
+    let keys: Vec<String> = (0..200_000).map(|i| format!("\"k{i}\":0")).collect();
+    let body = format!("{{\"instances\":[{{{}}}]}}", keys.join(","));
+    let started = Instant::now();
+    let (status, v) = s.post(&format!("/v1/models/{NAME}/predict"), body);
+    let took = started.elapsed();
+    assert_eq!(status, 400, "{}", &v.to_string()[..200.min(v.to_string().len())]);
+    assert!(v.to_string().contains("unknown column"), "{}", &v.to_string()[..200.min(v.to_string().len())]);
+    assert!(took < Duration::from_secs(5), "a record of 200,000 keys took {took:?}");
+    s.still_answers();
+}
+
+#[test]
 fn idle_sockets_beyond_the_fd_limit_leave_the_server_answering() {
     let p = Pipeline::in_production(false);
     let s = p.serve_with(&[], Some(1024));
