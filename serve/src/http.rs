@@ -408,8 +408,9 @@ impl Connection {
                 let handled = handle(request, router.clone(), limits.clone(), counters.clone(), shape, bodies.clone());
                 let (conn, pool) = (conn.clone(), pool.clone());
                 async move {
-                    let response = handled.await;
-                    pool.set(&conn, IDLE);
+                    // BUSY until hyper has written the whole body and dropped it: a large
+                    // answer to a slow reader is neither evicted nor idle-closed mid-write.
+                    let response = handled.await.map(|body| Body::new(UntilWritten { body, conn, pool }));
                     Ok::<_, Infallible>(response)
                 }
             })
@@ -450,6 +451,36 @@ impl Connection {
                 }
             }
         }
+    }
+}
+
+/// A response body that marks its connection IDLE once dropped (written out, or abandoned).
+struct UntilWritten {
+    body: Body,
+    conn: Arc<Conn>,
+    pool: Arc<Pool>,
+}
+
+impl axum::body::HttpBody for UntilWritten {
+    type Data = axum::body::Bytes;
+    type Error = axum::Error;
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<hyper::body::Frame<Self::Data>, Self::Error>>> {
+        Pin::new(&mut self.body).poll_frame(cx)
+    }
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        self.body.size_hint()
+    }
+}
+
+impl Drop for UntilWritten {
+    fn drop(&mut self) {
+        self.pool.set(&self.conn, IDLE);
     }
 }
 
