@@ -2,7 +2,7 @@
 //! or the mlpc version changed.
 
 use crate::nodes::{self, InputFiles};
-use crate::store::{file_sha256, Store};
+use crate::store::Store;
 use duckdb::params;
 use mlpc_compiler::plan::{Node, Plan};
 use serde::{Deserialize, Serialize};
@@ -105,18 +105,14 @@ pub fn verify_artifact(store: &Store, role: &str, path: &Path, sha: &str) -> Res
 }
 
 /// [`verify_artifact`] without removing anything: the reason, and whether the file is
-/// there but changed.
+/// there but changed. The store's hash of the file is trusted while its size and mtime are
+/// those it was recorded at; any change re-hashes the whole file.
 fn check_artifact(store: &Store, role: &str, path: &Path, sha: &str) -> Result<(), (String, bool)> {
-    let Ok(meta) = std::fs::metadata(path) else {
+    if !path.exists() {
         return Err((format!("its {role} artifact {} is missing", short(sha)), false));
-    };
-    let (bytes, mtime) = stat(&meta);
-    if recorded(store, path, bytes, mtime).as_deref() == Some(sha) {
-        return Ok(());
     }
-    let actual = file_sha256(path).map_err(|e| (e, false))?;
+    let actual = store.file_hash(path).map_err(|e| (e, false))?;
     if actual == sha {
-        record(store, path, bytes, mtime, sha).map_err(|e| (e, false))?;
         return Ok(());
     }
     Err((format!("its {role} artifact {} changed on disk (it hashed to {})", short(sha), short(&actual)), true))
@@ -146,46 +142,6 @@ pub fn entry_unchanged(store: &Store, node: &str, key: &str) -> Result<(), Strin
         checked.push(path);
     }
     Ok(())
-}
-
-/// Records the size and modification time of an artifact [`Store::adopt`] just stored, with
-/// its content hash: adopt renames the file it hashed into place, so these are its bytes.
-pub fn remember_artifact(store: &Store, path: &Path, sha: &str) -> Result<(), String> {
-    let meta = std::fs::metadata(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    let (bytes, mtime) = stat(&meta);
-    record(store, path, bytes, mtime, sha)
-}
-
-fn stat(meta: &std::fs::Metadata) -> (i64, i64) {
-    let mtime = meta
-        .modified()
-        .ok()
-        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-        .map_or(0, |d| d.as_nanos() as i64);
-    (meta.len() as i64, mtime)
-}
-
-/// The content hash recorded for `path` at exactly this size and modification time.
-fn recorded(store: &Store, path: &Path, bytes: i64, mtime: i64) -> Option<String> {
-    store
-        .conn
-        .query_row(
-            "SELECT sha256 FROM file_hashes WHERE path = ? AND bytes = ? AND mtime_ns = ?",
-            params![path.to_string_lossy(), bytes, mtime],
-            |r| r.get(0),
-        )
-        .ok()
-}
-
-fn record(store: &Store, path: &Path, bytes: i64, mtime: i64, sha: &str) -> Result<(), String> {
-    store
-        .conn
-        .execute(
-            "INSERT OR REPLACE INTO file_hashes VALUES (?, ?, ?, ?)",
-            params![path.to_string_lossy(), bytes, mtime, sha],
-        )
-        .map(|_| ())
-        .map_err(|e| format!("cannot record the hash of {}: {e}", path.display()))
 }
 
 fn short(sha: &str) -> String {
@@ -232,7 +188,7 @@ mod tests {
         let path = dir.path().join("artifact.parquet");
         std::fs::write(&path, b"PAR1 rows PAR1").unwrap();
         let sha = sha_of(b"PAR1 rows PAR1");
-        remember_artifact(&store, &path, &sha).unwrap();
+        store.remember_hash(&path, &sha).unwrap();
         verify_artifact(&store, "data", &path, &sha).unwrap();
 
         // Touched, same bytes: re-hashed and accepted (and recorded again).
@@ -261,7 +217,7 @@ mod tests {
         std::fs::write(&stored, b"altered").unwrap();
         std::fs::write(&tmp, b"original").unwrap();
         assert_eq!(store.adopt(&tmp, "onnx").unwrap(), sha);
-        remember_artifact(&store, &stored, &sha).unwrap();
+        store.remember_hash(&stored, &sha).unwrap();
         assert_eq!(std::fs::read(&stored).unwrap(), b"original");
         verify_artifact(&store, "model", &stored, &sha).unwrap();
     }

@@ -478,7 +478,7 @@ fn record(
             None => store.adopt(tmp, extension(role))?,
         };
         adopted.insert(tmp, sha.clone());
-        crate::cache::remember_artifact(store, &store.artifact_path(&sha, extension(role)), &sha)?;
+        store.remember_hash(&store.artifact_path(&sha, extension(role)), &sha)?;
         store
             .conn
             .execute("INSERT INTO node_artifacts VALUES (?, ?, ?, ?)", params![run_id, node, role, sha])

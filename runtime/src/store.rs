@@ -277,18 +277,12 @@ impl Store {
 
     /// A file's sha256, reusing the stored one while its size and mtime are unchanged.
     pub fn file_hash(&self, path: &Path) -> Result<String, String> {
-        let meta = std::fs::metadata(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-        let mtime = meta
-            .modified()
-            .ok()
-            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-            .map_or(0, |d| d.as_nanos() as i64);
-        let key = path.to_string_lossy().to_string();
+        let (key, bytes, mtime) = stat(path)?;
         let known: Option<String> = self
             .conn
             .query_row(
                 "SELECT sha256 FROM file_hashes WHERE path = ? AND bytes = ? AND mtime_ns = ?",
-                params![key, meta.len() as i64, mtime],
+                params![key, bytes, mtime],
                 |r| r.get(0),
             )
             .ok();
@@ -296,14 +290,34 @@ impl Store {
             return Ok(sha);
         }
         let sha = file_sha256(path)?;
-        self.conn
-            .execute(
-                "INSERT OR REPLACE INTO file_hashes VALUES (?, ?, ?, ?)",
-                params![key, meta.len() as i64, mtime, sha],
-            )
-            .map_err(|e| e.to_string())?;
+        self.record_hash(&key, bytes, mtime, &sha)?;
         Ok(sha)
     }
+
+    /// Records `sha` as the hash of `path` at its present size and mtime, for a file whose
+    /// bytes were just hashed (an artifact [`Store::adopt`] renamed into place).
+    pub fn remember_hash(&self, path: &Path, sha: &str) -> Result<(), String> {
+        let (key, bytes, mtime) = stat(path)?;
+        self.record_hash(&key, bytes, mtime, sha)
+    }
+
+    fn record_hash(&self, key: &str, bytes: i64, mtime: i64, sha: &str) -> Result<(), String> {
+        self.conn
+            .execute("INSERT OR REPLACE INTO file_hashes VALUES (?, ?, ?, ?)", params![key, bytes, mtime, sha])
+            .map(|_| ())
+            .map_err(|e| format!("cannot record the hash of {key}: {e}"))
+    }
+}
+
+/// A file's path as recorded, size and modification time (ns since the epoch).
+fn stat(path: &Path) -> Result<(String, i64, i64), String> {
+    let meta = std::fs::metadata(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let mtime = meta
+        .modified()
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_nanos() as i64);
+    Ok((path.to_string_lossy().into_owned(), meta.len() as i64, mtime))
 }
 
 fn db_error(e: duckdb::Error) -> String {
