@@ -154,12 +154,20 @@ pub enum Command {
         #[arg(long)]
         state: Option<String>,
     },
-    /// Run a pipeline: sources, checks, features, datasets and splits, cached and tracked.
+    /// Run a pipeline — a `.mlp` file, or a plan compiled by `mlpc plan --format json` —
+    /// cached and tracked.
     Run {
+        /// A `.mlp` file, or a compiled plan (`.json`).
         file: String,
         /// The state folder (tracking store and artifacts); default `.mlp/` beside FILE.
         #[arg(long)]
         state: Option<String>,
+        /// Run only this node (e.g. `model:churn_model`); what it reads must be in the state.
+        #[arg(long)]
+        node: Option<String>,
+        /// The folder the plan's relative paths (data, models) start from; default FILE's folder.
+        #[arg(long)]
+        base_dir: Option<String>,
         /// Rerun every node, even those whose inputs did not change.
         #[arg(long)]
         force: bool,

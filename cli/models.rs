@@ -295,7 +295,7 @@ pub fn card(name: &str, version: Option<i64>, state: &str, out: Option<&str>) ->
         Ok(s) => s,
         Err(code) => return code,
     };
-    let text = match card::card(&store, name, version, &mlpc::disk::Disk) {
+    let text = match card::card(&store, name, version) {
         Ok(t) => t,
         Err(e) => return fail(e),
     };

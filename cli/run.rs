@@ -1,6 +1,7 @@
 //! `mlpc run` and `mlpc runs`: executing a plan and reading the tracking store.
 
 use mlpc::commands::{emit, fail};
+use mlpc_plan::Plan;
 use mlpc_runtime::{history, Event, Options, Status, Store};
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -17,19 +18,41 @@ fn base_dir(file: &str) -> PathBuf {
     Path::new(file).parent().map_or_else(|| PathBuf::from("."), Path::to_path_buf)
 }
 
-pub fn run(file: &str, state: Option<&str>, force: bool, jobs: usize, json: bool) -> u8 {
-    let c = match mlpc::commands::compiled(file) {
-        Ok(c) => c,
+/// What `mlpc run` runs, and where.
+pub struct Target<'a> {
+    /// A `.mlp` file, or a compiled plan (`.json`).
+    pub file: &'a str,
+    pub state: Option<&'a str>,
+    /// Only this node.
+    pub node: Option<String>,
+    pub base_dir: Option<&'a str>,
+}
+
+/// The plan to run: a compiled plan file read as it is, or the program compiled now.
+fn load(file: &str) -> Result<Plan, u8> {
+    if file.ends_with(".json") {
+        let text = std::fs::read_to_string(file).map_err(|e| fail(format!("cannot read {file}: {e}")))?;
+        return Plan::from_json(&text).map_err(|e| fail(format!("{file}: {e}")));
+    }
+    let c = mlpc::commands::compiled(file)?;
+    Ok(c.plan.expect("compiled programs have a plan"))
+}
+
+pub fn run(target: &Target, force: bool, jobs: usize, json: bool) -> u8 {
+    let file = target.file;
+    let plan = match load(file) {
+        Ok(p) => p,
         Err(code) => return code,
     };
-    let plan = c.plan.as_ref().expect("compiled programs have a plan");
+    let plan = &plan;
     let opts = Options {
         file: file.to_string(),
-        base_dir: base_dir(file),
-        state_dir: state_dir(file, state),
+        base_dir: target.base_dir.map_or_else(|| base_dir(file), PathBuf::from),
+        state_dir: state_dir(file, target.state),
         force,
         rerun: Vec::new(),
         jobs: jobs.max(1),
+        only: target.node.clone(),
     };
     // On a terminal, a progress bar on stderr; the per-node lines go above it.
     let bar = (!json && std::io::stderr().is_terminal()).then(|| {

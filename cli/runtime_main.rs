@@ -17,7 +17,10 @@ fn main() -> ExitCode {
         Err(code) => return ExitCode::from(code),
     };
     let code = match cli.command {
-        Command::Run { file, state, force, jobs, json } => run::run(&file, state.as_deref(), force, jobs, json),
+        Command::Run { file, state, node, base_dir, force, jobs, json } => {
+            let target = run::Target { file: &file, state: state.as_deref(), node, base_dir: base_dir.as_deref() };
+            run::run(&target, force, jobs, json)
+        }
         Command::ExampleData { example, customers, orders_per_customer, seed, drift, out } => {
             run::example_data(&example, customers, orders_per_customer, seed, drift, &out)
         }

@@ -1,5 +1,7 @@
 //! The churn example's plan: one node per declaration (plus one per split), the
-//! expected edges, resolved column types, and a stable serialization.
+//! expected edges, resolved column types, and a stable serialization; the plan's JSON
+//! Schema, shipped as `docs/plan.schema.json`, and the plan fixture the runtime's own tests
+//! run (`tests/data/churn.plan.json`). `MLPC_BLESS=1` rewrites both files when they differ.
 
 mod common;
 
@@ -15,7 +17,7 @@ fn churn_plan() -> Value {
 #[test]
 fn one_node_per_declaration() {
     let plan = churn_plan();
-    assert_eq!(plan["version"], 1);
+    assert_eq!(plan["version"], mlpc_plan::PLAN_VERSION);
     let ids: Vec<&str> = plan["nodes"].as_array().unwrap().iter().map(|n| n["id"].as_str().unwrap()).collect();
     let mut sorted = ids.clone();
     sorted.sort();
@@ -131,7 +133,53 @@ fn hashes_ignore_layout_and_comments_but_not_meaning() {
     assert_eq!(differ, ["model:churn_model"]);
 }
 
+/// Compares a generated file with the one in the repository, or rewrites it under `MLPC_BLESS=1`.
+fn same_as_file(path: &str, generated: &str) {
+    if std::env::var_os("MLPC_BLESS").is_some() {
+        std::fs::write(path, generated).unwrap();
+        return;
+    }
+    let kept = std::fs::read_to_string(path).unwrap_or_default();
+    assert!(
+        kept == generated,
+        "{path} is not what mlpc generates now: run `MLPC_BLESS=1 cargo test --test plan` and review the diff"
+    );
+}
+
 #[test]
-fn churn_plan_snapshot() {
-    insta::assert_json_snapshot!(churn_plan());
+fn the_churn_fixture_is_the_churn_plan() {
+    let plan = compile_file("examples/churn/churn.mlp").plan.expect("the churn example compiles");
+    same_as_file("tests/data/churn.plan.json", &format!("{}\n", plan.to_json()));
+    assert_eq!(mlpc_plan::Plan::from_json(&plan.to_json()).unwrap(), plan, "a plan reads back as written");
+}
+
+#[test]
+fn the_shipped_schema_is_the_plan_types_schema() {
+    let schema = serde_json::to_string_pretty(&mlpc_plan::Plan::json_schema()).unwrap();
+    same_as_file("docs/plan.schema.json", &format!("{schema}\n"));
+}
+
+#[test]
+fn plans_validate_against_the_schema_and_broken_ones_do_not() {
+    let schema: Value = serde_json::from_str(&std::fs::read_to_string("docs/plan.schema.json").unwrap()).unwrap();
+    let validator = jsonschema::draft202012::new(&schema).expect("the schema compiles");
+    for file in ["examples/churn/churn.mlp", "examples/fraud/fraud.mlp"] {
+        let plan = compile_file(file).plan.unwrap_or_else(|| panic!("{file} compiles"));
+        let value: Value = serde_json::from_str(&plan.to_json()).unwrap();
+        let errors: Vec<String> =
+            validator.iter_errors(&value).map(|e| format!("{e} at {}", e.instance_path)).collect();
+        assert!(errors.is_empty(), "{file}: {errors:#?}");
+    }
+    let mut broken = churn_plan();
+    broken["nodes"][0]["kind"] = "teleport".into();
+    assert!(!validator.is_valid(&broken), "an unknown node kind");
+    let mut broken = churn_plan();
+    let model = broken["nodes"].as_array_mut().unwrap().iter_mut().find(|n| n["kind"] == "model").unwrap();
+    model["def"]["device"] = "tpu".into();
+    assert!(!validator.is_valid(&broken), "an unknown device");
+    let mut broken = churn_plan();
+    let features = broken["nodes"].as_array_mut().unwrap().iter_mut().find(|n| n["kind"] == "features").unwrap();
+    features["def"]["features"][0]["expr"] =
+        serde_json::json!({"op": "binary", "operator": "=>", "type": "bool", "lhs": null, "rhs": null});
+    assert!(!validator.is_valid(&broken), "an unknown operator");
 }

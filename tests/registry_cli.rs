@@ -23,7 +23,10 @@ fn assert_stable(name: &str, text: &str) {
 fn registry() -> tempfile::TempDir {
     let state = tempfile::tempdir().unwrap();
     let plan = mlpc_compiler::compile(CHURN, &mlpc::disk::Disk).plan.expect("the example compiles");
-    let rules = plan.node("register:churn-predictor").unwrap().def["rules"].as_array().unwrap().clone();
+    let Some(mlpc_plan::NodeDef::Register(register)) = plan.node("register:churn-predictor").map(|n| &n.def) else {
+        panic!("the churn example registers `churn-predictor`")
+    };
+    let rules: Vec<serde_json::Value> = register.rules.iter().map(|r| serde_json::to_value(r).unwrap()).collect();
     let pipeline_file = std::fs::canonicalize(CHURN).unwrap().to_string_lossy().into_owned();
     let store = Store::open(state.path()).unwrap();
     for (run, sha, auc) in [(1, "1", 0.86), (2, "2", 0.87)] {
@@ -45,6 +48,7 @@ fn registry() -> tempfile::TempDir {
             device: "cpu".into(),
             rules: rules.clone(),
             git_commit: None,
+            plan: plan.to_json(),
         };
         let n = registry::register(&store, &v).unwrap();
         registry::apply_rules(&store, "churn-predictor", n, &format!("run {run}")).unwrap();

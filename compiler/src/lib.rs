@@ -10,7 +10,7 @@ pub mod plan;
 pub mod source;
 pub mod stdlib;
 pub mod syntax;
-pub mod types;
+pub use mlpc_plan::types;
 
 pub use compile::{analyze, compile, Compilation, FileSystem};
 pub use diagnostic::{Code, Diagnostic, Severity};

@@ -1,192 +1,16 @@
-//! The compiled form: a typed DAG of nodes, serialized as a versioned JSON plan. The
-//! runtime executes this, never syntax.
+//! Lowering: a checked program's `Analysis` becomes a [`Plan`] — one typed node per
+//! declaration and per split, data and trigger edges, hashes, a topological order. The plan's
+//! types live in `mlpc-plan`, which everything downstream reads.
 
-use crate::check::{Analysis, Column, DataRef};
+use crate::ast::StdKind;
+use crate::check::{self, Analysis};
 use crate::diagnostic::{Code, Diagnostic};
 use crate::source::Sources;
-use crate::types::Type;
+use crate::stdlib::Stdlib;
+pub use mlpc_plan::*;
 use petgraph::graph::{DiGraph, NodeIndex};
-use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, BTreeSet};
-
-/// The plan format version; bumped on any incompatible change.
-pub const PLAN_VERSION: u32 = 1;
-
-/// A typed expression, with every name resolved.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "op", rename_all = "snake_case")]
-pub enum TExpr {
-    /// A column of the row's own table.
-    Column {
-        name: String,
-        #[serde(rename = "type")]
-        ty: Type,
-    },
-    Feature {
-        view: String,
-        name: String,
-        #[serde(rename = "type")]
-        ty: Type,
-    },
-    Table {
-        name: String,
-    },
-    /// A column of a parent table, one row per entity row, reached along `join` (the
-    /// entity references the parent). `as_of`: the parent row current at the entity's time.
-    Lookup {
-        table: String,
-        column: String,
-        join: Vec<JoinStep>,
-        as_of: bool,
-        #[serde(rename = "type")]
-        ty: Type,
-    },
-    /// A column of a related table (only inside an aggregation).
-    Related {
-        table: String,
-        column: String,
-        #[serde(rename = "type")]
-        ty: Type,
-    },
-    /// An aggregation over `table`, joined to the entity along `join`, optionally over
-    /// the window before each entity row's time.
-    Aggregate {
-        func: String,
-        table: String,
-        args: Vec<TExpr>,
-        join: Vec<JoinStep>,
-        window_ms: Option<u64>,
-        #[serde(rename = "type")]
-        ty: Type,
-    },
-    Call {
-        func: String,
-        args: Vec<TExpr>,
-        #[serde(rename = "type")]
-        ty: Type,
-    },
-    Unary {
-        operator: String,
-        arg: Box<TExpr>,
-        #[serde(rename = "type")]
-        ty: Type,
-    },
-    Binary {
-        operator: String,
-        lhs: Box<TExpr>,
-        rhs: Box<TExpr>,
-        #[serde(rename = "type")]
-        ty: Type,
-    },
-    Between {
-        arg: Box<TExpr>,
-        low: Box<TExpr>,
-        high: Box<TExpr>,
-    },
-    /// A literal; percentages are fractions (1% → 0.01), durations milliseconds.
-    Literal {
-        value: serde_json::Value,
-        #[serde(rename = "type")]
-        ty: Type,
-    },
-    List {
-        items: Vec<TExpr>,
-    },
-    /// A model metric; `stage` reads the version currently at that stage.
-    Metric {
-        name: String,
-        stage: Option<String>,
-    },
-    ServingMetric {
-        name: String,
-        #[serde(rename = "type")]
-        ty: Type,
-    },
-    DriftTest {
-        name: String,
-    },
-    /// Whether a person approved the version (`mlpc approve`).
-    Approved,
-}
-
-impl TExpr {
-    pub fn lit(value: serde_json::Value, ty: Type) -> TExpr {
-        TExpr::Literal { value, ty }
-    }
-}
-
-/// One hop of a key path: `from_table.from_column` references `to_table.to_column`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct JoinStep {
-    pub from_table: String,
-    pub from_column: String,
-    pub to_table: String,
-    pub to_column: String,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum EdgeKind {
-    /// The target reads what the source produces.
-    Data,
-    /// The source may start the target (`retrain`, `rollback`); may close a loop.
-    Trigger,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-pub struct Edge {
-    pub from: String,
-    pub to: String,
-    pub kind: EdgeKind,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub action: Option<String>,
-}
-
-#[derive(Clone, Debug, Serialize)]
-pub struct Location {
-    pub file: String,
-    pub line: usize,
-}
-
-#[derive(Clone, Debug, Serialize)]
-pub struct Node {
-    pub id: String,
-    pub kind: &'static str,
-    pub name: String,
-    /// Ids of the nodes this one reads (data edges in), sorted.
-    pub inputs: Vec<String>,
-    /// The columns this node produces.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub schema: Vec<Column>,
-    /// Everything the runtime needs to execute the node.
-    pub def: serde_json::Value,
-    /// sha256 of the normalized definition (kind, name, def, schema): formatting,
-    /// comments and docs do not change it.
-    pub hash: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub doc: Option<String>,
-    pub location: Location,
-}
-
-#[derive(Clone, Debug, Serialize)]
-pub struct Plan {
-    pub version: u32,
-    pub mlpc_version: &'static str,
-    pub pipeline: Option<crate::check::PipelineInfo>,
-    /// Nodes in a topological order of the data edges, ties broken by id.
-    pub nodes: Vec<Node>,
-    pub edges: Vec<Edge>,
-}
-
-impl Plan {
-    pub fn node(&self, id: &str) -> Option<&Node> {
-        self.nodes.iter().find(|n| n.id == id)
-    }
-    pub fn to_json(&self) -> String {
-        serde_json::to_string_pretty(self).expect("plans serialize")
-    }
-}
 
 struct Builder<'a> {
     sources: &'a Sources,
@@ -197,34 +21,23 @@ struct Builder<'a> {
 }
 
 impl Builder<'_> {
-    fn add(
-        &mut self,
-        id: String,
-        kind: &'static str,
-        name: &str,
-        site: &crate::check::Site,
-        schema: Vec<Column>,
-        def: serde_json::Value,
-    ) -> String {
-        let normalized = serde_json::json!({ "kind": kind, "name": name, "def": def, "schema": schema });
+    fn add(&mut self, id: String, name: &str, site: &check::Site, schema: Vec<Column>, def: NodeDef) -> String {
+        let normalized = serde_json::json!({ "node": def, "name": name, "schema": schema });
         let hash = format!("{:x}", Sha256::digest(normalized.to_string().as_bytes()));
         let file = self.sources.get(site.file);
         let location = Location { file: file.path.clone(), line: file.line_col(site.span.start).line };
         self.sites.insert(id.clone(), (site.file, site.span));
-        self.nodes.insert(
-            id.clone(),
-            Node {
-                id: id.clone(),
-                kind,
-                name: name.to_string(),
-                inputs: Vec::new(),
-                schema,
-                def,
-                hash,
-                doc: site.doc.clone(),
-                location,
-            },
-        );
+        let node = Node {
+            id: id.clone(),
+            name: name.to_string(),
+            inputs: Vec::new(),
+            schema,
+            def,
+            hash,
+            doc: site.doc.clone(),
+            location,
+        };
+        self.nodes.insert(id.clone(), node);
         id
     }
     fn edge(&mut self, from: &str, to: &str) {
@@ -244,39 +57,73 @@ impl Builder<'_> {
     }
 }
 
-fn data_id(d: &DataRef) -> String {
-    match &d.split {
-        Some(s) => format!("split:{}.{s}", d.dataset),
-        None => format!("dataset:{}", d.dataset),
+/// A column as the plan carries it: without where it was written.
+fn column(c: &check::Column) -> Column {
+    Column {
+        name: c.name.clone(),
+        ty: c.ty,
+        key: c.key,
+        time: c.time,
+        references: c.references.as_ref().map(|r| ColumnRef { table: r.table.clone(), column: r.column.clone() }),
+        view: c.view.clone(),
     }
 }
 
-fn json<T: Serialize>(v: &T) -> serde_json::Value {
-    serde_json::to_value(v).expect("plan parts serialize")
+fn columns(cs: &[check::Column]) -> Vec<Column> {
+    cs.iter().map(column).collect()
+}
+
+/// A reader's options with the stdlib's defaults filled in, so the runtime applies none.
+fn reader_options(
+    format: &str,
+    written: &serde_json::Map<String, serde_json::Value>,
+) -> serde_json::Map<String, serde_json::Value> {
+    let mut options = written.clone();
+    if let Some(entry) = Stdlib::get().lookup(StdKind::Reader, format) {
+        for p in entry.params.iter().filter(|p| p.name != "path") {
+            if let (Some(d), false) = (&p.default, options.contains_key(&p.name)) {
+                options.insert(p.name.clone(), serde_json::from_str(d).unwrap_or_else(|_| serde_json::json!(d)));
+            }
+        }
+    }
+    options
+}
+
+/// The stdlib's drift tests, as a monitor counts drifted columns by them.
+fn drift_tests() -> Vec<DriftTestDef> {
+    Stdlib::get()
+        .entries()
+        .filter(|e| e.kind == StdKind::DriftTest)
+        .filter_map(|e| {
+            Some(DriftTestDef { name: e.name.clone(), threshold: e.threshold?, drift_when_below: e.drift_when_below })
+        })
+        .collect()
+}
+
+fn expectation(e: &check::Expectation) -> Expectation {
+    let level = if e.level == "table" { Level::Table } else { Level::Row };
+    Expectation { text: e.text.clone(), level, expr: e.expr.clone() }
 }
 
 /// Lowers a checked program. Fails only on a cycle in the data flow.
 pub fn lower(sources: &Sources, a: &Analysis) -> Result<Plan, Box<Diagnostic>> {
     let mut b = Builder { sources, nodes: BTreeMap::new(), sites: BTreeMap::new(), edges: BTreeSet::new() };
     for s in &a.sources {
-        b.add(
-            format!("source:{}", s.name),
-            "source",
-            &s.name,
-            &s.site,
-            s.columns.clone(),
-            serde_json::json!({ "format": s.format, "path": s.path, "options": s.options }),
-        );
+        let def = SourceDef {
+            format: s.format.clone(),
+            path: s.path.clone(),
+            options: reader_options(&s.format, &s.options),
+        };
+        b.add(format!("source:{}", s.name), &s.name, &s.site, columns(&s.columns), NodeDef::Source(def));
     }
     for c in &a.checks {
-        let id = b.add(
-            format!("check:{}", c.source),
-            "check",
-            &c.source,
-            &c.site,
-            Vec::new(),
-            serde_json::json!({ "source": c.source, "expectations": c.expectations, "on_fail": c.on_fail }),
-        );
+        let on_fail = if c.on_fail == "warn" { OnFail::Warn } else { OnFail::Stop };
+        let def = CheckDef {
+            source: c.source.clone(),
+            expectations: c.expectations.iter().map(expectation).collect(),
+            on_fail,
+        };
+        let id = b.add(format!("check:{}", c.source), &c.source, &c.site, Vec::new(), NodeDef::Check(def));
         b.edge(&format!("source:{}", c.source), &id);
     }
     // What reads a source waits for its checks: a failed `on_fail = stop` check stops it.
@@ -287,16 +134,12 @@ pub fn lower(sources: &Sources, a: &Analysis) -> Result<Plan, Box<Diagnostic>> {
     for v in &a.views {
         let entity = a.sources.iter().find(|s| s.name == v.entity);
         let mut schema: Vec<Column> =
-            entity.map(|s| s.columns.iter().filter(|c| c.key || c.time).cloned().collect()).unwrap_or_default();
-        schema.extend(v.features.iter().map(|f| f.column(&v.name)));
-        let id = b.add(
-            format!("features:{}", v.name),
-            "features",
-            &v.name,
-            &v.site,
-            schema,
-            serde_json::json!({ "entity": v.entity, "ttl_ms": v.ttl_ms, "tables": v.tables, "features": v.features }),
-        );
+            entity.map(|s| s.columns.iter().filter(|c| c.key || c.time).map(column).collect()).unwrap_or_default();
+        schema.extend(v.features.iter().map(|f| column(&f.column(&v.name))));
+        let features =
+            v.features.iter().map(|f| FeatureDef { name: f.name.clone(), ty: f.ty, expr: f.expr.clone() }).collect();
+        let def = FeaturesDef { entity: v.entity.clone(), ttl_ms: v.ttl_ms, tables: v.tables.clone(), features };
+        let id = b.add(format!("features:{}", v.name), &v.name, &v.site, schema, NodeDef::Features(def));
         gate(&mut b, &v.entity, &id);
         for t in &v.tables {
             gate(&mut b, t, &id);
@@ -312,36 +155,50 @@ pub fn lower(sources: &Sources, a: &Analysis) -> Result<Plan, Box<Diagnostic>> {
         }
     }
     for d in &a.datasets {
-        let id = b.add(
-            format!("dataset:{}", d.name),
-            "dataset",
-            &d.name,
-            &d.site,
-            d.columns.clone(),
-            serde_json::json!({ "base": d.base, "views": d.views, "label": d.label, "task": d.task }),
-        );
+        let def = DatasetDef { base: d.base.clone(), views: d.views.clone(), label: d.label.clone(), task: d.task };
+        let id = b.add(format!("dataset:{}", d.name), &d.name, &d.site, columns(&d.columns), NodeDef::Dataset(def));
         gate(&mut b, &d.base, &id);
         for v in &d.views {
             b.edge(&format!("features:{v}"), &id);
         }
         if let Some(split) = &d.split {
             for (part, share) in &split.parts {
-                let sid = b.add(format!("split:{}.{part}", d.name), "split", &format!("{}.{part}", d.name), &d.site, d.columns.clone(), serde_json::json!({ "dataset": d.name, "part": part, "share": share, "method": split.method, "seed": split.seed, "parts": split.parts }));
+                let def = SplitDef {
+                    dataset: d.name.clone(),
+                    part: part.clone(),
+                    share: *share,
+                    method: split.method.clone(),
+                    seed: split.seed,
+                    parts: split.parts.clone(),
+                };
+                let name = format!("{}.{part}", d.name);
+                let sid = b.add(format!("split:{name}"), &name, &d.site, columns(&d.columns), NodeDef::Split(def));
                 b.edge(&id, &sid);
             }
         }
     }
     for m in &a.models {
-        let output = match m.task {
-            Some(crate::types::Task::Classification) => {
-                serde_json::json!({ "label": m.label, "outputs": ["label", "probabilities"] })
-            }
-            _ => serde_json::json!({ "label": m.label, "outputs": ["value"] }),
+        let outputs: &[&str] = match m.task {
+            Some(Task::Classification) => &["label", "probabilities"],
+            _ => &["value"],
         };
-        let inputs: Vec<&str> = m.inputs.iter().map(|c| c.name.as_str()).collect();
-        let id = b.add(format!("model:{}", m.name), "model", &m.name, &m.site, m.inputs.clone(), serde_json::json!({ "trainer": m.trainer, "train": m.train, "dataset": m.dataset, "task": m.task, "inputs": inputs, "output": output, "device": m.device, "cv": m.cv }));
+        let def = ModelDef {
+            trainer: m.trainer.clone(),
+            train: m.train.clone(),
+            dataset: m.dataset.clone(),
+            task: m.task,
+            inputs: m.inputs.iter().map(|c| c.name.clone()).collect(),
+            output: ModelOutput { label: m.label.clone(), outputs: outputs.iter().map(|o| o.to_string()).collect() },
+            device: match m.device.as_str() {
+                "cpu" => Device::Cpu,
+                "cuda" => Device::Cuda,
+                _ => Device::Auto,
+            },
+            cv: m.cv,
+        };
+        let id = b.add(format!("model:{}", m.name), &m.name, &m.site, columns(&m.inputs), NodeDef::Model(def));
         match &m.train {
-            Some(t) => b.edge(&data_id(t), &id),
+            Some(t) => b.edge(&t.node_id(), &id),
             None => {
                 if let Some(d) = &m.dataset {
                     b.edge(&format!("dataset:{d}"), &id);
@@ -350,40 +207,53 @@ pub fn lower(sources: &Sources, a: &Analysis) -> Result<Plan, Box<Diagnostic>> {
         }
     }
     for e in &a.evaluations {
-        let id = b.add(
-            format!("evaluate:{}", e.id()),
-            "evaluate",
-            &e.id(),
-            &e.site,
-            Vec::new(),
-            serde_json::json!({ "model": e.model, "data": e.data, "metrics": e.metrics, "slices": e.slices }),
-        );
+        let def = EvaluateDef {
+            model: e.model.clone(),
+            data: e.data.clone(),
+            metrics: e.metrics.clone(),
+            slices: e.slices.clone(),
+        };
+        let id = b.add(format!("evaluate:{}", e.id()), &e.id(), &e.site, Vec::new(), NodeDef::Evaluate(def));
         b.edge(&format!("model:{}", e.model), &id);
-        b.edge(&data_id(&e.data), &id);
+        b.edge(&e.data.node_id(), &id);
     }
     for r in &a.registrations {
-        let id = b.add(
-            format!("register:{}", r.registered),
-            "register",
-            &r.registered,
-            &r.site,
-            Vec::new(),
-            serde_json::json!({ "model": r.model, "rules": r.rules }),
-        );
+        let def = RegisterDef { model: r.model.clone(), rules: r.rules.clone() };
+        let id =
+            b.add(format!("register:{}", r.registered), &r.registered, &r.site, Vec::new(), NodeDef::Register(def));
         b.edge(&format!("model:{}", r.model), &id);
         for e in a.evaluations.iter().filter(|e| e.model == r.model) {
             b.edge(&format!("evaluate:{}", e.id()), &id);
         }
     }
     for s in &a.serves {
-        let id = b.add(format!("serve:{}", s.registered), "serve", &s.registered, &s.site, Vec::new(), json(s));
+        let def = ServeDef {
+            registered: s.registered.clone(),
+            model: s.model.clone().unwrap_or_default(),
+            stage: s.stage.clone(),
+            features: s.features.clone(),
+            shadow: s.shadow.clone(),
+            fallback: if s.fallback.as_deref() == Some("previous") { Fallback::Previous } else { Fallback::None },
+            canary: s.canary.clone(),
+        };
+        let id = b.add(format!("serve:{}", s.registered), &s.registered, &s.site, Vec::new(), NodeDef::Serve(def));
         b.edge(&format!("register:{}", s.registered), &id);
         if let Some(v) = &s.features {
             b.edge(&format!("features:{v}"), &id);
         }
     }
     for m in &a.monitors {
-        let id = b.add(format!("monitor:{}", m.name), "monitor", &m.name, &m.site, Vec::new(), json(m));
+        let def = MonitorDef {
+            name: m.name.clone(),
+            registered: m.registered.clone(),
+            model: m.model.clone().unwrap_or_default(),
+            every_ms: m.every_ms,
+            window_ms: m.window_ms,
+            reference: m.reference.clone().unwrap_or(DataRef { dataset: String::new(), split: None }),
+            alerts: m.alerts.clone(),
+            drift_tests: drift_tests(),
+        };
+        let id = b.add(format!("monitor:{}", m.name), &m.name, &m.site, Vec::new(), NodeDef::Monitor(def));
         let serve = format!("serve:{}", m.registered);
         if b.nodes.contains_key(&serve) {
             b.edge(&serve, &id);
@@ -391,14 +261,12 @@ pub fn lower(sources: &Sources, a: &Analysis) -> Result<Plan, Box<Diagnostic>> {
             b.edge(&format!("register:{}", m.registered), &id);
         }
         if let Some(r) = &m.reference {
-            b.edge(&data_id(r), &id);
+            b.edge(&r.node_id(), &id);
         }
         for alert in &m.alerts {
             match &alert.action {
-                Some(crate::check::AlertAction::Retrain { model }) => {
-                    b.trigger(&id, &format!("model:{model}"), "retrain")
-                }
-                Some(crate::check::AlertAction::Rollback) => b.trigger(&id, &serve, "rollback"),
+                Some(AlertAction::Retrain { model }) => b.trigger(&id, &format!("model:{model}"), "retrain"),
+                Some(AlertAction::Rollback) => b.trigger(&id, &serve, "rollback"),
                 None => {}
             }
         }
@@ -412,8 +280,13 @@ pub fn lower(sources: &Sources, a: &Analysis) -> Result<Plan, Box<Diagnostic>> {
     }
     Ok(Plan {
         version: PLAN_VERSION,
-        mlpc_version: env!("CARGO_PKG_VERSION"),
-        pipeline: a.pipeline.clone(),
+        mlpc_version: env!("CARGO_PKG_VERSION").to_string(),
+        pipeline: a.pipeline.as_ref().map(|p| Pipeline {
+            name: p.name.clone(),
+            owner: p.owner.clone(),
+            schedule: p.schedule.clone(),
+            doc: p.site.doc.clone(),
+        }),
         nodes,
         edges: b.edges.into_iter().collect(),
     })
@@ -463,68 +336,4 @@ fn topological(b: &Builder) -> Result<Vec<String>, Box<Diagnostic>> {
         }
     }
     Err(Box::new(d))
-}
-
-impl Plan {
-    /// One line per node: order, id, inputs, short hash.
-    pub fn to_text(&self) -> String {
-        let mut out = String::new();
-        if let Some(p) = &self.pipeline {
-            out.push_str(&format!("pipeline {}", p.name));
-            if let Some(s) = &p.schedule {
-                out.push_str(&format!(" (schedule \"{s}\")"));
-            }
-            out.push('\n');
-        }
-        for (i, n) in self.nodes.iter().enumerate() {
-            out.push_str(&format!("{:>3}. {:<40} {}", i + 1, n.id, &n.hash[..12]));
-            if !n.inputs.is_empty() {
-                out.push_str(&format!("  <- {}", n.inputs.join(", ")));
-            }
-            out.push('\n');
-        }
-        for e in self.edges.iter().filter(|e| e.kind == EdgeKind::Trigger) {
-            out.push_str(&format!("     trigger {} -> {} ({})\n", e.from, e.to, e.action.as_deref().unwrap_or("")));
-        }
-        out
-    }
-
-    /// Graphviz: data edges solid, triggers dashed.
-    pub fn to_dot(&self) -> String {
-        let mut out = String::from("digraph pipeline {\n  rankdir=LR;\n  node [shape=box, fontname=\"Helvetica\"];\n");
-        for n in &self.nodes {
-            out.push_str(&format!("  \"{}\" [label=\"{}\\n{}\"];\n", n.id, n.kind, n.name.replace('"', "\\\"")));
-        }
-        for e in &self.edges {
-            let style = match e.kind {
-                EdgeKind::Data => String::new(),
-                EdgeKind::Trigger => format!(" [style=dashed, label=\"{}\"]", e.action.as_deref().unwrap_or("")),
-            };
-            out.push_str(&format!("  \"{}\" -> \"{}\"{style};\n", e.from, e.to));
-        }
-        out.push_str("}\n");
-        out
-    }
-
-    /// Mermaid flowchart: data edges solid, triggers dotted.
-    pub fn to_mermaid(&self) -> String {
-        let ids: BTreeMap<&str, String> =
-            self.nodes.iter().enumerate().map(|(i, n)| (n.id.as_str(), format!("n{i}"))).collect();
-        let mut out = String::from("flowchart LR\n");
-        for n in &self.nodes {
-            out.push_str(&format!("  {}[\"{}: {}\"]\n", ids[n.id.as_str()], n.kind, n.name.replace('"', "#quot;")));
-        }
-        for e in &self.edges {
-            match e.kind {
-                EdgeKind::Data => out.push_str(&format!("  {} --> {}\n", ids[e.from.as_str()], ids[e.to.as_str()])),
-                EdgeKind::Trigger => out.push_str(&format!(
-                    "  {} -. {} .-> {}\n",
-                    ids[e.from.as_str()],
-                    e.action.as_deref().unwrap_or(""),
-                    ids[e.to.as_str()]
-                )),
-            }
-        }
-        out
-    }
 }

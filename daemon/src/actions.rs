@@ -30,7 +30,7 @@ impl Alerts {
     /// Logs, acts on, records and posts one alert that became true.
     pub fn fire(&self, f: &Fired, m: &Monitor) {
         tracing::warn!(monitor = %f.monitor, model = %f.model, action = f.action.as_deref().unwrap_or("none"), "alert: {}", f.reason);
-        let action = m.alerts.iter().find(|a| a.text == f.alert).and_then(|a| a.action.as_ref());
+        let action = m.alerts.iter().find(|a| a.rule.text == f.alert).and_then(|a| a.action.as_ref());
         let outcome = action.map(|a| match self.act(a, f, m) {
             Ok(done) => done,
             Err(e) => {

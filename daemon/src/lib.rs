@@ -12,7 +12,7 @@ mod results;
 mod runner;
 mod window;
 
-use mlpc_compiler::plan::Plan;
+use mlpc_plan::Plan;
 use program::Program;
 use runner::{RunRequest, Runs};
 use std::collections::BTreeMap;

@@ -7,8 +7,9 @@ use crate::program::Monitor;
 use crate::results::{self, Check};
 use crate::window::{self, Window};
 use mlpc_monitor::{drift_report, Outcome, Report, Test};
+use mlpc_plan::eval::{self, EvalError, Reading};
+use mlpc_plan::TExpr;
 use mlpc_runtime::frames;
-use mlpc_serve::condition::{self as expr, Facts};
 use mlpc_train::{Frame, Predictions, Target};
 use serde::Serialize;
 use std::path::Path;
@@ -96,23 +97,26 @@ fn measure(state: &Path, log: &window::Log, m: &Monitor, min_rows: usize, found:
     let mut facts = Measured { m, reference: &reference, current: &current, report: &report, notes: Vec::new() };
     for alert in &m.alerts {
         facts.notes.clear();
-        let holds = expr::holds(&alert.expr, &mut facts).map_err(|e| format!("alert `{}`: {e}", alert.text))?;
-        found.conditions.push((alert.text.clone(), holds));
-        let was_active = active.contains(&alert.text);
-        let reason = format!("{} ({})", alert.text, facts.notes.join(", "));
+        let holds = eval::evaluate(&alert.rule.expr, &mut facts)
+            .map_err(|e| format!("alert `{}`: {e}", alert.rule.text))?
+            .value;
+        let text = &alert.rule.text;
+        found.conditions.push((text.clone(), holds));
+        let was_active = active.contains(text);
+        let reason = format!("{text} ({})", facts.notes.join(", "));
         match holds {
             Some(true) if !was_active => found.fired.push(Fired {
                 monitor: m.name.clone(),
                 model: m.registered.clone(),
-                alert: alert.text.clone(),
+                alert: alert.rule.text.clone(),
                 reason,
                 action: alert.action.as_ref().map(crate::actions::describe),
             }),
             Some(false) if was_active => {
-                tracing::info!(monitor = %m.name, alert = %alert.text, "alert cleared: {reason}");
+                tracing::info!(monitor = %m.name, alert = %alert.rule.text, "alert cleared: {reason}");
                 let cleared = results::Firing {
                     monitor: &m.name,
-                    alert: &alert.text,
+                    alert: &alert.rule.text,
                     event: "cleared",
                     reason: &reason,
                     action: None,
@@ -151,7 +155,7 @@ impl Measured<'_> {
     }
 }
 
-impl Facts for Measured<'_> {
+impl Measured<'_> {
     fn drift(&mut self, column: &str, test: &str) -> Result<Option<f64>, String> {
         let named = Test::from_name(test).ok_or_else(|| format!("no drift test `{test}`"))?;
         let r = drift_report(self.reference, &self.current.inputs, &[column.to_string()], &[(column.into(), named)])?;
@@ -162,10 +166,6 @@ impl Facts for Measured<'_> {
         Ok(self.note(format!("drift({column}, {test})"), score))
     }
 
-    fn drift_share(&mut self) -> Result<Option<f64>, String> {
-        Ok(self.note("drift_share()".into(), self.report.drift_share))
-    }
-
     fn metric(&mut self, name: &str) -> Result<Option<f64>, String> {
         let value = labelled(self.m, self.current)?
             .filter(|(truth, _)| truth.len() >= mlpc_monitor::MIN_ROWS)
@@ -174,10 +174,35 @@ impl Facts for Measured<'_> {
         Ok(self.note(name.to_string(), value))
     }
 
-    fn serving_metric(&mut self, name: &str) -> Result<Option<f64>, String> {
+    fn serving_metric(&mut self, name: &str) -> Option<f64> {
         let live = &self.current.live;
         let value = if live.request_count == 0 { None } else { live.get(name) };
-        Ok(self.note(name.to_string(), value))
+        self.note(name.to_string(), value)
+    }
+}
+
+impl eval::Facts for Measured<'_> {
+    fn read(&mut self, leaf: &TExpr) -> Result<Reading, EvalError> {
+        let value = match leaf {
+            TExpr::Call { func, args, .. } if func == "drift" => match &args[..] {
+                [TExpr::Column { name, .. }, TExpr::DriftTest { name: test }] => {
+                    self.drift(name, test).map_err(EvalError::Missing)?
+                }
+                _ => return Err(EvalError::NotNumber(leaf.to_string())),
+            },
+            TExpr::Call { func, .. } if func == "drift_share" => {
+                let share = self.report.drift_share;
+                self.note("drift_share()".into(), share)
+            }
+            TExpr::Metric { name, stage: None } => self.metric(name).map_err(EvalError::Missing)?,
+            TExpr::ServingMetric { name, .. } => self.serving_metric(name),
+            other => {
+                return Err(EvalError::NotHere(format!(
+                    "`{other}` (a monitor reads drift, metrics and serving metrics)"
+                )))
+            }
+        };
+        Ok(value.map_or_else(|| Reading::Unknown("not enough data in the window".into()), Reading::Value))
     }
 }
 

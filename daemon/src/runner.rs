@@ -52,6 +52,7 @@ pub fn run(daemon: &Daemon, request: RunRequest) {
         force: false,
         rerun: request.rerun.clone(),
         jobs: daemon.opts.jobs,
+        only: None,
     };
     tracing::info!(rerun = ?request.rerun, "run started: {}", request.reason);
     let line = match mlpc_runtime::run(&program.plan, &opts, &mut |_| {}) {

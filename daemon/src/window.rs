@@ -5,7 +5,7 @@
 
 use crate::program::Monitor;
 use duckdb::{params, AccessMode, Config, Connection};
-use mlpc_compiler::types::Type;
+use mlpc_plan::Type;
 use mlpc_runtime::{frames, registry, Store};
 use mlpc_train::{Column, Frame, InputType, Values};
 use std::path::{Path, PathBuf};

@@ -4,7 +4,7 @@
 use crate::nodes::{self, InputFiles};
 use crate::store::Store;
 use duckdb::params;
-use mlpc_compiler::plan::{Node, Plan};
+use mlpc_plan::{Node, Plan};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
@@ -222,20 +222,21 @@ mod tests {
         verify_artifact(&store, "model", &stored, &sha).unwrap();
     }
 
-    struct Files;
-    impl mlpc_compiler::FileSystem for Files {
-        fn read_to_string(&self, _: &str) -> Result<String, String> {
-            Ok("source s = parquet(\"d/*.parquet\") {\n  x: int key\n}\n".into())
-        }
+    /// `source s = parquet("d/*.parquet") { x: int key }`, as the plan holds it.
+    fn glob_source() -> Node {
+        serde_json::from_value(serde_json::json!({
+            "id": "source:s", "name": "s", "inputs": [], "hash": "h", "location": {"file": "p.mlp", "line": 1},
+            "schema": [{"name": "x", "type": "int", "key": true}],
+            "kind": "source", "def": {"format": "parquet", "path": "d/*.parquet", "options": {}},
+        }))
+        .unwrap()
     }
 
     #[test]
     fn a_glob_is_hashed_as_the_set_of_its_files() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(&dir.path().join("state")).unwrap();
-        let c = mlpc_compiler::compile("p.mlp", &Files);
-        let plan = c.plan.expect("the program compiles");
-        let node = plan.nodes.iter().find(|n| n.id == "source:s").unwrap();
+        let node = &glob_source();
         assert_eq!(input_hash(&store, node, dir.path()), None, "no match, nothing to hash");
         std::fs::create_dir(dir.path().join("d")).unwrap();
         std::fs::write(dir.path().join("d/a.parquet"), "a").unwrap();

@@ -1,13 +1,14 @@
 //! Model cards: a Markdown page about one registered version, from the registry (what was
-//! trained, on which data, with what results, how it was promoted) and from the pipeline
-//! file recorded with it (purpose, owner, features).
+//! trained, on which data, with what results, how it was promoted) and from the plan
+//! recorded with it (purpose, owner, features) — what the version was trained from, not
+//! what the pipeline file says today.
 
 use crate::registry::{self, Version};
 use crate::store::Store;
-use mlpc_compiler::{Compilation, FileSystem};
+use mlpc_plan::{NodeDef, Plan};
 
 /// The card of `version` of `name` (default: the version in production, else the latest).
-pub fn card(store: &Store, name: &str, version: Option<i64>, fs: &dyn FileSystem) -> Result<String, String> {
+pub fn card(store: &Store, name: &str, version: Option<i64>) -> Result<String, String> {
     let model = registry::show(store, name)?;
     let number = match version {
         Some(v) => v,
@@ -16,39 +17,26 @@ pub fn card(store: &Store, name: &str, version: Option<i64>, fs: &dyn FileSystem
         }
     };
     let v = registry::version(store, name, number)?;
-    let pipeline = fs.read_to_string(&v.pipeline_file).map(|_| mlpc_compiler::compile(&v.pipeline_file, fs));
     let mut out = String::new();
     let w = &mut out;
     line(w, format!("# Model card: {name}, version {number}\n"));
-    let c = match &pipeline {
-        Ok(c) => {
-            if c.has_errors() {
-                line(
-                    w,
-                    format!(
-                        "> The pipeline `{}` no longer compiles; its parts below may be incomplete.\n",
-                        v.pipeline_file
-                    ),
-                );
-            }
-            Some(c)
+    let plan = match v.plan.as_deref().map(Plan::from_json) {
+        Some(Ok(plan)) => Some(plan),
+        Some(Err(e)) => {
+            line(w, format!("> The plan recorded with this version cannot be read ({e}): this card holds what the registry recorded.\n"));
+            None
         }
-        Err(e) => {
-            line(
-                w,
-                format!(
-                    "> The pipeline file `{}` is gone ({e}): this card holds what the registry recorded.\n",
-                    v.pipeline_file
-                ),
-            );
+        None => {
+            line(w, "> This version was registered before mlpc kept the plan with each version: this card holds what the registry recorded.\n");
             None
         }
     };
-    overview(w, &v, c);
-    purpose(w, &v, c);
-    data(w, &v, c);
-    if let Some(c) = c {
-        features(w, &v, c);
+    let plan = plan.as_ref();
+    overview(w, &v, plan);
+    purpose(w, &v, plan);
+    data(w, &v, plan);
+    if let Some(plan) = plan {
+        features(w, &v, plan);
     }
     training(w, &v);
     metrics(w, &v);
@@ -81,8 +69,8 @@ fn model_name(v: &Version) -> &str {
     v.model_node.strip_prefix("model:").unwrap_or(&v.model_node)
 }
 
-fn overview(w: &mut String, v: &Version, c: Option<&Compilation>) {
-    let pipeline = c.and_then(|c| c.analysis.pipeline.as_ref());
+fn overview(w: &mut String, v: &Version, plan: Option<&Plan>) {
+    let pipeline = plan.and_then(|p| p.pipeline.as_ref());
     let stages = if v.stages.is_empty() { "none".to_string() } else { v.stages.join(", ") };
     let rows = [
         vec!["Owner".into(), pipeline.and_then(|p| p.owner.clone()).unwrap_or_else(|| "not stated".into())],
@@ -100,17 +88,17 @@ fn overview(w: &mut String, v: &Version, c: Option<&Compilation>) {
     table(w, &["", ""], &rows);
 }
 
-fn purpose(w: &mut String, v: &Version, c: Option<&Compilation>) {
+fn purpose(w: &mut String, v: &Version, plan: Option<&Plan>) {
     line(w, "## Purpose\n");
-    let model_doc = c.and_then(|c| c.analysis.models.iter().find(|m| m.name == model_name(v))?.site.doc.clone());
-    let pipeline_doc = c.and_then(|c| c.analysis.pipeline.as_ref()?.site.doc.clone());
+    let model_doc = plan.and_then(|p| p.node(&v.model_node)?.doc.clone());
+    let pipeline_doc = plan.and_then(|p| p.pipeline.as_ref()?.doc.clone());
     match model_doc.or(pipeline_doc) {
         Some(doc) => line(w, format!("{}\n", doc.trim())),
         None => line(w, "Neither the model nor the pipeline has a doc comment (`///`).\n"),
     }
 }
 
-fn data(w: &mut String, v: &Version, c: Option<&Compilation>) {
+fn data(w: &mut String, v: &Version, plan: Option<&Plan>) {
     line(w, "## Data\n");
     if v.data_hashes.is_empty() {
         line(w, "No data hashes were recorded.\n");
@@ -121,29 +109,31 @@ fn data(w: &mut String, v: &Version, c: Option<&Compilation>) {
         .iter()
         .map(|(node, sha)| {
             let name = node.strip_prefix("source:").unwrap_or(node);
-            let source = c.and_then(|c| c.analysis.sources.iter().find(|s| s.name == name));
-            let read = source.map_or_else(|| "—".into(), |s| format!("{}(\"{}\")", s.format, s.path));
+            let read = match plan.and_then(|p| p.node(node)).map(|n| &n.def) {
+                Some(NodeDef::Source(s)) => format!("{}(\"{}\")", s.format, s.path),
+                _ => "—".into(),
+            };
             vec![format!("`{name}`"), read, format!("`{sha}`")]
         })
         .collect();
     table(w, &["source", "read from", "sha256 of its data"], &rows);
 }
 
-fn features(w: &mut String, v: &Version, c: &Compilation) {
-    let Some(model) = c.analysis.models.iter().find(|m| m.name == model_name(v)) else {
+fn features(w: &mut String, v: &Version, plan: &Plan) {
+    let Ok((node, model)) = plan.model(model_name(v)) else {
         return;
     };
     line(w, "## Features\n");
-    let rows: Vec<Vec<String>> = model
-        .inputs
+    let rows: Vec<Vec<String>> = node
+        .schema
         .iter()
         .map(|input| {
-            let feature = input
-                .view
-                .as_ref()
-                .and_then(|view| c.analysis.views.iter().find(|x| &x.name == view)?.feature(&input.name));
+            let feature = input.view.as_ref().and_then(|view| {
+                let (_, def) = plan.features(view).ok()?;
+                def.features.iter().find(|f| f.name == input.name).cloned()
+            });
             let definition = match feature {
-                Some(f) => format!("`{}`", registry::rules::text(&f.expr)),
+                Some(f) => format!("`{}`", f.expr),
                 None => "a column of the training data".into(),
             };
             let from = input.view.clone().or_else(|| model.dataset.clone()).unwrap_or_default();
@@ -248,7 +238,7 @@ fn provenance(w: &mut String, v: &Version) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::registry::fixtures::{new_version, store, Disk};
+    use crate::registry::fixtures::{new_version, store};
 
     #[test]
     fn a_card_tells_the_story_of_a_version() {
@@ -258,7 +248,7 @@ mod tests {
         let n = registry::register(&store, &v).unwrap();
         registry::approve(&store, "churn-predictor", n, "production", "alice", Some("looks good")).unwrap();
         registry::apply_rules(&store, "churn-predictor", n, "alice").unwrap();
-        let text = card(&store, "churn-predictor", None, &Disk).unwrap();
+        let text = card(&store, "churn-predictor", None).unwrap();
         for part in [
             "# Model card: churn-predictor, version 1",
             "| Owner | ml-platform@example.com |",
@@ -281,14 +271,20 @@ mod tests {
     }
 
     #[test]
-    fn a_card_without_its_pipeline_says_so() {
+    fn a_card_reads_the_plan_recorded_with_its_version() {
         let (_dir, store) = store();
         let mut v = new_version("a", 0.9, 0.7);
+        // The pipeline file is gone or changed since: the card still tells what was trained.
         v.pipeline_file = "/nowhere/churn.mlp".into();
         registry::register(&store, &v).unwrap();
-        let text = card(&store, "churn-predictor", Some(1), &Disk).unwrap();
-        assert!(text.contains("> The pipeline file `/nowhere/churn.mlp` is gone"), "{text}");
+        let text = card(&store, "churn-predictor", Some(1)).unwrap();
+        assert!(text.contains("| `spend_90d` | float | customer_features | `sum(orders.amount) over 90d` |"), "{text}");
+        let mut old = new_version("b", 0.9, 0.7);
+        old.plan = String::new();
+        registry::register(&store, &old).unwrap();
+        let text = card(&store, "churn-predictor", Some(2)).unwrap();
+        assert!(text.contains("> The plan recorded with this version cannot be read"), "{text}");
         assert!(text.contains("## Metrics") && !text.contains("## Features"), "{text}");
-        assert!(card(&store, "churn-predictor", Some(2), &Disk).unwrap_err().contains("no version 2"));
+        assert!(card(&store, "churn-predictor", Some(3)).unwrap_err().contains("no version 3"));
     }
 }

@@ -8,7 +8,7 @@ use crate::cache::{key_parts, KeyParts};
 use crate::nodes::{self, Failure, Inputs, Produced};
 use crate::store::Store;
 use duckdb::params;
-use mlpc_compiler::plan::{EdgeKind, Node, Plan};
+use mlpc_plan::{EdgeKind, Node, NodeDef, Plan};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
@@ -25,6 +25,9 @@ pub struct Options {
     /// `then retrain M` reruns what trains M).
     pub rerun: Vec<String>,
     pub jobs: usize,
+    /// Run only this node (`--node ID`, the unit a workflow engine schedules): what it reads
+    /// must already be in the state, from a run of the same definitions.
+    pub only: Option<String>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -96,13 +99,25 @@ fn execute(
         ..Default::default()
     }
     .key();
-    let (run_id, parts) = {
+    let (run_id, parts, driven) = {
         let store = Store::open(dir)?;
         let parts = key_parts(plan, |n| crate::cache::input_hash(&store, n, &opts.base_dir));
-        (store.begin_run(&pipeline, &opts.file, &plan_hash, opts.force)?, parts)
+        let driven = match &opts.only {
+            Some(id) => Some(alone(plan, id, &parts, &store)?),
+            None => None,
+        };
+        (store.begin_run(&pipeline, &opts.file, &plan_hash, opts.force)?, parts, driven)
     };
     let mut unfinished = Unfinished { dir: dir.clone(), run_id, done: false };
-    let run = Run { plan, opts, run_id, plan_hash: &plan_hash, parts: &parts, run_node };
+    let run = Run {
+        plan: driven.as_ref().unwrap_or(plan),
+        whole: plan,
+        opts,
+        run_id,
+        plan_hash: &plan_hash,
+        parts: &parts,
+        run_node,
+    };
     match run.drive(on_event) {
         Ok(report) => {
             unfinished.done = true;
@@ -144,7 +159,10 @@ impl Drop for Unfinished {
 }
 
 struct Run<'a> {
+    /// The nodes this run drives: the whole plan, or one node with what it reads.
     plan: &'a Plan,
+    /// The whole plan, recorded with what the run registers.
+    whole: &'a Plan,
     opts: &'a Options,
     run_id: i64,
     plan_hash: &'a str,
@@ -165,7 +183,7 @@ impl Run<'_> {
         let time_columns: BTreeMap<String, String> = plan
             .nodes
             .iter()
-            .filter(|n| n.kind == "source")
+            .filter(|n| n.kind() == "source")
             .filter_map(|n| n.schema.iter().find(|c| c.time).map(|c| (n.name.clone(), c.name.clone())))
             .collect();
         let forced = forced_nodes(plan, opts);
@@ -209,7 +227,7 @@ impl Run<'_> {
                     };
                     let report = NodeReport {
                         id: node.id.clone(),
-                        kind: node.kind.into(),
+                        kind: node.kind().into(),
                         status,
                         message,
                         millis: done.millis,
@@ -238,7 +256,7 @@ impl Run<'_> {
                             Some((Status::Unsupported, format!("not run: waits for `{b}`")))
                         } else if let Some(b) = blocked {
                             Some((Status::Skipped, format!("not run: `{b}` did not complete")))
-                        } else if let Some(why) = nodes::runs_elsewhere(node.kind) {
+                        } else if let Some(why) = nodes::runs_elsewhere(node.kind()) {
                             Some((Status::Unsupported, format!("not run: {why}")))
                         } else if let Some(found) = (!forced.contains(node.id.as_str()))
                             .then(|| {
@@ -258,7 +276,7 @@ impl Run<'_> {
                             Some((status, message)) => {
                                 let report = NodeReport {
                                     id: node.id.clone(),
-                                    kind: node.kind.into(),
+                                    kind: node.kind().into(),
                                     status,
                                     message,
                                     millis: 0,
@@ -280,7 +298,10 @@ impl Run<'_> {
                                     .filter_map(|i| plan.node(i).map(|n| (i.clone(), n.clone())))
                                     .collect();
                                 let (base, work, times) = (opts.base_dir.clone(), work.clone(), time_columns.clone());
-                                let context = (node.kind == "register").then(|| self.context(&node));
+                                let context = match &node.def {
+                                    NodeDef::Register(def) => Some((def.clone(), self.context(&node))),
+                                    _ => None,
+                                };
                                 let run_node = self.run_node;
                                 let id = node.id.clone();
                                 let task = tasks.spawn_blocking(move || {
@@ -293,7 +314,7 @@ impl Run<'_> {
                                         nodes: &input_nodes,
                                     };
                                     let result = match context {
-                                        Some(ctx) => crate::registration::register(&node, &inputs, &ctx),
+                                        Some((def, ctx)) => crate::registration::register(&node, &def, &inputs, &ctx),
                                         None => run_node(&node, &inputs),
                                     }
                                     .map_err(|f| f.message);
@@ -368,6 +389,7 @@ impl Run<'_> {
                 .filter_map(|n| parts[&n.id].file.clone().map(|f| (n.id.clone(), f)))
                 .collect(),
             input_keys: node.inputs.iter().map(|i| (i.clone(), parts[i].key())).collect(),
+            plan: self.whole.to_json(),
         }
     }
 }
@@ -410,6 +432,35 @@ fn record_node(store: &Store, run_id: i64, n: &NodeReport) -> Result<(), String>
 
 /// The nodes a run executes even when cached: all under `force`, else those named in
 /// `rerun` and every node downstream of them along data edges.
+/// The part of `plan` that running `id` alone drives: the node, and the nodes it reads as
+/// settled inputs (no inputs of their own). Each of those must have a result in the state
+/// under its current cache key, or nothing runs.
+fn alone(plan: &Plan, id: &str, parts: &BTreeMap<String, KeyParts>, store: &Store) -> Result<Plan, String> {
+    let Some(node) = plan.node(id) else {
+        let ids: Vec<&str> = plan.nodes.iter().map(|n| n.id.as_str()).collect();
+        return Err(format!("the plan has no node `{id}`; its nodes: {}", ids.join(", ")));
+    };
+    let mut nodes = Vec::new();
+    for input in &node.inputs {
+        let n = plan.node(input).ok_or_else(|| format!("`{id}` reads `{input}`, which is not in the plan"))?;
+        match cached(store, input, &parts[input].key()) {
+            Ok(Some(_)) => nodes.push(Node { inputs: Vec::new(), ..n.clone() }),
+            Ok(None) => {
+                return Err(format!(
+                    "`{id}` reads `{input}`, which has no result in this state for its current inputs: \
+                     run it first (`mlpc run FILE --node {input}`, or the whole pipeline)"
+                ))
+            }
+            Err(why) => {
+                return Err(format!("`{id}` reads `{input}`, whose stored result is unusable ({why}): run it again"))
+            }
+        }
+    }
+    nodes.push(node.clone());
+    let edges = plan.edges.iter().filter(|e| e.to == id && e.kind == EdgeKind::Data).cloned().collect();
+    Ok(Plan { nodes, edges, ..plan.clone() })
+}
+
 fn forced_nodes<'p>(plan: &'p Plan, opts: &Options) -> BTreeSet<&'p str> {
     if opts.force {
         return plan.nodes.iter().map(|n| n.id.as_str()).collect();
@@ -518,11 +569,11 @@ fn record(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::registry::fixtures::{Disk, CHURN};
+    use crate::registry::fixtures::{churn_plan, CHURN};
 
     /// The churn example's plan, a fresh state folder and options to run it with `jobs`.
     pub(super) fn churn(jobs: usize) -> (Plan, tempfile::TempDir, Options) {
-        let plan = mlpc_compiler::compile(CHURN, &Disk).plan.expect("the example compiles");
+        let plan = churn_plan();
         let state = tempfile::tempdir().unwrap();
         let opts = Options {
             file: CHURN.into(),
@@ -531,6 +582,7 @@ mod tests {
             force: false,
             rerun: Vec::new(),
             jobs,
+            only: None,
         };
         (plan, state, opts)
     }

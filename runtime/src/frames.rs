@@ -3,7 +3,7 @@
 
 use crate::sql::{ident, literal};
 use duckdb::arrow::array::{Array, Float64Array, StringArray};
-use mlpc_compiler::types::Type;
+use mlpc_plan::Type;
 use mlpc_train::{Column, Frame, InputType, Values};
 use std::path::Path;
 

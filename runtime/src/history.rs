@@ -4,7 +4,7 @@
 use crate::cache::{key_parts, KeyParts};
 use crate::store::Store;
 use duckdb::params;
-use mlpc_compiler::plan::Plan;
+use mlpc_plan::Plan;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -179,7 +179,7 @@ pub fn staleness(store: &Store, plan: &Plan, base_dir: &Path) -> Vec<Staleness> 
                 })
                 .map(|c| c > 0)
                 .unwrap_or(false);
-            if let Some(why) = crate::nodes::runs_elsewhere(n.kind) {
+            if let Some(why) = crate::nodes::runs_elsewhere(n.kind()) {
                 return Staleness { node: n.id.clone(), would_run: false, reason: why.into() };
             }
             if hit {

@@ -1,10 +1,10 @@
 //! What each kind of plan node does, as DuckDB SQL over Parquet artifacts.
 
 use crate::sql::{self, ident, literal, Scope};
-use mlpc_compiler::check::Column;
-use mlpc_compiler::plan::{JoinStep, Node, TExpr};
-use mlpc_compiler::types::Type;
-use serde::Deserialize;
+use mlpc_plan::{
+    CheckDef, Column, DatasetDef, FeatureDef, FeaturesDef, JoinStep, Level, Node, NodeDef, OnFail, SourceDef, SplitDef,
+    TExpr,
+};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -107,15 +107,15 @@ fn copy_to(conn: &duckdb::Connection, select: &str, path: &Path) -> Result<i64, 
 }
 
 pub fn run(node: &Node, inputs: &Inputs) -> Result<Produced, Failure> {
-    match node.kind {
-        "source" => source(node, inputs),
-        "check" => check(node, inputs),
-        "features" => features(node, inputs),
-        "dataset" => dataset(node, inputs),
-        "split" => split(node, inputs),
-        "model" => crate::training::model(node, inputs),
-        "evaluate" => crate::training::evaluate(node, inputs),
-        other => Err(Failure { message: format!("`{other}` nodes are not executed by this version of mlpc") }),
+    match &node.def {
+        NodeDef::Source(def) => source(node, def, inputs),
+        NodeDef::Check(def) => check(def, inputs),
+        NodeDef::Features(def) => features(node, def, inputs),
+        NodeDef::Dataset(def) => dataset(node, def, inputs),
+        NodeDef::Split(def) => split(node, def, inputs),
+        NodeDef::Model(def) => crate::training::model(node, def, inputs),
+        NodeDef::Evaluate(def) => crate::training::evaluate(node, def, inputs),
+        other => Err(Failure { message: format!("`{}` nodes are not executed by `mlpc run`", other.kind()) }),
     }
 }
 
@@ -128,14 +128,6 @@ pub fn runs_elsewhere(kind: &str) -> Option<&'static str> {
     }
 }
 
-#[derive(Deserialize)]
-struct SourceDef {
-    format: String,
-    path: String,
-    #[serde(default)]
-    options: serde_json::Map<String, serde_json::Value>,
-}
-
 /// What a node reads itself (a source's data, an `onnx(…)` model), relative to the
 /// pipeline's folder: its content is part of the node's cache key.
 pub enum InputFiles {
@@ -145,13 +137,12 @@ pub enum InputFiles {
 }
 
 pub fn input_files(node: &Node, base_dir: &Path) -> Option<InputFiles> {
-    match node.kind {
-        "source" => {
-            let def: SourceDef = serde_json::from_value(node.def.clone()).ok()?;
+    match &node.def {
+        NodeDef::Source(def) => {
             let resolved = base_dir.join(&def.path);
             Some(if is_glob(&def.path) { InputFiles::Glob(resolved) } else { InputFiles::One(resolved) })
         }
-        "model" => crate::training::model_file(node, base_dir).map(InputFiles::One),
+        NodeDef::Model(def) => crate::training::model_file(def, base_dir).map(InputFiles::One),
         _ => None,
     }
 }
@@ -178,12 +169,17 @@ fn reader(def: &SourceDef, paths: &[PathBuf], conn: &duckdb::Connection) -> Resu
         [one] => literal(&one.to_string_lossy()),
         many => format!("[{}]", many.iter().map(|f| literal(&f.to_string_lossy())).collect::<Vec<_>>().join(", ")),
     };
-    let opt = |k: &str| def.options.get(k);
+    let text = |k: &str| -> Result<String, String> {
+        let v = def.option(k)?;
+        v.as_str().map(str::to_string).ok_or_else(|| format!("the reader option `{k}` must be a string, not {v}"))
+    };
     Ok(match def.format.as_str() {
         "csv" => {
-            let delim = opt("delimiter").and_then(|v| v.as_str()).unwrap_or(",");
-            let header = opt("header").and_then(|v| v.as_bool()).unwrap_or(true);
-            format!("read_csv({p}, header = {header}, delim = {}, auto_detect = true)", literal(delim))
+            let header = def.option("header")?;
+            let header = header
+                .as_bool()
+                .ok_or_else(|| format!("the reader option `header` must be true or false, not {header}"))?;
+            format!("read_csv({p}, header = {header}, delim = {}, auto_detect = true)", literal(&text("delimiter")?))
         }
         "parquet" => format!("read_parquet({p})"),
         "duckdb" => {
@@ -191,15 +187,13 @@ fn reader(def: &SourceDef, paths: &[PathBuf], conn: &duckdb::Connection) -> Resu
                 return Err("a `duckdb` source reads one database file, not a glob".into());
             }
             exec(conn, &format!("ATTACH {p} AS src (READ_ONLY)"))?;
-            let table = opt("table").and_then(|v| v.as_str()).unwrap_or_default();
-            format!("src.main.{}", ident(table))
+            format!("src.main.{}", ident(&text("table")?))
         }
         other => return Err(format!("no reader for `{other}`")),
     })
 }
 
-fn source(node: &Node, inputs: &Inputs) -> Result<Produced, Failure> {
-    let def: SourceDef = serde_json::from_value(node.def.clone()).map_err(|e| e.to_string())?;
+fn source(node: &Node, def: &SourceDef, inputs: &Inputs) -> Result<Produced, Failure> {
     let path = inputs.base_dir.join(&def.path);
     let files = if is_glob(&def.path) {
         let files =
@@ -362,20 +356,6 @@ fn first_line(s: &str) -> &str {
     s.lines().next().unwrap_or(s)
 }
 
-#[derive(Deserialize)]
-struct Expectation {
-    text: String,
-    level: String,
-    expr: TExpr,
-}
-
-#[derive(Deserialize)]
-struct CheckDef {
-    source: String,
-    expectations: Vec<Expectation>,
-    on_fail: String,
-}
-
 /// Names in a check: the checked table's columns; whole-table reads go to `t`.
 struct TableScope;
 
@@ -397,15 +377,14 @@ impl Scope for TableScope {
     }
 }
 
-fn check(node: &Node, inputs: &Inputs) -> Result<Produced, Failure> {
-    let def: CheckDef = serde_json::from_value(node.def.clone()).map_err(|e| e.to_string())?;
+fn check(def: &CheckDef, inputs: &Inputs) -> Result<Produced, Failure> {
     let conn = db()?;
     exec(&conn, &format!("CREATE VIEW t AS SELECT * FROM {}", inputs.data(&format!("source:{}", def.source))?))?;
     let mut failed = Vec::new();
     let mut p = Produced::default();
     for (i, e) in def.expectations.iter().enumerate() {
         let pred = sql::expr(&e.expr, &TableScope)?;
-        let (ok, detail) = if e.level == "table" {
+        let (ok, detail) = if e.level == Level::Table {
             let ok: Option<bool> =
                 conn.query_row(&format!("SELECT {pred}"), [], |r| r.get(0)).map_err(|e| e.to_string())?;
             let detail = match &e.expr {
@@ -458,7 +437,7 @@ fn check(node: &Node, inputs: &Inputs) -> Result<Produced, Failure> {
         def.expectations.len(),
         failed.join("\n")
     );
-    if def.on_fail == "warn" {
+    if def.on_fail == OnFail::Warn {
         p.message = format!("warning: {report}");
         Ok(p)
     } else {
@@ -487,20 +466,6 @@ fn cap(text: &str, max: usize) -> String {
     }
     let kept: String = text.chars().take(max).collect();
     format!("{kept}… (cut)")
-}
-
-#[derive(Deserialize)]
-struct FeatureDef {
-    name: String,
-    #[serde(rename = "type")]
-    ty: Type,
-    expr: TExpr,
-}
-
-#[derive(Deserialize)]
-struct FeaturesDef {
-    entity: String,
-    features: Vec<FeatureDef>,
 }
 
 /// Names in a feature view, over the entity `e`, aggregate tables `a_*`, lookups `l_*`
@@ -575,8 +540,7 @@ fn chain(inputs: &Inputs, steps: &[JoinStep], prefix: &str) -> Result<(String, S
     Ok((from, format!("{prefix}{}.{}", steps.len() - 1, ident(&last.from_column))))
 }
 
-fn features(node: &Node, inputs: &Inputs) -> Result<Produced, Failure> {
-    let def: FeaturesDef = serde_json::from_value(node.def.clone()).map_err(|e| e.to_string())?;
+fn features(node: &Node, def: &FeaturesDef, inputs: &Inputs) -> Result<Produced, Failure> {
     let conn = db()?;
     let entity_cols: Vec<&Column> = node.schema.iter().filter(|c| c.view.is_none()).collect();
     let keys: Vec<&Column> = entity_cols.iter().copied().filter(|c| c.key).collect();
@@ -763,14 +727,7 @@ impl Scope for RelatedScope {
     }
 }
 
-#[derive(Deserialize)]
-struct DatasetDef {
-    base: String,
-    views: Vec<String>,
-}
-
-fn dataset(node: &Node, inputs: &Inputs) -> Result<Produced, Failure> {
-    let def: DatasetDef = serde_json::from_value(node.def.clone()).map_err(|e| e.to_string())?;
+fn dataset(node: &Node, def: &DatasetDef, inputs: &Inputs) -> Result<Produced, Failure> {
     let conn = db()?;
     let base_cols: Vec<&Column> = node.schema.iter().filter(|c| c.view.is_none()).collect();
     let keys: Vec<&Column> = base_cols.iter().copied().filter(|c| c.key).collect();
@@ -805,17 +762,7 @@ fn dataset(node: &Node, inputs: &Inputs) -> Result<Produced, Failure> {
     Ok(p)
 }
 
-#[derive(Deserialize)]
-struct SplitDef {
-    dataset: String,
-    part: String,
-    method: String,
-    seed: Option<i64>,
-    parts: Vec<(String, f64)>,
-}
-
-fn split(node: &Node, inputs: &Inputs) -> Result<Produced, Failure> {
-    let def: SplitDef = serde_json::from_value(node.def.clone()).map_err(|e| e.to_string())?;
+fn split(node: &Node, def: &SplitDef, inputs: &Inputs) -> Result<Produced, Failure> {
     let conn = db()?;
     let mut low = 0.0;
     let mut high = 0.0;
@@ -839,7 +786,8 @@ fn split(node: &Node, inputs: &Inputs) -> Result<Produced, Failure> {
             if hashed.is_empty() {
                 hashed.push("__row".into());
             }
-            format!("(hash({}, {}) % 1000000) / 1000000.0", hashed.join(", "), def.seed.unwrap_or(42))
+            let seed = def.seed.ok_or_else(|| format!("split `{}`: the plan gives no seed", node.name))?;
+            format!("(hash({}, {seed}) % 1000000) / 1000000.0", hashed.join(", "))
         }
     };
     let upper = if last { "<= 1.0".to_string() } else { format!("< {high}") };

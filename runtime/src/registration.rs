@@ -5,10 +5,9 @@
 use crate::nodes::{Failure, Inputs, Produced};
 use crate::registry::{self, NewVersion};
 use crate::store::Store;
-use mlpc_compiler::plan::Node;
+use mlpc_plan::{Node, NodeDef, RegisterDef, Trainer};
 use mlpc_train::onnx::ModelProto;
 use prost::Message;
-use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
@@ -23,12 +22,8 @@ pub struct RunContext {
     pub data_hashes: BTreeMap<String, String>,
     /// Input node id → the cache key its artifacts were made under.
     pub input_keys: BTreeMap<String, String>,
-}
-
-#[derive(Deserialize)]
-struct RegisterDef {
-    model: String,
-    rules: Vec<serde_json::Value>,
+    /// The plan being run (JSON), kept with each version it registers.
+    pub plan: String,
 }
 
 /// The metrics a node recorded under a cache key.
@@ -43,8 +38,7 @@ fn cached_metrics(store: &Store, node: &str, key: &str) -> BTreeMap<String, f64>
         .unwrap_or_default()
 }
 
-pub fn register(node: &Node, inputs: &Inputs, ctx: &RunContext) -> Result<Produced, Failure> {
-    let def: RegisterDef = serde_json::from_value(node.def.clone()).map_err(|e| e.to_string())?;
+pub fn register(node: &Node, def: &RegisterDef, inputs: &Inputs, ctx: &RunContext) -> Result<Produced, Failure> {
     let model_id = format!("model:{}", def.model);
     let artifact = inputs.artifact(&model_id, "model")?;
     let sha = artifact.file_stem().and_then(|s| s.to_str()).unwrap_or_default().to_string();
@@ -53,9 +47,14 @@ pub fn register(node: &Node, inputs: &Inputs, ctx: &RunContext) -> Result<Produc
         ModelProto::decode(bytes.as_slice()).map_err(|e| format!("{}: not an ONNX model: {e}", artifact.display()))?;
     let meta = |k: &str| onnx.metadata_props.iter().find(|p| p.key == k).map(|p| p.value.clone());
     let model_node = inputs.nodes.get(&model_id).ok_or_else(|| format!("`{model_id}` is not an input"))?;
-    let trainer = &model_node.def["trainer"];
-    let params: BTreeMap<String, serde_json::Value> =
-        trainer.get("params").and_then(|p| serde_json::from_value(p.clone()).ok()).unwrap_or_default();
+    let NodeDef::Model(model) = &model_node.def else {
+        return Err(format!("`{model_id}` is not a model node").into());
+    };
+    let (kind, params) = match &model.trainer {
+        Trainer::Algorithm { params, .. } => ("algorithm", params.clone().into_iter().collect()),
+        Trainer::Onnx { .. } => ("onnx", BTreeMap::new()),
+        Trainer::Command { .. } => ("command", BTreeMap::new()),
+    };
     let git_commit = registry::git_commit(&ctx.base_dir);
     // The store, for as long as registering takes.
     let store = Store::open(&ctx.state_dir)?;
@@ -75,12 +74,11 @@ pub fn register(node: &Node, inputs: &Inputs, ctx: &RunContext) -> Result<Produc
         data_hashes: ctx.data_hashes.clone(),
         params,
         metrics,
-        algorithm: meta("mlpc.algorithm")
-            .or_else(|| trainer["kind"].as_str().map(String::from))
-            .unwrap_or_else(|| "onnx".into()),
+        algorithm: meta("mlpc.algorithm").unwrap_or_else(|| kind.into()),
         device: meta("mlpc.device").unwrap_or_else(|| "external".into()),
-        rules: def.rules,
+        rules: def.rules.iter().map(|r| serde_json::to_value(r).expect("rules serialize")).collect(),
         git_commit,
+        plan: ctx.plan.clone(),
     };
     let number = registry::register(&store, &version).map_err(|e| format!("register `{}`: {e}", node.name))?;
     let outcomes = registry::apply_rules(&store, &node.name, number, &format!("run {}", ctx.run_id))

@@ -47,6 +47,7 @@ CREATE TABLE IF NOT EXISTS model_versions (
   name VARCHAR, version BIGINT, registered_at VARCHAR, run_id BIGINT, model_node VARCHAR, artifact_sha256 VARCHAR,
   plan_hash VARCHAR, pipeline_file VARCHAR, data_hashes VARCHAR, params VARCHAR, metrics VARCHAR,
   algorithm VARCHAR, device VARCHAR, rules VARCHAR, git_commit VARCHAR, PRIMARY KEY (name, version));
+ALTER TABLE model_versions ADD COLUMN IF NOT EXISTS plan VARCHAR;
 CREATE TABLE IF NOT EXISTS stage_moves (
   id BIGINT PRIMARY KEY, name VARCHAR, stage VARCHAR, from_version BIGINT, to_version BIGINT, kind VARCHAR,
   moved_at VARCHAR, moved_by VARCHAR, reason VARCHAR);

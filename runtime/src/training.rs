@@ -5,57 +5,26 @@
 
 use crate::frames;
 use crate::nodes::{Failure, Inputs, Produced};
-use mlpc_compiler::plan::Node;
-use mlpc_compiler::types::Type;
+use mlpc_plan::{DataRef, EvaluateDef, ModelDef, Node, Trainer, Type};
 use mlpc_train::scorer::{self, Scorer, TensorElementType};
 use mlpc_train::{Device, Params, Spec};
-use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-#[derive(Deserialize)]
-struct SplitRef {
-    dataset: String,
-    split: String,
-}
-
-impl SplitRef {
-    fn node(&self) -> String {
-        format!("split:{}.{}", self.dataset, self.split)
+/// The split a model trains on or an evaluation scores.
+fn split_node(data: &DataRef) -> Result<String, String> {
+    match data.split {
+        Some(_) => Ok(data.node_id()),
+        None => {
+            Err(format!("`{}` is a whole dataset; name one of its splits, e.g. `{}.train`", data.dataset, data.dataset))
+        }
     }
 }
 
-#[derive(Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-enum Trainer {
-    Algorithm {
-        algorithm: String,
-        params: BTreeMap<String, serde_json::Value>,
-    },
-    Onnx {
-        path: String,
-    },
-    Command {
-        command: String,
-        #[serde(default)]
-        env: Vec<String>,
-    },
-}
-
-#[derive(Deserialize)]
-struct ModelOutput {
-    label: String,
-}
-
-#[derive(Deserialize)]
-struct ModelDef {
-    cv: Option<usize>,
-    device: String,
-    inputs: Vec<String>,
-    output: ModelOutput,
-    train: Option<SplitRef>,
-    trainer: Trainer,
+/// The label column a model predicts.
+fn label(def: &ModelDef) -> Result<&str, String> {
+    def.output.label.as_deref().ok_or_else(|| "the model's training data has no label".to_string())
 }
 
 /// Where ONNX Runtime is loaded from: `$MLPC_LIB_DIR`, else where scripts/setup put it.
@@ -65,9 +34,8 @@ pub fn ort_ready() -> Result<(), String> {
 }
 
 /// The file a model node reads itself (an `onnx("…")` model), relative to the pipeline.
-pub fn model_file(node: &Node, base_dir: &Path) -> Option<PathBuf> {
-    let def: ModelDef = serde_json::from_value(node.def.clone()).ok()?;
-    match def.trainer {
+pub fn model_file(def: &ModelDef, base_dir: &Path) -> Option<PathBuf> {
+    match &def.trainer {
         Trainer::Onnx { path } => Some(base_dir.join(path)),
         _ => None,
     }
@@ -78,8 +46,7 @@ fn types(node: &Node) -> BTreeMap<&str, Type> {
     node.schema.iter().map(|c| (c.name.as_str(), c.ty)).collect()
 }
 
-pub fn model(node: &Node, inputs: &Inputs) -> Result<Produced, Failure> {
-    let def: ModelDef = serde_json::from_value(node.def.clone()).map_err(|e| e.to_string())?;
+pub fn model(node: &Node, def: &ModelDef, inputs: &Inputs) -> Result<Produced, Failure> {
     let declared = types(node);
     let columns: Vec<(String, Type)> = def.inputs.iter().map(|c| (c.clone(), declared[c.as_str()])).collect();
     let out = inputs.tmp_file(&node.id, "model", "onnx");
@@ -88,26 +55,28 @@ pub fn model(node: &Node, inputs: &Inputs) -> Result<Produced, Failure> {
     let started = Instant::now();
     match &def.trainer {
         Trainer::Algorithm { algorithm, params } => {
-            // The ranges `mlpc check` enforces, read from the same stdlib declaration.
-            mlpc_compiler::stdlib::Stdlib::get()
-                .check_algorithm_params(algorithm, params)
-                .map_err(|e| format!("model `{}`: {e}", node.name))?;
-            let split = def.train.as_ref().ok_or_else(|| "a trained model needs `train`".to_string())?.node();
+            let split = split_node(def.train.as_ref().ok_or_else(|| "a trained model needs `train`".to_string())?)?;
+            let label = label(def)?;
             let label_type = inputs
                 .nodes
                 .get(&split)
-                .and_then(|n| types(n).get(def.output.label.as_str()).copied())
-                .ok_or_else(|| format!("the label `{}` is not a column of `{split}`", def.output.label))?;
+                .and_then(|n| types(n).get(label).copied())
+                .ok_or_else(|| format!("the label `{label}` is not a column of `{split}`"))?;
             let mut read = columns.clone();
-            read.push((def.output.label.clone(), label_type));
+            read.push((label.to_string(), label_type));
             let frame = frames::read(&inputs.artifact(&split, "data")?, &read)?;
-            let device = Device::from_name(&def.device).ok_or_else(|| format!("unknown device `{}`", def.device))?;
-            let params = Params(params.clone());
-            let spec = Spec { algorithm, params: &params, inputs: &def.inputs, label: &def.output.label, device };
+            let device = match def.device {
+                mlpc_plan::Device::Auto => Device::Auto,
+                mlpc_plan::Device::Cpu => Device::Cpu,
+                mlpc_plan::Device::Cuda => Device::Cuda,
+            };
+            let params = Params(params.clone().into_iter().collect());
+            let label = label.to_string();
+            let spec = Spec { algorithm, params: &params, inputs: &def.inputs, label: &label, device };
             let fit_started = Instant::now();
             let model = mlpc_train::train(&spec, &frame).map_err(|e| format!("model `{}`: {e}", node.name))?;
             p.metrics.insert("fit_seconds".into(), fit_started.elapsed().as_secs_f64());
-            if let Some(k) = def.cv.filter(|k| *k > 1) {
+            if let Some(k) = def.cv.map(|k| k as usize).filter(|k| *k > 1) {
                 let names: Vec<String> = match model.task {
                     mlpc_train::Task::Classification { ref classes } if classes.len() == 2 => {
                         ["auc", "accuracy", "log_loss"]
@@ -160,7 +129,7 @@ pub fn model(node: &Node, inputs: &Inputs) -> Result<Produced, Failure> {
             p.message = format!("from {path}");
         }
         Trainer::Command { command, env } => {
-            let split = def.train.as_ref().ok_or_else(|| "a command model needs `train`".to_string())?.node();
+            let split = split_node(def.train.as_ref().ok_or_else(|| "a command model needs `train`".to_string())?)?;
             let train = inputs.artifact(&split, "data")?;
             run_command(node, command, env, &train, &out, inputs.base_dir)?;
             p.message = format!("trained by `{}`", command.split_whitespace().next().unwrap_or_default());
@@ -278,22 +247,16 @@ fn check_inputs(node: &Node, path: &Path, declared: &[(String, Type)]) -> Result
     ))
 }
 
-#[derive(Deserialize)]
-struct EvaluateDef {
-    data: SplitRef,
-    metrics: Vec<String>,
-    model: String,
-    slices: Vec<String>,
-}
-
 /// Scores the evaluation split with the model's ONNX artifact and computes the declared
 /// metrics, overall and per slice.
-pub fn evaluate(node: &Node, inputs: &Inputs) -> Result<Produced, Failure> {
-    let def: EvaluateDef = serde_json::from_value(node.def.clone()).map_err(|e| e.to_string())?;
+pub fn evaluate(node: &Node, def: &EvaluateDef, inputs: &Inputs) -> Result<Produced, Failure> {
     let model_id = format!("model:{}", def.model);
     let model_node = inputs.nodes.get(&model_id).ok_or_else(|| format!("`{model_id}` is not an input"))?;
-    let model_def: ModelDef = serde_json::from_value(model_node.def.clone()).map_err(|e| e.to_string())?;
-    let split = def.data.node();
+    let mlpc_plan::NodeDef::Model(model_def) = &model_node.def else {
+        return Err(format!("`{model_id}` is not a model node").into());
+    };
+    let label_name = label(model_def)?.to_string();
+    let split = split_node(&def.data)?;
     let data_types = types(inputs.nodes.get(&split).ok_or_else(|| format!("`{split}` is not an input"))?);
     let column = |name: &String| {
         data_types
@@ -302,13 +265,13 @@ pub fn evaluate(node: &Node, inputs: &Inputs) -> Result<Produced, Failure> {
             .ok_or_else(|| format!("`{name}` is not a column of `{split}`"))
     };
     let mut read: Vec<(String, Type)> = model_def.inputs.iter().map(column).collect::<Result<_, _>>()?;
-    for extra in std::iter::once(&model_def.output.label).chain(&def.slices) {
+    for extra in std::iter::once(&label_name).chain(&def.slices) {
         if !read.iter().any(|(n, _)| n == extra) {
             read.push(column(extra)?);
         }
     }
     let frame = frames::read(&inputs.artifact(&split, "data")?, &read)?;
-    let label = frame.column(&model_def.output.label).expect("the label was read");
+    let label = frame.column(&label_name).expect("the label was read");
     let truth = mlpc_train::Target::from_column(label).map_err(|e| format!("evaluate `{}`: {e}", node.name))?;
 
     ort_ready()?;

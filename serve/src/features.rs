@@ -5,7 +5,7 @@
 use crate::error::ApiError;
 use crate::input::Columns;
 use crate::spec::FeatureSource;
-use mlpc_compiler::types::Type;
+use mlpc_plan::Type;
 use mlpc_runtime::Store;
 use serde_json::{Map, Value};
 use std::collections::HashMap;

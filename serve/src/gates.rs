@@ -1,9 +1,9 @@
 //! A canary gate (`promote when …`, `rollback when …`): its typed expression evaluated on a
 //! window's live figures, and the figures it read, for the reason a decision records.
 
-use crate::condition::{self, Facts};
 use crate::live_metrics::Live;
-use mlpc_compiler::plan::TExpr;
+use mlpc_plan::eval::{self, EvalError, Reading};
+use mlpc_plan::{Rule, TExpr};
 use serde::Deserialize;
 
 /// A gate as the plan's serve node holds it.
@@ -14,20 +14,31 @@ pub struct Gate {
     pub expr: TExpr,
 }
 
+impl From<Rule> for Gate {
+    fn from(r: Rule) -> Gate {
+        Gate { text: r.text, expr: r.expr }
+    }
+}
+
 impl Gate {
     /// Whether the gate holds on these figures; an error for what a gate cannot read.
     pub fn holds(&self, live: &Live) -> Result<bool, String> {
-        match condition::holds(&self.expr, &mut Serving(live)) {
-            Ok(Some(b)) => Ok(b),
-            Ok(None) => Err(format!("gate `{}`: a serving metric it reads is not measured", self.text)),
+        match eval::evaluate(&self.expr, &mut Serving(live)) {
+            Ok(v) => v.value.ok_or_else(|| format!("gate `{}`: {v}", self.text)),
             Err(e) => Err(format!("gate `{}`: {e}", self.text)),
         }
     }
 
     /// The figures the gate reads, e.g. `error_rate = 12.5%, p99_latency = 3.20ms`.
     pub fn measured(&self, live: &Live) -> String {
-        let mut names = Vec::new();
-        metrics(&self.expr, &mut names);
+        let mut names: Vec<&str> = Vec::new();
+        for e in self.expr.walk() {
+            if let TExpr::ServingMetric { name, .. } = e {
+                if !names.contains(&name.as_str()) {
+                    names.push(name);
+                }
+            }
+        }
         names
             .iter()
             .filter_map(|n| live.get(n).map(|v| format!("{n} = {}", shown(n, v))))
@@ -44,33 +55,18 @@ fn shown(metric: &str, v: f64) -> String {
     }
 }
 
-fn metrics<'a>(e: &'a TExpr, out: &mut Vec<&'a str>) {
-    match e {
-        TExpr::ServingMetric { name, .. } if !out.contains(&name.as_str()) => out.push(name),
-        TExpr::Binary { lhs, rhs, .. } => {
-            metrics(lhs, out);
-            metrics(rhs, out);
-        }
-        TExpr::Unary { arg, .. } => metrics(arg, out),
-        _ => {}
-    }
-}
-
 /// A window's live figures, as a condition reads them: serving metrics only.
 struct Serving<'a>(&'a Live);
 
-impl Facts for Serving<'_> {
-    fn drift(&mut self, _: &str, _: &str) -> Result<Option<f64>, String> {
-        Err("a canary gate reads serving metrics, not drift".into())
-    }
-    fn drift_share(&mut self) -> Result<Option<f64>, String> {
-        Err("a canary gate reads serving metrics, not drift".into())
-    }
-    fn metric(&mut self, name: &str) -> Result<Option<f64>, String> {
-        Err(format!("a canary gate reads serving metrics, not the model metric `{name}`"))
-    }
-    fn serving_metric(&mut self, name: &str) -> Result<Option<f64>, String> {
-        Ok(self.0.get(name))
+impl eval::Facts for Serving<'_> {
+    fn read(&mut self, leaf: &TExpr) -> Result<Reading, EvalError> {
+        match leaf {
+            TExpr::ServingMetric { name, .. } => Ok(match self.0.get(name) {
+                Some(v) => Reading::Value(v),
+                None => Reading::Unknown(format!("`{name}` is not measured")),
+            }),
+            other => Err(EvalError::NotHere(format!("`{other}` (a canary gate reads serving metrics)"))),
+        }
     }
 }
 

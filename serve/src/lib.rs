@@ -6,7 +6,6 @@
 
 mod app;
 mod canary;
-pub mod condition;
 mod error;
 mod features;
 mod feedback;
@@ -28,7 +27,7 @@ mod status;
 mod watch;
 
 use app::App;
-use mlpc_compiler::plan::Plan;
+use mlpc_plan::Plan;
 use request_log::RequestLog;
 use std::net::SocketAddr;
 use std::path::PathBuf;

@@ -4,8 +4,8 @@
 //! out; `x / 0`, `log` of x ≤ 0 and `sqrt` of x < 0 are NULL), so a request that sends new
 //! base values never meets a feature computed from the old ones (train/serve skew).
 
-use mlpc_compiler::plan::TExpr;
-use mlpc_compiler::types::Type;
+use mlpc_plan::Type;
+use mlpc_plan::{BinaryOp, TExpr, UnaryOp};
 use serde_json::Value;
 
 /// A view feature the server recomputes, and the entity columns it reads.
@@ -110,18 +110,19 @@ fn eval(e: &TExpr, column: &dyn Fn(&str) -> Option<Value>) -> Result<V, String> 
             V::Float(f) if *ty == Type::Int => V::Int(f as i64),
             v => v,
         },
-        TExpr::Unary { operator, arg, .. } => match (operator.as_str(), eval(arg, column)?) {
+        TExpr::Unary { operator, arg, .. } => match (operator, eval(arg, column)?) {
             (_, V::Null) => V::Null,
-            ("not", V::Bool(b)) => V::Bool(!b),
-            ("-", V::Int(i)) => V::Int(i.checked_neg().ok_or("integer overflow")?),
-            ("-", V::Float(f)) => V::Float(-f),
-            (op, v) => return Err(format!("cannot apply `{op}` to {v:?}")),
+            (UnaryOp::Not, V::Bool(b)) => V::Bool(!b),
+            (UnaryOp::Neg, V::Int(i)) => V::Int(i.checked_neg().ok_or("integer overflow")?),
+            (UnaryOp::Neg, V::Float(f)) => V::Float(-f),
+            (op, v) => return Err(format!("cannot apply `{}` to {v:?}", op.symbol())),
         },
-        TExpr::Binary { operator, lhs, rhs, ty } => binary(operator, eval(lhs, column)?, eval(rhs, column)?, *ty)?,
+        TExpr::Binary { operator, lhs, rhs, ty } => binary(*operator, eval(lhs, column)?, eval(rhs, column)?, *ty)?,
         TExpr::Between { arg, low, high } => {
             let x = eval(arg, column)?;
-            let (ge, le) = (compare(">=", &x, &eval(low, column)?)?, compare("<=", &x, &eval(high, column)?)?);
-            logic("and", ge, le)
+            let (ge, le) =
+                (compare(BinaryOp::Ge, &x, &eval(low, column)?)?, compare(BinaryOp::Le, &x, &eval(high, column)?)?);
+            logic(BinaryOp::And, ge, le)
         }
         TExpr::Call { func, args, .. } => {
             let a: Vec<V> = args.iter().map(|x| eval(x, column)).collect::<Result<_, _>>()?;
@@ -142,47 +143,41 @@ fn eval(e: &TExpr, column: &dyn Fn(&str) -> Option<Value>) -> Result<V, String> 
     })
 }
 
-fn binary(op: &str, a: V, b: V, ty: Type) -> Result<V, String> {
-    if op == "and" || op == "or" {
+fn binary(op: BinaryOp, a: V, b: V, ty: Type) -> Result<V, String> {
+    if matches!(op, BinaryOp::And | BinaryOp::Or) {
         return Ok(logic(op, a, b));
     }
-    if matches!(op, "<" | "<=" | ">" | ">=" | "==" | "!=") {
+    if !op.is_arithmetic() {
         return compare(op, &a, &b);
     }
     if a == V::Null || b == V::Null {
         return Ok(V::Null);
     }
-    if op == "/" {
+    if op == BinaryOp::Div {
         let (x, y) = (a.number().ok_or("`/` needs numbers")?, b.number().ok_or("`/` needs numbers")?);
         return Ok(if y == 0.0 { V::Null } else { V::Float(x / y) });
     }
     Ok(match (a, b) {
         (V::Int(x), V::Int(y)) if ty == Type::Int => V::Int(
             match op {
-                "+" => x.checked_add(y),
-                "-" => x.checked_sub(y),
-                "*" => x.checked_mul(y),
-                _ => return Err(format!("`{op}` is not arithmetic")),
+                BinaryOp::Add => x.checked_add(y),
+                BinaryOp::Sub => x.checked_sub(y),
+                _ => x.checked_mul(y),
             }
             .ok_or("integer overflow")?,
         ),
         (a, b) => {
-            let needs = || format!("`{op}` needs numbers");
+            let needs = || format!("`{}` needs numbers", op.symbol());
             let (x, y) = (a.number().ok_or_else(needs)?, b.number().ok_or_else(needs)?);
-            V::Float(match op {
-                "+" => x + y,
-                "-" => x - y,
-                "*" => x * y,
-                _ => return Err(format!("`{op}` is not arithmetic")),
-            })
+            V::Float(op.arithmetic(x, y).ok_or_else(|| format!("`{}` is not arithmetic", op.symbol()))?)
         }
     })
 }
 
 /// Three-valued `and`/`or`.
-fn logic(op: &str, a: V, b: V) -> V {
+fn logic(op: BinaryOp, a: V, b: V) -> V {
     let (x, y) = (if let V::Bool(x) = a { Some(x) } else { None }, if let V::Bool(y) = b { Some(y) } else { None });
-    let and = op == "and";
+    let and = op == BinaryOp::And;
     match (x, y) {
         (Some(x), Some(y)) => V::Bool(if and { x && y } else { x || y }),
         (Some(x), None) | (None, Some(x)) if x != and => V::Bool(x),
@@ -190,7 +185,7 @@ fn logic(op: &str, a: V, b: V) -> V {
     }
 }
 
-fn compare(op: &str, a: &V, b: &V) -> Result<V, String> {
+fn compare(op: BinaryOp, a: &V, b: &V) -> Result<V, String> {
     let ord = match (a, b) {
         (V::Null, _) | (_, V::Null) => return Ok(V::Null),
         (V::Text(x), V::Text(y)) => x.cmp(y),
@@ -202,11 +197,11 @@ fn compare(op: &str, a: &V, b: &V) -> Result<V, String> {
     };
     use std::cmp::Ordering::*;
     Ok(V::Bool(match op {
-        "<" => ord == Less,
-        "<=" => ord != Greater,
-        ">" => ord == Greater,
-        ">=" => ord != Less,
-        "==" => ord == Equal,
+        BinaryOp::Lt => ord == Less,
+        BinaryOp::Le => ord != Greater,
+        BinaryOp::Gt => ord == Greater,
+        BinaryOp::Ge => ord != Less,
+        BinaryOp::Eq => ord == Equal,
         _ => ord != Equal,
     }))
 }
@@ -240,7 +235,8 @@ mod tests {
         TExpr::lit(v, ty)
     }
     fn bin(op: &str, l: TExpr, r: TExpr, ty: Type) -> TExpr {
-        TExpr::Binary { operator: op.into(), lhs: Box::new(l), rhs: Box::new(r), ty }
+        let operator: BinaryOp = serde_json::from_value(json!(op)).unwrap();
+        TExpr::Binary { operator, lhs: Box::new(l), rhs: Box::new(r), ty }
     }
     fn call(f: &str, args: Vec<TExpr>, ty: Type) -> TExpr {
         TExpr::Call { func: f.into(), args, ty }
@@ -255,7 +251,12 @@ mod tests {
             (bin("/", col("x", f), bin("+", col("n", i), lit(json!(1.0), i), i), f), f),
             (bin("/", col("n", i), col("m", i), f), f),
             (
-                bin("*", TExpr::Unary { operator: "-".into(), arg: Box::new(col("n", i)), ty: i }, lit(json!(3), i), i),
+                bin(
+                    "*",
+                    TExpr::Unary { operator: UnaryOp::Neg, arg: Box::new(col("n", i)), ty: i },
+                    lit(json!(3), i),
+                    i,
+                ),
                 i,
             ),
             (bin("-", col("n", i), col("x", f), f), f),
@@ -284,7 +285,7 @@ mod tests {
                 ),
                 b,
             ),
-            (TExpr::Unary { operator: "not".into(), arg: Box::new(bin(">=", col("x", f), col("n", i), b)), ty: b }, b),
+            (TExpr::Unary { operator: UnaryOp::Not, arg: Box::new(bin(">=", col("x", f), col("n", i), b)), ty: b }, b),
             (
                 TExpr::Between {
                     arg: Box::new(col("x", f)),

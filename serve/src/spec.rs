@@ -2,9 +2,7 @@
 //! name and stage, the model's inputs, and where its online features come from.
 
 use crate::row_features::RowFeature;
-use mlpc_compiler::plan::{Node, Plan, TExpr};
-use mlpc_compiler::types::Type;
-use serde::Deserialize;
+use mlpc_plan::{Fallback, Node, NodeDef, Plan, ServeDef, Type};
 
 /// One `serve` block.
 #[derive(Clone, Debug)]
@@ -46,80 +44,52 @@ pub struct FeatureSource {
     pub row_reads: Vec<(String, Type)>,
 }
 
-#[derive(Deserialize)]
-struct ServeDef {
-    registered: String,
-    stage: String,
-    model: String,
-    #[serde(default)]
-    features: Option<String>,
-    #[serde(default)]
-    canary: Option<crate::canary::Config>,
-    #[serde(default)]
-    shadow: Option<String>,
-    #[serde(default)]
-    fallback: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct ModelDef {
-    inputs: Vec<String>,
-}
-
-#[derive(Deserialize)]
-struct FeaturesDef {
-    entity: String,
-    features: Vec<FeatureDef>,
-}
-
-#[derive(Deserialize)]
-struct FeatureDef {
-    name: String,
-    expr: TExpr,
-}
-
 /// Every `serve` block of the plan; an error when there is none or one cannot be read.
 pub fn specs(plan: &Plan) -> Result<Vec<Spec>, String> {
-    let specs: Vec<Spec> =
-        plan.nodes.iter().filter(|n| n.kind == "serve").map(|n| spec(plan, n)).collect::<Result<_, _>>()?;
+    let specs: Vec<Spec> = plan
+        .nodes
+        .iter()
+        .filter_map(|n| match &n.def {
+            NodeDef::Serve(d) => Some(spec(plan, d)),
+            _ => None,
+        })
+        .collect::<Result<_, _>>()?;
     if specs.is_empty() {
         return Err("the pipeline has no `serve` block: add `serve \"NAME\" { stage = production }`".into());
     }
     Ok(specs)
 }
 
-fn def<T: for<'de> Deserialize<'de>>(node: &Node) -> Result<T, String> {
-    serde_json::from_value(node.def.clone()).map_err(|e| format!("plan node `{}` cannot be read: {e}", node.id))
-}
-
-fn node<'a>(plan: &'a Plan, id: &str) -> Result<&'a Node, String> {
-    plan.node(id).ok_or_else(|| format!("the plan has no node `{id}`"))
-}
-
-fn spec(plan: &Plan, n: &Node) -> Result<Spec, String> {
-    let d: ServeDef = def(n)?;
-    let model = node(plan, &format!("model:{}", d.model))?;
-    let inputs = def::<ModelDef>(model)?.inputs;
+fn spec(plan: &Plan, d: &ServeDef) -> Result<Spec, String> {
+    let (model, model_def) = plan.model(&d.model)?;
+    let inputs = &model_def.inputs;
     let ints = model.schema.iter().filter(|c| c.ty == Type::Int).map(|c| c.name.clone()).collect();
     let features = match &d.features {
-        Some(view) => Some(feature_source(plan, view, &inputs)?),
+        Some(view) => Some(feature_source(plan, view, inputs)?),
         None => None,
     };
+    let canary = d.canary.clone().map(|c| crate::canary::Config {
+        steps: c.steps,
+        interval_ms: c.interval_ms,
+        min_requests: c.min_requests,
+        promote: c.promote.map(Into::into),
+        rollback: c.rollback.map(Into::into),
+    });
     Ok(Spec {
-        name: d.registered,
-        stage: d.stage,
+        name: d.registered.clone(),
+        stage: d.stage.clone(),
         features,
-        canary: d.canary,
-        shadow: d.shadow,
-        fallback: d.fallback.as_deref() == Some("previous"),
+        canary,
+        shadow: d.shadow.clone(),
+        fallback: d.fallback == Fallback::Previous,
         ints,
     })
 }
 
 fn feature_source(plan: &Plan, view: &str, inputs: &[String]) -> Result<FeatureSource, String> {
-    let features = node(plan, &format!("features:{view}"))?;
-    let features_def = def::<FeaturesDef>(features)?;
-    let entity = node(plan, &format!("source:{}", features_def.entity))?;
+    let (features, features_def) = plan.features(view)?;
+    let entity_id = format!("source:{}", features_def.entity);
+    let entity = plan.node(&entity_id).ok_or_else(|| format!("the plan has no `{entity_id}`"))?;
     let keys: Vec<&str> = features.schema.iter().filter(|c| c.key).map(|c| c.name.as_str()).collect();
     let [key] = keys[..] else {
         return Err(format!(

@@ -4,6 +4,9 @@
 use crate::plan::TExpr;
 use crate::source::{FileId, Span};
 use crate::types::{Task, Type};
+pub use mlpc_plan::{
+    AlertAction, AlertDef as AlertInfo, CanaryDef as CanaryInfo, DataRef, PromotionRule, Rule, Trainer,
+};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
 
@@ -209,41 +212,6 @@ impl DatasetInfo {
 }
 
 #[derive(Clone, Debug, Serialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum Trainer {
-    Algorithm {
-        algorithm: String,
-        params: serde_json::Map<String, serde_json::Value>,
-    },
-    Onnx {
-        path: String,
-    },
-    Command {
-        command: String,
-        /// Environment variables passed to the command beside `PATH`, `HOME`, `LANG`,
-        /// `LC_*` and `TMPDIR` (absent from the plan when none, so older plans keep their hashes).
-        #[serde(skip_serializing_if = "Vec::is_empty")]
-        env: Vec<String>,
-    },
-}
-
-/// A dataset, or one split of it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct DataRef {
-    pub dataset: String,
-    pub split: Option<String>,
-}
-
-impl DataRef {
-    pub fn text(&self) -> String {
-        match &self.split {
-            Some(s) => format!("{}.{s}", self.dataset),
-            None => self.dataset.clone(),
-        }
-    }
-}
-
-#[derive(Clone, Debug, Serialize)]
 pub struct ModelInfo {
     pub name: String,
     #[serde(flatten)]
@@ -276,35 +244,12 @@ impl EvalInfo {
 }
 
 #[derive(Clone, Debug, Serialize)]
-pub struct Rule {
-    pub text: String,
-    pub expr: TExpr,
-}
-
-#[derive(Clone, Debug, Serialize)]
-pub struct PromotionRule {
-    pub stage: String,
-    #[serde(flatten)]
-    pub rule: Rule,
-}
-
-#[derive(Clone, Debug, Serialize)]
 pub struct RegisterInfo {
     pub registered: String,
     #[serde(flatten)]
     pub site: Site,
     pub model: String,
     pub rules: Vec<PromotionRule>,
-}
-
-#[derive(Clone, Debug, Serialize)]
-pub struct CanaryInfo {
-    /// Traffic shares in 0..=1, increasing.
-    pub steps: Vec<f64>,
-    pub interval_ms: u64,
-    pub min_requests: u64,
-    pub promote: Option<Rule>,
-    pub rollback: Option<Rule>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -318,20 +263,6 @@ pub struct ServeInfo {
     pub shadow: Option<String>,
     pub fallback: Option<String>,
     pub canary: Option<CanaryInfo>,
-}
-
-#[derive(Clone, Debug, Serialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum AlertAction {
-    Retrain { model: String },
-    Rollback,
-}
-
-#[derive(Clone, Debug, Serialize)]
-pub struct AlertInfo {
-    #[serde(flatten)]
-    pub rule: Rule,
-    pub action: Option<AlertAction>,
 }
 
 #[derive(Clone, Debug, Serialize)]

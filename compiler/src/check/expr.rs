@@ -154,8 +154,8 @@ impl Checker<'_> {
                         }
                     }
                 };
-                let operator = if *op == UnaryOp::Not { "not" } else { "-" };
-                (Val::Scalar(out), TExpr::Unary { operator: operator.into(), arg: Box::new(t), ty: out })
+                let operator = if *op == UnaryOp::Not { mlpc_plan::UnaryOp::Not } else { mlpc_plan::UnaryOp::Neg };
+                (Val::Scalar(out), TExpr::Unary { operator, arg: Box::new(t), ty: out })
             }
             ExprKind::Binary { op, lhs, rhs } => {
                 let (lv, lt) = self.expr(file, lhs, ctx, deps);
@@ -164,7 +164,7 @@ impl Checker<'_> {
                 let out = self.binary(file, e, *op, l, r);
                 (
                     Val::Scalar(out),
-                    TExpr::Binary { operator: op.symbol().into(), lhs: Box::new(lt), rhs: Box::new(rt), ty: out },
+                    TExpr::Binary { operator: ir_op(*op), lhs: Box::new(lt), rhs: Box::new(rt), ty: out },
                 )
             }
             ExprKind::Between { expr, low, high } => {
@@ -1004,5 +1004,24 @@ fn misplaced_call_help(kind: StdKind) -> &'static str {
         StdKind::Expectation => "expectations belong in `check` blocks (`expect unique(id)`)",
         StdKind::Aggregation => "aggregations compute features or check whole tables",
         _ => "this function is for feature and check expressions",
+    }
+}
+
+/// The plan's operator for a syntax tree's.
+fn ir_op(op: BinOp) -> mlpc_plan::BinaryOp {
+    use mlpc_plan::BinaryOp as Ir;
+    match op {
+        BinOp::Or => Ir::Or,
+        BinOp::And => Ir::And,
+        BinOp::Eq => Ir::Eq,
+        BinOp::Ne => Ir::Ne,
+        BinOp::Lt => Ir::Lt,
+        BinOp::Le => Ir::Le,
+        BinOp::Gt => Ir::Gt,
+        BinOp::Ge => Ir::Ge,
+        BinOp::Add => Ir::Add,
+        BinOp::Sub => Ir::Sub,
+        BinOp::Mul => Ir::Mul,
+        BinOp::Div => Ir::Div,
     }
 }

@@ -2,24 +2,24 @@
 
 use super::NewVersion;
 use crate::store::Store;
+use mlpc_plan::{NodeDef, Plan};
 use std::collections::BTreeMap;
 
-pub(crate) struct Disk;
-
-impl mlpc_compiler::FileSystem for Disk {
-    fn read_to_string(&self, path: &str) -> Result<String, String> {
-        std::fs::read_to_string(path).map_err(|e| e.to_string())
-    }
-}
-
 pub(crate) const CHURN: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/churn/churn.mlp");
+
+/// The churn example's compiled plan (`tests/plan.rs` keeps the file equal to what the
+/// compiler makes of the example today).
+pub(crate) fn churn_plan() -> Plan {
+    Plan::from_json(include_str!("../../../tests/data/churn.plan.json")).expect("the fixture reads")
+}
 
 /// The churn example's rules: staging when `auc >= 0.80 and f1 >= 0.60`, production when
 /// `auc >= production.auc - 0.01 and approved`.
 pub(crate) fn churn_rules() -> Vec<serde_json::Value> {
-    let plan = mlpc_compiler::compile(CHURN, &Disk).plan.expect("the example compiles");
-    let node = plan.node("register:churn-predictor").expect("a register node");
-    node.def["rules"].as_array().expect("rules").clone()
+    match churn_plan().node("register:churn-predictor").map(|n| &n.def) {
+        Some(NodeDef::Register(def)) => def.rules.iter().map(|r| serde_json::to_value(r).unwrap()).collect(),
+        _ => panic!("the churn example registers `churn-predictor`"),
+    }
 }
 
 pub(crate) fn new_version(sha: &str, auc: f64, f1: f64) -> NewVersion {
@@ -37,6 +37,7 @@ pub(crate) fn new_version(sha: &str, auc: f64, f1: f64) -> NewVersion {
         device: "cpu".into(),
         rules: churn_rules(),
         git_commit: None,
+        plan: churn_plan().to_json(),
     }
 }
 

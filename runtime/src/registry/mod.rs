@@ -8,8 +8,8 @@ pub(crate) mod rules;
 use crate::audit::{self, Action};
 use crate::store::Store;
 use duckdb::params;
-use mlpc_compiler::plan::TExpr;
-use serde::{Deserialize, Serialize};
+use mlpc_plan::PromotionRule;
+use serde::Serialize;
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -40,6 +40,8 @@ pub struct NewVersion {
     /// The register node's `def.rules`: `{stage, text, expr}` each.
     pub rules: Vec<serde_json::Value>,
     pub git_commit: Option<String>,
+    /// The compiled plan (JSON) the version was trained from, for its card and lineage.
+    pub plan: String,
 }
 
 /// A registered version, with its stages and approvals.
@@ -60,6 +62,9 @@ pub struct Version {
     pub device: String,
     pub rules: Vec<serde_json::Value>,
     pub git_commit: Option<String>,
+    /// The plan it was trained from; `None` for a version registered before mlpc kept it.
+    #[serde(skip)]
+    pub plan: Option<String>,
     /// The stages this version holds now.
     pub stages: Vec<String>,
     pub approvals: Vec<Approval>,
@@ -126,14 +131,6 @@ pub struct Move {
     pub archived: Option<i64>,
 }
 
-/// A rule as the register node stores it.
-#[derive(Deserialize)]
-struct Rule {
-    stage: String,
-    text: String,
-    expr: TExpr,
-}
-
 /// Registers a version (or, when this name already has one with the same artifact, returns
 /// that one: reruns do not duplicate) and returns its number (1, 2, …): one more than the
 /// highest the registry holds or the audit log ever recorded, so a number is never reused.
@@ -166,7 +163,9 @@ pub fn register(store: &Store, v: &NewVersion) -> Result<i64, String> {
         tx.store
             .conn
             .execute(
-                "INSERT INTO model_versions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO model_versions (name, version, registered_at, run_id, model_node, artifact_sha256,
+                   plan_hash, pipeline_file, data_hashes, params, metrics, algorithm, device, rules, git_commit, plan)
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 params![
                     v.name,
                     version,
@@ -182,7 +181,8 @@ pub fn register(store: &Store, v: &NewVersion) -> Result<i64, String> {
                     v.algorithm,
                     v.device,
                     json(&v.rules),
-                    v.git_commit
+                    v.git_commit,
+                    v.plan
                 ],
             )
             .map_err(db)?;
@@ -200,7 +200,7 @@ pub fn apply_rules(store: &Store, name: &str, version: i64, by: &str) -> Result<
         let v = tx.version(name, version)?;
         let mut outcomes = Vec::new();
         for raw in &v.rules {
-            let rule: Rule = match serde_json::from_value(raw.clone()) {
+            let rule: PromotionRule = match serde_json::from_value(raw.clone()) {
                 Ok(r) => r,
                 Err(e) => {
                     outcomes.push(RuleOutcome {
@@ -223,7 +223,7 @@ pub fn apply_rules(store: &Store, name: &str, version: i64, by: &str) -> Result<
                 holders: &holders,
                 approvers: &approvers,
             };
-            let verdict = rules::evaluate(&rule.expr, &facts);
+            let verdict = rules::evaluate(&rule.rule.expr, &facts);
             let holder = holders.get(&rule.stage).map(|(h, _)| *h);
             let notes = verdict.notes.join("; ");
             let (moved, reason) = if !verdict.held {
@@ -233,10 +233,10 @@ pub fn apply_rules(store: &Store, name: &str, version: i64, by: &str) -> Result<
             } else if let Some(why) = tx.why_not_move(name, version, &rule.stage, holder)? {
                 (false, join(&format!("holds, but {why}"), &notes))
             } else {
-                tx.move_stage(name, &rule.stage, version, "promote", Some(format!("rule `{}` holds", rule.text)))?;
+                tx.move_stage(name, &rule.stage, version, "promote", Some(format!("rule `{}` holds", rule.rule.text)))?;
                 (true, if notes.is_empty() { "holds".into() } else { notes })
             };
-            outcomes.push(RuleOutcome { stage: rule.stage, rule: rule.text, held: verdict.held, moved, reason });
+            outcomes.push(RuleOutcome { stage: rule.stage, rule: rule.rule.text, held: verdict.held, moved, reason });
         }
         Ok(outcomes)
     })
@@ -425,14 +425,14 @@ impl Reader<'_> {
         self.known(name)?;
         let row = self.store.conn.query_row(
             "SELECT registered_at, run_id, model_node, artifact_sha256, plan_hash, pipeline_file, data_hashes,
-                    params, metrics, algorithm, device, rules, git_commit
+                    params, metrics, algorithm, device, rules, git_commit, plan
              FROM model_versions WHERE name = ? AND version = ?",
             params![name, version],
             |r| {
                 Ok((
                     (r.get::<_, String>(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?),
                     (r.get::<_, String>(6)?, r.get::<_, String>(7)?, r.get::<_, String>(8)?),
-                    (r.get(9)?, r.get(10)?, r.get::<_, String>(11)?, r.get(12)?),
+                    (r.get(9)?, r.get(10)?, r.get::<_, String>(11)?, r.get(12)?, r.get(13)?),
                 ))
             },
         );
@@ -448,7 +448,7 @@ impl Reader<'_> {
             }
             Err(e) => return Err(db(e)),
         };
-        let (algorithm, device, rules, git_commit) = rest;
+        let (algorithm, device, rules, git_commit, plan) = rest;
         let stages = stage_holders(self.store, name)?.into_iter().filter(|(_, v)| *v == version).map(|(s, _)| s);
         let mut stmt = self
             .store
@@ -481,6 +481,7 @@ impl Reader<'_> {
             device,
             rules: parse(&rules, "rules")?,
             git_commit,
+            plan,
             stages: stages.collect(),
             approvals,
         })

@@ -1,9 +1,10 @@
 //! The types of columns, features and expressions.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// A value type. `Unknown` follows an error and silences the errors it would cause.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Type {
     Int,
@@ -86,7 +87,7 @@ impl std::fmt::Display for Type {
 }
 
 /// What a model predicts, decided by its label's type.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Task {
     Classification,

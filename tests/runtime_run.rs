@@ -92,6 +92,7 @@ fn go_rerun(dir: &Path, rerun: &[&str]) -> RunReport {
         force: false,
         rerun: rerun.iter().map(|s| s.to_string()).collect(),
         jobs: 2,
+        only: None,
     };
     run(c.plan.as_ref().unwrap(), &opts, &mut |_| {}).expect("the run starts")
 }
