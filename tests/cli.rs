@@ -76,7 +76,7 @@ fn plan_and_graph() {
     let (code, json, _) = mlpc(&["plan", "examples/churn/churn.mlp", "--format", "json"]);
     assert_eq!(code, 0);
     let plan: serde_json::Value = serde_json::from_str(&json).unwrap();
-    assert_eq!(plan["version"], 1);
+    assert_eq!(plan["version"], mlpc_plan::PLAN_VERSION);
     let (_, text, _) = mlpc(&["plan", "examples/churn/churn.mlp"]);
     insta::assert_snapshot!("plan_text", text);
     let (code, dot, _) = mlpc(&["graph", "examples/churn/churn.mlp", "--format", "dot"]);
