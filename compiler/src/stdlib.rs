@@ -323,7 +323,7 @@ impl Stdlib {
                     todo.push(rhs);
                     todo.push(lhs);
                 }
-                ExprKind::Binary { op, lhs, rhs } => match (name_of(lhs), crate::check::number(rhs)) {
+                ExprKind::Binary { op, lhs, rhs } => match (name_of(lhs), rhs.number()) {
                     (Some(n), Some((v, _))) => match op {
                         BinOp::Ge => bounds.push((n, Range { min: Some((v, false)), max: None })),
                         BinOp::Gt => bounds.push((n, Range { min: Some((v, true)), max: None })),
@@ -333,14 +333,12 @@ impl Stdlib {
                     },
                     _ => ok = false,
                 },
-                ExprKind::Between { expr, low, high } => {
-                    match (name_of(expr), crate::check::number(low), crate::check::number(high)) {
-                        (Some(n), Some((a, _)), Some((b, _))) => {
-                            bounds.push((n, Range { min: Some((a, false)), max: Some((b, false)) }))
-                        }
-                        _ => ok = false,
+                ExprKind::Between { expr, low, high } => match (name_of(expr), low.number(), high.number()) {
+                    (Some(n), Some((a, _)), Some((b, _))) => {
+                        bounds.push((n, Range { min: Some((a, false)), max: Some((b, false)) }))
                     }
-                }
+                    _ => ok = false,
+                },
                 _ => ok = false,
             }
         }

@@ -183,7 +183,7 @@ impl Checker<'_> {
                 self.unknown(file, n.span, &format!("parameter of `{}`", entry.name), &n.name, names);
                 continue;
             };
-            let value = match (&a.value.kind, p.ty, number(&a.value)) {
+            let value = match (&a.value.kind, p.ty, a.value.number()) {
                 (_, ParamType::Exact(Type::Int), Some((value, true))) => Some(serde_json::json!(value as i64)),
                 (_, ParamType::Exact(Type::Float), Some((value, _))) => Some(serde_json::json!(value)),
                 (ExprKind::Bool { value }, ParamType::Exact(Type::Bool), _) => Some(serde_json::json!(value)),
