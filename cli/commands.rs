@@ -40,7 +40,7 @@ pub fn roots(files: &[String]) -> Vec<String> {
                 .items
                 .iter()
                 .filter_map(|item| match &item.kind {
-                    ItemKind::Import { path } => Some(mlpc_compiler::compile::resolve(f, &path.value)),
+                    ItemKind::Import { path } => Some(mlpc_compiler::files::resolve(f, &path.value)),
                     _ => None,
                 })
                 .collect();

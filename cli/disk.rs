@@ -10,7 +10,7 @@ impl FileSystem for Disk {
     /// file's text ever reaches a diagnostic.
     fn read_to_string(&self, path: &str) -> Result<String, String> {
         let real = std::fs::canonicalize(path).map_err(|e| e.to_string())?;
-        if !mlpc_compiler::compile::is_mlp_path(&real.to_string_lossy()) {
+        if !mlpc_compiler::files::is_mlp_path(&real.to_string_lossy()) {
             return Err(format!(
                 "it leads to `{}`, which is not a `.mlp` file; mlpc reads only `.mlp` files as programs",
                 real.display()

@@ -4,6 +4,7 @@
 pub mod check;
 pub mod compile;
 pub mod diagnostic;
+pub mod files;
 pub mod format;
 pub mod onnx;
 pub mod plan;
@@ -12,7 +13,8 @@ pub mod stdlib;
 pub mod syntax;
 pub use mlpc_plan::types;
 
-pub use compile::{analyze, compile, Compilation, FileSystem};
+pub use compile::{analyze, compile, Compilation};
 pub use diagnostic::{Code, Diagnostic, Severity};
+pub use files::FileSystem;
 pub use source::{FileId, Sources, Span};
 pub use syntax::ast;

@@ -7,8 +7,8 @@
 
 use crate::ast::{ExprKind, ItemKind};
 use crate::check::{Analysis, Trainer};
-use crate::compile::{resolve, FileSystem, Module};
 use crate::diagnostic::{Code, Diagnostic};
+use crate::files::{resolve, FileSystem, Module};
 use crate::source::{FileId, Span};
 use crate::types::Type;
 use prost::Message;

@@ -1,7 +1,8 @@
 //! The standard library: `stdlib/*.mlp`, embedded at build time and read with the
 //! compiler's own parser. Every built-in name the checker knows comes from here.
 
-use crate::ast::{ExprKind, ItemKind, StdKind, StmtKind};
+use crate::ast::{Expr, ExprKind, Ident, ItemKind, StdKind, Stmt, StmtKind};
+use crate::diagnostic::{suggest, Code, Diagnostic};
 use crate::source::{FileId, Span};
 use crate::syntax;
 use crate::types::{Task, Type};
@@ -173,8 +174,9 @@ impl Entry {
 #[derive(Debug, Default)]
 pub struct Stdlib {
     entries: BTreeMap<(u8, String), Entry>,
-    /// Problems in the stdlib itself; a test keeps this empty.
-    pub problems: Vec<String>,
+    /// Problems in the stdlib itself, located in [`FILES`] by file id; each refuses its
+    /// entry. A test keeps this empty.
+    pub diagnostics: Vec<Diagnostic>,
 }
 
 fn kind_key(kind: StdKind) -> u8 {
@@ -227,19 +229,28 @@ impl Stdlib {
         Ok(())
     }
 
+    /// Reads stdlib files (path, text); file ids are their indices. An entry with a problem
+    /// (an unknown or repeated attribute, a value the attribute does not take, a missing
+    /// one) is refused: it is reported in `diagnostics` and left out.
     fn load(files: &[(&str, &str)]) -> Stdlib {
         let mut std = Stdlib::default();
-        for (i, (path, text)) in files.iter().enumerate() {
+        for (i, (_, text)) in files.iter().enumerate() {
             let file = FileId(i as u32);
             let (ast, diags) = syntax::parse(text, file);
-            for d in diags {
-                std.problems.push(format!("{path}: {}", d.message));
-            }
+            std.diagnostics.extend(diags);
             for item in ast.items {
                 let ItemKind::Stdlib { std: kind, name, body } = item.kind else {
-                    std.problems.push(format!("{path}: only stdlib declarations belong here"));
+                    if !matches!(item.kind, ItemKind::Error { .. }) {
+                        let keyword = Span::new(item.span.start, item.span.start + item.kind.keyword().len());
+                        std.diagnostics.push(
+                            Diagnostic::new(Code::E0015, file, keyword, "only stdlib declarations belong in `stdlib/`")
+                                .label("not a stdlib declaration")
+                                .help("declare built-ins with `algorithm`, `metric`, `drift_test`, `reader`, …"),
+                        );
+                    }
                     continue;
                 };
+                let errors_before = std.diagnostics.len();
                 let mut e = Entry {
                     kind,
                     name: name.name.clone(),
@@ -257,108 +268,285 @@ impl Stdlib {
                     file,
                     span: name.span,
                 };
+                let mut given: Vec<(&str, Span)> = Vec::new();
                 for stmt in body.iter().flat_map(|b| &b.stmts) {
-                    std.read_stmt(path, &mut e, &stmt.kind, stmt.doc.clone());
+                    std.read_stmt(file, &mut e, stmt, &mut given);
                 }
-                std.entries.insert((kind_key(kind), e.name.clone()), e);
+                std.require(file, &e, &given);
+                if let Some(first) = std.lookup(kind, &e.name) {
+                    let d = Diagnostic::new(
+                        Code::E0003,
+                        file,
+                        e.span,
+                        format!("{} `{}` is declared twice", kind.keyword(), e.name),
+                    )
+                    .label("again here")
+                    .secondary(first.file, first.span, "first declared here")
+                    .help("keep one");
+                    std.diagnostics.push(d);
+                } else if std.diagnostics.len() == errors_before {
+                    std.entries.insert((kind_key(kind), e.name.clone()), e);
+                }
             }
         }
         std
     }
 
-    fn read_stmt(&mut self, path: &str, e: &mut Entry, stmt: &StmtKind, doc: Option<String>) {
-        match stmt {
+    fn read_stmt<'s>(&mut self, file: FileId, e: &mut Entry, stmt: &'s Stmt, given: &mut Vec<(&'s str, Span)>) {
+        match &stmt.kind {
             StmtKind::Typed { name, ty, value, .. } => match ParamType::from_name(&ty.name) {
                 Some(pt) => e.params.push(Param {
                     name: name.name.clone(),
                     ty: pt,
                     default: value.as_ref().map(crate::format::expr_to_string),
-                    doc,
+                    doc: stmt.doc.clone(),
                     range: Range::default(),
                 }),
-                None => self.problems.push(format!("{path}: unknown parameter type `{}`", ty.name)),
+                None => self.diagnostics.push(
+                    Diagnostic::new(Code::E0002, file, ty.span, format!("unknown parameter type `{}`", ty.name))
+                        .label("not a type")
+                        .help("a parameter's type is a column type or one of: numeric, temporal, ordered, any, table, drift_test"),
+                ),
             },
             StmtKind::Assign { name, value } => {
-                let words: Vec<String> = match &value.kind {
-                    ExprKind::List { items } => items.iter().map(crate::format::expr_to_string).collect(),
-                    _ => vec![crate::format::expr_to_string(value)],
-                };
-                let first = words.first().cloned().unwrap_or_default();
-                match name.name.as_str() {
-                    "tasks" => e.tasks = words.iter().filter_map(|w| Task::from_name(w)).collect(),
-                    "returns" if first == "same" => e.returns = None,
-                    "returns" => match Type::from_name(&first) {
-                        Some(t) => e.returns = Some(t),
-                        None => self.problems.push(format!("{path}: unknown return type `{first}`")),
-                    },
-                    "higher" => e.higher_is_better = first == "true",
-                    "variadic" => e.variadic = first == "true",
-                    "whole_table" => e.whole_table = first == "true",
-                    "usable_in" => e.usable_in = words,
-                    "kinds" => e.kinds = words,
-                    "threshold" => e.threshold = first.parse().ok(),
-                    "drift_when" => e.drift_when_below = first == "below",
-                    other => self.problems.push(format!("{path}: unknown attribute `{other}`")),
+                if let Some((_, first)) = given.iter().find(|(n, _)| *n == name.name) {
+                    self.diagnostics.push(
+                        Diagnostic::new(Code::E0003, file, name.span, format!("`{}` is given twice", name.name))
+                            .label("again here")
+                            .secondary(file, *first, "first given here")
+                            .help("keep one"),
+                    );
+                    return;
                 }
+                given.push((&name.name, name.span));
+                self.read_attribute(file, e, &name.name, name.span, value);
             }
-            StmtKind::Expect { expr } => self.read_range(path, e, expr),
-            _ => self.problems.push(format!("{path}: `{}` holds only parameters and attributes", e.name)),
+            StmtKind::Expect { expr } => self.read_range(file, e, expr),
+            _ => self.diagnostics.push(
+                Diagnostic::new(Code::E0015, file, stmt.span, format!("`{}` holds only parameters and attributes", e.name))
+                    .label("not a parameter or attribute")
+                    .help("write parameters as `name: type = default` and attributes as `key = value`"),
+            ),
         }
     }
 
+    /// `key = value` in a stdlib declaration: one of the attributes its kind takes, with a
+    /// value that attribute accepts.
+    fn read_attribute(&mut self, file: FileId, e: &mut Entry, key: &str, key_span: Span, value: &Expr) {
+        let takes = attributes(e.kind);
+        if !takes.contains(&key) {
+            let d = Diagnostic::new(
+                Code::E0015,
+                file,
+                key_span,
+                format!("`{key}` is not an attribute of `{}` declarations", e.kind.keyword()),
+            )
+            .label("unknown attribute");
+            self.diagnostics.push(match suggest(key, takes.iter().copied()) {
+                Some(best) => {
+                    d.help(format!("did you mean `{best}`?")).fix(format!("replace with `{best}`"), key_span, best)
+                }
+                None if takes.is_empty() => {
+                    d.help(format!("`{}` declarations take parameters only (`name: type = default`)", e.kind.keyword()))
+                }
+                None => d.help(format!("`{}` declarations take: {}", e.kind.keyword(), takes.join(", "))),
+            });
+            return;
+        }
+        let word = |x: &Expr| (crate::format::expr_to_string(x), x.span);
+        let words: Vec<(String, Span)> = match &value.kind {
+            ExprKind::List { items } => items.iter().map(word).collect(),
+            _ => vec![word(value)],
+        };
+        let whole = word(value);
+        match key {
+            "tasks" => {
+                let names = ["classification", "regression"];
+                e.tasks = words
+                    .iter()
+                    .filter_map(|w| self.one_of(file, key, w, &names))
+                    .filter_map(|w| Task::from_name(&w))
+                    .collect();
+            }
+            "kinds" => e.kinds = words.iter().filter_map(|w| self.one_of(file, key, w, DRIFT_KINDS)).collect(),
+            "usable_in" => e.usable_in = words.into_iter().map(|(w, _)| w).collect(),
+            "returns" if whole.0 == "same" => e.returns = None,
+            "returns" => match Type::from_name(&whole.0) {
+                Some(t) => e.returns = Some(t),
+                None => self.diagnostics.push(
+                    Diagnostic::new(Code::E0002, file, whole.1, format!("unknown return type `{}`", whole.0))
+                        .label("not a type")
+                        .help("`returns` is a column type, or `same` for the type of the first argument"),
+                ),
+            },
+            "threshold" => match value.number() {
+                Some((t, _)) => e.threshold = Some(t),
+                None => self.diagnostics.push(
+                    Diagnostic::new(Code::E0019, file, value.span, "`threshold` takes a number")
+                        .label("not a number")
+                        .help(attribute_help(key)),
+                ),
+            },
+            "drift_when" => {
+                if let Some(w) = self.one_of(file, key, &whole, &["above", "below"]) {
+                    e.drift_when_below = w == "below";
+                }
+            }
+            _ => {
+                if let Some(w) = self.one_of(file, key, &whole, &["true", "false"]) {
+                    let flag = w == "true";
+                    match key {
+                        "higher" => e.higher_is_better = flag,
+                        "variadic" => e.variadic = flag,
+                        _ => e.whole_table = flag,
+                    }
+                }
+            }
+        }
+    }
+
+    /// `word` when `key` takes it, else `None`, reported.
+    fn one_of(&mut self, file: FileId, key: &str, (word, span): &(String, Span), allowed: &[&str]) -> Option<String> {
+        if allowed.contains(&word.as_str()) {
+            return Some(word.clone());
+        }
+        self.diagnostics.push(
+            Diagnostic::new(Code::E0019, file, *span, format!("`{key}` takes {}, not `{word}`", or_list(allowed)))
+                .label("not accepted here")
+                .help(attribute_help(key)),
+        );
+        None
+    }
+
+    /// The attributes a declaration of its kind cannot do without.
+    fn require(&mut self, file: FileId, e: &Entry, given: &[(&str, Span)]) {
+        let missing: Vec<&str> =
+            required(e.kind).iter().copied().filter(|r| !given.iter().any(|(g, _)| g == r)).collect();
+        if missing.is_empty() {
+            return;
+        }
+        let listed: Vec<String> = missing.iter().map(|m| format!("`{m}`")).collect();
+        self.diagnostics.push(
+            Diagnostic::new(
+                Code::E0016,
+                file,
+                e.span,
+                format!("{} `{}` has no {}", e.kind.keyword(), e.name, listed.join(" and ")),
+            )
+            .label(format!("needs {}", listed.join(" and ")))
+            .help(missing.iter().map(|m| attribute_help(m)).collect::<Vec<_>>().join("; ")),
+        );
+    }
     /// `expect NAME >= 1`, `expect NAME between 2 and 255`, `expect NAME > 0 and NAME <= 1`:
     /// the range of a parameter declared above it.
-    fn read_range(&mut self, path: &str, e: &mut Entry, expr: &crate::ast::Expr) {
+    fn read_range(&mut self, file: FileId, e: &mut Entry, expr: &Expr) {
         use crate::ast::BinOp;
-        let mut bounds: Vec<(String, Range)> = Vec::new();
+        let mut bounds: Vec<(&Ident, Range)> = Vec::new();
         let mut todo = vec![expr];
-        let mut ok = true;
-        let name_of = |x: &crate::ast::Expr| match &x.kind {
-            ExprKind::Path(p) if p.parts.len() == 1 => Some(p.parts[0].name.clone()),
-            _ => None,
-        };
-        while let Some(x) = todo.pop() {
+        fn name_of(x: &Expr) -> Option<&Ident> {
             match &x.kind {
+                ExprKind::Path(p) if p.parts.len() == 1 => p.parts.first(),
+                _ => None,
+            }
+        }
+        while let Some(x) = todo.pop() {
+            let bound = match &x.kind {
                 ExprKind::Binary { op: BinOp::And, lhs, rhs } => {
                     todo.push(rhs);
                     todo.push(lhs);
+                    continue;
                 }
-                ExprKind::Binary { op, lhs, rhs } => match (name_of(lhs), crate::check::number(rhs)) {
+                ExprKind::Binary { op, lhs, rhs } => match (name_of(lhs), rhs.number()) {
                     (Some(n), Some((v, _))) => match op {
-                        BinOp::Ge => bounds.push((n, Range { min: Some((v, false)), max: None })),
-                        BinOp::Gt => bounds.push((n, Range { min: Some((v, true)), max: None })),
-                        BinOp::Le => bounds.push((n, Range { min: None, max: Some((v, false)) })),
-                        BinOp::Lt => bounds.push((n, Range { min: None, max: Some((v, true)) })),
-                        _ => ok = false,
+                        BinOp::Ge => Some((n, Range { min: Some((v, false)), max: None })),
+                        BinOp::Gt => Some((n, Range { min: Some((v, true)), max: None })),
+                        BinOp::Le => Some((n, Range { min: None, max: Some((v, false)) })),
+                        BinOp::Lt => Some((n, Range { min: None, max: Some((v, true)) })),
+                        _ => None,
                     },
-                    _ => ok = false,
+                    _ => None,
                 },
-                ExprKind::Between { expr, low, high } => {
-                    match (name_of(expr), crate::check::number(low), crate::check::number(high)) {
-                        (Some(n), Some((a, _)), Some((b, _))) => {
-                            bounds.push((n, Range { min: Some((a, false)), max: Some((b, false)) }))
-                        }
-                        _ => ok = false,
+                ExprKind::Between { expr, low, high } => match (name_of(expr), low.number(), high.number()) {
+                    (Some(n), Some((a, _)), Some((b, _))) => {
+                        Some((n, Range { min: Some((a, false)), max: Some((b, false)) }))
                     }
-                }
-                _ => ok = false,
-            }
-        }
-        if !ok {
-            self.problems.push(format!(
-                "{path}: `{}`: an `expect` compares a parameter with numbers (`expect trees >= 1`)",
-                e.name
-            ));
-            return;
+                    _ => None,
+                },
+                _ => None,
+            };
+            let Some(bound) = bound else {
+                self.diagnostics.push(
+                    Diagnostic::new(Code::E0019, file, x.span, "an `expect` compares a parameter with numbers")
+                        .label("not a bound")
+                        .help("write e.g. `expect trees >= 1` or `expect max_bins between 2 and 255`"),
+                );
+                return;
+            };
+            bounds.push(bound);
         }
         for (name, Range { min, max }) in bounds {
-            let Some(p) = e.params.iter_mut().find(|p| p.name == name) else {
-                self.problems.push(format!("{path}: `{}`: `expect` on `{name}`, which is not declared above", e.name));
+            let Some(p) = e.params.iter_mut().find(|p| p.name == name.name) else {
+                self.diagnostics.push(
+                    Diagnostic::new(
+                        Code::E0002,
+                        file,
+                        name.span,
+                        format!("`expect` on `{}`, which is not declared above", name.name),
+                    )
+                    .label("not a parameter")
+                    .help("declare the parameter before its `expect` line"),
+                );
                 continue;
             };
             p.range.min = min.or(p.range.min);
             p.range.max = max.or(p.range.max);
         }
+    }
+}
+
+/// The attributes (`key = value`) each kind of stdlib declaration takes.
+fn attributes(kind: StdKind) -> &'static [&'static str] {
+    match kind {
+        StdKind::Algorithm => &["tasks"],
+        StdKind::Metric => &["tasks", "higher"],
+        StdKind::Aggregation | StdKind::ServingMetric => &["returns"],
+        StdKind::Function => &["returns", "usable_in"],
+        StdKind::Expectation => &["returns", "variadic", "whole_table"],
+        StdKind::DriftTest => &["kinds", "threshold", "drift_when"],
+        StdKind::Splitter | StdKind::Reader => &[],
+    }
+}
+
+/// The attributes a declaration of each kind must give.
+fn required(kind: StdKind) -> &'static [&'static str] {
+    match kind {
+        StdKind::DriftTest => &["kinds", "threshold", "drift_when"],
+        _ => &[],
+    }
+}
+
+/// The column kinds a drift test may apply to.
+const DRIFT_KINDS: &[&str] = &["numeric", "categorical"];
+
+/// What an attribute takes, for help lines.
+fn attribute_help(key: &str) -> &'static str {
+    match key {
+        "tasks" => "`tasks` lists `classification` and/or `regression`",
+        "kinds" => "`kinds` lists the column kinds the test applies to: `numeric` and/or `categorical`",
+        "threshold" => "`threshold` is the score at which a column counts as drifted, e.g. `threshold = 0.05`",
+        "drift_when" => {
+            "`drift_when = above` for a distance (drift when large), `below` for a p-value (drift when small)"
+        }
+        _ => "`true` or `false`",
+    }
+}
+
+/// `a`, `a or b`, `a, b or c`, each in backticks.
+fn or_list(words: &[&str]) -> String {
+    let quoted: Vec<String> = words.iter().map(|w| format!("`{w}`")).collect();
+    match quoted.split_last() {
+        Some((last, rest)) if !rest.is_empty() => format!("{} or {last}", rest.join(", ")),
+        _ => quoted.join(""),
     }
 }
 
@@ -369,7 +557,7 @@ mod tests {
     #[test]
     fn the_stdlib_reads_clean() {
         let std = Stdlib::get();
-        assert!(std.problems.is_empty(), "{:#?}", std.problems);
+        assert!(std.diagnostics.is_empty(), "{:#?}", std.diagnostics);
         let gb = std.lookup(StdKind::Algorithm, "gradient_boosting").unwrap();
         assert_eq!(gb.param("trees").unwrap().default.as_deref(), Some("100"));
         assert!(gb.applies_to(Task::Regression));
@@ -403,5 +591,107 @@ mod tests {
         let bad = [("trees".to_string(), serde_json::json!(0))];
         let err = std.check_algorithm_params("gradient_boosting", bad.iter().map(|(k, v)| (k, v))).unwrap_err();
         assert_eq!(err, "parameter `trees` must be between 1 and 100000, not 0");
+    }
+
+    /// Loads one stdlib text and checks that its entry is refused with exactly `want`:
+    /// (code, the text the diagnostic points at, message).
+    fn assert_refused(text: &str, want: &[(Code, &str, &str)]) {
+        let std = Stdlib::load(&[("stdlib/test.mlp", text)]);
+        let mut got: Vec<(Code, &str, &str)> = std
+            .diagnostics
+            .iter()
+            .map(|d| (d.code, &text[d.primary.span.start..d.primary.span.end], d.message.as_str()))
+            .collect();
+        let mut want = want.to_vec();
+        got.sort();
+        want.sort();
+        assert_eq!(got, want, "{text}");
+        assert!(std.entries().next().is_none(), "refused: {text}");
+    }
+
+    #[test]
+    fn an_entry_with_an_unknown_or_bad_attribute_is_refused_where_it_is_wrong() {
+        assert_refused(
+            "drift_test psi { kinds = [numeric]; threshold = 0.1; drift_when = above; thresold = 0.2 }",
+            &[(Code::E0015, "thresold", "`thresold` is not an attribute of `drift_test` declarations")],
+        );
+        assert_refused(
+            "drift_test psi { kinds = [numeric]; threshold = 0.1; drift_whenn = above }",
+            &[
+                (Code::E0016, "psi", "drift_test `psi` has no `drift_when`"),
+                (Code::E0015, "drift_whenn", "`drift_whenn` is not an attribute of `drift_test` declarations"),
+            ],
+        );
+        assert_refused(
+            "drift_test psi { kinds = [numeric]; threshold = 0.1; drift_when = sideways }",
+            &[(Code::E0019, "sideways", "`drift_when` takes `above` or `below`, not `sideways`")],
+        );
+        assert_refused(
+            "drift_test psi { kinds = [numeric, text]; threshold = 0.1; drift_when = above }",
+            &[(Code::E0019, "text", "`kinds` takes `numeric` or `categorical`, not `text`")],
+        );
+        assert_refused(
+            "drift_test psi { kinds = [numeric] }",
+            &[(Code::E0016, "psi", "drift_test `psi` has no `threshold` and `drift_when`")],
+        );
+        assert_refused(
+            "algorithm fast { tasks = [classification]\n trees: int = 1\n treees = 2 }",
+            &[(Code::E0015, "treees", "`treees` is not an attribute of `algorithm` declarations")],
+        );
+        assert_refused(
+            "reader csv { path: string\n delimter = \",\" }",
+            &[(Code::E0015, "delimter", "`delimter` is not an attribute of `reader` declarations")],
+        );
+        assert_refused(
+            "metric auc { tasks = [clasification]; higher = true; higher = false }",
+            &[
+                (Code::E0019, "clasification", "`tasks` takes `classification` or `regression`, not `clasification`"),
+                (Code::E0003, "higher", "`higher` is given twice"),
+            ],
+        );
+    }
+
+    #[test]
+    fn a_second_entry_of_a_name_is_refused() {
+        let std = Stdlib::load(&[(
+            "stdlib/test.mlp",
+            "splitter random { seed: int = 0 }\nsplitter random { seed: int = 1 }",
+        )]);
+        let messages: Vec<&str> = std.diagnostics.iter().map(|d| d.message.as_str()).collect();
+        assert_eq!(messages, ["splitter `random` is declared twice"]);
+        let kept = std.lookup(StdKind::Splitter, "random").and_then(|e| e.param("seed")?.default.clone());
+        assert_eq!(kept.as_deref(), Some("0"));
+    }
+
+    /// A compiler file system holding one program.
+    struct Program(String);
+    impl crate::FileSystem for Program {
+        fn read_to_string(&self, _path: &str) -> Result<String, String> {
+            Ok(self.0.clone())
+        }
+    }
+
+    #[test]
+    fn every_drift_test_is_accepted_on_the_column_kinds_it_lists() {
+        let std = Stdlib::get();
+        let column = |kind: &str| if kind == "numeric" { "monthly_spend" } else { "plan" };
+        let alerts: Vec<String> = std
+            .entries()
+            .filter(|e| e.kind == StdKind::DriftTest)
+            .flat_map(|e| e.kinds.iter().map(|k| format!("  alert when drift({}, {}) > 0.2\n", column(k), e.name)))
+            .collect();
+        assert!(alerts.iter().any(|a| a.contains("z_test")), "{alerts:?}");
+        let program = format!(
+            "source customers = csv(\"customers.csv\") {{\n  customer_id: int key\n  plan: category\n  monthly_spend: float\n  churned: bool\n}}\n\
+             dataset churn_data = customers {{\n  label = churned\n  split = random(train = 80%, test = 20%)\n}}\n\
+             model churn_model = logistic_regression() {{\n  train = churn_data.train\n  inputs = [monthly_spend, plan]\n}}\n\
+             register churn_model as \"churn\" {{}}\n\
+             serve \"churn\" {{\n  stage = production\n}}\n\
+             monitor churn_drift on \"churn\" {{\n  every = 1h\n  window = 24h\n{}}}\n",
+            alerts.concat()
+        );
+        let c = crate::compile("p.mlp", &Program(program.clone()));
+        let messages: Vec<&str> = c.diagnostics.iter().map(|d| d.message.as_str()).collect();
+        assert!(messages.is_empty(), "{program}\n{messages:#?}");
     }
 }

@@ -49,7 +49,7 @@ impl Overlay {
                 let (ast, _) = mlpc_compiler::syntax::parse(&text, mlpc_compiler::FileId(0));
                 let imports_it = ast.items.iter().any(|i| match &i.kind {
                     mlpc_compiler::ast::ItemKind::Import { path: p } => {
-                        mlpc_compiler::compile::resolve(&candidate, &p.value) == path
+                        mlpc_compiler::files::resolve(&candidate, &p.value) == path
                     }
                     _ => false,
                 });

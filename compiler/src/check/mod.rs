@@ -8,8 +8,8 @@ mod expr;
 pub use analysis::*;
 
 use crate::ast::{Body, Expr, ExprKind, Ident, Item, ItemKind, StmtKind};
-use crate::compile::Module;
 use crate::diagnostic::{suggest, Code, Diagnostic};
+use crate::files::Module;
 use crate::source::{FileId, Sources, Span};
 use crate::stdlib::Stdlib;
 use std::collections::{HashMap, HashSet};
@@ -103,15 +103,6 @@ impl SpanExt for Span {
     /// The first `len` bytes of the span.
     fn start_end(&self, len: usize) -> Span {
         Span::new(self.start, (self.start + len).min(self.end))
-    }
-}
-
-/// A number literal, negated or not, as (value, is it whole).
-pub(crate) fn number(e: &Expr) -> Option<(f64, bool)> {
-    match &e.kind {
-        ExprKind::Number { value, integer, .. } => Some((*value, *integer)),
-        ExprKind::Unary { op: crate::ast::UnaryOp::Neg, expr } => number(expr).map(|(v, i)| (-v, i)),
-        _ => None,
     }
 }
 
@@ -588,7 +579,7 @@ impl<'a> Checker<'a> {
     }
 
     fn int_value(&mut self, file: FileId, e: &Expr, key: &str, min: i64) -> Option<i64> {
-        match number(e) {
+        match e.number() {
             Some((value, true)) if value >= min as f64 && value <= i64::MAX as f64 => Some(value as i64),
             Some((_, true)) => {
                 self.err(

@@ -450,6 +450,15 @@ pub enum ExprKind {
 }
 
 impl Expr {
+    /// A number literal, negated or not, as (value, is it whole).
+    pub fn number(&self) -> Option<(f64, bool)> {
+        match &self.kind {
+            ExprKind::Number { value, integer, .. } => Some((*value, *integer)),
+            ExprKind::Unary { op: UnaryOp::Neg, expr } => expr.number().map(|(v, i)| (-v, i)),
+            _ => None,
+        }
+    }
+
     /// Calls `f` on this expression and every expression inside it, outermost first.
     pub fn walk<'a>(&'a self, f: &mut dyn FnMut(&'a Expr)) {
         f(self);
