@@ -2,11 +2,12 @@
 //! firing with its reason and what its action did, which alerts are active (kept across
 //! restarts, so an alert fires once per episode).
 //! DuckDB lets one process write a file and no other open it meanwhile, so every use opens
-//! the file briefly and retries while someone else (a person's `duckdb` shell) holds it.
+//! the file briefly, after waiting for the other mlpc processes' claim on it (`file_lock`).
 
 use duckdb::{params, Connection};
+use mlpc_runtime::file_lock::{self, Mode};
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS monitor_checks (
@@ -26,16 +27,8 @@ pub fn path(state: &Path) -> PathBuf {
 /// Runs `f` on a connection to the results file, opened for this call only.
 pub fn with<T>(state: &Path, f: impl FnOnce(&Connection) -> duckdb::Result<T>) -> Result<T, String> {
     let file = path(state);
-    let started = Instant::now();
-    let conn = loop {
-        match Connection::open(&file) {
-            Ok(c) => break c,
-            Err(e) if e.to_string().contains("lock") && started.elapsed() < LOCK_WAIT => {
-                std::thread::sleep(Duration::from_millis(20))
-            }
-            Err(e) => return Err(format!("cannot open {}: {e}", file.display())),
-        }
-    };
+    let _held = file_lock::claim(&file, Mode::Alone, LOCK_WAIT).map_err(|e| e.to_string())?;
+    let conn = Connection::open(&file).map_err(|e| format!("cannot open {}: {e}", file.display()))?;
     conn.execute_batch(SCHEMA).and_then(|()| f(&conn)).map_err(|e| format!("{}: {e}", file.display()))
 }
 

@@ -6,6 +6,7 @@ mod cache;
 pub mod card;
 pub mod datagen;
 mod executor;
+pub mod file_lock;
 pub mod frames;
 pub mod history;
 mod nodes;

@@ -10,6 +10,7 @@
 //! never only in its write-ahead log (a checkpoint that fails after a commit is a warning:
 //! the change is made, and stays in the write-ahead log until a later checkpoint).
 
+use crate::file_lock::{self, Held, Mode};
 use duckdb::{params, AccessMode, Config, Connection};
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
@@ -21,6 +22,7 @@ pub struct Store {
     pub dir: PathBuf,
     pub conn: Connection,
     /// Released after `conn` is closed (fields drop in order).
+    _lock: Held,
     _session: Session,
 }
 
@@ -64,9 +66,9 @@ impl Store {
         std::fs::create_dir_all(dir.join("artifacts")).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
         let db = dir.join("state.duckdb");
         let session = Session::begin(&db)?;
-        let conn = open_waiting(&db, || Ok(Config::default()))?;
+        let (conn, lock) = open_waiting(&db, Mode::Alone, || Ok(Config::default()))?;
         conn.execute_batch(SCHEMA).map_err(|e| format!("cannot set up {}: {e}", db.display()))?;
-        let store = Store { dir: dir.to_path_buf(), conn, _session: session };
+        let store = Store { dir: dir.to_path_buf(), conn, _lock: lock, _session: session };
         store.end_gone_runs()?;
         crate::audit::settle(&store);
         Ok(store)
@@ -83,8 +85,8 @@ impl Store {
             ));
         }
         let session = Session::begin(&db)?;
-        let conn = open_waiting(&db, || Config::default().access_mode(AccessMode::ReadOnly))?;
-        Ok(Store { dir: dir.to_path_buf(), conn, _session: session })
+        let (conn, lock) = open_waiting(&db, Mode::Shared, || Config::default().access_mode(AccessMode::ReadOnly))?;
+        Ok(Store { dir: dir.to_path_buf(), conn, _lock: lock, _session: session })
     }
 
     /// Folds the write-ahead log into `state.duckdb`, so that what was committed does not
@@ -433,48 +435,18 @@ impl Drop for Session {
 /// command holds it for moments only, so reaching this means the holder is stuck.
 const LOCK_WAIT: Duration = Duration::from_secs(30);
 
-/// Opens a DuckDB file, retrying while another process holds its lock; past [`LOCK_WAIT`],
-/// the error names that process.
-fn open_waiting(db: &Path, config: impl Fn() -> duckdb::Result<Config>) -> Result<Connection, String> {
-    let started = std::time::Instant::now();
-    loop {
-        let opened = config().and_then(|c| Connection::open_with_flags(db, c));
-        match opened {
-            Ok(conn) => return Ok(conn),
-            Err(e) if e.to_string().contains("lock") => {
-                if started.elapsed() >= LOCK_WAIT {
-                    return Err(format!(
-                        "cannot open {}: {} has held it for {} s, and mlpc commands hold it only for moments: \
-                         that process is stuck or is not mlpc; stop it, then try again\n  ({e})",
-                        db.display(),
-                        holder(&e.to_string()),
-                        LOCK_WAIT.as_secs()
-                    ));
-                }
-                std::thread::sleep(Duration::from_millis(20));
-            }
-            Err(e) => return Err(format!("cannot open {}: {e}", db.display())),
-        }
-    }
-}
-
-/// The process a DuckDB lock error names (`… is held in /path/exe (PID 1234) …`), with its
-/// command line when this machine can read it.
-fn holder(error: &str) -> String {
-    let pid = error
-        .split("(PID ")
-        .nth(1)
-        .and_then(|rest| rest.split(|c: char| !c.is_ascii_digit()).next())
-        .and_then(|digits| digits.parse::<u32>().ok());
-    let Some(pid) = pid else { return "another process".into() };
-    match std::fs::read(format!("/proc/{pid}/cmdline")) {
-        Ok(raw) if !raw.is_empty() => {
-            let args: Vec<String> =
-                raw.split(|b| *b == 0).filter(|a| !a.is_empty()).map(|a| String::from_utf8_lossy(a).into()).collect();
-            format!("process {pid} (`{}`)", args.join(" "))
-        }
-        _ => format!("process {pid}"),
-    }
+/// Opens a DuckDB file once no other mlpc process holds it (see [`file_lock`]); the claim
+/// is kept with the connection.
+fn open_waiting(
+    db: &Path,
+    mode: Mode,
+    config: impl Fn() -> duckdb::Result<Config>,
+) -> Result<(Connection, Held), String> {
+    let held = file_lock::claim(db, mode, LOCK_WAIT).map_err(|e| e.to_string())?;
+    let conn = config()
+        .and_then(|c| Connection::open_with_flags(db, c))
+        .map_err(|e| format!("cannot open {}: {e}", db.display()))?;
+    Ok((conn, held))
 }
 
 pub fn file_sha256(path: &Path) -> Result<String, String> {
@@ -567,16 +539,6 @@ mod tests {
         assert_eq!(status, "interrupted");
         assert!(note.contains("another process"), "{note}");
         assert_eq!(store.begin_run("p", "f.mlp", "h", false).unwrap(), id + 1);
-    }
-
-    #[test]
-    fn the_lock_error_names_the_holder() {
-        let me = std::process::id();
-        let said = holder(&format!(
-            "IO Error: Could not set lock on file \"x\": Conflicting lock is held in /bin/x (PID {me}) by user u."
-        ));
-        assert!(said.starts_with(&format!("process {me} (`")), "{said}");
-        assert_eq!(holder("IO Error: something else"), "another process");
     }
 
     #[test]
