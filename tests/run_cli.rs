@@ -51,3 +51,42 @@ fn runs_without_a_state_folder_say_what_to_do() {
     assert_eq!(code, 2);
     assert!(err.contains("run `mlpc run FILE` first"), "{err}");
 }
+
+/// The unit a workflow engine schedules: a compiled plan, run without its `.mlp`, and one
+/// node of it at a time against the state.
+#[test]
+fn a_compiled_plan_runs_without_its_source_and_one_node_at_a_time() {
+    let dir = tempfile::tempdir().unwrap();
+    common::copy_churn_data(dir.path());
+    let (code, plan, err) = mlpc(&["plan", "examples/churn/churn.mlp", "--format", "json"]);
+    assert_eq!(code, 0, "{err}");
+    let plan_file = dir.path().join("churn.plan.json");
+    std::fs::write(&plan_file, plan).unwrap();
+    let (p, st) = (plan_file.to_str().unwrap(), dir.path().join("state"));
+    let st = st.to_str().unwrap();
+    assert!(!dir.path().join("churn.mlp").exists(), "no program beside the plan");
+
+    let (code, out, err) = mlpc(&["run", p, "--state", st, "--node", "model:churn_model"]);
+    assert_eq!(code, 2, "{out}");
+    assert!(err.contains("reads `split:churn_data.train`, which has no result in this state"), "{err}");
+
+    for node in ["source:customers", "check:customers", "source:orders", "features:customer_features"] {
+        let (code, out, err) = mlpc(&["run", p, "--state", st, "--node", node]);
+        assert_eq!(code, 0, "{node}: {out}{err}");
+        assert!(out.contains("1 ran"), "{node} alone: {out}");
+    }
+    let (code, out, err) = mlpc(&["run", p, "--state", st]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("6 ran, 4 cached"), "what ran alone is not run again: {out}");
+
+    let (code, out, err) = mlpc(&["run", p, "--state", st, "--node", "model:churn_model", "--force"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("run 6 succeeded: 1 ran, 1 cached"), "only the node reruns: {out}");
+
+    let mut bad: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap();
+    bad["version"] = (mlpc_plan::PLAN_VERSION + 1).into();
+    std::fs::write(p, bad.to_string()).unwrap();
+    let (code, _, err) = mlpc(&["run", p, "--state", st]);
+    assert_eq!(code, 2);
+    assert!(err.contains("upgrade mlpc to run it"), "{err}");
+}

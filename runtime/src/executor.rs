@@ -463,7 +463,9 @@ fn alone(plan: &Plan, id: &str, parts: &BTreeMap<String, KeyParts>, store: &Stor
 
 fn forced_nodes<'p>(plan: &'p Plan, opts: &Options) -> BTreeSet<&'p str> {
     if opts.force {
-        return plan.nodes.iter().map(|n| n.id.as_str()).collect();
+        // Alone, a node's inputs are what the state holds: only the node itself reruns.
+        let forced = |n: &&Node| opts.only.as_ref().is_none_or(|only| *only == n.id);
+        return plan.nodes.iter().filter(forced).map(|n| n.id.as_str()).collect();
     }
     let mut forced: BTreeSet<&str> =
         plan.nodes.iter().filter(|n| opts.rerun.contains(&n.id)).map(|n| n.id.as_str()).collect();
