@@ -2,7 +2,9 @@
 //! DuckDB; exit 0 without dataset drift, 1 with it, 2 on a usage or IO error.
 
 use mlpc::commands::{emit, fail};
-use mlpc_monitor::{drift_report, ColumnDrift, Outcome, Report, Test};
+use mlpc_compiler::ast::StdKind;
+use mlpc_compiler::stdlib::Stdlib;
+use mlpc_monitor::{drift_report, ColumnDrift, Outcome, Report, Test, Thresholds};
 use mlpc_runtime::frames;
 use mlpc_train::InputType;
 use serde::Serialize;
@@ -51,8 +53,19 @@ fn compute(
         (frames::read_typed(Path::new(reference), &typed)?, frames::read_typed(Path::new(current), &typed)?);
     let names: Vec<String> = typed.into_iter().map(|(n, _)| n).collect();
     let start = Instant::now();
-    let report = drift_report(&ref_frame, &cur_frame, &names, &overrides)?;
+    let report = drift_report(&ref_frame, &cur_frame, &names, &overrides, &thresholds()?)?;
     Ok((report, skipped, start.elapsed().as_secs_f64() * 1000.0))
+}
+
+/// The drift tests' thresholds, as `stdlib/drift.mlp` declares them.
+fn thresholds() -> Result<Thresholds, String> {
+    let tests = Stdlib::get().entries().filter(|e| e.kind == StdKind::DriftTest);
+    let declared: Vec<(&str, f64, bool)> = tests
+        .map(|e| {
+            Ok((e.name.as_str(), e.threshold.ok_or(format!("`{}` declares no threshold", e.name))?, e.drift_when_below))
+        })
+        .collect::<Result<_, String>>()?;
+    Thresholds::declared(declared)
 }
 
 /// `COLUMN=TEST`, e.g. `monthly_spend=psi`.

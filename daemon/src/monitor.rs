@@ -92,7 +92,7 @@ fn measure(state: &Path, log: &window::Log, m: &Monitor, min_rows: usize, found:
         return Ok(());
     }
     let reference = frames::read(&served.reference?, &m.inputs)?;
-    let report = drift_report(&reference, &current.inputs, &[], &[])?;
+    let report = drift_report(&reference, &current.inputs, &[], &[], &m.thresholds)?;
     let active = results::active(state, &m.name)?;
     let mut facts = Measured { m, reference: &reference, current: &current, report: &report, notes: Vec::new() };
     for alert in &m.alerts {
@@ -158,7 +158,13 @@ impl Measured<'_> {
 impl Measured<'_> {
     fn drift(&mut self, column: &str, test: &str) -> Result<Option<f64>, String> {
         let named = Test::from_name(test).ok_or_else(|| format!("no drift test `{test}`"))?;
-        let r = drift_report(self.reference, &self.current.inputs, &[column.to_string()], &[(column.into(), named)])?;
+        let r = drift_report(
+            self.reference,
+            &self.current.inputs,
+            &[column.to_string()],
+            &[(column.into(), named)],
+            &self.m.thresholds,
+        )?;
         let score = r.columns.first().and_then(|c| match c.outcome {
             Outcome::Tested { score, .. } => Some(score),
             Outcome::NotEnoughData { .. } => None,

@@ -1,6 +1,7 @@
 //! What the daemon takes from a compiled plan: the pipeline's cron schedule and each
 //! `monitor` block with its alerts, the monitored model's inputs and its reference data.
 
+use mlpc_monitor::Thresholds;
 pub use mlpc_plan::AlertAction as Action;
 use mlpc_plan::{AlertDef, MonitorDef, NodeDef, Plan, Task, Type};
 use std::time::Duration;
@@ -29,6 +30,8 @@ pub struct Monitor {
     /// Whether the served model classifies (its metrics from labels are classification metrics).
     pub classification: bool,
     pub alerts: Vec<AlertDef>,
+    /// The drift tests' thresholds, as the stdlib declared them when the plan was compiled.
+    pub thresholds: Thresholds,
 }
 
 impl Program {
@@ -78,5 +81,9 @@ fn monitor(plan: &Plan, d: &MonitorDef) -> Result<Monitor, String> {
         inputs,
         classification: m.task == Some(Task::Classification),
         alerts: d.alerts.clone(),
+        thresholds: Thresholds::declared(
+            d.drift_tests.iter().map(|t| (t.name.as_str(), t.threshold, t.drift_when_below)),
+        )
+        .map_err(|e| format!("monitor `{}`: {e}", d.name))?,
     })
 }

@@ -15,4 +15,4 @@ pub use kolmogorov::kstwo_sf;
 pub use ks::{ks_2samp, KsResult};
 pub use report::{drift_report, ColumnDrift, Outcome, Report, DATASET_DRIFT_SHARE, MIN_ROWS};
 pub use stats::{chi_square, jensen_shannon, psi, wasserstein, wasserstein_norm, z_test};
-pub use test::{Kind, Test, SMALL_REFERENCE};
+pub use test::{Kind, Test, Thresholds, SMALL_REFERENCE};

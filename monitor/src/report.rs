@@ -3,7 +3,7 @@
 use crate::bins::Counts;
 use crate::ks::ks_2samp;
 use crate::stats::{chi_square, jensen_shannon, psi, wasserstein_norm, z_test};
-use crate::test::{Kind, Test};
+use crate::test::{Kind, Test, Thresholds};
 use mlpc_train::{Column, Frame, InputType, Values};
 use rayon::prelude::*;
 use serde::Serialize;
@@ -65,12 +65,13 @@ impl Report {
 }
 
 /// Tests each of `columns` (every column of `reference` when empty) of `current` against `reference` with
-/// Evidently's default test, or the one `overrides` names for it.
+/// Evidently's default test, or the one `overrides` names for it, at the declared `thresholds`.
 pub fn drift_report(
     reference: &Frame,
     current: &Frame,
     columns: &[String],
     overrides: &[(String, Test)],
+    thresholds: &Thresholds,
 ) -> Result<Report, String> {
     let names: Vec<&str> = if columns.is_empty() {
         reference.columns.iter().map(|c| c.name.as_str()).collect()
@@ -88,7 +89,7 @@ pub fn drift_report(
         .into_par_iter()
         .map(|(r, c)| {
             let named = overrides.iter().find(|(n, _)| *n == r.name).map(|(_, t)| *t);
-            column_drift(r, c, named)
+            column_drift(r, c, named, thresholds)
         })
         .collect::<Result<Vec<_>, String>>()?;
     let mut report =
@@ -146,7 +147,7 @@ fn prepare(r: &Column, c: &Column) -> Result<Sample, String> {
     }
 }
 
-fn column_drift(r: &Column, c: &Column, named: Option<Test>) -> Result<ColumnDrift, String> {
+fn column_drift(r: &Column, c: &Column, named: Option<Test>, thresholds: &Thresholds) -> Result<ColumnDrift, String> {
     let kind = kind_of(r);
     let sample = prepare(r, c)?;
     let value_counts = match &sample {
@@ -205,7 +206,7 @@ fn column_drift(r: &Column, c: &Column, named: Option<Test>) -> Result<ColumnDri
             }
             (Test::Ks | Test::Wasserstein, None) => unreachable!("checked above"),
         };
-        let threshold = test.threshold();
+        let threshold = thresholds.of(test)?;
         Outcome::Tested { statistic, score, threshold, effect_size, drifted: test.drifted(score, threshold) }
     };
     Ok(ColumnDrift { column: r.name.clone(), kind, test, n_reference, n_current, n_unique, outcome })

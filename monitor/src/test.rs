@@ -1,6 +1,8 @@
-//! The drift tests, their thresholds, and Evidently's default choice of test per column.
+//! The drift tests, the thresholds the stdlib declares for them, and Evidently's default
+//! choice of test per column.
 
 use serde::Serialize;
+use std::collections::HashMap;
 
 /// A drift test, named as in `stdlib/drift.mlp` (`z_test` is Evidently's default for two-valued columns).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
@@ -12,6 +14,39 @@ pub enum Test {
     JensenShannon,
     Wasserstein,
     Psi,
+}
+
+/// Each test's threshold, as `stdlib/drift.mlp` declares it (a plan's monitor carries them):
+/// this crate holds no second list.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Thresholds(HashMap<Test, f64>);
+
+impl Thresholds {
+    /// From each declared test's (name, threshold, whether a score below it is drift); an error
+    /// for a test this crate does not compute, or one declared in the wrong direction.
+    pub fn declared<'a>(tests: impl IntoIterator<Item = (&'a str, f64, bool)>) -> Result<Thresholds, String> {
+        let mut map = HashMap::new();
+        for (name, threshold, below) in tests {
+            let test =
+                Test::from_name(name).ok_or_else(|| format!("the drift test `{name}` is not one mlpc computes"))?;
+            if below != test.is_p_value() {
+                let (said, is) = if below { ("below", "a distance") } else { ("above", "a p-value") };
+                return Err(format!(
+                    "the drift test `{name}` is declared to drift {said} its threshold, but its score is {is}"
+                ));
+            }
+            map.insert(test, threshold);
+        }
+        Ok(Thresholds(map))
+    }
+
+    /// The threshold of `test`; an error when none was declared.
+    pub fn of(&self, test: Test) -> Result<f64, String> {
+        self.0
+            .get(&test)
+            .copied()
+            .ok_or_else(|| format!("no threshold is declared for the drift test `{}`", test.name()))
+    }
 }
 
 /// How a column is treated: Evidently's numerical or categorical feature type.
@@ -44,14 +79,6 @@ impl Test {
         Test::ALL.into_iter().find(|t| t.name() == name)
     }
 
-    /// Evidently's default threshold.
-    pub fn threshold(self) -> f64 {
-        match self {
-            Test::Ks | Test::ChiSquare | Test::ZTest => 0.05,
-            Test::JensenShannon | Test::Wasserstein | Test::Psi => 0.1,
-        }
-    }
-
     /// Whether the score is a p-value (drift when small) rather than a distance (drift when large).
     pub fn is_p_value(self) -> bool {
         matches!(self, Test::Ks | Test::ChiSquare | Test::ZTest)
@@ -82,6 +109,16 @@ impl Test {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn thresholds_are_declared_with_their_direction() {
+        let t = Thresholds::declared([("psi", 0.2, false), ("ks", 0.01, true)]).unwrap();
+        assert_eq!((t.of(Test::Psi), t.of(Test::Ks)), (Ok(0.2), Ok(0.01)));
+        assert!(t.of(Test::ZTest).unwrap_err().contains("no threshold is declared for the drift test `z_test`"));
+        let wrong = Thresholds::declared([("ks", 0.05, false)]).unwrap_err();
+        assert!(wrong.contains("declared to drift above its threshold, but its score is a p-value"), "{wrong}");
+        assert!(Thresholds::declared([("energy", 0.1, false)]).unwrap_err().contains("not one mlpc computes"));
+    }
 
     #[test]
     fn names_round_trip() {

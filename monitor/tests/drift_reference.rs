@@ -1,5 +1,7 @@
 //! Every drift statistic and default test against scipy and Evidently (fixtures/drift_reference.py), to 1e-9.
 
+mod common;
+
 use mlpc_monitor::{drift_report, Outcome, Test};
 use mlpc_train::{Column, Frame, InputType, Values};
 use serde_json::Value;
@@ -37,7 +39,7 @@ fn statistics_match_scipy_and_evidently() {
         let expected = &case["expected"];
         let columns = ["x".to_string()];
 
-        let report = drift_report(&reference, &current, &columns, &[]).unwrap();
+        let report = drift_report(&reference, &current, &columns, &[], &common::evidently()).unwrap();
         let col = &report.columns[0];
         assert_eq!(col.test.name(), expected["default"].as_str().unwrap(), "{name}: default test");
         let Outcome::Tested { drifted, .. } = col.outcome else { panic!("{name}: not tested") };
@@ -45,7 +47,8 @@ fn statistics_match_scipy_and_evidently() {
 
         for (test_name, want) in expected["statistics"].as_object().unwrap() {
             let test = Test::from_name(test_name).unwrap();
-            let report = drift_report(&reference, &current, &columns, &[("x".into(), test)]).unwrap();
+            let report =
+                drift_report(&reference, &current, &columns, &[("x".into(), test)], &common::evidently()).unwrap();
             let Outcome::Tested { statistic, score, .. } = report.columns[0].outcome else { panic!("{name}") };
             let (want_score, want_stat) = match want {
                 Value::Object(o) => (o["p_value"].as_f64().unwrap(), o.get("statistic").map(|s| s.as_f64())),

@@ -1,5 +1,7 @@
 //! Inputs at the edges: empty windows, constant and all-null columns, new categories, bad requests.
 
+mod common;
+
 use mlpc_monitor::{drift_report, Outcome, Test, MIN_ROWS};
 use mlpc_train::{Column, Frame, InputType, Values};
 
@@ -23,7 +25,7 @@ fn spread(n: usize, shift: f64) -> Vec<f64> {
 fn empty_current_window_gives_no_verdict() {
     let reference = Frame { columns: vec![numbers("x", InputType::Float, spread(500, 0.0))] };
     let current = Frame { columns: vec![numbers("x", InputType::Float, vec![])] };
-    let report = drift_report(&reference, &current, &[], &[]).unwrap();
+    let report = drift_report(&reference, &current, &[], &[], &common::evidently()).unwrap();
     assert_eq!(report.columns[0].outcome, Outcome::NotEnoughData { min_rows: MIN_ROWS });
     assert_eq!((report.drift_share, report.dataset_drift), (None, false));
 }
@@ -32,7 +34,7 @@ fn empty_current_window_gives_no_verdict() {
 fn too_few_current_rows_are_not_drift() {
     let reference = Frame { columns: vec![numbers("x", InputType::Float, spread(500, 0.0))] };
     let current = Frame { columns: vec![numbers("x", InputType::Float, spread(MIN_ROWS - 1, 100.0))] };
-    let report = drift_report(&reference, &current, &[], &[]).unwrap();
+    let report = drift_report(&reference, &current, &[], &[], &common::evidently()).unwrap();
     assert!(matches!(report.columns[0].outcome, Outcome::NotEnoughData { .. }));
     assert!(!report.dataset_drift);
 }
@@ -41,7 +43,7 @@ fn too_few_current_rows_are_not_drift() {
 fn all_null_column_gives_no_verdict() {
     let reference = Frame { columns: vec![numbers("x", InputType::Float, vec![f64::NAN; 100])] };
     let current = Frame { columns: vec![numbers("x", InputType::Float, spread(100, 0.0))] };
-    let report = drift_report(&reference, &current, &[], &[]).unwrap();
+    let report = drift_report(&reference, &current, &[], &[], &common::evidently()).unwrap();
     assert_eq!(report.columns[0].n_reference, 0);
     assert!(matches!(report.columns[0].outcome, Outcome::NotEnoughData { .. }));
 }
@@ -49,16 +51,16 @@ fn all_null_column_gives_no_verdict() {
 #[test]
 fn constant_column_is_stable_and_its_change_is_drift() {
     let same = Frame { columns: vec![numbers("x", InputType::Float, vec![3.0; 200])] };
-    let report = drift_report(&same, &same, &[], &[]).unwrap();
+    let report = drift_report(&same, &same, &[], &[], &common::evidently()).unwrap();
     assert_eq!(report.columns[0].test, Test::ZTest);
     assert!(matches!(report.columns[0].outcome, Outcome::Tested { score: 1.0, drifted: false, .. }));
     for test in Test::ALL {
-        let report = drift_report(&same, &same, &[], &[("x".into(), test)]).unwrap();
+        let report = drift_report(&same, &same, &[], &[("x".into(), test)], &common::evidently()).unwrap();
         let Outcome::Tested { score, drifted, .. } = report.columns[0].outcome else { panic!() };
         assert!(!drifted && score.is_finite(), "{test:?} on a constant column: {score}");
     }
     let moved = Frame { columns: vec![numbers("x", InputType::Float, vec![4.0; 200])] };
-    let report = drift_report(&same, &moved, &[], &[("x".into(), Test::Wasserstein)]).unwrap();
+    let report = drift_report(&same, &moved, &[], &[("x".into(), Test::Wasserstein)], &common::evidently()).unwrap();
     // std 0 is floored at 0.001: a shift of 1 is 1000 reference deviations.
     assert!(
         matches!(report.columns[0].outcome, Outcome::Tested { score, drifted: true, .. } if (score - 1000.0).abs() < 1e-9)
@@ -73,11 +75,11 @@ fn new_category_in_current_is_drift() {
     new.push(None);
     let reference = Frame { columns: vec![labels("plan", &old)] };
     let current = Frame { columns: vec![labels("plan", &new)] };
-    let report = drift_report(&reference, &current, &[], &[]).unwrap();
+    let report = drift_report(&reference, &current, &[], &[], &common::evidently()).unwrap();
     let col = &report.columns[0];
     assert_eq!((col.test, col.n_unique, col.n_current), (Test::ChiSquare, 4, 360));
     assert!(matches!(col.outcome, Outcome::Tested { score: 0.0, drifted: true, .. }));
-    let psi = drift_report(&reference, &current, &[], &[("plan".into(), Test::Psi)]).unwrap();
+    let psi = drift_report(&reference, &current, &[], &[("plan".into(), Test::Psi)], &common::evidently()).unwrap();
     assert!(matches!(psi.columns[0].outcome, Outcome::Tested { score, .. } if score.is_finite() && score > 0.1));
 }
 
@@ -97,7 +99,7 @@ fn share_counts_only_tested_columns() {
             numbers("c", InputType::Float, spread(10, 0.0)),
         ],
     };
-    let report = drift_report(&reference, &current, &[], &[]).unwrap();
+    let report = drift_report(&reference, &current, &[], &[], &common::evidently()).unwrap();
     assert_eq!((report.tested(), report.drifted()), (2, 1));
     assert_eq!((report.drift_share, report.dataset_drift), (Some(0.5), true));
 }
@@ -108,12 +110,12 @@ fn bad_requests_are_errors() {
     let current = Frame { columns: vec![numbers("plan", InputType::Float, vec![1.0])] };
     let err = |cols: &[&str], o: &[(String, Test)]| {
         let cols: Vec<String> = cols.iter().map(|s| s.to_string()).collect();
-        drift_report(&reference, &current, &cols, o).unwrap_err()
+        drift_report(&reference, &current, &cols, o, &common::evidently()).unwrap_err()
     };
     assert!(err(&["x"], &[]).contains("column `x` is not in the current data"));
     assert!(err(&["plan"], &[]).contains("category in the reference data but a float"));
     assert!(err(&["plan"], &[("x".into(), Test::Psi)]).contains("not among the columns tested"));
     let same = Frame { columns: vec![labels("plan", &[Some("a")])] };
-    let ks = drift_report(&same, &same, &[], &[("plan".into(), Test::Ks)]).unwrap_err();
+    let ks = drift_report(&same, &same, &[], &[("plan".into(), Test::Ks)], &common::evidently()).unwrap_err();
     assert!(ks.contains("`ks` needs numbers"), "{ks}");
 }
