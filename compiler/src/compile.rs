@@ -5,9 +5,9 @@ use crate::ast::ItemKind;
 use crate::check;
 use crate::diagnostic::{Code, Diagnostic};
 use crate::files::{is_mlp_path, resolve, FileSystem, Module};
-use crate::plan::Plan;
 use crate::source::{FileId, Sources, Span};
 use crate::syntax;
+use mlpc_plan::Plan;
 
 /// Everything known about one program: its files, trees, diagnostics and, when it
 /// checked without errors, its plan.

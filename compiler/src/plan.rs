@@ -100,11 +100,6 @@ fn drift_tests() -> Vec<DriftTestDef> {
         .collect()
 }
 
-fn expectation(e: &check::Expectation) -> Expectation {
-    let level = if e.level == "table" { Level::Table } else { Level::Row };
-    Expectation { text: e.text.clone(), level, expr: e.expr.clone() }
-}
-
 /// Lowers a checked program. Fails only on a cycle in the data flow.
 pub fn lower(sources: &Sources, a: &Analysis) -> Result<Plan, Box<Diagnostic>> {
     let mut b = Builder { sources, nodes: BTreeMap::new(), sites: BTreeMap::new(), edges: BTreeSet::new() };
@@ -118,11 +113,7 @@ pub fn lower(sources: &Sources, a: &Analysis) -> Result<Plan, Box<Diagnostic>> {
     }
     for c in &a.checks {
         let on_fail = if c.on_fail == "warn" { OnFail::Warn } else { OnFail::Stop };
-        let def = CheckDef {
-            source: c.source.clone(),
-            expectations: c.expectations.iter().map(expectation).collect(),
-            on_fail,
-        };
+        let def = CheckDef { source: c.source.clone(), expectations: c.expectations.clone(), on_fail };
         let id = b.add(format!("check:{}", c.source), &c.source, &c.site, Vec::new(), NodeDef::Check(def));
         b.edge(&format!("source:{}", c.source), &id);
     }

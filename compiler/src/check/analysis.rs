@@ -1,27 +1,21 @@
 //! What the checker learns about a program: the resolved declarations the plan is
 //! lowered from, and the definitions and references the language server navigates.
 
-use crate::plan::TExpr;
 use crate::source::{FileId, Span};
 use crate::types::{Task, Type};
-pub use mlpc_plan::{
-    AlertAction, AlertDef as AlertInfo, CanaryDef as CanaryInfo, DataRef, PromotionRule, Rule, Trainer,
-};
-use serde::{Deserialize, Serialize};
+use mlpc_plan::TExpr;
+pub use mlpc_plan::{AlertAction, AlertDef, CanaryDef, DataRef, Expectation, Level, PromotionRule, Rule, Trainer};
 use std::collections::BTreeSet;
 
 /// Where a declaration's name is written.
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct Site {
-    #[serde(skip)]
     pub file: FileId,
-    #[serde(skip)]
     pub span: Span,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub doc: Option<String>,
 }
 
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default)]
 pub struct Analysis {
     pub pipeline: Option<PipelineInfo>,
     pub sources: Vec<SourceInfo>,
@@ -34,10 +28,8 @@ pub struct Analysis {
     pub serves: Vec<ServeInfo>,
     pub monitors: Vec<MonitorInfo>,
     /// Every resolved use of a name, for go-to-definition and references.
-    #[serde(skip)]
     pub references: Vec<Reference>,
     /// The type of every expression the checker typed, for hover.
-    #[serde(skip)]
     pub types: Vec<(FileId, Span, Type)>,
 }
 
@@ -58,46 +50,37 @@ pub struct Reference {
     pub target: Target,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug)]
 pub struct PipelineInfo {
     pub name: String,
-    #[serde(flatten)]
     pub site: Site,
     pub owner: Option<String>,
     pub schedule: Option<String>,
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug)]
 pub struct Column {
     pub name: String,
-    #[serde(rename = "type")]
     pub ty: Type,
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub key: bool,
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub time: bool,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub references: Option<ColumnRef>,
     /// Where the column comes from: the source, or the feature view that computes it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub view: Option<String>,
-    #[serde(skip)]
     pub site: Site,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ColumnRef {
     pub table: String,
     pub column: String,
     /// Where `table.column` is written after `references`.
-    #[serde(skip)]
     pub span: Span,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug)]
 pub struct SourceInfo {
     pub name: String,
-    #[serde(flatten)]
     pub site: Site,
     pub format: String,
     pub path: String,
@@ -115,36 +98,23 @@ impl SourceInfo {
     }
 }
 
-#[derive(Clone, Debug, Serialize)]
-pub struct Expectation {
-    pub text: String,
-    /// `row`: every row must satisfy it; `table`: one value for the whole table.
-    pub level: &'static str,
-    pub expr: TExpr,
-}
-
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug)]
 pub struct CheckInfo {
     pub source: String,
-    #[serde(flatten)]
     pub site: Site,
     pub expectations: Vec<Expectation>,
     pub on_fail: String,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug)]
 pub struct FeatureInfo {
     pub name: String,
-    #[serde(rename = "type")]
     pub ty: Type,
     pub expr: TExpr,
-    #[serde(skip)]
     pub site: Site,
     /// Entity columns the expression reads directly.
-    #[serde(skip)]
     pub columns: BTreeSet<String>,
     /// Features (view, name) the expression reads.
-    #[serde(skip)]
     pub features: BTreeSet<(String, String)>,
 }
 
@@ -163,10 +133,9 @@ impl FeatureInfo {
     }
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug)]
 pub struct ViewInfo {
     pub name: String,
-    #[serde(flatten)]
     pub site: Site,
     pub entity: String,
     pub ttl_ms: Option<u64>,
@@ -181,7 +150,7 @@ impl ViewInfo {
     }
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug)]
 pub struct SplitInfo {
     pub method: String,
     pub seed: Option<i64>,
@@ -189,10 +158,9 @@ pub struct SplitInfo {
     pub parts: Vec<(String, f64)>,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug)]
 pub struct DatasetInfo {
     pub name: String,
-    #[serde(flatten)]
     pub site: Site,
     pub base: String,
     pub views: Vec<String>,
@@ -211,10 +179,9 @@ impl DatasetInfo {
     }
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug)]
 pub struct ModelInfo {
     pub name: String,
-    #[serde(flatten)]
     pub site: Site,
     pub trainer: Trainer,
     pub train: Option<DataRef>,
@@ -227,10 +194,9 @@ pub struct ModelInfo {
     pub cv: Option<u32>,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug)]
 pub struct EvalInfo {
     pub model: String,
-    #[serde(flatten)]
     pub site: Site,
     pub data: DataRef,
     pub metrics: Vec<String>,
@@ -243,37 +209,34 @@ impl EvalInfo {
     }
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug)]
 pub struct RegisterInfo {
     pub registered: String,
-    #[serde(flatten)]
     pub site: Site,
     pub model: String,
     pub rules: Vec<PromotionRule>,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug)]
 pub struct ServeInfo {
     pub registered: String,
-    #[serde(flatten)]
     pub site: Site,
     pub model: Option<String>,
     pub stage: String,
     pub features: Option<String>,
     pub shadow: Option<String>,
     pub fallback: Option<String>,
-    pub canary: Option<CanaryInfo>,
+    pub canary: Option<CanaryDef>,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug)]
 pub struct MonitorInfo {
     pub name: String,
-    #[serde(flatten)]
     pub site: Site,
     pub registered: String,
     pub model: Option<String>,
     pub every_ms: u64,
     pub window_ms: u64,
     pub reference: Option<DataRef>,
-    pub alerts: Vec<AlertInfo>,
+    pub alerts: Vec<AlertDef>,
 }

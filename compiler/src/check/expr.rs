@@ -3,10 +3,10 @@
 use super::{Checker, Reference, Target};
 use crate::ast::{BinOp, Call, Duration, Expr, ExprKind, Path, StdKind, UnaryOp};
 use crate::diagnostic::{Code, Diagnostic};
-use crate::plan::{JoinStep, TExpr};
 use crate::source::FileId;
 use crate::stdlib::{Entry, ParamType};
 use crate::types::{Task, Type};
+use mlpc_plan::{JoinStep, TExpr};
 use std::collections::BTreeSet;
 
 /// Where an expression sits, which decides what its names mean.

@@ -25,7 +25,11 @@ impl Checker<'_> {
                     }
                 }
                 let text = c.text(file, expr.span).to_string();
-                expectations.push(Expectation { text, level: if deps.row_columns { "row" } else { "table" }, expr: t });
+                expectations.push(Expectation {
+                    text,
+                    level: if deps.row_columns { Level::Row } else { Level::Table },
+                    expr: t,
+                });
             } else {
                 c.misplaced(file, s, "a `check` block", "`expect` lines and `on_fail`");
             }

@@ -3,8 +3,8 @@
 use super::*;
 use crate::ast::Marker;
 use crate::check::expr::{Ctx, Deps, Val};
-use crate::plan::TExpr;
 use crate::types::Type;
+use mlpc_plan::TExpr;
 use std::collections::BTreeSet;
 
 impl Checker<'_> {

@@ -3,7 +3,7 @@
 use super::*;
 use crate::ast::{Action, StrLit};
 use crate::check::expr::{Ctx, Deps};
-use crate::plan::TExpr;
+use mlpc_plan::TExpr;
 
 impl Checker<'_> {
     pub(in crate::check) fn monitor(
@@ -46,7 +46,7 @@ impl Checker<'_> {
                     Some(Action::Rollback { .. }) => Some(AlertAction::Rollback),
                     None => None,
                 };
-                alerts.push(AlertInfo { rule: Rule { text: c.text(file, cond.span).to_string(), expr: t }, action });
+                alerts.push(AlertDef { rule: Rule { text: c.text(file, cond.span).to_string(), expr: t }, action });
             }
             _ => c.misplaced(file, s, "a `monitor` block", "`every`, `window`, `reference` and `alert when …` rules"),
         });

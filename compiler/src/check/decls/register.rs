@@ -3,7 +3,7 @@
 use super::*;
 use crate::ast::StrLit;
 use crate::check::expr::{Ctx, Deps};
-use crate::plan::TExpr;
+use mlpc_plan::TExpr;
 use std::collections::BTreeSet;
 
 impl Checker<'_> {

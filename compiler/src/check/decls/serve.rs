@@ -17,7 +17,7 @@ impl Checker<'_> {
             return;
         }
         let model = self.registered_model(file, registered);
-        let mut canary: Option<(Span, CanaryInfo)> = None;
+        let mut canary: Option<(Span, CanaryDef)> = None;
         let keys = self.keys(file, body, "a `serve` block", block_keys("serve"), |c, s| match &s.kind {
             StmtKind::Block { name, body } if name.name == "canary" => {
                 if let Some((prev, _)) = &canary {
@@ -96,7 +96,7 @@ impl Checker<'_> {
         });
     }
 
-    fn canary(&mut self, file: FileId, name: &Ident, body: &Body) -> Option<CanaryInfo> {
+    fn canary(&mut self, file: FileId, name: &Ident, body: &Body) -> Option<CanaryDef> {
         let mut promote = None;
         let mut rollback = None;
         let keys = self.keys(file, Some(body), "a `canary` block", block_keys("canary"), |c, s| {
@@ -152,7 +152,7 @@ impl Checker<'_> {
                 "promote when p99_latency < 50ms and error_rate < 1%",
             );
         }
-        Some(CanaryInfo { steps, interval_ms: interval, min_requests, promote, rollback })
+        Some(CanaryDef { steps, interval_ms: interval, min_requests, promote, rollback })
     }
 
     fn steps(&mut self, file: FileId, e: &Expr) -> Vec<f64> {
