@@ -180,6 +180,13 @@ pub struct Anchor {
 
 /// The store's anchor; None in a store that has never anchored a log.
 pub fn anchor(conn: &Connection) -> Result<Option<Anchor>, String> {
+    // A store from before anchors, opened read-only, has no such table.
+    let tables: i64 = conn
+        .query_row("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'audit_anchor'", [], |r| r.get(0))
+        .map_err(|e| e.to_string())?;
+    if tables == 0 {
+        return Ok(None);
+    }
     let row = conn.query_row("SELECT entries, head, tail FROM audit_anchor WHERE id = 1", [], |r| {
         Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?))
     });
@@ -191,8 +198,6 @@ pub fn anchor(conn: &Connection) -> Result<Option<Anchor>, String> {
                 .map_err(|e| format!("the store's audit anchor does not read back: {e}"))?,
         })),
         Err(duckdb::Error::QueryReturnedNoRows) => Ok(None),
-        // A store from before anchors, opened read-only, has no such table.
-        Err(e) if e.to_string().contains("audit_anchor") => Ok(None),
         Err(e) => Err(e.to_string()),
     }
 }
