@@ -6,7 +6,8 @@ use mlpc::commands::{emit, fail};
 use mlpc::disk::Disk;
 use mlpc::render::{self, Located};
 use mlpc::CheckFormat;
-use std::path::Path;
+use mlpc_daemon::Compiled;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 pub fn daemon(a: &DaemonArgs) -> u8 {
@@ -48,17 +49,21 @@ fn admin_token(file: Option<&str>) -> Result<Option<String>, String> {
     }
 }
 
-/// The plan, or the diagnostics rendered as `mlpc check` shows them.
-fn compile(file: &Path) -> Result<mlpc_compiler::plan::Plan, String> {
+/// The plan, or the diagnostics rendered as `mlpc check` shows them, and the files read.
+fn compile(file: &Path) -> Compiled {
     let name = file.to_string_lossy();
-    std::fs::read_to_string(file).map_err(|e| format!("cannot read `{name}`: {e}"))?;
+    if let Err(e) = std::fs::read_to_string(file) {
+        return Compiled { plan: Err(format!("cannot read `{name}`: {e}")), files: vec![file.to_path_buf()] };
+    }
     let c = mlpc_compiler::compile(&name, &Disk);
-    match c.plan {
+    let files = c.modules.iter().map(|m| PathBuf::from(&c.sources.get(m.file).path)).collect();
+    let plan = match c.plan {
         Some(plan) => Ok(plan),
         None => {
             let located: Vec<Located> =
                 c.diagnostics.iter().map(|d| Located { diag: d, sources: &c.sources }).collect();
             Err(render::render(CheckFormat::Short, &located, 1, false))
         }
-    }
+    };
+    Compiled { plan, files }
 }

@@ -45,7 +45,14 @@ pub struct Options {
 }
 
 /// Compiles the `.mlp` file; the error is the rendered diagnostics.
-pub type Compile = Box<dyn Fn(&Path) -> Result<Plan, String> + Send + Sync>;
+pub type Compile = Box<dyn Fn(&Path) -> Compiled + Send + Sync>;
+
+/// What compiling the program gave: its plan or its errors (rendered), and every `.mlp`
+/// file it read — the root and its imports, all watched for changes.
+pub struct Compiled {
+    pub plan: Result<Plan, String>,
+    pub files: Vec<PathBuf>,
+}
 
 /// What the daemon's threads share.
 pub struct Daemon {
@@ -135,7 +142,9 @@ impl Daemon {
 
 /// Runs until SIGTERM or Ctrl-C. `listening` is told what listens where.
 pub fn run(opts: Options, compile: Compile, listening: impl Fn(&str, SocketAddr)) -> Result<(), String> {
-    let program = Program::new(compile(&opts.file)?)?;
+    let compiled = compile(&opts.file);
+    let watched = watch(compiled.files);
+    let program = Program::new(compiled.plan?)?;
     if opts.admin_token.is_none() {
         tracing::warn!("the admin API is off: set MLPC_ADMIN_TOKEN or pass --admin-token-file to turn it on");
     }
@@ -167,7 +176,7 @@ pub fn run(opts: Options, compile: Compile, listening: impl Fn(&str, SocketAddr)
     }
     let ticker = {
         let d = daemon.clone();
-        std::thread::spawn(move || tick_loop(&d))
+        std::thread::spawn(move || tick_loop(&d, watched))
     };
     let served = serve_api(&daemon, &listening);
     daemon.stop.store(true, Ordering::Relaxed);
@@ -276,20 +285,32 @@ fn serve_api(d: &Arc<Daemon>, listening: &impl Fn(&str, SocketAddr)) -> Result<(
 
 /// When each kind of work is next due.
 struct Due {
-    file: Option<SystemTime>,
+    /// Each file of the program, as last compiled, with when it was modified.
+    files: Vec<(PathBuf, Option<SystemTime>)>,
     cron: Option<chrono::DateTime<chrono::Local>>,
     monitors: BTreeMap<String, Instant>,
 }
 
 impl Due {
-    fn new(d: &Daemon, p: &Program) -> Due {
+    fn new(files: Vec<(PathBuf, Option<SystemTime>)>, p: &Program) -> Due {
         let now = Instant::now();
         Due {
-            file: modified(&d.opts.file),
+            files,
             cron: next_fire(p),
             monitors: p.monitors.iter().map(|m| (m.name.clone(), now + m.every)).collect(),
         }
     }
+}
+
+/// Each file with when it was last modified.
+fn watch(files: Vec<PathBuf>) -> Vec<(PathBuf, Option<SystemTime>)> {
+    files
+        .into_iter()
+        .map(|f| {
+            let at = modified(&f);
+            (f, at)
+        })
+        .collect()
 }
 
 fn modified(file: &Path) -> Option<SystemTime> {
@@ -300,8 +321,8 @@ fn next_fire(p: &Program) -> Option<chrono::DateTime<chrono::Local>> {
     p.schedule.as_ref().and_then(|c| c.find_next_occurrence(&chrono::Local::now(), false).ok())
 }
 
-fn tick_loop(d: &Arc<Daemon>) {
-    let mut due = Due::new(d, &d.program());
+fn tick_loop(d: &Arc<Daemon>, watched: Vec<(PathBuf, Option<SystemTime>)>) {
+    let mut due = Due::new(watched, &d.program());
     while !d.stopping() {
         reload_if_changed(d, &mut due);
         let program = d.program();
@@ -341,17 +362,18 @@ fn check_monitor(d: &Daemon, m: &program::Monitor) {
     d.status().checks.insert(m.name.clone(), found);
 }
 
-/// Recompiles when the file changed; on errors the running program stays.
+/// Recompiles when a file of the program (the root or an import) changed; on errors the
+/// running program stays.
 fn reload_if_changed(d: &Daemon, due: &mut Due) {
-    let now = modified(&d.opts.file);
-    if now == due.file {
+    if due.files.iter().all(|(f, at)| modified(f) == *at) {
         return;
     }
-    due.file = now;
-    let line = match (d.compile)(&d.opts.file).and_then(Program::new) {
+    let compiled = (d.compile)(&d.opts.file);
+    due.files = watch(compiled.files);
+    let line = match compiled.plan.and_then(Program::new) {
         Ok(p) => {
             let p = Arc::new(p);
-            *due = Due { file: now, ..Due::new(d, &p) };
+            *due = Due::new(std::mem::take(&mut due.files), &p);
             *d.program.write().unwrap_or_else(|e| e.into_inner()) = p.clone();
             tracing::info!("reloaded {}", d.opts.file.display());
             reserve_if_changed(d, &p.plan);
