@@ -18,14 +18,6 @@ pub struct Alerts {
     pub runs: Runs,
 }
 
-/// An action as the alert's `then` writes it.
-pub fn describe(a: &Action) -> String {
-    match a {
-        Action::Retrain { model } => format!("retrain {model}"),
-        Action::Rollback => "rollback".into(),
-    }
-}
-
 impl Alerts {
     /// Logs, acts on, records and posts one alert that became true.
     pub fn fire(&self, f: &Fired, m: &Monitor) {

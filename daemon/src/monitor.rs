@@ -110,7 +110,7 @@ fn measure(state: &Path, log: &window::Log, m: &Monitor, min_rows: usize, found:
                 model: m.registered.clone(),
                 alert: alert.rule.text.clone(),
                 reason,
-                action: alert.action.as_ref().map(crate::actions::describe),
+                action: alert.action.as_ref().map(ToString::to_string),
             }),
             Some(false) if was_active => {
                 tracing::info!(monitor = %m.name, alert = %alert.rule.text, "alert cleared: {reason}");

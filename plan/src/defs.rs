@@ -331,6 +331,16 @@ pub enum AlertAction {
     Rollback,
 }
 
+/// As the alert's `then` writes it: `retrain churn_model`, `rollback`.
+impl std::fmt::Display for AlertAction {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            AlertAction::Retrain { model } => write!(f, "retrain {model}"),
+            AlertAction::Rollback => f.write_str("rollback"),
+        }
+    }
+}
+
 /// A drift test of the stdlib.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct DriftTestDef {
