@@ -5,11 +5,12 @@
 
 use crate::program::Monitor;
 use crate::results::{self, Check};
-use crate::window::{self, Window};
+use crate::window;
 use mlpc_monitor::{drift_report, Outcome, Report, Test};
 use mlpc_plan::eval::{self, EvalError, Reading};
 use mlpc_plan::TExpr;
 use mlpc_runtime::frames;
+use mlpc_serve::request_log::Logged;
 use mlpc_train::{Frame, Predictions, Target};
 use serde::Serialize;
 use std::path::Path;
@@ -140,7 +141,7 @@ fn measure(state: &Path, log: &window::Log, m: &Monitor, min_rows: usize, found:
 struct Measured<'a> {
     m: &'a Monitor,
     reference: &'a Frame,
-    current: &'a Window,
+    current: &'a Logged,
     report: &'a Report,
     notes: Vec<String>,
 }
@@ -214,7 +215,7 @@ impl eval::Facts for Measured<'_> {
 
 /// The window's predictions that have a label sent back, as a metric's truth and predictions;
 /// `None` when no prediction has one.
-fn labelled(m: &Monitor, w: &Window) -> Result<Option<(Target, Predictions)>, String> {
+fn labelled(m: &Monitor, w: &Logged) -> Result<Option<(Target, Predictions)>, String> {
     let labels = &w.labels;
     if labels.is_empty() {
         return Ok(None);

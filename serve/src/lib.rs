@@ -18,7 +18,7 @@ mod mlflow;
 mod model;
 mod oip;
 mod predict;
-mod request_log;
+pub mod request_log;
 mod router;
 mod row_features;
 mod shadow;

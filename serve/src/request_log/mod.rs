@@ -5,6 +5,10 @@
 //! Labels sent back (`feedback`) go through the same thread, which also runs the reads of
 //! a process that embeds the server ([`RequestLog::read`]): one connection holds the file.
 
+mod read;
+
+pub use read::{window, Logged};
+
 use crate::http::Burst;
 use crate::input::Columns;
 use crate::model::Loaded;
