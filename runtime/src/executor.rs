@@ -6,7 +6,7 @@
 
 use crate::cache::{key_parts, KeyParts};
 use crate::nodes::{self, Failure, Inputs, Produced};
-use crate::store::Store;
+use crate::store::{Store, StoreError};
 use duckdb::params;
 use mlpc_plan::{EdgeKind, Node, NodeDef, Plan};
 use serde::Serialize;
@@ -79,7 +79,32 @@ struct Done {
 /// so that a test can run a plan through the executor with a node that panics.
 type NodeFn = fn(&Node, &Inputs) -> Result<Produced, Failure>;
 
-pub fn run(plan: &Plan, opts: &Options, on_event: &mut dyn FnMut(&Event)) -> Result<RunReport, String> {
+/// Why a run did not start or could not go on (a node's failure is in its report instead).
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("the plan has no node `{id}`; its nodes: {}", nodes.join(", "))]
+    NoSuchNode { id: String, nodes: Vec<String> },
+    #[error(
+        "`{node}` reads `{input}`, which has no result in this state for its current inputs: \
+         run it first (`mlpc run FILE --node {input}`, or the whole pipeline)"
+    )]
+    InputMissing { node: String, input: String },
+    #[error("`{node}` reads `{input}`, whose stored result is unusable ({why}): run it again")]
+    InputUnusable { node: String, input: String, why: String },
+    #[error("{0}")]
+    Stopped(String),
+}
+
+/// For callers that report errors as text.
+impl From<RunError> for String {
+    fn from(e: RunError) -> String {
+        e.to_string()
+    }
+}
+
+pub fn run(plan: &Plan, opts: &Options, on_event: &mut dyn FnMut(&Event)) -> Result<RunReport, RunError> {
     execute(plan, opts, on_event, nodes::run)
 }
 
@@ -91,7 +116,7 @@ fn execute(
     opts: &Options,
     on_event: &mut dyn FnMut(&Event),
     run_node: NodeFn,
-) -> Result<RunReport, String> {
+) -> Result<RunReport, RunError> {
     let dir = &opts.state_dir;
     let pipeline = plan.pipeline.as_ref().map(|p| p.name.clone()).unwrap_or_default();
     let plan_hash = crate::cache::KeyParts {
@@ -106,7 +131,7 @@ fn execute(
             Some(id) => Some(alone(plan, id, &parts, &store)?),
             None => None,
         };
-        (store.begin_run(&pipeline, &opts.file, &plan_hash, opts.force)?, parts, driven)
+        (store.begin_run(&pipeline, &opts.file, &plan_hash, opts.force).map_err(RunError::Stopped)?, parts, driven)
     };
     let mut unfinished = Unfinished { dir: dir.clone(), run_id, done: false };
     let run = Run {
@@ -125,7 +150,7 @@ fn execute(
         }
         Err(e) => {
             unfinished.end(&e);
-            Err(e)
+            Err(RunError::Stopped(e))
         }
     }
 }
@@ -143,7 +168,7 @@ impl Unfinished {
         self.done = true;
         // Best effort: when the store cannot be written now, the lease ends the run the
         // next time the store opens.
-        let _ = Store::open(&self.dir).and_then(|s| {
+        let _ = Store::open(&self.dir).map_err(String::from).and_then(|s| {
             s.end_run(self.run_id, "failed", Some(why))?;
             s.checkpoint()
         });
@@ -435,25 +460,20 @@ fn record_node(store: &Store, run_id: i64, n: &NodeReport) -> Result<(), String>
 /// The part of `plan` that running `id` alone drives: the node, and the nodes it reads as
 /// settled inputs (no inputs of their own). Each of those must have a result in the state
 /// under its current cache key, or nothing runs.
-fn alone(plan: &Plan, id: &str, parts: &BTreeMap<String, KeyParts>, store: &Store) -> Result<Plan, String> {
+fn alone(plan: &Plan, id: &str, parts: &BTreeMap<String, KeyParts>, store: &Store) -> Result<Plan, RunError> {
     let Some(node) = plan.node(id) else {
-        let ids: Vec<&str> = plan.nodes.iter().map(|n| n.id.as_str()).collect();
-        return Err(format!("the plan has no node `{id}`; its nodes: {}", ids.join(", ")));
+        return Err(RunError::NoSuchNode { id: id.into(), nodes: plan.nodes.iter().map(|n| n.id.clone()).collect() });
     };
     let mut nodes = Vec::new();
     for input in &node.inputs {
-        let n = plan.node(input).ok_or_else(|| format!("`{id}` reads `{input}`, which is not in the plan"))?;
-        match cached(store, input, &parts[input].key()) {
+        let (node, input) = (id.to_string(), input.clone());
+        let Some(n) = plan.node(&input) else {
+            return Err(RunError::InputMissing { node, input });
+        };
+        match cached(store, &input, &parts[&input].key()) {
             Ok(Some(_)) => nodes.push(Node { inputs: Vec::new(), ..n.clone() }),
-            Ok(None) => {
-                return Err(format!(
-                    "`{id}` reads `{input}`, which has no result in this state for its current inputs: \
-                     run it first (`mlpc run FILE --node {input}`, or the whole pipeline)"
-                ))
-            }
-            Err(why) => {
-                return Err(format!("`{id}` reads `{input}`, whose stored result is unusable ({why}): run it again"))
-            }
+            Ok(None) => return Err(RunError::InputMissing { node, input }),
+            Err(why) => return Err(RunError::InputUnusable { node, input, why }),
         }
     }
     nodes.push(node.clone());

@@ -16,8 +16,8 @@ pub mod sql;
 mod store;
 mod training;
 
-pub use executor::{run, status_name, Event, NodeReport, Options, RunReport, Status};
-pub use store::Store;
+pub use executor::{run, status_name, Event, NodeReport, Options, RunError, RunReport, Status};
+pub use store::{Store, StoreError};
 pub use training::ort_ready;
 
 /// The DuckDB library version this build links.

@@ -57,7 +57,7 @@ pub fn register(node: &Node, def: &RegisterDef, inputs: &Inputs, ctx: &RunContex
     };
     let git_commit = registry::git_commit(&ctx.base_dir);
     // The store, for as long as registering takes.
-    let store = Store::open(&ctx.state_dir)?;
+    let store = Store::open(&ctx.state_dir).map_err(String::from)?;
     let mut metrics = BTreeMap::new();
     for id in &node.inputs {
         let key = ctx.input_keys.get(id).map(String::as_str).unwrap_or_default();

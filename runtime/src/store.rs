@@ -10,7 +10,7 @@
 //! never only in its write-ahead log (a checkpoint that fails after a commit is a warning:
 //! the change is made, and stays in the write-ahead log until a later checkpoint).
 
-use crate::file_lock::{self, Held, Mode};
+use crate::file_lock::{self, Held, LockError, Mode};
 use duckdb::{params, AccessMode, Config, Connection};
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
@@ -58,31 +58,55 @@ CREATE TABLE IF NOT EXISTS approvals (
 CREATE TABLE IF NOT EXISTS audit_anchor (id INTEGER PRIMARY KEY, entries BIGINT, head VARCHAR, tail VARCHAR);
 ";
 
+/// Why the tracking store cannot be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("no tracking store in `{0}`: run the pipeline with `mlpc run FILE` first, or pass `--state DIR`")]
+    Missing(PathBuf),
+    #[error("cannot create {path}: {source}")]
+    Create { path: PathBuf, source: std::io::Error },
+    #[error(transparent)]
+    Held(#[from] LockError),
+    #[error("cannot open {path}: {source}")]
+    Open { path: PathBuf, source: duckdb::Error },
+    #[error("cannot set up {path}: {source}")]
+    Schema { path: PathBuf, source: duckdb::Error },
+    #[error("{0} is already open in this thread: a second session would wait for itself (a bug in mlpc)")]
+    OpenInThisThread(PathBuf),
+    #[error("cannot settle the runs a crash left: {0}")]
+    Settle(String),
+}
+
+/// For callers that report errors as text.
+impl From<StoreError> for String {
+    fn from(e: StoreError) -> String {
+        e.to_string()
+    }
+}
+
 impl Store {
     /// Opens (creating) the state folder and its tracking store, then settles what a crash
     /// left behind: runs whose process is gone become `interrupted`, and audit entries a
     /// registry change committed but did not get to write are written.
-    pub fn open(dir: &Path) -> Result<Store, String> {
-        std::fs::create_dir_all(dir.join("artifacts")).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    pub fn open(dir: &Path) -> Result<Store, StoreError> {
+        std::fs::create_dir_all(dir.join("artifacts"))
+            .map_err(|source| StoreError::Create { path: dir.to_path_buf(), source })?;
         let db = dir.join("state.duckdb");
         let session = Session::begin(&db)?;
         let (conn, lock) = open_waiting(&db, Mode::Alone, || Ok(Config::default()))?;
-        conn.execute_batch(SCHEMA).map_err(|e| format!("cannot set up {}: {e}", db.display()))?;
+        conn.execute_batch(SCHEMA).map_err(|source| StoreError::Schema { path: db.clone(), source })?;
         let store = Store { dir: dir.to_path_buf(), conn, _lock: lock, _session: session };
-        store.end_gone_runs()?;
+        store.end_gone_runs().map_err(StoreError::Settle)?;
         crate::audit::settle(&store);
         Ok(store)
     }
 
     /// Opens an existing tracking store to read it. A process that keeps running (`mlpc
     /// serve`) holds it only briefly with this, as every user of the store does.
-    pub fn open_read_only(dir: &Path) -> Result<Store, String> {
+    pub fn open_read_only(dir: &Path) -> Result<Store, StoreError> {
         let db = dir.join("state.duckdb");
         if !db.exists() {
-            return Err(format!(
-                "no tracking store in `{}`: run the pipeline with `mlpc run FILE` first, or pass `--state DIR`",
-                dir.display()
-            ));
+            return Err(StoreError::Missing(dir.to_path_buf()));
         }
         let session = Session::begin(&db)?;
         let (conn, lock) = open_waiting(&db, Mode::Shared, || Config::default().access_mode(AccessMode::ReadOnly))?;
@@ -399,7 +423,7 @@ struct Session {
 }
 
 impl Session {
-    fn begin(db: &Path) -> Result<Session, String> {
+    fn begin(db: &Path) -> Result<Session, StoreError> {
         let db = match (db.parent().and_then(|p| std::fs::canonicalize(p).ok()), db.file_name()) {
             (Some(dir), Some(name)) => dir.join(name),
             _ => db.to_path_buf(),
@@ -409,12 +433,7 @@ impl Session {
         loop {
             match open.iter().find(|(p, _)| *p == db) {
                 None => break,
-                Some((_, thread)) if *thread == me => {
-                    return Err(format!(
-                        "{} is already open in this thread: a second session would wait for itself (a bug in mlpc)",
-                        db.display()
-                    ))
-                }
+                Some((_, thread)) if *thread == me => return Err(StoreError::OpenInThisThread(db)),
                 Some(_) => open = CLOSED.wait(open).unwrap_or_else(|p| p.into_inner()),
             }
         }
@@ -441,11 +460,11 @@ fn open_waiting(
     db: &Path,
     mode: Mode,
     config: impl Fn() -> duckdb::Result<Config>,
-) -> Result<(Connection, Held), String> {
-    let held = file_lock::claim(db, mode, LOCK_WAIT).map_err(|e| e.to_string())?;
+) -> Result<(Connection, Held), StoreError> {
+    let held = file_lock::claim(db, mode, LOCK_WAIT)?;
     let conn = config()
         .and_then(|c| Connection::open_with_flags(db, c))
-        .map_err(|e| format!("cannot open {}: {e}", db.display()))?;
+        .map_err(|source| StoreError::Open { path: db.to_path_buf(), source })?;
     Ok((conn, held))
 }
 
@@ -545,7 +564,7 @@ mod tests {
     fn sessions_on_one_store_take_turns_within_a_process() {
         let dir = tempfile::tempdir().unwrap();
         let first = Store::open(dir.path()).unwrap();
-        assert!(Store::open(dir.path()).err().unwrap().contains("already open in this thread"));
+        assert!(matches!(Store::open(dir.path()), Err(StoreError::OpenInThisThread(_))));
         let path = dir.path().to_path_buf();
         let (tx, rx) = std::sync::mpsc::channel();
         let other = std::thread::spawn(move || {

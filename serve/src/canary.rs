@@ -330,7 +330,7 @@ impl Rollout {
     /// After a rollback verdict: the stage goes back to the stable version in the registry.
     fn move_stage_back(&self, state: &Path, reason: &str) {
         let r = self.record();
-        let moved = Store::open(state).and_then(|store| {
+        let moved = Store::open(state).map_err(String::from).and_then(|store| {
             let back = registry::rollback(&store, &r.model, &r.stage, BY, Some(reason))?;
             if back.to != r.stable {
                 registry::promote(&store, &r.model, r.stable, &r.stage, BY, Some(reason))?;
