@@ -30,7 +30,7 @@ fn label(def: &ModelDef) -> Result<&str, String> {
 /// Where ONNX Runtime is loaded from: `$MLPC_LIB_DIR`, else where scripts/setup put it.
 pub fn ort_ready() -> Result<(), String> {
     let default_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../.deps/lib");
-    scorer::init(&scorer::library_path(&default_dir))
+    scorer::init(&scorer::library_path(&default_dir)).map_err(String::from)
 }
 
 /// The file a model node reads itself (an `onnx("…")` model), relative to the pipeline.
@@ -277,7 +277,7 @@ pub fn evaluate(node: &Node, def: &EvaluateDef, inputs: &Inputs) -> Result<Produ
     ort_ready()?;
     let bytes = std::fs::read(inputs.artifact(&model_id, "model")?).map_err(|e| e.to_string())?;
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let mut scorer = Scorer::load(&bytes, threads)?;
+    let mut scorer = Scorer::load(&bytes, threads).map_err(String::from)?;
     let outputs = scorer.score(&frame).map_err(|e| format!("evaluate `{}`: {e}", node.name))?;
     let pred = predictions(outputs, &truth, frame.rows()).map_err(|e| format!("evaluate `{}`: {e}", node.name))?;
 

@@ -91,7 +91,7 @@ impl Loaded {
             Some(s) => s,
             None => self.sessions[start % n].lock().map_err(|_| "a session lock is poisoned".to_string())?,
         };
-        session.score(frame)
+        session.score(frame).map_err(String::from)
     }
 
     /// One prediction per row: label and probabilities per class, or the value.
