@@ -65,7 +65,7 @@ fn thresholds() -> Result<Thresholds, String> {
             Ok((e.name.as_str(), e.threshold.ok_or(format!("`{}` declares no threshold", e.name))?, e.drift_when_below))
         })
         .collect::<Result<_, String>>()?;
-    Thresholds::declared(declared)
+    Ok(Thresholds::declared(declared)?)
 }
 
 /// `COLUMN=TEST`, e.g. `monthly_spend=psi`.

@@ -227,7 +227,8 @@ pub fn lower(sources: &Sources, a: &Analysis) -> Result<Plan, Box<Diagnostic>> {
             fallback: if s.fallback.as_deref() == Some("previous") { Fallback::Previous } else { Fallback::None },
             canary: s.canary.clone(),
         };
-        let id = b.add(format!("serve:{}", s.registered), &s.registered, &s.site, Vec::new(), NodeDef::Serve(def));
+        let id =
+            b.add(format!("serve:{}", s.registered), &s.registered, &s.site, Vec::new(), NodeDef::Serve(Box::new(def)));
         b.edge(&format!("register:{}", s.registered), &id);
         if let Some(v) = &s.features {
             b.edge(&format!("features:{v}"), &id);

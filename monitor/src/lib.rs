@@ -4,6 +4,7 @@
 //! split's rows themselves.
 
 mod bins;
+mod error;
 mod kolmogorov;
 mod ks;
 mod report;
@@ -11,6 +12,7 @@ mod stats;
 mod test;
 
 pub use bins::Counts;
+pub use error::DriftError;
 pub use kolmogorov::kstwo_sf;
 pub use ks::{ks_2samp, KsResult};
 pub use report::{drift_report, ColumnDrift, Outcome, Report, DATASET_DRIFT_SHARE, MIN_ROWS};

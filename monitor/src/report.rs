@@ -1,6 +1,7 @@
 //! One drift report: each column's test, score and verdict, and the share of drifted columns.
 
 use crate::bins::Counts;
+use crate::error::DriftError;
 use crate::ks::ks_2samp;
 use crate::stats::{chi_square, jensen_shannon, psi, wasserstein_norm, z_test};
 use crate::test::{Kind, Test, Thresholds};
@@ -72,26 +73,26 @@ pub fn drift_report(
     columns: &[String],
     overrides: &[(String, Test)],
     thresholds: &Thresholds,
-) -> Result<Report, String> {
+) -> Result<Report, DriftError> {
     let names: Vec<&str> = if columns.is_empty() {
         reference.columns.iter().map(|c| c.name.as_str()).collect()
     } else {
         columns.iter().map(String::as_str).collect()
     };
     if let Some((name, _)) = overrides.iter().find(|(n, _)| !names.contains(&n.as_str())) {
-        return Err(format!("a test is named for column `{name}`, which is not among the columns tested"));
+        return Err(DriftError::NotTested(name.clone()));
     }
     let pairs = names
         .iter()
         .map(|&name| Ok((find(reference, name, "reference")?, find(current, name, "current")?)))
-        .collect::<Result<Vec<_>, String>>()?;
+        .collect::<Result<Vec<_>, DriftError>>()?;
     let columns = pairs
         .into_par_iter()
         .map(|(r, c)| {
             let named = overrides.iter().find(|(n, _)| *n == r.name).map(|(_, t)| *t);
             column_drift(r, c, named, thresholds)
         })
-        .collect::<Result<Vec<_>, String>>()?;
+        .collect::<Result<Vec<_>, DriftError>>()?;
     let mut report =
         Report { columns, drift_share: None, dataset_drift: false, dataset_drift_share: DATASET_DRIFT_SHARE };
     let tested = report.tested();
@@ -103,8 +104,8 @@ pub fn drift_report(
     Ok(report)
 }
 
-fn find<'a>(frame: &'a Frame, name: &str, which: &str) -> Result<&'a Column, String> {
-    frame.column(name).ok_or_else(|| format!("column `{name}` is not in the {which} data"))
+fn find<'a>(frame: &'a Frame, name: &str, sample: &'static str) -> Result<&'a Column, DriftError> {
+    frame.column(name).ok_or_else(|| DriftError::MissingColumn { column: name.into(), sample })
 }
 
 fn labels(v: &[Option<String>]) -> impl Iterator<Item = &str> {
@@ -124,7 +125,7 @@ fn kind_of(c: &Column) -> Kind {
     }
 }
 
-fn prepare(r: &Column, c: &Column) -> Result<Sample, String> {
+fn prepare(r: &Column, c: &Column) -> Result<Sample, DriftError> {
     match (&r.values, &c.values) {
         (Values::Number(a), Values::Number(b)) => {
             let clean = |v: &[f64]| {
@@ -138,16 +139,16 @@ fn prepare(r: &Column, c: &Column) -> Result<Sample, String> {
             Ok(Sample::Numbers { reference, current, integer })
         }
         (Values::Category(a), Values::Category(b)) => Ok(Sample::Labels(Counts::of_labels(labels(a), labels(b)))),
-        _ => Err(format!(
-            "column `{}` is a {} in the reference data but a {} in the current data",
-            r.name,
-            r.ty.name(),
-            c.ty.name()
-        )),
+        _ => Err(DriftError::TypesDiffer { column: r.name.clone(), reference: r.ty.name(), current: c.ty.name() }),
     }
 }
 
-fn column_drift(r: &Column, c: &Column, named: Option<Test>, thresholds: &Thresholds) -> Result<ColumnDrift, String> {
+fn column_drift(
+    r: &Column,
+    c: &Column,
+    named: Option<Test>,
+    thresholds: &Thresholds,
+) -> Result<ColumnDrift, DriftError> {
     let kind = kind_of(r);
     let sample = prepare(r, c)?;
     let value_counts = match &sample {
@@ -163,7 +164,7 @@ fn column_drift(r: &Column, c: &Column, named: Option<Test>, thresholds: &Thresh
         Sample::Labels(_) => None,
     };
     if matches!(test, Test::Ks | Test::Wasserstein) && numbers.is_none() {
-        return Err(format!("`{}` needs numbers, but column `{}` is a {}", test.name(), r.name, r.ty.name()));
+        return Err(DriftError::NeedsNumbers { test: test.name(), column: r.name.clone(), ty: r.ty.name() });
     }
     let outcome = if n_reference < MIN_ROWS || n_current < MIN_ROWS {
         Outcome::NotEnoughData { min_rows: MIN_ROWS }

@@ -1,6 +1,7 @@
 //! The drift tests, the thresholds the stdlib declares for them, and Evidently's default
 //! choice of test per column.
 
+use crate::error::DriftError;
 use serde::Serialize;
 use std::collections::HashMap;
 
@@ -24,16 +25,13 @@ pub struct Thresholds(HashMap<Test, f64>);
 impl Thresholds {
     /// From each declared test's (name, threshold, whether a score below it is drift); an error
     /// for a test this crate does not compute, or one declared in the wrong direction.
-    pub fn declared<'a>(tests: impl IntoIterator<Item = (&'a str, f64, bool)>) -> Result<Thresholds, String> {
+    pub fn declared<'a>(tests: impl IntoIterator<Item = (&'a str, f64, bool)>) -> Result<Thresholds, DriftError> {
         let mut map = HashMap::new();
         for (name, threshold, below) in tests {
-            let test =
-                Test::from_name(name).ok_or_else(|| format!("the drift test `{name}` is not one mlpc computes"))?;
+            let test = Test::from_name(name).ok_or_else(|| DriftError::UnknownTest(name.into()))?;
             if below != test.is_p_value() {
                 let (said, is) = if below { ("below", "a distance") } else { ("above", "a p-value") };
-                return Err(format!(
-                    "the drift test `{name}` is declared to drift {said} its threshold, but its score is {is}"
-                ));
+                return Err(DriftError::WrongDirection { test: name.into(), said, is });
             }
             map.insert(test, threshold);
         }
@@ -41,11 +39,8 @@ impl Thresholds {
     }
 
     /// The threshold of `test`; an error when none was declared.
-    pub fn of(&self, test: Test) -> Result<f64, String> {
-        self.0
-            .get(&test)
-            .copied()
-            .ok_or_else(|| format!("no threshold is declared for the drift test `{}`", test.name()))
+    pub fn of(&self, test: Test) -> Result<f64, DriftError> {
+        self.0.get(&test).copied().ok_or(DriftError::NoThreshold(test.name()))
     }
 }
 
@@ -114,10 +109,10 @@ mod tests {
     fn thresholds_are_declared_with_their_direction() {
         let t = Thresholds::declared([("psi", 0.2, false), ("ks", 0.01, true)]).unwrap();
         assert_eq!((t.of(Test::Psi), t.of(Test::Ks)), (Ok(0.2), Ok(0.01)));
-        assert!(t.of(Test::ZTest).unwrap_err().contains("no threshold is declared for the drift test `z_test`"));
-        let wrong = Thresholds::declared([("ks", 0.05, false)]).unwrap_err();
+        assert_eq!(t.of(Test::ZTest), Err(DriftError::NoThreshold("z_test")));
+        let wrong = Thresholds::declared([("ks", 0.05, false)]).unwrap_err().to_string();
         assert!(wrong.contains("declared to drift above its threshold, but its score is a p-value"), "{wrong}");
-        assert!(Thresholds::declared([("energy", 0.1, false)]).unwrap_err().contains("not one mlpc computes"));
+        assert_eq!(Thresholds::declared([("energy", 0.1, false)]), Err(DriftError::UnknownTest("energy".into())));
     }
 
     #[test]

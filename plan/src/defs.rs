@@ -20,7 +20,7 @@ pub enum NodeDef {
     Model(ModelDef),
     Evaluate(EvaluateDef),
     Register(RegisterDef),
-    Serve(ServeDef),
+    Serve(Box<ServeDef>),
     Monitor(MonitorDef),
 }
 

@@ -262,7 +262,7 @@ pub fn show_number(x: f64) -> String {
 /// Milliseconds in the largest unit that divides them: `90d`, `30m`, `250ms`.
 pub fn show_duration(ms: u64) -> String {
     let units = [("d", 86_400_000), ("h", 3_600_000), ("m", 60_000), ("s", 1_000)];
-    match units.iter().find(|(_, size)| ms > 0 && ms % size == 0) {
+    match units.iter().find(|(_, size)| ms > 0 && ms.is_multiple_of(*size)) {
         Some((unit, size)) => format!("{}{unit}", ms / size),
         None => format!("{ms}ms"),
     }

@@ -703,7 +703,7 @@ mod tests {
         let broken = churn.replacen("cv     = 5", "cv     = = 5", 1);
         let mut text = String::new();
         while text.len() < 2 * PARALLEL_BYTES {
-            text.push_str(if text.len() % 3 == 0 { &broken } else { churn });
+            text.push_str(if text.len().is_multiple_of(3) { &broken } else { churn });
             text.push('\n');
         }
         let (one, one_diags) = parse_in(&text, FileId(0), 1);
