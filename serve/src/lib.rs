@@ -6,6 +6,7 @@
 
 mod app;
 mod canary;
+pub mod clock;
 pub mod condition;
 mod error;
 mod features;
