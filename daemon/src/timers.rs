@@ -34,7 +34,7 @@ impl Timers {
     /// now (fire times missed meanwhile fire once, not once each).
     pub fn schedule_fires(&mut self, schedule: Option<&Cron>) -> bool {
         let now: DateTime<Local> = self.clock.wall().into();
-        if !self.cron.is_some_and(|at| at <= now) {
+        if self.cron.is_none_or(|at| at > now) {
             return false;
         }
         self.cron = next_fire(schedule, &now);
