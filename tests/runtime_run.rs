@@ -104,23 +104,20 @@ fn status<'a>(r: &'a RunReport, id: &str) -> &'a mlpc_runtime::NodeReport {
 /// A dataset row: (customer_id, orders_total, spend_30d, avg_amount, days_since, per_ticket).
 type Row = (i64, i64, f64, Option<f64>, Option<i64>, f64);
 
+/// `read_parquet(…)` of a node's latest data artifact.
+fn data(dir: &Path, node: &str) -> String {
+    let store = mlpc_runtime::Store::open(&dir.join(".mlp")).unwrap();
+    let sha = store.latest_artifact(node, "data").unwrap().unwrap_or_else(|| panic!("no data of {node}"));
+    format!("read_parquet('{}')", store.artifact_path(&sha, "parquet").display())
+}
+
 /// The dataset's rows, by customer.
 fn dataset_rows(dir: &Path) -> Vec<Row> {
-    let store = mlpc_runtime::Store::open(&dir.join(".mlp")).unwrap();
-    let sha: String = store
-        .conn
-        .query_row(
-            "SELECT sha256 FROM node_artifacts WHERE node_id = 'dataset:d' ORDER BY run_id DESC LIMIT 1",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
-    let path = store.artifact_path(&sha, "parquet");
     let conn = duckdb::Connection::open_in_memory().unwrap();
     let mut stmt = conn
         .prepare(&format!(
-            "SELECT customer_id, orders_total, spend_30d, avg_amount, days_since, per_ticket FROM read_parquet('{}') ORDER BY customer_id",
-            path.display()
+            "SELECT customer_id, orders_total, spend_30d, avg_amount, days_since, per_ticket FROM {} ORDER BY customer_id",
+            data(dir, "dataset:d")
         ))
         .unwrap();
     let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?))).unwrap();
@@ -147,11 +144,18 @@ fn features_are_point_in_time_correct() {
     assert_eq!(rows[1].4, Some(274), "2023-06-01 to 2024-03-01");
     // Customer 3: no orders at all.
     assert_eq!((rows[2].1, rows[2].2, rows[2].3, rows[2].4), (0, 0.0, None, None));
-    // Splits cover every row once.
-    let train = status(&r, "split:d.train");
-    let test = status(&r, "split:d.test");
-    assert_eq!(train.status, Status::Ran);
-    assert_eq!(test.status, Status::Ran);
+    // Splits cover every row once: their keys, together, are the dataset's, none twice.
+    assert_eq!(status(&r, "split:d.train").status, Status::Ran);
+    assert_eq!(status(&r, "split:d.test").status, Status::Ran);
+    let conn = duckdb::Connection::open_in_memory().unwrap();
+    let (train, test) = (data(dir.path(), "split:d.train"), data(dir.path(), "split:d.test"));
+    let mut stmt = conn
+        .prepare(&format!(
+            "SELECT customer_id FROM (SELECT customer_id FROM {train} UNION ALL SELECT customer_id FROM {test}) ORDER BY 1"
+        ))
+        .unwrap();
+    let split: Vec<i64> = stmt.query_map([], |r| r.get(0)).unwrap().map(Result::unwrap).collect();
+    assert_eq!(split, rows.iter().map(|r| r.0).collect::<Vec<_>>());
 }
 
 #[test]

@@ -9,14 +9,12 @@
 mod common;
 
 use common::faulty::Fault;
+use common::load::Load;
 use serde_json::{json, Value};
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
-use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const NAME: &str = "churn-predictor";
 
@@ -96,73 +94,29 @@ impl Server {
     fn canary(&self) -> Value {
         self.get(&format!("/v1/models/{NAME}/canary"))["canary"].clone()
     }
-    /// Polls the canary until `done` holds, for at most `secs`.
-    fn until(&self, secs: u64, done: impl Fn(&Value) -> bool) -> Value {
-        let deadline = Instant::now() + Duration::from_secs(secs);
-        loop {
+    /// Polls the canary until it is `what` (`done` holds); fails after `secs`.
+    fn until(&self, what: &str, secs: u64, done: impl Fn(&Value) -> bool) -> Value {
+        common::eventually(what, Duration::from_secs(secs), || {
             let c = self.canary();
             if done(&c) {
-                return c;
+                Ok(c)
+            } else {
+                Err(c.to_string())
             }
-            assert!(Instant::now() < deadline, "canary did not get there: {c}");
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        })
+    }
+    /// Polls until a prediction is answered by `version`.
+    fn until_served_by(&self, version: &str) {
+        common::eventually(&format!("version {version} answers"), Duration::from_secs(20), || {
+            let (status, v) = self.post(&format!("/v1/models/{NAME}/predict"), json!({"customer_id": 1}));
+            match (status, v["model_version"].as_str()) {
+                (200, Some(answered)) if answered == version => Ok(()),
+                _ => Err(format!("{status} {v}")),
+            }
+        })
     }
     fn stop(mut self) {
         self.child.stop(Duration::from_secs(30));
-    }
-}
-
-/// Requests with ids from threads until stopped (a customer's key and the values `sent`);
-/// their answered versions and failures.
-struct Load {
-    stop: Arc<AtomicBool>,
-    workers: Vec<JoinHandle<(Vec<String>, Vec<String>)>>,
-}
-
-impl Load {
-    fn start(base: &str, sent: Value) -> Load {
-        let stop = Arc::new(AtomicBool::new(false));
-        let workers = (0..3)
-            .map(|t| {
-                let (base, stop, sent) = (base.to_string(), stop.clone(), sent.clone());
-                std::thread::spawn(move || {
-                    let http = reqwest::blocking::Client::new();
-                    let (mut answered, mut failed) = (Vec::new(), Vec::new());
-                    let mut i = 0;
-                    while !stop.load(Ordering::Relaxed) {
-                        i += 1;
-                        let mut body = sent.clone();
-                        body["customer_id"] = json!(1 + (t * 1000 + i) % 500);
-                        let r = http
-                            .post(format!("{base}/v1/models/{NAME}/predict"))
-                            .header("x-request-id", format!("t{t}-{i}"))
-                            .json(&body)
-                            .send()
-                            .unwrap();
-                        let status = r.status().as_u16();
-                        let v: Value = r.json().unwrap();
-                        match status {
-                            200 => answered.push(v["model_version"].as_str().unwrap().to_string()),
-                            _ => failed.push(format!("{status} {v}")),
-                        }
-                        std::thread::sleep(Duration::from_millis(5));
-                    }
-                    (answered, failed)
-                })
-            })
-            .collect();
-        Load { stop, workers }
-    }
-    fn finish(self) -> Vec<String> {
-        self.stop.store(true, Ordering::Relaxed);
-        let mut answered = Vec::new();
-        for w in self.workers {
-            let (a, f) = w.join().unwrap();
-            assert!(f.is_empty(), "{} requests failed, e.g. {}", f.len(), f[0]);
-            answered.extend(a);
-        }
-        answered
     }
 }
 
@@ -176,9 +130,9 @@ fn a_healthy_candidate_is_promoted_through_every_step_and_a_restart_resumes_it()
     let p = Pipeline::new(true);
     p.two_versions();
     let s = p.serve();
-    let load = Load::start(&s.base, json!({}));
+    let load = Load::start(&s.base, NAME, json!({}));
     p.mlpc(&["promote", NAME, "2", "--stage", "production", "--by", "test"]);
-    let c = s.until(20, |c| c["phase"] == "running" && c["step"] == 2);
+    let c = s.until("at step 2", 20, |c| c["phase"] == "running" && c["step"] == 2);
     assert_eq!((c["stable"].as_i64(), c["candidate"].as_i64()), (Some(1), Some(2)), "{c}");
     assert_eq!(c["weights"]["candidate"], 0.5, "{c}");
     load.finish();
@@ -193,41 +147,46 @@ fn a_healthy_candidate_is_promoted_through_every_step_and_a_restart_resumes_it()
     let c = s.canary();
     assert_eq!((c["phase"].as_str(), c["step"].as_u64()), (Some("running"), Some(2)), "resumed at step 2: {c}");
     assert!(c["last_verdict"]["reason"].as_str().unwrap().contains("resumed"), "{c}");
-    let load = Load::start(&s.base, json!({}));
-    let c = s.until(30, |c| c["phase"] != "running");
+    let load = Load::start(&s.base, NAME, json!({}));
+    let c = s.until("finished", 30, |c| c["phase"] != "running");
     assert_eq!(c["phase"], "promoted", "{c}");
-    std::thread::sleep(Duration::from_millis(300));
-    let answered = load.finish();
-    assert_eq!(answered.last().map(String::as_str), Some("2"), "version 2 serves once promoted");
+    load.finish();
+    // Promoted, the candidate is swapped in as the stable version: from then on it answers all.
+    s.until_served_by("2");
+    for id in 1..=20 {
+        let (status, v) = s.post(&format!("/v1/models/{NAME}/predict"), json!({"customer_id": id}));
+        assert_eq!((status, v["model_version"].as_str()), (200, Some("2")), "version 2 serves once promoted");
+    }
     assert_eq!(p.production(), 2);
     let actions = audit_actions(&p);
     for a in ["canary-started", "canary-advanced", "canary-promoted"] {
         assert!(actions.iter().any(|x| x == a), "{a} in the audit log: {actions:?}");
     }
-    let metrics = reqwest::blocking::get(format!("{}/metrics", s.base)).unwrap().text().unwrap();
-    assert!(metrics.contains("mlpc_serve_canary_decisions_total{model=\"churn-predictor\",outcome=\"promoted\"} 1"));
+    // Counted by the same tick as the swap, just after it.
+    let promoted = "mlpc_serve_canary_decisions_total{model=\"churn-predictor\",outcome=\"promoted\"} 1";
+    common::eventually("the promotion counted", Duration::from_secs(10), || {
+        let metrics = reqwest::blocking::get(format!("{}/metrics", s.base)).unwrap().text().unwrap();
+        metrics.contains(promoted).then_some(()).ok_or(metrics)
+    });
 }
 
 /// Promotes the faulty version 2 under load (`sent` in every request) and checks it is
-/// rolled back within a few intervals, with the gate's figures as the reason, and that no
-/// request fails (a failing candidate's requests are answered by the stable version).
+/// rolled back, with the gate's figures as the reason, and that no request fails (a failing
+/// candidate's requests are answered by the stable version). That the first verdict rolls
+/// back is `canary.rs`'s unit test, on a clock the test moves.
 fn rolled_back(fault: Fault, sent: Value, measured: &str) {
     let p = Pipeline::new(true);
     p.faulty_second_version(fault);
     let s = p.serve();
-    let load = Load::start(&s.base, sent);
-    std::thread::sleep(Duration::from_millis(200));
-    let started = Instant::now();
+    let load = Load::start(&s.base, NAME, sent);
     p.mlpc(&["promote", NAME, "2", "--stage", "production", "--by", "test"]);
-    let c = s.until(20, |c| c["phase"] == "rolled_back");
-    // Steps of 1 s; the first verdict with 5 of the candidate's requests.
-    assert!(started.elapsed() < Duration::from_secs(8), "rolled back within a few intervals: {:?}", started.elapsed());
+    let c = s.until("rolled back", 20, |c| c["phase"] == "rolled_back");
     let reason = c["last_verdict"]["reason"].as_str().unwrap();
     assert!(
-        reason.contains("rollback gate `error_rate > 2% or p99_latency > 100ms` held") && reason.contains(measured),
+        reason.contains("rollback gate `error_rate > 2% or p99_latency > 100ms` held at step 1")
+            && reason.contains(measured),
         "{reason}"
     );
-    std::thread::sleep(Duration::from_millis(300));
     let answered = load.finish();
     if let Fault::Errors = fault {
         assert!(answered.iter().all(|v| v == "1"), "the stable version answered every request");
@@ -266,15 +225,15 @@ fn shadow_agreement_fallback_and_feedback() {
     for id in 1..=20 {
         assert_eq!(s.post(&predict, json!({"customer_id": id})).0, 200);
     }
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let shadow = loop {
+    let shadow = common::eventually("the shadow scores the 20 rows", Duration::from_secs(10), || {
         let v = s.get(&format!("/v1/models/{NAME}/shadow"))["shadow"].clone();
-        if v["rows"] == 20 || Instant::now() > deadline {
-            break v;
+        if v["rows"] == 20 {
+            Ok(v)
+        } else {
+            Err(v.to_string())
         }
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    assert_eq!((shadow["version"].as_i64(), shadow["rows"].as_u64()), (Some(2), Some(20)), "{shadow}");
+    });
+    assert_eq!(shadow["version"].as_i64(), Some(2), "{shadow}");
     assert!(shadow["agreement_rate"].as_f64().is_some() && shadow["mean_abs_delta"].as_f64().is_some(), "{shadow}");
 
     let (status, v) = s.post(&format!("/v1/models/{NAME}/feedback"), json!({"labels": [{"id": "x", "label": true}]}));
@@ -286,13 +245,7 @@ fn shadow_agreement_fallback_and_feedback() {
     // Version 2 serves and fails a request: version 1, the previous, answers.
     let s = p.serve();
     p.mlpc(&["promote", NAME, "2", "--stage", "production", "--by", "test"]);
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while s.get(&format!("/v2/models/{NAME}"))["versions"][0] != "2" {
-        assert!(Instant::now() < deadline, "version 2 swapped in");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let (status, v) = s.post(&predict, json!({"customer_id": 3}));
-    assert_eq!((status, v["model_version"].as_str()), (200, Some("2")), "{v}");
+    s.until_served_by("2");
     let (status, v) = s.post(&predict, json!({"customer_id": 3, "monthly_spend": 9000.0}));
     assert_eq!((status, v["model_version"].as_str()), (200, Some("1")), "{v}");
     let metrics = reqwest::blocking::get(format!("{}/metrics", s.base)).unwrap().text().unwrap();

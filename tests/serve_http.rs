@@ -4,13 +4,12 @@
 
 mod common;
 
+use common::load::Load;
 use common::mlpc;
 use serde_json::{json, Value};
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 const NAME: &str = "churn-predictor";
@@ -436,47 +435,11 @@ fn bad_input_is_a_4xx_that_names_the_problem() {
     assert_eq!(s.get("/v2/health/live").0, 200, "still alive");
 }
 
-/// Sends predictions from `threads` threads until `stop`; returns (answered per version, failures).
-fn load(
-    base: &str,
-    stop: &Arc<AtomicBool>,
-    threads: usize,
-) -> Vec<std::thread::JoinHandle<(Vec<String>, Vec<String>)>> {
-    (0..threads)
-        .map(|t| {
-            let (base, stop) = (base.to_string(), stop.clone());
-            std::thread::spawn(move || {
-                let http = reqwest::blocking::Client::new();
-                let (mut versions, mut failures) = (Vec::new(), Vec::new());
-                let mut i = 0;
-                while !stop.load(Ordering::Relaxed) {
-                    i += 1;
-                    let body = json!({"customer_id": 1 + (t * 1000 + i) % 500});
-                    match http.post(format!("{base}/v1/models/{NAME}/predict")).body(body.to_string()).send() {
-                        Ok(r) if r.status() == 200 => {
-                            let v: Value = r.json().unwrap();
-                            versions.push(v["model_version"].as_str().unwrap().to_string());
-                        }
-                        Ok(r) => failures.push(format!("{}: {}", r.status(), r.text().unwrap_or_default())),
-                        Err(e) => failures.push(e.to_string()),
-                    }
-                }
-                (versions, failures)
-            })
-        })
-        .collect()
-}
-
 fn wait_for(s: &Server, version: &str) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while Instant::now() < deadline {
+    common::eventually(&format!("version {version} swapped in"), Duration::from_secs(10), || {
         let (_, meta) = s.get(&format!("/v2/models/{NAME}"));
-        if meta.contains(&format!("\"versions\":[\"{version}\"]")) {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    panic!("version {version} was not swapped in");
+        meta.contains(&format!("\"versions\":[\"{version}\"]")).then_some(()).ok_or(meta)
+    });
 }
 
 /// A pipeline with two versions, 1 in production.
@@ -551,25 +514,16 @@ fn metrics_count_the_version_that_answered_in_both_formats() {
 fn a_stage_change_under_load_fails_no_request() {
     let p = two_versions();
     let s = p.serve();
-    let stop = Arc::new(AtomicBool::new(false));
-    let workers = load(&s.base, &stop, 4);
-    std::thread::sleep(Duration::from_millis(300));
+    let load = Load::start(&s.base, NAME, json!({}));
+    load.until_answered_by("1", 20);
     p.mlpc(&["promote", NAME, "2", "--stage", "production", "--by", "test"]);
     wait_for(&s, "2");
-    std::thread::sleep(Duration::from_millis(300));
+    load.until_answered_by("2", 20);
+    let before = load.answered_by("1");
     p.mlpc(&["rollback", NAME, "--stage", "production", "--by", "test"]);
     wait_for(&s, "1");
-    std::thread::sleep(Duration::from_millis(300));
-    stop.store(true, Ordering::Relaxed);
-    let (mut answered, mut failures) = (Vec::new(), Vec::new());
-    for w in workers {
-        let (v, f) = w.join().unwrap();
-        answered.extend(v);
-        failures.extend(f);
-    }
-    assert!(failures.is_empty(), "{} of {} requests failed: {:?}", failures.len(), answered.len(), &failures[..1]);
-    let count = |v: &str| answered.iter().filter(|a| *a == v).count();
-    assert!(count("1") > 0 && count("2") > 0, "both versions served: v1 {} v2 {}", count("1"), count("2"));
+    load.until_answered_by("1", before + 20);
+    load.finish();
     let (_, metrics) = s.get("/metrics");
     assert!(metrics.contains(&format!("mlpc_serve_model_loads_total{{model=\"{NAME}\",version=\"2\"}}")), "{metrics}");
 }
@@ -596,11 +550,10 @@ fn a_tampered_artifact_is_refused_and_an_empty_stage_is_not_ready() {
     std::fs::write(&artifact, bytes).unwrap();
     p.mlpc(&["promote", NAME, "2", "--stage", "production", "--by", "test"]);
     let refused = format!("mlpc_serve_integrity_refusals_total{{model=\"{NAME}\"}} 1");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !s.get("/metrics").1.contains(&refused) {
-        assert!(Instant::now() < deadline, "the refusal is counted");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    common::eventually("the refusal is counted", Duration::from_secs(10), || {
+        let (_, metrics) = s.get("/metrics");
+        metrics.contains(&refused).then_some(()).ok_or(metrics)
+    });
     let v = s.ok(&format!("/v1/models/{NAME}/predict"), customer(3));
     assert_eq!(v["model_version"], "1", "the previous version keeps serving");
     drop(s);

@@ -10,6 +10,7 @@ mod monitor;
 mod program;
 mod results;
 mod runner;
+mod timers;
 mod window;
 
 use mlpc_plan::Plan;
@@ -20,7 +21,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
 
 pub struct Options {
     pub file: PathBuf,
@@ -283,22 +284,18 @@ fn serve_api(d: &Arc<Daemon>, listening: &impl Fn(&str, SocketAddr)) -> Result<(
     })
 }
 
-/// When each kind of work is next due.
+/// When each kind of work is next due: a change of the file, and the timed work.
 struct Due {
     /// Each file of the program, as last compiled, with when it was modified.
     files: Vec<(PathBuf, Option<SystemTime>)>,
-    cron: Option<chrono::DateTime<chrono::Local>>,
-    monitors: BTreeMap<String, Instant>,
+    timers: timers::Timers,
 }
 
 impl Due {
     fn new(files: Vec<(PathBuf, Option<SystemTime>)>, p: &Program) -> Due {
-        let now = Instant::now();
-        Due {
-            files,
-            cron: next_fire(p),
-            monitors: p.monitors.iter().map(|m| (m.name.clone(), now + m.every)).collect(),
-        }
+        let monitors = p.monitors.iter().map(|m| (m.name.as_str(), m.every));
+        let clock = Arc::new(mlpc_serve::clock::System);
+        Due { files, timers: timers::Timers::new(clock, p.schedule.as_ref(), monitors) }
     }
 }
 
@@ -317,28 +314,20 @@ fn modified(file: &Path) -> Option<SystemTime> {
     std::fs::metadata(file).and_then(|m| m.modified()).ok()
 }
 
-fn next_fire(p: &Program) -> Option<chrono::DateTime<chrono::Local>> {
-    p.schedule.as_ref().and_then(|c| c.find_next_occurrence(&chrono::Local::now(), false).ok())
-}
-
 fn tick_loop(d: &Arc<Daemon>, watched: Vec<(PathBuf, Option<SystemTime>)>) {
     let mut due = Due::new(watched, &d.program());
     while !d.stopping() {
         reload_if_changed(d, &mut due);
         let program = d.program();
-        if due.cron.is_some_and(|at| at <= chrono::Local::now()) {
+        if due.timers.schedule_fires(program.schedule.as_ref()) {
             if let Err(e) = d.runs().request(RunRequest { reason: "schedule".into(), rerun: Vec::new() }) {
                 tracing::warn!("{e}");
             }
-            due.cron = next_fire(&program);
         }
         for m in &program.monitors {
-            let at = due.monitors.entry(m.name.clone()).or_insert_with(|| Instant::now() + m.every);
-            if *at > Instant::now() {
-                continue;
+            if due.timers.monitor_due(&m.name, m.every) {
+                check_monitor(d, m);
             }
-            *at = Instant::now() + m.every;
-            check_monitor(d, m);
         }
         std::thread::sleep(d.opts.tick);
     }

@@ -4,6 +4,7 @@
 //! fall back, count, log, mirror).
 
 use crate::canary::{self, Phase, Record, Rollout};
+use crate::clock::{self, Clock};
 use crate::error::ApiError;
 use crate::features::{self, Online};
 use crate::input::Columns;
@@ -108,6 +109,8 @@ pub struct App {
     /// The most rows one request may hold (`--max-rows`).
     pub max_rows: usize,
     pool: usize,
+    /// What canary intervals are read on.
+    clock: Arc<dyn Clock>,
     started_ms: u64,
     seq: AtomicU64,
 }
@@ -168,6 +171,7 @@ impl App {
             log: None,
             max_rows,
             pool,
+            clock: Arc::new(clock::System),
             started_ms: (now_micros() / 1000) as u64,
             seq: AtomicU64::new(0),
         }
@@ -343,7 +347,8 @@ impl App {
         }
         match (&*current, &served.spec.canary) {
             (Slot::Ready(stable), Some(config)) if !want.rolled_back => {
-                let r = Rollout::start(&self.state, &served.spec.stage, config.clone(), stable.clone(), loaded, None);
+                let (stable, clock) = (stable.clone(), self.clock.clone());
+                let r = Rollout::start(&self.state, &served.spec.stage, config.clone(), stable, loaded, None, clock);
                 served.rollout.store(Some(Arc::new(r)));
             }
             _ => self.swap(served, loaded),
@@ -402,8 +407,8 @@ impl App {
         };
         match self.load(name, &want) {
             Ok(candidate) => {
-                let r =
-                    Rollout::start(&self.state, &served.spec.stage, config.clone(), stable, candidate, Some(record));
+                let (config, clock) = (config.clone(), self.clock.clone());
+                let r = Rollout::start(&self.state, &served.spec.stage, config, stable, candidate, Some(record), clock);
                 served.rollout.store(Some(Arc::new(r)));
             }
             Err(e) => tracing::error!(model = %name, "the canary's candidate cannot load: {e}"),

@@ -7,6 +7,7 @@
 //! `<state>/canary/<name>.json`, so a restart resumes at the recorded step, and every
 //! decision goes to the audit log.
 
+use crate::clock::Clock;
 use crate::gates::Gate;
 use crate::live_metrics::{Live, Window};
 use crate::model::Loaded;
@@ -114,6 +115,7 @@ pub struct Rollout {
     record: Mutex<Record>,
     /// The candidate's requests in the current step.
     pub window: Window,
+    clock: Arc<dyn Clock>,
     due: Mutex<Instant>,
     /// The candidate's share as f64 bits; 0 unless running.
     weight: AtomicU64,
@@ -174,7 +176,8 @@ fn bucket(request_id: &str) -> f64 {
 }
 
 impl Rollout {
-    /// Starts a canary of `candidate` against `stable`, or resumes `resumed` at its step.
+    /// Starts a canary of `candidate` against `stable`, or resumes `resumed` at its step;
+    /// its intervals are read on `clock`.
     pub fn start(
         state: &Path,
         stage: &str,
@@ -182,6 +185,7 @@ impl Rollout {
         stable: Arc<Loaded>,
         candidate: Arc<Loaded>,
         resumed: Option<Record>,
+        clock: Arc<dyn Clock>,
     ) -> Rollout {
         let record = resumed.unwrap_or_else(|| Record {
             model: candidate.name.clone(),
@@ -196,7 +200,8 @@ impl Rollout {
         });
         let r = Rollout {
             weight: AtomicU64::new(0),
-            due: Mutex::new(Instant::now() + Duration::from_millis(config.interval_ms)),
+            due: Mutex::new(clock.now() + Duration::from_millis(config.interval_ms)),
+            clock,
             stable,
             candidate,
             config,
@@ -275,10 +280,11 @@ impl Rollout {
     pub fn evaluate(&self, state: &Path) -> Option<Verdict> {
         {
             let mut due = self.due.lock().unwrap_or_else(|p| p.into_inner());
-            if self.record().phase != Phase::Running || Instant::now() < *due {
+            let now = self.clock.now();
+            if self.record().phase != Phase::Running || now < *due {
                 return None;
             }
-            *due = Instant::now() + Duration::from_millis(self.config.interval_ms);
+            *due = now + Duration::from_millis(self.config.interval_ms);
         }
         let live = self.window.live();
         let step = self.record().step;
@@ -340,5 +346,115 @@ impl Rollout {
         if let Err(e) = moved {
             tracing::error!(model = %r.model, "the canary rolled back, but the registry's {} could not be moved back to version {}: {e}; version {} keeps serving", r.stage, r.stable, r.stable);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::Manual;
+    use serde_json::json;
+    use std::time::SystemTime;
+
+    const SECOND: Duration = Duration::from_secs(1);
+
+    /// `metric op value` as the plan types a gate's comparison.
+    fn compare(metric: &str, op: &str, value: f64) -> serde_json::Value {
+        json!({"op": "binary", "operator": op, "type": "bool",
+            "lhs": {"op": "serving_metric", "name": metric, "type": "float"},
+            "rhs": {"op": "literal", "value": value, "type": "float"}})
+    }
+
+    /// The serving tests' canary: steps of 10%, 50%, 100% a second apart, verdicts on 5
+    /// requests, promoted when p99 < 5s, rolled back on errors over 2% or p99 over 100ms.
+    fn config() -> Config {
+        serde_json::from_value(json!({
+            "steps": [0.1, 0.5, 1.0], "interval_ms": 1000, "min_requests": 5,
+            "promote": {"text": "p99_latency < 5s", "expr": compare("p99_latency", "<", 5000.0)},
+            "rollback": {"text": "error_rate > 2% or p99_latency > 100ms", "expr": {
+                "op": "binary", "operator": "or", "type": "bool",
+                "lhs": compare("error_rate", ">", 0.02), "rhs": compare("p99_latency", ">", 100.0)}},
+        }))
+        .unwrap()
+    }
+
+    fn start(state: &Path, clock: &Arc<Manual>, resumed: Option<Record>) -> Rollout {
+        let (stable, candidate) = (Loaded::unscored("m", 1), Loaded::unscored("m", 2));
+        Rollout::start(state, "production", config(), Arc::new(stable), Arc::new(candidate), resumed, clock.clone())
+    }
+
+    /// `n` requests of the candidate, each taking `ms` and failing or not.
+    fn requests(r: &Rollout, n: usize, ms: f64, failed: bool) {
+        (0..n).for_each(|_| r.window.record(ms, failed, false));
+    }
+
+    /// The verdict one interval on.
+    fn next(r: &Rollout, state: &Path, clock: &Manual) -> Outcome {
+        clock.advance(SECOND);
+        r.evaluate(state).expect("a verdict once the interval has passed").outcome
+    }
+
+    #[test]
+    fn a_healthy_candidate_advances_once_per_interval_and_is_promoted_after_the_last_step() {
+        let state = tempfile::tempdir().unwrap();
+        let clock = Arc::new(Manual::at(SystemTime::UNIX_EPOCH));
+        let r = start(state.path(), &clock, None);
+        assert_eq!(r.share(), 0.1);
+        clock.advance(SECOND - Duration::from_millis(1));
+        assert!(r.evaluate(state.path()).is_none(), "no verdict before the interval has passed");
+        requests(&r, 4, 3.0, false);
+        assert_eq!(next(&r, state.path(), &clock), Outcome::Waiting, "4 of 5 requests");
+        requests(&r, 1, 3.0, false);
+        assert!(r.evaluate(state.path()).is_none(), "the next interval starts at the verdict");
+        assert_eq!(next(&r, state.path(), &clock), Outcome::Advanced);
+        assert_eq!((r.record().step, r.share(), r.window.live().request_count), (1, 0.5, 0));
+        requests(&r, 5, 3.0, false);
+        assert_eq!(next(&r, state.path(), &clock), Outcome::Advanced);
+        assert_eq!(r.share(), 1.0);
+        requests(&r, 5, 3.0, false);
+        assert_eq!(next(&r, state.path(), &clock), Outcome::Promoted);
+        assert_eq!((r.record().phase, r.share()), (Phase::Promoted, 0.0));
+        clock.advance(SECOND);
+        assert!(r.evaluate(state.path()).is_none(), "a finished canary decides nothing");
+        let audit = std::fs::read_to_string(state.path().join("audit.log")).unwrap();
+        let actions: Vec<String> = audit
+            .lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["action"].as_str().unwrap().into())
+            .collect();
+        let expected = ["canary-started", "canary-waiting", "canary-advanced", "canary-advanced", "canary-promoted"];
+        assert_eq!(actions, expected);
+    }
+
+    #[test]
+    fn a_failing_or_slow_candidate_is_rolled_back_at_its_first_verdict() {
+        for (ms, failed, measured) in [(3.0, true, "error_rate = 100.00%"), (150.0, false, "p99_latency = 150.00ms")] {
+            let state = tempfile::tempdir().unwrap();
+            let clock = Arc::new(Manual::at(SystemTime::UNIX_EPOCH));
+            let r = start(state.path(), &clock, None);
+            requests(&r, 5, ms, failed);
+            assert_eq!(next(&r, state.path(), &clock), Outcome::RolledBack, "{measured}");
+            let reason = r.record().last.unwrap().reason;
+            let gate = "rollback gate `error_rate > 2% or p99_latency > 100ms` held at step 1: ";
+            assert!(reason.starts_with(gate) && reason.contains(measured), "{reason}");
+            assert_eq!((r.record().phase, r.share()), (Phase::RolledBack, 0.0));
+        }
+    }
+
+    #[test]
+    fn a_restart_resumes_at_the_recorded_step() {
+        let state = tempfile::tempdir().unwrap();
+        let clock = Arc::new(Manual::at(SystemTime::UNIX_EPOCH));
+        let r = start(state.path(), &clock, None);
+        requests(&r, 5, 3.0, false);
+        assert_eq!(next(&r, state.path(), &clock), Outcome::Advanced);
+        drop(r);
+        let recorded = load(state.path(), "m").expect("the state is kept");
+        assert_eq!((recorded.phase, recorded.step), (Phase::Running, 1));
+        let r = start(state.path(), &clock, Some(recorded));
+        assert_eq!((r.record().step, r.share()), (1, 0.5));
+        assert_eq!(r.record().last.unwrap().reason, "resumed at step 2 after a restart");
+        requests(&r, 5, 3.0, false);
+        assert_eq!(next(&r, state.path(), &clock), Outcome::Advanced);
+        assert_eq!(r.share(), 1.0);
     }
 }

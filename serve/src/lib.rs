@@ -6,6 +6,7 @@
 
 mod app;
 mod canary;
+pub mod clock;
 mod error;
 mod features;
 mod feedback;

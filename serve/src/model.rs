@@ -82,6 +82,21 @@ impl Loaded {
         })
     }
 
+    /// A version with no sessions, for tests of what reads only its name and version.
+    #[cfg(test)]
+    pub fn unscored(name: &str, version: i64) -> Loaded {
+        Loaded {
+            name: name.into(),
+            version,
+            sha256: String::new(),
+            inputs: Vec::new(),
+            outputs: Vec::new(),
+            task: Task::Raw,
+            sessions: Vec::new(),
+            next: AtomicUsize::new(0),
+        }
+    }
+
     /// Scores a frame on a free session (or waits for one).
     pub fn score(&self, frame: &Frame) -> Result<Vec<(String, Output)>, String> {
         let start = self.next.fetch_add(1, Ordering::Relaxed);

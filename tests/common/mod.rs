@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod faulty;
+pub mod load;
 
 use mlpc::disk::Disk;
 use mlpc::render::{self, Located};
@@ -54,6 +55,21 @@ pub fn mlpc(args: &[&str]) -> (i32, String, String) {
         String::from_utf8_lossy(&out.stdout).into_owned(),
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
+}
+
+/// Polls `probe` every 50 ms until it gives a value. At the deadline, `within` from now, it
+/// fails naming what was awaited and the last state `probe` reported.
+pub fn eventually<T>(what: &str, within: std::time::Duration, mut probe: impl FnMut() -> Result<T, String>) -> T {
+    let deadline = std::time::Instant::now() + within;
+    loop {
+        match probe() {
+            Ok(v) => return v,
+            Err(last) if std::time::Instant::now() >= deadline => {
+                panic!("{what}: not within {within:?}; last seen: {last}")
+            }
+            Err(_) => std::thread::sleep(std::time::Duration::from_millis(50)),
+        }
+    }
 }
 
 /// A process a test started (a server, the daemon): `stop` sends SIGTERM and waits for its
