@@ -4,7 +4,6 @@
 pub mod audit;
 mod cache;
 pub mod card;
-pub mod datagen;
 mod executor;
 pub mod frames;
 pub mod history;
