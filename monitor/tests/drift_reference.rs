@@ -1,7 +1,7 @@
 //! Every drift statistic and default test against scipy and Evidently (fixtures/drift_reference.py), to 1e-9.
 
-use mlpc_monitor::{drift_report, Outcome, Test};
 use mlpc_frame::{Column, Frame, InputType, Values};
+use mlpc_monitor::{drift_report, Outcome, Test};
 use serde_json::Value;
 
 fn frame(ty: &str, values: &[Value]) -> Frame {

@@ -1,7 +1,7 @@
 //! Inputs at the edges: empty windows, constant and all-null columns, new categories, bad requests.
 
-use mlpc_monitor::{drift_report, Outcome, Test, MIN_ROWS};
 use mlpc_frame::{Column, Frame, InputType, Values};
+use mlpc_monitor::{drift_report, Outcome, Test, MIN_ROWS};
 
 fn numbers(name: &str, ty: InputType, v: Vec<f64>) -> Column {
     Column { name: name.into(), ty, values: Values::Number(v) }
