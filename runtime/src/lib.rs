@@ -7,6 +7,7 @@ pub mod card;
 mod executor;
 pub mod frames;
 pub mod history;
+mod node_io;
 mod nodes;
 mod registration;
 pub mod registry;
