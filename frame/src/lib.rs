@@ -1,6 +1,6 @@
 //! Frames: named columns of raw values, as the runtime reads them from Parquet and as
-//! models, monitors and the server take them. No dependencies: training, drift statistics
-//! and serving share these types without depending on each other.
+//! models, monitors and the server take them. No dependencies, so that drift statistics
+//! share them with training without depending on it.
 
 /// How a raw column enters the model, which is also its ONNX input type:
 /// `Int` and `Float` → float (NaN for null), `Bool` → bool, `Category` → string (`""` for
