@@ -186,7 +186,7 @@ fn source(node: &Node, def: &SourceDef, inputs: &Inputs) -> Result<Produced, Fai
     };
     let cannot_read = |e: &str| format!("source `{}`: cannot read {shown}: {}", node.name, read_error(e));
     let conn = db()?;
-    let mut from = reader(&def, &files, &conn).map_err(|e| cannot_read(&e))?;
+    let mut from = reader(def, &files, &conn).map_err(|e| cannot_read(&e))?;
     if def.format == "csv" {
         // Detecting a CSV's dialect and types costs a pass of its own: read it once.
         exec(&conn, &format!("CREATE TEMP TABLE raw AS SELECT * FROM {from}")).map_err(|e| cannot_read(&e))?;
