@@ -254,23 +254,3 @@ pub fn plan_against_state(file: &str, state: &str) -> u8 {
     }
     0
 }
-
-pub fn example_data(example: &str, customers: u64, orders_per_customer: f64, seed: u64, drift: bool, out: &str) -> u8 {
-    if example != "churn" {
-        return fail(format!("unknown example `{example}`; known: churn"));
-    }
-    let spec = mlpc_runtime::datagen::ChurnSpec { customers, orders_per_customer, seed, drift };
-    match mlpc_runtime::datagen::churn(&spec, Path::new(out)) {
-        Ok(s) => {
-            emit(&format!(
-                "wrote {} customers to {} and {} orders to {}\n",
-                s.customers,
-                s.customers_path.display(),
-                s.orders,
-                s.orders_path.display()
-            ));
-            0
-        }
-        Err(e) => fail(e),
-    }
-}

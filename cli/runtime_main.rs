@@ -4,6 +4,7 @@
 
 mod daemon;
 mod drift;
+mod example_data;
 mod models;
 mod run;
 mod serve;
@@ -22,7 +23,7 @@ fn main() -> ExitCode {
             run::run(&target, force, jobs, json)
         }
         Command::ExampleData { example, customers, orders_per_customer, seed, drift, out } => {
-            run::example_data(&example, customers, orders_per_customer, seed, drift, &out)
+            example_data::example_data(&example, customers, orders_per_customer, seed, drift, &out)
         }
         Command::Runs { command, state, json } => match command {
             None => run::runs(&state, json),

@@ -5,7 +5,7 @@ use crate::error::DriftError;
 use crate::ks::ks_2samp;
 use crate::stats::{chi_square, jensen_shannon, psi, wasserstein_norm, z_test};
 use crate::test::{Kind, Test, Thresholds};
-use mlpc_train::{Column, Frame, InputType, Values};
+use mlpc_frame::{Column, Frame, InputType, Values};
 use rayon::prelude::*;
 use serde::Serialize;
 

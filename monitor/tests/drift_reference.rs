@@ -2,8 +2,8 @@
 
 mod common;
 
+use mlpc_frame::{Column, Frame, InputType, Values};
 use mlpc_monitor::{drift_report, Outcome, Test};
-use mlpc_train::{Column, Frame, InputType, Values};
 use serde_json::Value;
 
 fn frame(ty: &str, values: &[Value]) -> Frame {

@@ -2,8 +2,8 @@
 
 mod common;
 
+use mlpc_frame::{Column, Frame, InputType, Values};
 use mlpc_monitor::{drift_report, DriftError, Outcome, Test, MIN_ROWS};
-use mlpc_train::{Column, Frame, InputType, Values};
 
 fn numbers(name: &str, ty: InputType, v: Vec<f64>) -> Column {
     Column { name: name.into(), ty, values: Values::Number(v) }

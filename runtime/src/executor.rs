@@ -5,7 +5,8 @@
 //! process), so a run whose process is killed is marked `interrupted` later.
 
 use crate::cache::{key_parts, KeyParts};
-use crate::nodes::{self, Failure, Inputs, Produced};
+use crate::node_io::{Failure, Inputs, Produced};
+use crate::nodes;
 use crate::store::{Store, StoreError};
 use duckdb::params;
 use mlpc_plan::{EdgeKind, Node, NodeDef, Plan};

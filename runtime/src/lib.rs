@@ -4,11 +4,11 @@
 pub mod audit;
 mod cache;
 pub mod card;
-pub mod datagen;
 mod executor;
 pub mod file_lock;
 pub mod frames;
 pub mod history;
+mod node_io;
 mod nodes;
 mod registration;
 pub mod registry;

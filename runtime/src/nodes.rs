@@ -1,5 +1,6 @@
 //! What each kind of plan node does, as DuckDB SQL over Parquet artifacts.
 
+use crate::node_io::{Failure, Inputs, Produced};
 use crate::sql::{self, ident, literal, Scope};
 use mlpc_plan::{
     CheckDef, Column, DatasetDef, FeatureDef, FeaturesDef, JoinStep, Level, Node, NodeDef, OnFail, SourceDef, SplitDef,
@@ -8,38 +9,8 @@ use mlpc_plan::{
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-/// What a node produced: artifacts by role (files ready to adopt into the store),
-/// numbers worth tracking, and a line for the report.
-#[derive(Default, Debug)]
-pub struct Produced {
-    pub files: Vec<(String, PathBuf)>,
-    pub metrics: BTreeMap<String, f64>,
-    pub params: BTreeMap<String, String>,
-    pub message: String,
-}
-
-/// Everything a node reads: the artifact of each input node (by role) and where the
-/// pipeline's files are.
-pub struct Inputs<'a> {
-    pub base_dir: &'a Path,
-    pub work_dir: &'a Path,
-    /// node id → role → artifact path
-    pub artifacts: &'a BTreeMap<String, BTreeMap<String, PathBuf>>,
-    /// source name → its `time` column
-    pub time_columns: &'a BTreeMap<String, String>,
-    /// The plan nodes this node reads, by id.
-    pub nodes: &'a BTreeMap<String, Node>,
-}
-
+/// The SQL a data node reads its inputs with.
 impl Inputs<'_> {
-    /// The artifact an input node produced in `role`.
-    pub fn artifact(&self, node: &str, role: &str) -> Result<PathBuf, String> {
-        self.artifacts
-            .get(node)
-            .and_then(|a| a.get(role))
-            .cloned()
-            .ok_or_else(|| format!("the output of `{node}` is missing"))
-    }
     fn data(&self, node: &str) -> Result<String, String> {
         Ok(format!("read_parquet({})", literal(&self.artifact(node, "data")?.to_string_lossy())))
     }
@@ -53,23 +24,6 @@ impl Inputs<'_> {
     }
     fn tmp(&self, node: &str, role: &str) -> PathBuf {
         self.tmp_file(node, role, "parquet")
-    }
-    /// A file in the work folder for an output being written.
-    pub fn tmp_file(&self, node: &str, role: &str, ext: &str) -> PathBuf {
-        let safe: String = node.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).collect();
-        self.work_dir.join(format!("{safe}.{role}.{}.{ext}", std::process::id()))
-    }
-}
-
-/// A failure with what to do about it.
-#[derive(Debug)]
-pub struct Failure {
-    pub message: String,
-}
-
-impl From<String> for Failure {
-    fn from(message: String) -> Self {
-        Failure { message }
     }
 }
 

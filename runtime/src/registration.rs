@@ -2,7 +2,7 @@
 //! its artifact's sha256, the plan hash, its data's hashes, params and metrics), then the
 //! promotion rules run and move the stages they allow.
 
-use crate::nodes::{Failure, Inputs, Produced};
+use crate::node_io::{Failure, Inputs, Produced};
 use crate::registry::{self, NewVersion};
 use crate::store::Store;
 use mlpc_plan::{Node, NodeDef, RegisterDef, Trainer};

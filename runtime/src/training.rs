@@ -4,7 +4,7 @@
 //! Evaluation scores that artifact through ONNX Runtime, so what is measured is what is served.
 
 use crate::frames;
-use crate::nodes::{Failure, Inputs, Produced};
+use crate::node_io::{Failure, Inputs, Produced};
 use mlpc_plan::{DataRef, EvaluateDef, ModelDef, Node, Trainer, Type};
 use mlpc_train::scorer::{self, Scorer, TensorElementType};
 use mlpc_train::{Device, Params, Spec};
