@@ -44,7 +44,7 @@ pub struct Fired {
 /// Checks `m` once over the window ending now; alerts that become true are returned for
 /// their actions (recording them, with the outcome, is the caller's).
 pub fn check(state: &Path, log: &window::Log, m: &Monitor, min_rows: usize) -> Found {
-    let at_micros = results::now_micros();
+    let at_micros = mlpc_serve::clock::now_micros();
     let mut found = Found {
         monitor: m.name.clone(),
         at_micros,

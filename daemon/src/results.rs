@@ -6,6 +6,7 @@
 
 use duckdb::{params, Connection};
 use mlpc_runtime::file_lock::{self, Mode};
+use mlpc_serve::clock::now_micros;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -30,11 +31,6 @@ pub fn with<T>(state: &Path, f: impl FnOnce(&Connection) -> duckdb::Result<T>) -
     let _held = file_lock::claim(&file, Mode::Alone, LOCK_WAIT).map_err(|e| e.to_string())?;
     let conn = Connection::open(&file).map_err(|e| format!("cannot open {}: {e}", file.display()))?;
     conn.execute_batch(SCHEMA).and_then(|()| f(&conn)).map_err(|e| format!("{}: {e}", file.display()))
-}
-
-/// Microseconds since the epoch, now.
-pub fn now_micros() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_micros() as i64)
 }
 
 /// One check of a monitor.

@@ -4,6 +4,7 @@
 //! fall back, count, log, mirror).
 
 use crate::canary::{self, Phase, Record, Rollout};
+use crate::clock::now_micros;
 use crate::clock::{self, Clock};
 use crate::error::ApiError;
 use crate::features::{self, Online};
@@ -20,7 +21,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::Instant;
 
 /// What a name serves now.
 pub enum Slot {
@@ -113,10 +114,6 @@ pub struct App {
     clock: Arc<dyn Clock>,
     started_ms: u64,
     seq: AtomicU64,
-}
-
-pub fn now_micros() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_micros() as i64)
 }
 
 /// What the registry and the latest run say each name should serve, read in one short

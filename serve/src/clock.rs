@@ -11,6 +11,11 @@ pub trait Clock: Send + Sync {
     fn wall(&self) -> SystemTime;
 }
 
+/// Microseconds since the epoch, now, as logs and records stamp rows.
+pub fn now_micros() -> i64 {
+    SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_micros() as i64)
+}
+
 /// The system's clocks.
 pub struct System;
 

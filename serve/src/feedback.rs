@@ -3,8 +3,8 @@
 //! of those. They are stored beside the request log, to be joined with the predictions.
 
 use crate::error::{json_body, ApiError};
+use crate::reply::{Reply, Shared};
 use crate::request_log::Label;
-use crate::router::{Reply, Shared};
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, State};

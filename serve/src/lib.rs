@@ -19,6 +19,7 @@ mod mlflow;
 mod model;
 mod oip;
 mod predict;
+mod reply;
 pub mod request_log;
 mod router;
 mod row_features;
@@ -164,7 +165,7 @@ pub fn serve(
         let ticker = tokio::spawn(ticks(app.clone()));
         let routes = router::router(app.clone(), limits.max_body);
         let stop = async { tracing::info!("{}: finishing the requests in flight", stop.await) };
-        http::serve(listener, routes, limits, app.metrics.connections.clone(), router::error_shape, stop).await;
+        http::serve(listener, routes, limits, app.metrics.connections.clone(), reply::error_shape, stop).await;
         watcher.abort();
         ticker.abort();
         Ok(())

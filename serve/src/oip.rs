@@ -5,7 +5,7 @@ use crate::app::{App, Slot};
 use crate::error::{json_body, ApiError};
 use crate::input::{kind, Columns};
 use crate::model::{datatype, Loaded};
-use crate::router::{Reply, Shared};
+use crate::reply::{Reply, Shared};
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, State};

@@ -3,7 +3,7 @@
 
 use crate::error::{json_body, ApiError};
 use crate::input::Columns;
-use crate::router::{request_id, Reply, Shared};
+use crate::reply::{request_id, Reply, Shared};
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, State};

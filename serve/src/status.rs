@@ -3,7 +3,7 @@
 //! `GET /v1/models/{name}/shadow` (agreement and score differences).
 
 use crate::app::Slot;
-use crate::router::{Reply, Shared};
+use crate::reply::{Reply, Shared};
 use axum::extract::{Path, State};
 use axum::Json;
 use serde_json::{json, Value};

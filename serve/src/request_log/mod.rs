@@ -202,7 +202,7 @@ impl RequestLog {
 
     /// Queues labels sent back for `model`'s predictions; an error when the queue is full.
     pub fn add_labels(&self, model: &str, labels: Vec<Label>) -> Result<(), String> {
-        let m = Message::Labels { at_micros: crate::app::now_micros(), model: model.into(), labels };
+        let m = Message::Labels { at_micros: crate::clock::now_micros(), model: model.into(), labels };
         self.tx.try_send(m).map_err(|_| "the request log is behind: send the labels again shortly".to_string())
     }
 
