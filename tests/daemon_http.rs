@@ -317,6 +317,24 @@ fn a_broken_edit_keeps_the_running_plan() {
     assert_eq!(d.stop(), 0, "{}", p.log());
 }
 
+/// An edit to an imported file reloads the program as an edit to the root does.
+#[test]
+fn an_edit_to_an_imported_file_reloads() {
+    let p = Pipeline::new();
+    let monitor = p.dir.path().join("monitor.mlp");
+    let root = std::fs::read_to_string(p.file()).unwrap();
+    let at = root.find("monitor churn_drift").unwrap();
+    std::fs::write(p.file(), format!("import \"monitor.mlp\"\n\n{}", &root[..at])).unwrap();
+    std::fs::write(&monitor, MONITOR).unwrap();
+    let d = p.daemon(&[], Some("t"));
+    let every = |d: &Daemon| d.admin("/status", Some("t")).1["monitors"][0]["every_ms"].clone();
+    assert_eq!(every(&d), 1000, "{}", p.log());
+    std::fs::write(&monitor, MONITOR.replace("every     = 1s", "every     = 3s")).unwrap();
+    let done = |s: &Value| s["last_reload"] == "reloaded" && s["monitors"][0]["every_ms"] == 3000;
+    d.until_status("a reload after the imported file changed", 20, "t", done);
+    assert_eq!(d.stop(), 0, "{}", p.log());
+}
+
 /// The lifecycle the churn README shows (`examples/churn/watch.sh`), on the example as
 /// written but for its clocks: a cron tick trains v1, approved into production; drifted
 /// traffic fires the example's own `drift_share() > 30%` alert, which retrains (v2);
