@@ -208,7 +208,7 @@ fn start_serving(d: &Daemon, plan: Plan, addr: SocketAddr) -> Result<Serving, St
             why.to_string()
         };
         if let Err(e) = mlpc_serve::serve(&plan, &opts, move |addr, h| drop(told.send(Ok((addr, h)))), stopped) {
-            let _ = tx.send(Err(e));
+            let _ = tx.send(Err(e.to_string()));
         }
     });
     match rx.recv() {

@@ -124,8 +124,32 @@ impl Handle {
     }
 }
 
+/// Why the server did not start.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// The plan has no `serve` block, or one that cannot be served.
+    #[error("{0}")]
+    Plan(String),
+    #[error("{0}")]
+    OnnxRuntime(String),
+    /// The registry or the request log could not be read or opened.
+    #[error("{0}")]
+    State(String),
+    #[error("cannot start the server's runtime: {0}")]
+    Runtime(std::io::Error),
+    #[error("cannot listen on {addr}: {source} (is another server there? pick one with --addr)")]
+    Listen { addr: SocketAddr, source: std::io::Error },
+}
+
+/// For callers that report errors as text.
+impl From<ServeError> for String {
+    fn from(e: ServeError) -> String {
+        e.to_string()
+    }
+}
+
 /// Serves until SIGTERM or Ctrl-C; `listening` is told the bound address first.
-pub fn run(plan: &Plan, opts: &Options, listening: impl FnOnce(SocketAddr)) -> Result<(), String> {
+pub fn run(plan: &Plan, opts: &Options, listening: impl FnOnce(SocketAddr)) -> Result<(), ServeError> {
     serve(plan, opts, |addr, _| listening(addr), async { stop_signal().await.to_string() })
 }
 
@@ -142,24 +166,23 @@ pub fn serve(
     opts: &Options,
     ready: impl FnOnce(SocketAddr, Handle),
     stop: impl std::future::Future<Output = String> + Send + 'static,
-) -> Result<(), String> {
-    let specs = spec::specs(plan)?;
+) -> Result<(), ServeError> {
+    let specs = spec::specs(plan).map_err(ServeError::Plan)?;
     // Where training finds it too: `$MLPC_LIB_DIR`, else the checkout's `.deps/lib`.
-    mlpc_runtime::ort_ready()?;
+    mlpc_runtime::ort_ready().map_err(ServeError::OnnxRuntime)?;
     let pool = std::thread::available_parallelism().map_or(1, |n| n.get());
     let limits = fitted(&opts.limits);
     let mut app = App::new(specs, &opts.state_dir, pool, limits.max_rows);
-    app.reload()?;
+    app.reload().map_err(ServeError::State)?;
     let requests = opts.state_dir.join("requests.duckdb");
-    let (log, writer) = RequestLog::start(&requests, app.metrics.log_dropped.clone())?;
+    let (log, writer) = RequestLog::start(&requests, app.metrics.log_dropped.clone()).map_err(ServeError::State)?;
     app.log = Some(log);
     let app = Arc::new(app);
-    let runtime = tokio::runtime::Runtime::new().map_err(|e| format!("cannot start the server's runtime: {e}"))?;
+    let runtime = tokio::runtime::Runtime::new().map_err(ServeError::Runtime)?;
     let served = runtime.block_on(async {
-        let listener = tokio::net::TcpListener::bind(opts.addr).await.map_err(|e| {
-            format!("cannot listen on {}: {e} (is another server there? pick one with --addr)", opts.addr)
-        })?;
-        let addr = listener.local_addr().map_err(|e| e.to_string())?;
+        let listen = |source| ServeError::Listen { addr: opts.addr, source };
+        let listener = tokio::net::TcpListener::bind(opts.addr).await.map_err(listen)?;
+        let addr = listener.local_addr().map_err(listen)?;
         ready(addr, Handle(Arc::downgrade(&app)));
         let watcher = tokio::spawn(watch::changes(app.clone()));
         let ticker = tokio::spawn(ticks(app.clone()));
