@@ -18,9 +18,9 @@ fn open(state: &str) -> Result<Store, u8> {
 }
 
 /// Runs a registry command: opens the store, then prints what `act` returns as JSON or as text.
-fn with_store<T: Serialize>(
+fn with_store<T: Serialize, E: std::fmt::Display>(
     at: &RegistryArgs,
-    act: impl FnOnce(&Store) -> Result<T, String>,
+    act: impl FnOnce(&Store) -> Result<T, E>,
     text: impl FnOnce(&T) -> String,
 ) -> u8 {
     let store = match open(&at.state) {
@@ -137,7 +137,7 @@ pub fn approve(name: &str, version: i64, stage: &str, change: &ChangeArgs, at: &
         |store| {
             let recorded = registry::approve(store, name, version, stage, &change.by, change.reason.as_deref())?;
             let rules = registry::apply_rules(store, name, version, &change.by)?;
-            Ok(Approved { recorded, rules })
+            Ok::<_, registry::RegistryError>(Approved { recorded, rules })
         },
         |a| {
             let said = if a.recorded { "approved" } else { "already approved" };

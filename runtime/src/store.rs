@@ -217,7 +217,7 @@ impl Store {
     /// that fails then is a warning on stderr (what was committed stays in the write-ahead
     /// log, which the next open or checkpoint folds in), never an error that would have the
     /// caller report a change as failed, skip its audit entries, and have it made again.
-    pub fn transaction<T>(&self, work: impl FnOnce(&Connection) -> Result<T, String>) -> Result<T, String> {
+    pub fn transaction<T, E: From<String>>(&self, work: impl FnOnce(&Connection) -> Result<T, E>) -> Result<T, E> {
         self.conn.execute_batch("BEGIN TRANSACTION").map_err(db_error)?;
         match work(&self.conn) {
             Ok(t) => {
@@ -497,7 +497,7 @@ mod tests {
         assert!(store.checkpoint().is_err(), "the checkpoint fails here");
         let made = store.transaction(|conn| {
             conn.execute("INSERT INTO params VALUES (1, 'n', 'p', 'v')", []).map_err(db_error)?;
-            Ok(7)
+            Ok::<_, String>(7)
         });
         assert_eq!(made, Ok(7), "committed, so it is made");
         other.execute_batch("ROLLBACK").unwrap();

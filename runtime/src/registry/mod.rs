@@ -134,9 +134,9 @@ pub struct Move {
 /// Registers a version (or, when this name already has one with the same artifact, returns
 /// that one: reruns do not duplicate) and returns its number (1, 2, …): one more than the
 /// highest the registry holds or the audit log ever recorded, so a number is never reused.
-pub fn register(store: &Store, v: &NewVersion) -> Result<i64, String> {
+pub fn register(store: &Store, v: &NewVersion) -> Result<i64, RegistryError> {
     if v.name.is_empty() {
-        return Err("a registered name cannot be empty".into());
+        return Err(RegistryError::EmptyName);
     }
     let metrics: BTreeMap<&String, &f64> = v.metrics.iter().filter(|(_, x)| x.is_finite()).collect();
     atomically(store, &format!("run {}", v.run_id), |tx| {
@@ -195,7 +195,7 @@ pub fn register(store: &Store, v: &NewVersion) -> Result<i64, String> {
 /// Evaluates the version's promotion rules in order and moves each stage whose rule holds
 /// to this version — unless it is there already, a newer version holds it, or the stage was
 /// rolled back from this version (a rule never undoes a person's rollback; `promote` can).
-pub fn apply_rules(store: &Store, name: &str, version: i64, by: &str) -> Result<Vec<RuleOutcome>, String> {
+pub fn apply_rules(store: &Store, name: &str, version: i64, by: &str) -> Result<Vec<RuleOutcome>, RegistryError> {
     atomically(store, by, |tx| {
         let v = tx.version(name, version)?;
         let mut outcomes = Vec::new();
@@ -250,7 +250,7 @@ pub fn approve(
     stage_name: &str,
     by: &str,
     reason: Option<&str>,
-) -> Result<bool, String> {
+) -> Result<bool, RegistryError> {
     stage(stage_name)?;
     atomically(store, by, |tx| {
         tx.version(name, version)?;
@@ -277,7 +277,7 @@ pub fn promote(
     stage_name: &str,
     by: &str,
     reason: Option<&str>,
-) -> Result<Option<Move>, String> {
+) -> Result<Option<Move>, RegistryError> {
     stage(stage_name)?;
     atomically(store, by, |tx| {
         tx.version(name, version)?;
@@ -290,7 +290,13 @@ pub fn promote(
 
 /// Moves a stage back to the version it held before its last move (a second rollback goes
 /// one further back).
-pub fn rollback(store: &Store, name: &str, stage_name: &str, by: &str, reason: Option<&str>) -> Result<Move, String> {
+pub fn rollback(
+    store: &Store,
+    name: &str,
+    stage_name: &str,
+    by: &str,
+    reason: Option<&str>,
+) -> Result<Move, RegistryError> {
     stage(stage_name)?;
     atomically(store, by, |tx| {
         tx.known(name)?;
@@ -303,23 +309,23 @@ pub fn rollback(store: &Store, name: &str, stage_name: &str, by: &str, reason: O
             }
         }
         let Some((&current, earlier)) = held.split_last() else {
-            return Err(format!("no version of `{name}` is in {stage_name}"));
+            return Err(RegistryError::StageEmpty { name: name.into(), stage: stage_name.into() });
         };
         let Some(&target) = earlier.last() else {
-            return Err(format!("{stage_name} has held only version {current} of `{name}`: nothing to roll back to"));
+            return Err(RegistryError::NothingToRollBack { name: name.into(), stage: stage_name.into(), current });
         };
         tx.move_stage(name, stage_name, target, "rollback", reason.map(str::to_string))
     })
 }
 
 /// Every registered name with its latest version and stage holders.
-pub fn models(store: &Store) -> Result<Vec<Summary>, String> {
+pub fn models(store: &Store) -> Result<Vec<Summary>, RegistryError> {
     let names = names(store)?;
     names.into_iter().map(|(name, latest)| Ok(Summary { stages: stage_holders(store, &name)?, name, latest })).collect()
 }
 
 /// One name: its versions (oldest first), stages and stage history.
-pub fn show(store: &Store, name: &str) -> Result<Model, String> {
+pub fn show(store: &Store, name: &str) -> Result<Model, RegistryError> {
     let reader = Reader { store };
     reader.known(name)?;
     let numbers: Vec<i64> = query(store, "SELECT version FROM model_versions WHERE name = ? ORDER BY version", name)?;
@@ -328,12 +334,12 @@ pub fn show(store: &Store, name: &str) -> Result<Model, String> {
 }
 
 /// The latest move of a name's stage; None when it never moved.
-pub fn last_move(store: &Store, name: &str, stage: &str) -> Result<Option<StageMove>, String> {
+pub fn last_move(store: &Store, name: &str, stage: &str) -> Result<Option<StageMove>, RegistryError> {
     Ok(Reader { store }.history(name)?.into_iter().rev().find(|m| m.stage == stage))
 }
 
 /// One version of a name.
-pub fn version(store: &Store, name: &str, version: i64) -> Result<Version, String> {
+pub fn version(store: &Store, name: &str, version: i64) -> Result<Version, RegistryError> {
     Reader { store }.version(name, version)
 }
 
@@ -351,11 +357,11 @@ pub fn git_commit(dir: &Path) -> Option<String> {
 }
 
 /// Checks a stage name.
-pub fn stage(name: &str) -> Result<&str, String> {
+pub fn stage(name: &str) -> Result<&str, RegistryError> {
     STAGES
         .contains(&name)
         .then_some(name)
-        .ok_or_else(|| format!("unknown stage `{name}`; stages: {}", STAGES.join(", ")))
+        .ok_or_else(|| RegistryError::UnknownStage { stage: name.into(), stages: STAGES.join(", ") })
 }
 
 fn join(a: &str, b: &str) -> String {
@@ -366,26 +372,61 @@ fn join(a: &str, b: &str) -> String {
     }
 }
 
-fn db(e: duckdb::Error) -> String {
-    e.to_string()
+fn db(e: duckdb::Error) -> RegistryError {
+    RegistryError::Store(e.to_string())
+}
+
+/// Why a registry command is refused or cannot be done.
+#[derive(Debug, thiserror::Error)]
+pub enum RegistryError {
+    #[error("a registered name cannot be empty")]
+    EmptyName,
+    #[error("say who does this (`--by NAME`)")]
+    NoActor,
+    #[error("no model named `{name}`; {known}")]
+    UnknownName { name: String, known: String },
+    #[error("`{name}` has no version {version}; its versions are 1 to {latest}")]
+    NoSuchVersion { name: String, version: i64, latest: i64 },
+    #[error("unknown stage `{stage}`; stages: {stages}")]
+    UnknownStage { stage: String, stages: String },
+    #[error("no version of `{name}` is in {stage}")]
+    StageEmpty { name: String, stage: String },
+    #[error("{stage} has held only version {current} of `{name}`: nothing to roll back to")]
+    NothingToRollBack { name: String, stage: String, current: i64 },
+    /// The tracking store or the audit log could not be read or written.
+    #[error("{0}")]
+    Store(String),
+}
+
+impl From<String> for RegistryError {
+    fn from(e: String) -> RegistryError {
+        RegistryError::Store(e)
+    }
+}
+
+/// For callers that report errors as text.
+impl From<RegistryError> for String {
+    fn from(e: RegistryError) -> String {
+        e.to_string()
+    }
 }
 
 fn json<T: Serialize>(value: &T) -> String {
     serde_json::to_string(value).expect("registry values serialize")
 }
 
-fn parse<T: serde::de::DeserializeOwned>(text: &str, what: &str) -> Result<T, String> {
-    serde_json::from_str(text).map_err(|e| format!("the registry's {what} do not read back: {e}"))
+fn parse<T: serde::de::DeserializeOwned>(text: &str, what: &str) -> Result<T, RegistryError> {
+    serde_json::from_str(text).map_err(|e| RegistryError::Store(format!("the registry's {what} do not read back: {e}")))
 }
 
-fn query<T: duckdb::types::FromSql>(store: &Store, sql: &str, name: &str) -> Result<Vec<T>, String> {
+fn query<T: duckdb::types::FromSql>(store: &Store, sql: &str, name: &str) -> Result<Vec<T>, RegistryError> {
     let mut stmt = store.conn.prepare(sql).map_err(db)?;
     let rows = stmt.query_map(params![name], |r| r.get(0)).map_err(db)?;
     rows.collect::<Result<_, _>>().map_err(db)
 }
 
 /// Registered names with their latest version.
-fn names(store: &Store) -> Result<Vec<(String, i64)>, String> {
+fn names(store: &Store) -> Result<Vec<(String, i64)>, RegistryError> {
     let mut stmt =
         store.conn.prepare("SELECT name, max(version) FROM model_versions GROUP BY name ORDER BY name").map_err(db)?;
     let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?))).map_err(db)?;
@@ -393,7 +434,7 @@ fn names(store: &Store) -> Result<Vec<(String, i64)>, String> {
 }
 
 /// Stage → the version holding it: the last move of each stage.
-fn stage_holders(store: &Store, name: &str) -> Result<BTreeMap<String, i64>, String> {
+fn stage_holders(store: &Store, name: &str) -> Result<BTreeMap<String, i64>, RegistryError> {
     let mut stmt = store
         .conn
         .prepare("SELECT stage, arg_max(to_version, id) FROM stage_moves WHERE name = ? GROUP BY stage")
@@ -409,19 +450,22 @@ struct Reader<'a> {
 
 impl Reader<'_> {
     /// Fails, naming the registered names, when `name` has no versions.
-    fn known(&self, name: &str) -> Result<(), String> {
+    fn known(&self, name: &str) -> Result<(), RegistryError> {
         let names = names(self.store)?;
         if names.iter().any(|(n, _)| n == name) {
             return Ok(());
         }
         let known: Vec<&str> = names.iter().map(|(n, _)| n.as_str()).collect();
-        Err(match known.is_empty() {
-            true => format!("no model named `{name}`: nothing is registered in {}", self.store.dir.display()),
-            false => format!("no model named `{name}`; registered: {}", known.join(", ")),
+        Err(RegistryError::UnknownName {
+            name: name.into(),
+            known: match known.is_empty() {
+                true => format!("nothing is registered in {}", self.store.dir.display()),
+                false => format!("registered: {}", known.join(", ")),
+            },
         })
     }
 
-    fn version(&self, name: &str, version: i64) -> Result<Version, String> {
+    fn version(&self, name: &str, version: i64) -> Result<Version, RegistryError> {
         self.known(name)?;
         let row = self.store.conn.query_row(
             "SELECT registered_at, run_id, model_node, artifact_sha256, plan_hash, pipeline_file, data_hashes,
@@ -444,7 +488,7 @@ impl Reader<'_> {
                     .conn
                     .query_row("SELECT max(version) FROM model_versions WHERE name = ?", params![name], |r| r.get(0))
                     .map_err(db)?;
-                return Err(format!("`{name}` has no version {version}; its versions are 1 to {latest}"));
+                return Err(RegistryError::NoSuchVersion { name: name.into(), version, latest });
             }
             Err(e) => return Err(db(e)),
         };
@@ -494,9 +538,9 @@ impl Reader<'_> {
         version: i64,
         stage: &str,
         holder: Option<i64>,
-    ) -> Result<Option<String>, String> {
+    ) -> Result<Option<String>, RegistryError> {
         if let Err(e) = self::stage(stage) {
-            return Ok(Some(e));
+            return Ok(Some(e.to_string()));
         }
         if let Some(newer) = holder.filter(|h| *h > version) {
             return Ok(Some(format!("version {newer}, which is newer, holds {stage}")));
@@ -514,19 +558,19 @@ impl Reader<'_> {
         }))
     }
 
-    fn holder(&self, name: &str, stage: &str) -> Result<Option<i64>, String> {
+    fn holder(&self, name: &str, stage: &str) -> Result<Option<i64>, RegistryError> {
         Ok(stage_holders(self.store, name)?.get(stage).copied())
     }
 
     /// Each held stage: its version and that version's metrics.
-    fn holders_with_metrics(&self, name: &str) -> Result<rules::Holders, String> {
+    fn holders_with_metrics(&self, name: &str) -> Result<rules::Holders, RegistryError> {
         stage_holders(self.store, name)?
             .into_iter()
             .map(|(stage, v)| Ok((stage, (v, self.version(name, v)?.metrics))))
             .collect()
     }
 
-    fn approvers(&self, name: &str, version: i64, stage: &str) -> Result<Vec<String>, String> {
+    fn approvers(&self, name: &str, version: i64, stage: &str) -> Result<Vec<String>, RegistryError> {
         let mut stmt = self
             .store
             .conn
@@ -540,7 +584,7 @@ impl Reader<'_> {
     }
 
     /// Every stage move of a name, oldest first.
-    fn history(&self, name: &str) -> Result<Vec<StageMove>, String> {
+    fn history(&self, name: &str) -> Result<Vec<StageMove>, RegistryError> {
         let mut stmt = self
             .store
             .conn
@@ -603,7 +647,7 @@ impl Tx<'_> {
         to: i64,
         kind: &str,
         reason: Option<String>,
-    ) -> Result<Move, String> {
+    ) -> Result<Move, RegistryError> {
         let from = self.holder(name, stage)?;
         self.insert_move(name, stage, from, to, kind, reason)?;
         let archived = match from {
@@ -628,7 +672,7 @@ impl Tx<'_> {
         to: i64,
         kind: &str,
         reason: Option<String>,
-    ) -> Result<(), String> {
+    ) -> Result<(), RegistryError> {
         self.store
             .conn
             .execute(
@@ -645,9 +689,13 @@ impl Tx<'_> {
 /// checkpoints it, then writes the entries to the log: a change whose entries cannot be
 /// anchored is rolled back, and entries a crash kept from the log are written by the next
 /// open of the store (see [`audit`]).
-fn atomically<T>(store: &Store, by: &str, change: impl FnOnce(&mut Tx) -> Result<T, String>) -> Result<T, String> {
+fn atomically<T>(
+    store: &Store,
+    by: &str,
+    change: impl FnOnce(&mut Tx) -> Result<T, RegistryError>,
+) -> Result<T, RegistryError> {
     if by.trim().is_empty() {
-        return Err("say who does this (`--by NAME`)".into());
+        return Err(RegistryError::NoActor);
     }
     let mut tx = Tx { reader: Reader { store }, at: audit::now(), by: by.into(), actions: Vec::new() };
     let (value, records) = store.transaction(|conn| {
@@ -656,7 +704,7 @@ fn atomically<T>(store: &Store, by: &str, change: impl FnOnce(&mut Tx) -> Result
             true => Vec::new(),
             false => audit::prepare(&store.dir, conn, &tx.actions)?,
         };
-        Ok((value, records))
+        Ok::<_, RegistryError>((value, records))
     })?;
     audit::write(&store.dir, &records)?;
     Ok(value)
@@ -678,7 +726,7 @@ fn logged_latest(store: &Store, name: &str) -> i64 {
 /// Where the registry and the audit log disagree: versions, artifacts, stage holders, stage
 /// moves and approvals the log records and the registry lacks, or the other way round.
 /// One line each; the last says what the likely cause is when the store lost changes.
-pub fn disagreements(store: &Store, records: &[audit::Record]) -> Result<Vec<String>, String> {
+pub fn disagreements(store: &Store, records: &[audit::Record]) -> Result<Vec<String>, RegistryError> {
     #[derive(Default)]
     struct Logged {
         versions: BTreeMap<i64, (u64, Option<String>)>,

@@ -112,9 +112,10 @@ fn rollback_walks_back_through_what_production_held() {
     let back = rollback(&store, "churn-predictor", "production", "bob", None).unwrap();
     assert_eq!((back.from, back.to), (Some(2), 1));
     let err = rollback(&store, "churn-predictor", "production", "bob", None).unwrap_err();
-    assert_eq!(err, "production has held only version 1 of `churn-predictor`: nothing to roll back to");
+    assert_eq!(err.to_string(), "production has held only version 1 of `churn-predictor`: nothing to roll back to");
+    assert!(matches!(err, RegistryError::NothingToRollBack { current: 1, .. }));
     let err = rollback(&store, "churn-predictor", "staging", "bob", None).unwrap_err();
-    assert_eq!(err, "no version of `churn-predictor` is in staging");
+    assert_eq!(err.to_string(), "no version of `churn-predictor` is in staging");
     let history = show(&store, "churn-predictor").unwrap().history;
     let kinds: Vec<(&str, &str)> = history.iter().map(|m| (m.stage.as_str(), m.kind.as_str())).collect();
     assert_eq!(kinds.iter().filter(|(_, k)| *k == "rollback").count(), 2);
@@ -124,16 +125,16 @@ fn rollback_walks_back_through_what_production_held() {
 #[test]
 fn mistakes_are_clear_errors() {
     let (_dir, store) = store();
-    assert!(show(&store, "x").unwrap_err().contains("nothing is registered"));
+    assert!(show(&store, "x").unwrap_err().to_string().contains("nothing is registered"));
     register(&store, &new_version("a", 0.9, 0.7)).unwrap();
     assert_eq!(
-        version(&store, "churn-predictor", 7).unwrap_err(),
+        version(&store, "churn-predictor", 7).unwrap_err().to_string(),
         "`churn-predictor` has no version 7; its versions are 1 to 1"
     );
-    assert_eq!(show(&store, "churn").unwrap_err(), "no model named `churn`; registered: churn-predictor");
+    assert_eq!(show(&store, "churn").unwrap_err().to_string(), "no model named `churn`; registered: churn-predictor");
     let err = promote(&store, "churn-predictor", 1, "prod", "a", None).unwrap_err();
-    assert_eq!(err, "unknown stage `prod`; stages: staging, production, archived");
-    assert!(approve(&store, "churn-predictor", 1, "production", " ", None).unwrap_err().contains("--by"));
+    assert_eq!(err.to_string(), "unknown stage `prod`; stages: staging, production, archived");
+    assert!(matches!(approve(&store, "churn-predictor", 1, "production", " ", None), Err(RegistryError::NoActor)));
     assert_eq!(audit::read(&store.dir).unwrap().len(), 1, "failed changes leave no entries");
 }
 
