@@ -36,3 +36,35 @@ fn the_schema_rejects_a_broken_log() {
     let broken = serde_json::json!({"version": "2.1.0", "runs": [{"tool": {"driver": {}}, "results": []}]});
     assert!(!validator.is_valid(&broken), "a driver without a name must fail");
 }
+
+/// Locations are relative to the repository's root, whichever folder `mlpc` runs in: SARIF
+/// through `%SRCROOT%` (whose absolute URI is given once), GitHub annotations by path.
+#[test]
+fn locations_are_relative_to_the_repository_root() {
+    let repo = tempfile::tempdir().unwrap();
+    std::fs::create_dir(repo.path().join(".git")).unwrap();
+    let dir = repo.path().join("ml pipelines/churn");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("p.mlp"), "source s = csv(\"s.csv\") {\n  x: nope\n}\n").unwrap();
+    let check = |cwd: &std::path::Path, file: &str, format: &str| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_mlpc"))
+            .args(["check", file, "--format", format])
+            .current_dir(cwd)
+            .output()
+            .unwrap();
+        String::from_utf8(out.stdout).unwrap()
+    };
+    for (cwd, file) in [(dir.clone(), "p.mlp"), (repo.path().to_path_buf(), "ml pipelines/churn/p.mlp")] {
+        let sarif: serde_json::Value = serde_json::from_str(&check(&cwd, file, "sarif")).unwrap();
+        let run = &sarif["runs"][0];
+        let at = &run["results"][0]["locations"][0]["physicalLocation"]["artifactLocation"];
+        assert_eq!(at["uri"], "ml%20pipelines/churn/p.mlp", "{at}");
+        assert_eq!(at["uriBaseId"], "%SRCROOT%");
+        let root = run["originalUriBaseIds"]["%SRCROOT%"]["uri"].as_str().unwrap();
+        assert!(root.starts_with("file:///") && root.ends_with('/'), "{root}");
+        let validator = jsonschema::draft7::new(&schema()).unwrap();
+        assert!(validator.is_valid(&sarif));
+        let github = check(&cwd, file, "github");
+        assert!(github.starts_with("::error file=ml pipelines/churn/p.mlp,line=2,"), "{github}");
+    }
+}

@@ -1,5 +1,6 @@
 //! `--format github`: workflow commands that GitHub Actions turns into annotations.
 
+use super::repository::Repository;
 use super::Located;
 
 /// Escapes a message as the workflow-command syntax requires.
@@ -13,6 +14,7 @@ fn property(s: &str) -> String {
 }
 
 pub fn render(diags: &[Located]) -> String {
+    let repo = Repository::here();
     let mut out = String::new();
     for l in diags {
         let d = l.diag;
@@ -24,7 +26,7 @@ pub fn render(diags: &[Located]) -> String {
         }
         out.push_str(&format!(
             "::{kind} file={},line={},col={},endLine={},endColumn={},title={}::{}\n",
-            property(l.path()),
+            property(&repo.annotated(l.path())),
             s.line,
             s.column,
             e.line,

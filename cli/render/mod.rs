@@ -3,6 +3,7 @@
 mod github;
 mod human;
 mod json;
+mod repository;
 mod sarif;
 
 use crate::CheckFormat;

@@ -1,5 +1,6 @@
 //! `--format sarif`: SARIF 2.1.0, one run, one rule per registered code.
 
+use super::repository::{Repository, SRCROOT};
 use super::Located;
 use mlpc_compiler::{Code, Severity, Sources};
 use serde_json::{json, Value};
@@ -11,12 +12,18 @@ fn level(s: Severity) -> &'static str {
     }
 }
 
-fn location(sources: &Sources, file: mlpc_compiler::FileId, span: mlpc_compiler::Span, message: Option<&str>) -> Value {
+fn location(
+    repo: &Repository,
+    sources: &Sources,
+    file: mlpc_compiler::FileId,
+    span: mlpc_compiler::Span,
+    message: Option<&str>,
+) -> Value {
     let f = sources.get(file);
     let (s, e) = (f.line_col(span.start), f.line_col(span.end));
     let mut v = json!({
         "physicalLocation": {
-            "artifactLocation": { "uri": f.path },
+            "artifactLocation": repo.artifact(&f.path),
             "region": {
                 "startLine": s.line, "startColumn": s.column,
                 "endLine": e.line, "endColumn": e.column,
@@ -31,6 +38,7 @@ fn location(sources: &Sources, file: mlpc_compiler::FileId, span: mlpc_compiler:
 }
 
 pub fn render(diags: &[Located]) -> String {
+    let repo = Repository::here();
     let rules: Vec<Value> = Code::ALL
         .iter()
         .map(|c| {
@@ -57,7 +65,7 @@ pub fn render(diags: &[Located]) -> String {
                 "ruleIndex": Code::ALL.iter().position(|c| *c == d.code).expect("registered code"),
                 "level": level(d.severity),
                 "message": { "text": text },
-                "locations": [location(l.sources, d.primary.file, d.primary.span, Some(&d.primary.message))],
+                "locations": [location(&repo, l.sources, d.primary.file, d.primary.span, Some(&d.primary.message))],
             });
             if !d.secondary.is_empty() {
                 r["relatedLocations"] = d
@@ -65,7 +73,7 @@ pub fn render(diags: &[Located]) -> String {
                     .iter()
                     .enumerate()
                     .map(|(i, s)| {
-                        let mut loc = location(l.sources, s.file, s.span, Some(&s.message));
+                        let mut loc = location(&repo, l.sources, s.file, s.span, Some(&s.message));
                         loc["id"] = json!(i);
                         loc
                     })
@@ -74,7 +82,7 @@ pub fn render(diags: &[Located]) -> String {
             r
         })
         .collect();
-    let doc = json!({
+    let mut doc = json!({
         "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
         "version": "2.1.0",
         "runs": [{
@@ -86,6 +94,9 @@ pub fn render(diags: &[Located]) -> String {
             "results": results,
         }],
     });
+    if let Some(root) = repo.root_uri() {
+        doc["runs"][0]["originalUriBaseIds"] = json!({ SRCROOT: { "uri": root.as_str() } });
+    }
     let mut s = serde_json::to_string_pretty(&doc).expect("JSON values serialize");
     s.push('\n');
     s
