@@ -112,6 +112,23 @@ pub struct ServeLimits {
     /// longest-idle connection is closed for the new one.
     #[arg(long, default_value_t = 4096, value_parser = clap::value_parser!(u64).range(1..))]
     pub max_connections: u64,
+    #[command(flatten)]
+    pub batching: ServeBatching,
+}
+
+/// How concurrent requests for one version are scored together (docs/serving.md, "Batching").
+#[derive(Args, Clone, Debug)]
+pub struct ServeBatching {
+    /// The most rows scored in one ONNX Runtime call; 1 turns batching off.
+    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_batch: u64,
+    /// How long a batch waits for more requests after its first (e.g. 200us, 1ms); 0 takes
+    /// only what is already queued, adding no wait.
+    #[arg(long, default_value = "0", value_parser = delay)]
+    pub batch_delay: std::time::Duration,
+    /// ONNX Runtime sessions (threads) per served version; default one per core.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    pub sessions: Option<u64>,
 }
 
 /// A duration flag, read by `humantime`: `500ms`, `10s`, `2m`, `1h 30m`; more than zero and
@@ -121,6 +138,19 @@ fn duration(text: &str) -> Result<std::time::Duration, String> {
         .map_err(|e| format!("`{text}` is not a duration ({e}): write e.g. 500ms, 10s or 2m"))?;
     if d.is_zero() || d >= std::time::Duration::from_secs(86_400) {
         return Err(format!("`{text}` must be more than zero and less than a day"));
+    }
+    Ok(d)
+}
+
+/// A batch delay: `0`, or a duration under a second (`200us`, `2ms`).
+fn delay(text: &str) -> Result<std::time::Duration, String> {
+    if text.trim() == "0" {
+        return Ok(std::time::Duration::ZERO);
+    }
+    let d = humantime::parse_duration(text.trim())
+        .map_err(|e| format!("`{text}` is not a duration ({e}): write e.g. 0, 200us or 2ms"))?;
+    if d >= std::time::Duration::from_secs(1) {
+        return Err(format!("`{text}` is a second or more: a batch delay adds to every request's latency"));
     }
     Ok(d)
 }

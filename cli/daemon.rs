@@ -21,6 +21,7 @@ pub fn daemon(a: &DaemonArgs) -> u8 {
         state_dir: state_dir(&a.file, a.state.as_deref()),
         serve_addr: a.addr,
         limits: crate::serve::limits(&a.limits),
+        batching: crate::serve::batching(&a.limits),
         api_addr: a.api_addr,
         admin_token,
         webhook: a.webhook.clone().or_else(|| std::env::var("MLPC_WEBHOOK").ok().filter(|u| !u.is_empty())),

@@ -17,6 +17,16 @@ pub fn limits(a: &ServeLimits) -> mlpc_serve::Limits {
     }
 }
 
+/// The batching flags as the server takes them (`sessions` 0: one per core).
+pub fn batching(a: &ServeLimits) -> mlpc_serve::Batching {
+    let b = &a.batching;
+    mlpc_serve::Batching {
+        sessions: b.sessions.unwrap_or(0) as usize,
+        max_rows: b.max_batch as usize,
+        max_delay: b.batch_delay,
+    }
+}
+
 pub fn serve(file: &str, state: Option<&str>, addr: SocketAddr, a: &ServeLimits) -> u8 {
     let c = match mlpc::commands::compiled(file) {
         Ok(c) => c,
@@ -24,7 +34,8 @@ pub fn serve(file: &str, state: Option<&str>, addr: SocketAddr, a: &ServeLimits)
     };
     let plan = c.plan.as_ref().expect("compiled programs have a plan");
     let _ = tracing_subscriber::fmt().with_writer(std::io::stderr).with_target(false).try_init();
-    let opts = mlpc_serve::Options { state_dir: state_dir(file, state), addr, limits: limits(a) };
+    let opts =
+        mlpc_serve::Options { state_dir: state_dir(file, state), addr, limits: limits(a), batching: batching(a) };
     match mlpc_serve::run(plan, &opts, |bound| emit(&format!("serving on http://{bound}\n"))) {
         Ok(()) => 0,
         Err(e) => fail(e),

@@ -64,9 +64,13 @@ impl Pipeline {
         Path::new(&self.state()).join("artifacts").join(&sha[..2]).join(format!("{sha}.onnx"))
     }
     fn serve(&self) -> Server {
+        self.serve_with(&[])
+    }
+    fn serve_with(&self, flags: &[&str]) -> Server {
         let mut child = Command::new(env!("CARGO_BIN_EXE_mlpc-runtime"))
             .args(["serve", &self.file().to_string_lossy(), "--state", &self.state(), "--addr", "127.0.0.1:0"])
             .args(["--max-body", "65536"])
+            .args(flags)
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
@@ -433,6 +437,35 @@ fn bad_input_is_a_4xx_that_names_the_problem() {
     let (_, metrics) = s.get("/metrics");
     assert!(metrics.contains(&format!("mlpc_serve_errors_total{{model=\"{NAME}\",version=\"1\"}}")), "{metrics}");
     assert_eq!(s.get("/v2/health/live").0, 200, "still alive");
+}
+
+/// Concurrent requests are scored in one ONNX Runtime call (one session, a 50 ms window)
+/// and each gets its own rows back: the same answers as one at a time.
+#[test]
+fn concurrent_requests_are_batched_and_each_gets_its_own_answer() {
+    let p = in_production();
+    let s = p.serve_with(&["--sessions", "1", "--batch-delay", "50ms", "--max-batch", "64"]);
+    let path = format!("/v1/models/{NAME}/predict");
+    let ids: Vec<i64> = (1..=16).collect();
+    let alone: Vec<Value> = ids.iter().map(|&id| s.ok(&path, customer(id))["predictions"].clone()).collect();
+    let (s, path) = (&s, &path);
+    let together: Vec<Value> = std::thread::scope(|scope| {
+        let asked: Vec<_> =
+            ids.iter().map(|&id| scope.spawn(move || s.ok(path, customer(id))["predictions"].clone())).collect();
+        asked.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert_eq!(together, alone, "each request gets its own rows back");
+    let distinct: std::collections::BTreeSet<String> = alone.iter().map(Value::to_string).collect();
+    assert!(distinct.len() > 4, "the customers differ: {distinct:?}");
+
+    let (_, text) = s.get("/metrics");
+    let read = |name: &str| -> f64 {
+        let line = format!("mlpc_serve_batch_rows_{name}{{model=\"{NAME}\",version=\"1\"}} ");
+        let found = text.lines().find_map(|l| l.strip_prefix(&line)).unwrap_or_else(|| panic!("{line} in\n{text}"));
+        found.parse().unwrap()
+    };
+    assert_eq!(read("sum"), 32.0, "32 rows scored");
+    assert!(read("count") < 32.0, "some calls scored several requests: {} calls", read("count"));
 }
 
 fn wait_for(s: &Server, version: &str) {

@@ -31,6 +31,8 @@ pub struct Options {
     /// The serving port's limits (body size, rows, timeouts, connections); the API's
     /// connections have the same.
     pub limits: mlpc_serve::Limits,
+    /// How the served versions batch requests.
+    pub batching: mlpc_serve::Batching,
     /// Where the daemon's API listens: `/metrics`, feedback, `/admin`.
     pub api_addr: SocketAddr,
     /// The admin API's bearer token; `None` turns the admin API off.
@@ -196,7 +198,12 @@ pub fn run(opts: Options, compile: Compile, listening: impl Fn(&str, SocketAddr)
 fn start_serving(d: &Daemon, plan: Plan, addr: SocketAddr) -> Result<Serving, String> {
     let fingerprint = mlpc_serve::fingerprint(&plan)?;
     let kept = plan.clone();
-    let opts = mlpc_serve::Options { state_dir: d.opts.state_dir.clone(), addr, limits: d.opts.limits.clone() };
+    let opts = mlpc_serve::Options {
+        state_dir: d.opts.state_dir.clone(),
+        addr,
+        limits: d.opts.limits.clone(),
+        batching: d.opts.batching,
+    };
     let (stop, mut stopping) = tokio::sync::watch::channel("");
     let (tx, rx) = std::sync::mpsc::channel();
     let thread = std::thread::spawn(move || {

@@ -3,6 +3,7 @@
 //! the one path every protocol's prediction takes (route, fill features, check, score,
 //! fall back, count, log, mirror).
 
+use crate::batcher::Batching;
 use crate::canary::{self, Phase, Record, Rollout};
 use crate::clock::now_micros;
 use crate::clock::{self, Clock};
@@ -17,7 +18,6 @@ use crate::spec::Spec;
 use arc_swap::{ArcSwap, ArcSwapOption};
 use mlpc_runtime::{registry, Store};
 use mlpc_train::scorer::Output;
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -109,7 +109,8 @@ pub struct App {
     pub log: Option<RequestLog>,
     /// The most rows one request may hold (`--max-rows`).
     pub max_rows: usize,
-    pool: usize,
+    /// How each version's sessions batch requests.
+    batching: Batching,
     /// What canary intervals are read on.
     clock: Arc<dyn Clock>,
     started_ms: u64,
@@ -144,7 +145,7 @@ struct Target {
 }
 
 impl App {
-    pub fn new(specs: Vec<Spec>, state: &Path, pool: usize, max_rows: usize) -> App {
+    pub fn new(specs: Vec<Spec>, state: &Path, batching: Batching, max_rows: usize) -> App {
         let models = specs
             .into_iter()
             .map(|spec| {
@@ -167,7 +168,7 @@ impl App {
             state: state.to_path_buf(),
             log: None,
             max_rows,
-            pool,
+            batching,
             clock: Arc::new(clock::System),
             started_ms: (now_micros() / 1000) as u64,
             seq: AtomicU64::new(0),
@@ -276,12 +277,13 @@ impl App {
 
     /// Loads a version, counting loads and integrity refusals.
     fn load(&self, name: &str, t: &Target) -> Result<Arc<Loaded>, LoadError> {
-        let loaded = Loaded::load(name, t.version, &t.path, &t.sha, self.pool).inspect_err(|e| {
+        let labels = ModelVersion { model: name.into(), version: t.version.to_string() };
+        let calls = self.metrics.batch_rows.get_or_create(&labels).clone();
+        let loaded = Loaded::load(name, t.version, &t.path, &t.sha, (self.batching, calls)).inspect_err(|e| {
             if let LoadError::Integrity(_) = e {
                 self.metrics.integrity_refusals.get_or_create(&ModelName { model: name.into() }).inc();
             }
         })?;
-        let labels = ModelVersion { model: name.into(), version: t.version.to_string() };
         self.metrics.loads.get_or_create(&labels).inc();
         Ok(Arc::new(loaded))
     }
@@ -483,7 +485,12 @@ impl App {
 
     /// Fills online features, checks the columns against a version's inputs and scores
     /// them; a panic while scoring is an error like any other.
-    fn score(&self, served: &Served, loaded: &Loaded, mut columns: Columns) -> Result<(Scored, Columns), ApiError> {
+    async fn score(
+        &self,
+        served: &Served,
+        loaded: &Loaded,
+        mut columns: Columns,
+    ) -> Result<(Scored, Columns), ApiError> {
         match (served.online.load().as_ref(), &served.spec.features) {
             (Some(online), _) => {
                 let takes_key = loaded.inputs.iter().any(|p| p.name == online.source.key);
@@ -500,8 +507,9 @@ impl App {
             _ => {}
         }
         let frame = columns.to_frame(&loaded.inputs, &served.spec.ints)?;
-        let outputs = catch_unwind(AssertUnwindSafe(|| loaded.score(&frame)))
-            .unwrap_or_else(|_| Err("the scorer panicked".into()))
+        let outputs = loaded
+            .score(frame)
+            .await
             .map_err(|e| ApiError::internal(format!("scoring failed on version {}: {e}", loaded.version)))?;
         Ok((Arc::new(outputs), columns))
     }
@@ -510,7 +518,7 @@ impl App {
     /// request ids, else the one serving), a second one when that fails (a canary's stable
     /// version, or with `fallback = previous` the previous one), then count, log and
     /// mirror to the shadow.
-    pub fn infer(&self, served: &Served, columns: Columns, request_id: String) -> Result<Inference, ApiError> {
+    pub async fn infer(&self, served: &Served, columns: Columns, request_id: String) -> Result<Inference, ApiError> {
         let started = Instant::now();
         self.within_rows(columns.rows)?;
         let serving = served.ready()?;
@@ -520,7 +528,7 @@ impl App {
             None => (serving, served.previous.load_full().filter(|_| served.spec.fallback)),
         };
         let spare = backup.as_ref().map(|_| columns.clone());
-        let attempt = self.score(served, &first, columns);
+        let attempt = self.score(served, &first, columns).await;
         let first_ms = started.elapsed().as_secs_f64() * 1000.0;
         let first_version = first.version;
         let (loaded, (outputs, columns)) = match (attempt, backup, spare) {
@@ -533,7 +541,7 @@ impl App {
             // A candidate is tried on anything (what it refuses and the stable version takes
             // is its own failure); the serving version only on its own failures.
             (Err(e), Some(backup), Some(spare)) if rollout.is_some() || e.status.is_server_error() => {
-                let done = self.score(served, &backup, spare).inspect_err(|second| {
+                let done = self.score(served, &backup, spare).await.inspect_err(|second| {
                     // A candidate's server error counts against it, whatever the stable version
                     // made of the request; bad input both refuse is the caller's, and not counted.
                     if let Some(r) = rollout.as_ref().filter(|_| e.status.is_server_error()) {

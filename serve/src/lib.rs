@@ -5,6 +5,7 @@
 //! previous version answers when the serving one fails, and labels come back as feedback.
 
 mod app;
+mod batcher;
 mod canary;
 pub mod clock;
 mod error;
@@ -36,6 +37,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
+pub use batcher::Batching;
 pub use canary::{Outcome, Phase, Record, Verdict};
 pub use http::Limits;
 pub use live_metrics::{Live, Window as LiveWindow};
@@ -96,6 +98,8 @@ pub struct Options {
     pub addr: SocketAddr,
     /// Body size, rows per request, timeouts and connections.
     pub limits: Limits,
+    /// How requests are batched; `sessions` zero means one per core.
+    pub batching: Batching,
 }
 
 /// The running server, for a process that embeds it (`mlpc daemon`). It does not keep
@@ -170,9 +174,13 @@ pub fn serve(
     let specs = spec::specs(plan).map_err(ServeError::Plan)?;
     // Where training finds it too: `$MLPC_LIB_DIR`, else the checkout's `.deps/lib`.
     mlpc_runtime::ort_ready().map_err(ServeError::OnnxRuntime)?;
-    let pool = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let batching = Batching {
+        sessions: if opts.batching.sessions == 0 { cores } else { opts.batching.sessions },
+        ..opts.batching
+    };
     let limits = fitted(&opts.limits);
-    let mut app = App::new(specs, &opts.state_dir, pool, limits.max_rows);
+    let mut app = App::new(specs, &opts.state_dir, batching, limits.max_rows);
     app.reload().map_err(ServeError::State)?;
     let requests = opts.state_dir.join("requests.duckdb");
     let (log, writer) = RequestLog::start(&requests, app.metrics.log_dropped.clone()).map_err(ServeError::State)?;

@@ -31,14 +31,16 @@ pub struct ModelOutcome {
     pub outcome: String,
 }
 
-type Latency = Family<ModelVersion, Histogram, fn() -> Histogram>;
+type Histograms = Family<ModelVersion, Histogram, fn() -> Histogram>;
 
 pub struct Metrics {
     registry: Registry,
     pub requests: Family<ModelVersion, Counter>,
     pub errors: Family<ModelVersion, Counter>,
     pub rows: Family<ModelVersion, Counter>,
-    pub latency: Latency,
+    pub latency: Histograms,
+    /// Rows per ONNX Runtime call: requests scored together (see `--max-batch`).
+    pub batch_rows: Histograms,
     pub integrity_refusals: Family<ModelName, Counter>,
     pub loads: Family<ModelVersion, Counter>,
     pub log_dropped: Counter,
@@ -62,6 +64,11 @@ fn latency_buckets() -> Histogram {
     Histogram::new(exponential_buckets(0.000_025, 2.0, 16))
 }
 
+fn batch_buckets() -> Histogram {
+    // 1 to 4,096 rows.
+    Histogram::new(exponential_buckets(1.0, 2.0, 13))
+}
+
 impl Metrics {
     pub fn new() -> Metrics {
         let mut root = Registry::default();
@@ -71,7 +78,8 @@ impl Metrics {
             requests: Family::default(),
             errors: Family::default(),
             rows: Family::default(),
-            latency: Latency::new_with_constructor(latency_buckets),
+            latency: Histograms::new_with_constructor(latency_buckets),
+            batch_rows: Histograms::new_with_constructor(batch_buckets),
             integrity_refusals: Family::default(),
             loads: Family::default(),
             log_dropped: Counter::default(),
@@ -89,6 +97,11 @@ impl Metrics {
         registry.register("requests", "Prediction requests, by model and version", m.requests.clone());
         registry.register("errors", "Prediction requests answered with an error", m.errors.clone());
         registry.register("rows", "Rows predicted", m.rows.clone());
+        registry.register(
+            "batch_rows",
+            "Rows per ONNX Runtime call, concurrent requests scored together",
+            m.batch_rows.clone(),
+        );
         registry.register("latency_seconds", "Time to check and score a request", m.latency.clone());
         registry.register(
             "integrity_refusals",

@@ -47,7 +47,7 @@ pub async fn invocations(
             ))));
         }
     };
-    invoke(&app, &name, &headers, body)
+    invoke(&app, &name, &headers, body).await
 }
 
 pub async fn model_invocations(
@@ -56,10 +56,10 @@ pub async fn model_invocations(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<Value>, Reply> {
-    invoke(&app, &name, &headers, body)
+    invoke(&app, &name, &headers, body).await
 }
 
-fn invoke(
+async fn invoke(
     app: &App,
     name: &str,
     headers: &HeaderMap,
@@ -67,7 +67,7 @@ fn invoke(
 ) -> Result<Json<Value>, Reply> {
     let served = app.served(name).map_err(Reply::mlflow)?;
     let started = Instant::now();
-    let result = (|| {
+    let result = async {
         let columns = match content_type(headers)? {
             Body::Json => {
                 let body = body.map(|b| match python_nan_as_null(&b) {
@@ -81,9 +81,13 @@ fn invoke(
                 Columns::from_csv(&bytes)?
             }
         };
-        let done = app.infer(served, columns, app.request_id(request_id(headers)))?;
-        Ok((json!({"predictions": done.loaded.predictions(&done.outputs, done.rows)}), done.loaded.version))
-    })();
+        let done = app.infer(served, columns, app.request_id(request_id(headers))).await?;
+        Ok::<_, ApiError>((
+            json!({"predictions": done.loaded.predictions(&done.outputs, done.rows)}),
+            done.loaded.version,
+        ))
+    }
+    .await;
     app.settle(served, started, result).map(Json).map_err(Reply::mlflow)
 }
 

@@ -1,15 +1,14 @@
-//! A loaded model version: its artifact checked against the registry's sha256, a small pool
-//! of ONNX Runtime sessions (a session runs one request at a time), and how its outputs
-//! read as predictions.
+//! A loaded model version: its artifact checked against the registry's sha256, its ONNX
+//! Runtime sessions behind a batching queue, and how its outputs read as predictions.
 
+use crate::batcher::{Batcher, Batching, Scored};
 use mlpc_train::scorer::{Output, Port, Scorer, TensorElementType};
 use mlpc_train::Frame;
+use prometheus_client::metrics::histogram::Histogram;
 use prost::Message;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use std::path::Path;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
 
 /// What a model predicts, from its outputs.
 #[derive(Clone, Debug, PartialEq)]
@@ -29,8 +28,7 @@ pub struct Loaded {
     pub inputs: Vec<Port>,
     pub outputs: Vec<Port>,
     pub task: Task,
-    sessions: Vec<Mutex<Scorer>>,
-    next: AtomicUsize,
+    sessions: Batcher,
 }
 
 /// Why a version was not loaded.
@@ -50,8 +48,15 @@ impl std::fmt::Display for LoadError {
 }
 
 impl Loaded {
-    /// Reads the artifact, checks it against `sha256`, and opens `pool` sessions on it.
-    pub fn load(name: &str, version: i64, path: &Path, sha256: &str, pool: usize) -> Result<Loaded, LoadError> {
+    /// Reads the artifact, checks it against `sha256`, and opens its sessions, which record
+    /// the rows of each call in `calls`.
+    pub fn load(
+        name: &str,
+        version: i64,
+        path: &Path,
+        sha256: &str,
+        (batching, calls): (Batching, Histogram),
+    ) -> Result<Loaded, LoadError> {
         let bytes = std::fs::read(path).map_err(|e| {
             LoadError::Other(format!("cannot read version {version} of `{name}` at {}: {e}", path.display()))
         })?;
@@ -62,24 +67,15 @@ impl Loaded {
                 path.display()
             )));
         }
-        let sessions = (0..pool.max(1))
-            .map(|_| Scorer::load(&bytes, 1).map(Mutex::new))
+        let sessions = (0..batching.sessions.max(1))
+            .map(|_| Scorer::load(&bytes, 1))
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| LoadError::Other(format!("version {version} of `{name}`: {e}")))?;
-        let first = sessions[0].lock().map_err(|_| LoadError::Other("a session lock is poisoned".into()))?;
-        let (inputs, outputs) = (first.inputs.clone(), first.outputs.clone());
-        drop(first);
+        let (inputs, outputs) = (sessions[0].inputs.clone(), sessions[0].outputs.clone());
         let task = task(&outputs, &bytes);
-        Ok(Loaded {
-            name: name.into(),
-            version,
-            sha256: sha256.into(),
-            inputs,
-            outputs,
-            task,
-            sessions,
-            next: AtomicUsize::new(0),
-        })
+        let sessions = Batcher::start(&format!("{name} v{version}"), sessions, batching, calls)
+            .map_err(|e| LoadError::Other(format!("version {version} of `{name}`: cannot start its sessions: {e}")))?;
+        Ok(Loaded { name: name.into(), version, sha256: sha256.into(), inputs, outputs, task, sessions })
     }
 
     /// A version with no sessions, for tests of what reads only its name and version.
@@ -92,21 +88,19 @@ impl Loaded {
             inputs: Vec::new(),
             outputs: Vec::new(),
             task: Task::Raw,
-            sessions: Vec::new(),
-            next: AtomicUsize::new(0),
+            sessions: Batcher::start(name, Vec::new(), Batching::default(), Histogram::new([1.0]))
+                .expect("no threads to start"),
         }
     }
 
-    /// Scores a frame on a free session (or waits for one).
-    pub fn score(&self, frame: &Frame) -> Result<Vec<(String, Output)>, String> {
-        let start = self.next.fetch_add(1, Ordering::Relaxed);
-        let n = self.sessions.len();
-        let free = (0..n).find_map(|i| self.sessions[(start + i) % n].try_lock().ok());
-        let mut session = match free {
-            Some(s) => s,
-            None => self.sessions[start % n].lock().map_err(|_| "a session lock is poisoned".to_string())?,
-        };
-        session.score(frame).map_err(String::from)
+    /// Scores a frame, batched with what else is queued for this version.
+    pub async fn score(&self, frame: Frame) -> Scored {
+        self.sessions.score(frame).await
+    }
+
+    /// [`Loaded::score`] for a thread that may block.
+    pub fn score_blocking(&self, frame: Frame) -> Scored {
+        self.sessions.score_blocking(frame)
     }
 
     /// One prediction per row: label and probabilities per class, or the value.

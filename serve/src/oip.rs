@@ -162,7 +162,7 @@ pub async fn model_stats(State(app): Shared, Path(name): Path<String>) -> Answer
 }
 
 pub async fn infer(State(app): Shared, Path(name): Path<String>, body: Result<Bytes, BytesRejection>) -> Answer {
-    run_infer(&app, &name, None, body)
+    run_infer(&app, &name, None, body).await
 }
 
 pub async fn version_infer(
@@ -170,19 +170,19 @@ pub async fn version_infer(
     Path((name, version)): Path<(String, String)>,
     body: Result<Bytes, BytesRejection>,
 ) -> Answer {
-    run_infer(&app, &name, Some(&version), body)
+    run_infer(&app, &name, Some(&version), body).await
 }
 
-fn run_infer(app: &App, name: &str, version: Option<&str>, body: Result<Bytes, BytesRejection>) -> Answer {
+async fn run_infer(app: &App, name: &str, version: Option<&str>, body: Result<Bytes, BytesRejection>) -> Answer {
     let served = app.served(name).map_err(Reply::oip)?;
     let started = Instant::now();
-    let result = (|| {
+    let result = async {
         let m = served.version(version)?;
         let request = json_body(body)?;
         let id = request.get("id").and_then(Value::as_str);
         let columns = tensors(&request, &m.inputs, app.max_rows)?;
         let wanted = requested_outputs(&request, &m)?;
-        let done = app.infer(served, columns, app.request_id(id))?;
+        let done = app.infer(served, columns, app.request_id(id)).await?;
         let outputs: Vec<Value> = done
             .outputs
             .iter()
@@ -200,8 +200,9 @@ fn run_infer(app: &App, name: &str, version: Option<&str>, body: Result<Bytes, B
             "id": done.request_id,
             "outputs": outputs,
         });
-        Ok((answer, done.loaded.version))
-    })();
+        Ok::<_, ApiError>((answer, done.loaded.version))
+    }
+    .await;
     app.settle(served, started, result).map(Json).map_err(Reply::oip)
 }
 

@@ -20,17 +20,18 @@ pub async fn predict(
 ) -> Result<Json<Value>, Reply> {
     let served = app.served(&name).map_err(Reply::oip)?;
     let started = Instant::now();
-    let result = (|| {
+    let result = async {
         let columns = columns(&json_body(body)?)?;
-        let done = app.infer(served, columns, app.request_id(request_id(&headers)))?;
+        let done = app.infer(served, columns, app.request_id(request_id(&headers))).await?;
         let answer = json!({
             "model_name": name,
             "model_version": done.loaded.version.to_string(),
             "id": done.request_id,
             "predictions": done.loaded.predictions(&done.outputs, done.rows),
         });
-        Ok((answer, done.loaded.version))
-    })();
+        Ok::<_, ApiError>((answer, done.loaded.version))
+    }
+    .await;
     app.settle(served, started, result).map(Json).map_err(Reply::oip)
 }
 

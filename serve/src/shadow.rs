@@ -104,7 +104,8 @@ impl Shadow {
         );
         runtime.spawn_blocking(move || {
             let _permit = permit;
-            let scored = columns.to_frame(&shadow.inputs, &[]).map_err(|e| e.message).and_then(|f| shadow.score(&f));
+            let scored =
+                columns.to_frame(&shadow.inputs, &[]).map_err(|e| e.message).and_then(|f| shadow.score_blocking(f));
             let mut t = me.tally.lock().unwrap_or_else(|p| p.into_inner());
             let theirs = match scored {
                 Ok(o) => shadow.predictions(&o, columns.rows),
