@@ -45,11 +45,9 @@ pub fn path_of_uri(uri: &lsp::Uri) -> Option<String> {
     url.to_file_path().ok().map(|p| p.to_string_lossy().into_owned())
 }
 
-/// Where a code's page lives: the docs folder of the source tree mlpc was built from.
+/// A link to a code's page (see [`crate::pages`]).
 fn code_page(code: mlpc_compiler::Code) -> Option<lsp::CodeDescription> {
-    let path = format!("{}/../docs/errors/{}.md", env!("CARGO_MANIFEST_DIR"), code.as_str());
-    let path = std::fs::canonicalize(&path).unwrap_or_else(|_| path.into());
-    let url = url::Url::from_file_path(path).ok()?;
+    let url = url::Url::from_file_path(crate::pages::page(code)?).ok()?;
     Some(lsp::CodeDescription { href: lsp::Uri::from_str(url.as_str()).ok()? })
 }
 

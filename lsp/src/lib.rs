@@ -4,6 +4,7 @@
 mod convert;
 pub mod ide;
 mod overlay;
+mod pages;
 mod server;
 
 pub use server::{run_stdio, serve};

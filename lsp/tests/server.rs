@@ -100,7 +100,11 @@ fn diagnostics_follow_edits() {
     let d = &diags[0];
     assert_eq!(d["code"], "E0002");
     assert_eq!(d["range"], json!({ "start": { "line": 5, "character": 16 }, "end": { "line": 5, "character": 19 } }));
-    assert!(d["codeDescription"]["href"].as_str().unwrap().ends_with("docs/errors/E0002.md"));
+    let href = d["codeDescription"]["href"].as_str().unwrap();
+    let page = url::Url::parse(href).unwrap().to_file_path().unwrap();
+    assert!(page.ends_with(format!("{}/errors/E0002.md", env!("CARGO_PKG_VERSION"))), "{href}");
+    let source = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/errors/E0002.md")).unwrap();
+    assert_eq!(std::fs::read_to_string(&page).unwrap(), source, "the page the binary carries");
     assert!(d["relatedInformation"][0]["message"].as_str().unwrap().contains("did you mean `id`?"));
 
     let actions = c.request(

@@ -9,9 +9,11 @@ root), `$CARGO_TARGET_DIR/debug/mlpc`, `target/debug/mlpc`. Build it first with
 from __future__ import annotations
 
 import asyncio
+import atexit
 import os
 import pathlib
 import shutil
+import tempfile
 
 import pytest
 import pytest_lsp
@@ -35,6 +37,9 @@ def mlpc_binary() -> pathlib.Path:
 
 
 MLPC = mlpc_binary()
+# The server writes the diagnostic pages it links to under its cache folder: a fresh one.
+CACHE = pathlib.Path(tempfile.mkdtemp(prefix="mlpc-lsp-cache-"))
+atexit.register(shutil.rmtree, CACHE, ignore_errors=True)
 
 
 def pytest_configure(config):
@@ -97,7 +102,11 @@ def workdir(tmp_path: pathlib.Path) -> pathlib.Path:
 
 
 @pytest_lsp.fixture(
-    config=ClientServerConfig(server_command=[str(MLPC), "lsp"], client_factory=make_client),
+    config=ClientServerConfig(
+        server_command=[str(MLPC), "lsp"],
+        client_factory=make_client,
+        server_env={**os.environ, "XDG_CACHE_HOME": str(CACHE)},
+    ),
 )
 async def client(lsp_client: MlpcClient, workdir: pathlib.Path):
     lsp_client.init_result = await lsp_client.initialize_session(
