@@ -5,6 +5,7 @@
 //! previous version answers when the serving one fails, and labels come back as feedback.
 
 mod app;
+mod binary;
 mod canary;
 pub mod clock;
 mod error;
