@@ -26,12 +26,18 @@ impl ApiError {
     }
 }
 
+/// A body that could not be read: too large (413), or cut short.
+impl From<axum::extract::rejection::BytesRejection> for ApiError {
+    fn from(e: axum::extract::rejection::BytesRejection) -> ApiError {
+        ApiError { status: e.status(), message: e.body_text() }
+    }
+}
+
 /// A request body as JSON: too large → 413, unreadable or malformed → 400.
 pub fn json_body(
     body: Result<axum::body::Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Result<serde_json::Value, ApiError> {
-    let bytes = body.map_err(|e| ApiError { status: e.status(), message: e.body_text() })?;
-    serde_json::from_slice(&bytes).map_err(|e| {
+    serde_json::from_slice(&body?).map_err(|e| {
         let nan = if e.to_string().starts_with("expected value") {
             " (JSON has no NaN or Infinity: send null for a missing value)"
         } else {

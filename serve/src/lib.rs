@@ -6,6 +6,7 @@
 
 mod app;
 mod batcher;
+mod binary;
 mod canary;
 pub mod clock;
 mod error;

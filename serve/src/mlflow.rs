@@ -76,10 +76,7 @@ async fn invoke(
                 });
                 columns(&json_body(body)?)?
             }
-            Body::Csv => {
-                let bytes = body.map_err(|e| ApiError { status: e.status(), message: e.body_text() })?;
-                Columns::from_csv(&bytes)?
-            }
+            Body::Csv => Columns::from_csv(&body?)?,
         };
         let done = app.infer(served, columns, app.request_id(request_id(headers))).await?;
         Ok::<_, ApiError>((

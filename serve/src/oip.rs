@@ -2,16 +2,18 @@
 //! model metadata, readiness, inference, and Triton's `config` and `stats` extras.
 
 use crate::app::{App, Slot};
-use crate::error::{json_body, ApiError};
+use crate::binary;
+use crate::error::ApiError;
 use crate::input::{kind, Columns};
 use crate::model::{datatype, Loaded};
 use crate::reply::{Reply, Shared};
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
 use axum::Json;
-use mlpc_train::scorer::{Output, Port, TensorElementType};
+use mlpc_train::scorer::{Port, TensorElementType};
 use serde_json::{json, Value};
 use std::sync::atomic::Ordering;
 use std::time::Instant;
@@ -20,7 +22,7 @@ type Answer = Result<Json<Value>, Reply>;
 
 pub async fn server_metadata() -> Json<Value> {
     Json(
-        json!({"name": "mlpc", "version": env!("CARGO_PKG_VERSION"), "extensions": ["model_configuration", "statistics"]}),
+        json!({"name": "mlpc", "version": env!("CARGO_PKG_VERSION"), "extensions": ["model_configuration", "statistics", "binary_tensor_data"]}),
     )
 }
 
@@ -161,49 +163,53 @@ pub async fn model_stats(State(app): Shared, Path(name): Path<String>) -> Answer
     stats_of(&app, &[name]).map(Json).map_err(Reply::oip)
 }
 
-pub async fn infer(State(app): Shared, Path(name): Path<String>, body: Result<Bytes, BytesRejection>) -> Answer {
-    run_infer(&app, &name, None, body).await
+pub async fn infer(
+    State(app): Shared,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, Reply> {
+    run_infer(&app, &name, None, &headers, body).await
 }
 
 pub async fn version_infer(
     State(app): Shared,
     Path((name, version)): Path<(String, String)>,
+    headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
-) -> Answer {
-    run_infer(&app, &name, Some(&version), body).await
+) -> Result<Response, Reply> {
+    run_infer(&app, &name, Some(&version), &headers, body).await
 }
 
-async fn run_infer(app: &App, name: &str, version: Option<&str>, body: Result<Bytes, BytesRejection>) -> Answer {
+async fn run_infer(
+    app: &App,
+    name: &str,
+    version: Option<&str>,
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, Reply> {
     let served = app.served(name).map_err(Reply::oip)?;
     let started = Instant::now();
     let result = async {
         let m = served.version(version)?;
-        let request = json_body(body)?;
+        let request = binary::infer_request(headers, body, app.max_rows)?;
         let id = request.get("id").and_then(Value::as_str);
         let columns = tensors(&request, &m.inputs, app.max_rows)?;
         let wanted = requested_outputs(&request, &m)?;
         let done = app.infer(served, columns, app.request_id(id)).await?;
-        let outputs: Vec<Value> = done
-            .outputs
-            .iter()
-            .filter(|(n, _)| wanted.as_ref().is_none_or(|w| w.contains(n)))
-            .map(|(n, o)| match o {
-                Output::Numbers { shape, data } => json!({"name": n, "shape": shape, "datatype": "FP32", "data": data}),
-                Output::Strings { shape, data } => {
-                    json!({"name": n, "shape": shape, "datatype": "BYTES", "data": data})
-                }
-            })
-            .collect();
-        let answer = json!({
+        let mut outputs = binary::Outputs::default();
+        for (n, o) in done.outputs.iter().filter(|(n, _)| wanted.as_ref().is_none_or(|w| w.contains(n))) {
+            outputs.push(&request, n, o);
+        }
+        let header = json!({
             "model_name": name,
             "model_version": done.loaded.version.to_string(),
             "id": done.request_id,
-            "outputs": outputs,
         });
-        Ok::<_, ApiError>((answer, done.loaded.version))
+        Ok::<_, ApiError>((outputs.answer(header), done.loaded.version))
     }
     .await;
-    app.settle(served, started, result).map(Json).map_err(Reply::oip)
+    app.settle(served, started, result).map_err(Reply::oip)
 }
 
 /// How many values a tensor's `data` holds, nested lists flattened (counted before anything

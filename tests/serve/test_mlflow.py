@@ -1,9 +1,13 @@
-"""MLflow's scoring protocol and the plain JSON endpoint, with plain `requests`."""
+"""MLflow's scoring protocol, with plain `requests` and MLflow's own `ScoringServerClient`,
+and the plain JSON endpoint."""
 
 import json
 import math
 
+import numpy as np
+import pandas as pd
 import requests
+from mlflow.pyfunc.scoring_server.client import ScoringServerClient
 
 from conftest import NAME
 
@@ -69,3 +73,23 @@ def test_predict_by_entity_key(server):
     assert r.json()["predictions"][0]["label"] in ("true", "false")
     r = requests.post(f"http://{server}/v1/models/{NAME}/predict", json={"customer_id": 123456789})
     assert r.status_code == 404 and "unknown customer_id" in r.json()["error"]
+
+
+def test_mlflow_scoring_client_sends_a_dataframe_with_missing_values(server):
+    """MLflow's own client writes a pandas DataFrame as `dataframe_split`, a missing value as
+    Python's bare NaN; the answer is what nulls get."""
+    host, port = server.rsplit(":", 1)
+    client = ScoringServerClient(host, int(port))
+    client.ping()
+    rows = [RECORD, dict(RECORD, monthly_spend=np.nan, plan=np.nan), dict(RECORD, tenure_months=40, region="south")]
+    frame = pd.DataFrame(rows)
+    assert frame.isna().sum().sum() == 2
+    answer = client.invoke(frame)
+    nulls = [{k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in row.items()} for row in rows]
+    expected = requests.post(f"http://{server}/invocations", json={"dataframe_records": nulls}).json()["predictions"]
+    got = answer.get_predictions(predictions_format="dataframe")
+    assert list(got["label"]) == [p["label"] for p in expected]
+    for row, want in zip(got["probabilities"], expected):
+        classes = sorted(want["probabilities"])
+        assert np.allclose([row[c] for c in classes], [want["probabilities"][c] for c in classes], atol=1e-6)
+    assert expected[0]["probabilities"] != expected[1]["probabilities"], "a missing value should change the score"
