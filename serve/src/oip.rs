@@ -1,7 +1,7 @@
 //! The Open Inference Protocol v2 (KServe, Triton, Seldon) over REST: health, server and
 //! model metadata, readiness, inference, and Triton's `config` and `stats` extras.
 
-use crate::app::{App, Slot};
+use crate::app::{App, Inference, Slot};
 use crate::error::{json_body, ApiError};
 use crate::input::{kind, Columns};
 use crate::model::{datatype, Loaded};
@@ -17,6 +17,9 @@ use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 type Answer = Result<Json<Value>, Reply>;
+
+/// What serves the models, as model metadata and Triton's config name it.
+pub const PLATFORM: &str = "onnxruntime_onnx";
 
 pub async fn server_metadata() -> Json<Value> {
     Json(
@@ -62,7 +65,7 @@ fn metadata(m: &Loaded) -> Value {
     json!({
         "name": m.name,
         "versions": [m.version.to_string()],
-        "platform": "onnxruntime_onnx",
+        "platform": PLATFORM,
         "inputs": ports(&m.inputs),
         "outputs": ports(&m.outputs),
     })
@@ -114,7 +117,7 @@ pub async fn config(State(app): Shared, Path(name): Path<String>) -> Answer {
     };
     Ok(Json(json!({
         "name": m.name,
-        "platform": "onnxruntime_onnx",
+        "platform": PLATFORM,
         "backend": "onnxruntime",
         "max_batch_size": 0,
         "input": tensors(&m.inputs),
@@ -174,35 +177,57 @@ pub async fn version_infer(
 }
 
 fn run_infer(app: &App, name: &str, version: Option<&str>, body: Result<Bytes, BytesRejection>) -> Answer {
-    let served = app.served(name).map_err(Reply::oip)?;
+    let answer = answer(app, name, version, json_body(body)).map_err(Reply::oip)?;
+    let outputs: Vec<Value> = answer
+        .outputs()
+        .map(|(n, o)| match o {
+            Output::Numbers { shape, data } => json!({"name": n, "shape": shape, "datatype": "FP32", "data": data}),
+            Output::Strings { shape, data } => json!({"name": n, "shape": shape, "datatype": "BYTES", "data": data}),
+        })
+        .collect();
+    Ok(Json(json!({
+        "model_name": name,
+        "model_version": answer.done.loaded.version.to_string(),
+        "id": answer.done.request_id,
+        "outputs": outputs,
+    })))
+}
+
+/// An `infer` answered, before a transport writes it.
+pub struct Answered {
+    pub done: Inference,
+    /// The outputs the request named; None: all.
+    wanted: Option<Vec<String>>,
+}
+
+impl Answered {
+    /// The outputs to send back, in the model's order.
+    pub fn outputs(&self) -> impl Iterator<Item = &(String, Output)> {
+        self.done.outputs.iter().filter(|(n, _)| self.wanted.as_ref().is_none_or(|w| w.contains(n)))
+    }
+}
+
+/// The one `infer` of both transports (REST, gRPC): `request` is the body decoded to the
+/// REST JSON shape, or why it could not be; validated, scored and counted on the model.
+pub fn answer(
+    app: &App,
+    name: &str,
+    version: Option<&str>,
+    request: Result<Value, ApiError>,
+) -> Result<Answered, ApiError> {
+    let served = app.served(name)?;
     let started = Instant::now();
     let result = (|| {
         let m = served.version(version)?;
-        let request = json_body(body)?;
+        let request = request?;
         let id = request.get("id").and_then(Value::as_str);
         let columns = tensors(&request, &m.inputs, app.max_rows)?;
         let wanted = requested_outputs(&request, &m)?;
         let done = app.infer(served, columns, app.request_id(id))?;
-        let outputs: Vec<Value> = done
-            .outputs
-            .iter()
-            .filter(|(n, _)| wanted.as_ref().is_none_or(|w| w.contains(n)))
-            .map(|(n, o)| match o {
-                Output::Numbers { shape, data } => json!({"name": n, "shape": shape, "datatype": "FP32", "data": data}),
-                Output::Strings { shape, data } => {
-                    json!({"name": n, "shape": shape, "datatype": "BYTES", "data": data})
-                }
-            })
-            .collect();
-        let answer = json!({
-            "model_name": name,
-            "model_version": done.loaded.version.to_string(),
-            "id": done.request_id,
-            "outputs": outputs,
-        });
-        Ok((answer, done.loaded.version))
+        let version = done.loaded.version;
+        Ok((Answered { done, wanted }, version))
     })();
-    app.settle(served, started, result).map(Json).map_err(Reply::oip)
+    app.settle(served, started, result)
 }
 
 /// How many values a tensor's `data` holds, nested lists flattened (counted before anything
