@@ -196,7 +196,12 @@ pub fn run(opts: Options, compile: Compile, listening: impl Fn(&str, SocketAddr)
 fn start_serving(d: &Daemon, plan: Plan, addr: SocketAddr) -> Result<Serving, String> {
     let fingerprint = mlpc_serve::fingerprint(&plan)?;
     let kept = plan.clone();
-    let opts = mlpc_serve::Options { state_dir: d.opts.state_dir.clone(), addr, limits: d.opts.limits.clone() };
+    let opts = mlpc_serve::Options {
+        state_dir: d.opts.state_dir.clone(),
+        addr,
+        grpc_addr: None,
+        limits: d.opts.limits.clone(),
+    };
     let (stop, mut stopping) = tokio::sync::watch::channel("");
     let (tx, rx) = std::sync::mpsc::channel();
     let thread = std::thread::spawn(move || {
@@ -207,7 +212,7 @@ fn start_serving(d: &Daemon, plan: Plan, addr: SocketAddr) -> Result<Serving, St
             let why = *stopping.borrow();
             why.to_string()
         };
-        if let Err(e) = mlpc_serve::serve(&plan, &opts, move |addr, h| drop(told.send(Ok((addr, h)))), stopped) {
+        if let Err(e) = mlpc_serve::serve(&plan, &opts, move |bound, h| drop(told.send(Ok((bound.http, h)))), stopped) {
             let _ = tx.send(Err(e.to_string()));
         }
     });
