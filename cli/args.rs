@@ -293,7 +293,8 @@ pub enum Command {
         out: Option<String>,
     },
     /// Serve the pipeline's `serve` blocks from the registry over HTTP: Open Inference
-    /// Protocol v2, MLflow scoring, plain JSON, Prometheus metrics. Stops on SIGTERM or Ctrl-C.
+    /// Protocol v2, MLflow scoring, plain JSON, Prometheus metrics; the Open Inference
+    /// Protocol over gRPC too with --grpc-addr. Stops on SIGTERM or Ctrl-C.
     Serve {
         file: String,
         /// The state folder (registry and artifacts); default `.mlp/` beside FILE.
@@ -302,6 +303,11 @@ pub enum Command {
         /// Where to listen.
         #[arg(long, default_value = "127.0.0.1:8080")]
         addr: std::net::SocketAddr,
+        /// Also serve the Open Inference Protocol over gRPC (inference.GRPCInferenceService)
+        /// here, e.g. 127.0.0.1:8001 (port 0: any free port, printed as `grpc on ADDR`). Off
+        /// unless given.
+        #[arg(long)]
+        grpc_addr: Option<std::net::SocketAddr>,
         #[command(flatten)]
         limits: ServeLimits,
     },

@@ -39,7 +39,9 @@ fn main() -> ExitCode {
         Command::Audit { command: None, at } => models::audit_log(&at),
         Command::Audit { command: Some(AuditCommand::Verify), at } => models::verify(&at),
         Command::Card { name, version, state, out } => models::card(&name, version, &state, out.as_deref()),
-        Command::Serve { file, state, addr, limits } => serve::serve(&file, state.as_deref(), addr, &limits),
+        Command::Serve { file, state, addr, grpc_addr, limits } => {
+            serve::serve(&file, state.as_deref(), addr, grpc_addr, &limits)
+        }
         Command::Daemon(args) => daemon::daemon(&args),
         Command::Drift { reference, current, columns, tests, json } => {
             drift::drift(&reference, &current, &columns, &tests, json)

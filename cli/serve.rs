@@ -1,4 +1,4 @@
-//! `mlpc serve`: the pipeline's `serve` blocks over HTTP until SIGTERM or Ctrl-C.
+//! `mlpc serve`: the pipeline's `serve` blocks over HTTP (and gRPC) until SIGTERM or Ctrl-C.
 
 use crate::run::state_dir;
 use mlpc::args::ServeLimits;
@@ -27,16 +27,26 @@ pub fn batching(a: &ServeLimits) -> mlpc_serve::Batching {
     }
 }
 
-pub fn serve(file: &str, state: Option<&str>, addr: SocketAddr, a: &ServeLimits) -> u8 {
+/// Prints `serving on http://ADDR`, then `grpc on ADDR` on its own line with --grpc-addr.
+pub fn serve(file: &str, state: Option<&str>, addr: SocketAddr, grpc_addr: Option<SocketAddr>, a: &ServeLimits) -> u8 {
     let c = match mlpc::commands::compiled(file) {
         Ok(c) => c,
         Err(code) => return code,
     };
     let plan = c.plan.as_ref().expect("compiled programs have a plan");
     let _ = tracing_subscriber::fmt().with_writer(std::io::stderr).with_target(false).try_init();
-    let opts =
-        mlpc_serve::Options { state_dir: state_dir(file, state), addr, limits: limits(a), batching: batching(a) };
-    match mlpc_serve::run(plan, &opts, |bound| emit(&format!("serving on http://{bound}\n"))) {
+    let opts = mlpc_serve::Options {
+        state_dir: state_dir(file, state),
+        addr,
+        grpc_addr,
+        limits: limits(a),
+        batching: batching(a),
+    };
+    let listening = |bound: mlpc_serve::Bound| {
+        let grpc = bound.grpc.map(|g| format!("grpc on {g}\n")).unwrap_or_default();
+        emit(&format!("serving on http://{}\n{grpc}", bound.http))
+    };
+    match mlpc_serve::run(plan, &opts, listening) {
         Ok(()) => 0,
         Err(e) => fail(e),
     }

@@ -201,6 +201,7 @@ fn start_serving(d: &Daemon, plan: Plan, addr: SocketAddr) -> Result<Serving, St
     let opts = mlpc_serve::Options {
         state_dir: d.opts.state_dir.clone(),
         addr,
+        grpc_addr: None,
         limits: d.opts.limits.clone(),
         batching: d.opts.batching,
     };
@@ -214,7 +215,7 @@ fn start_serving(d: &Daemon, plan: Plan, addr: SocketAddr) -> Result<Serving, St
             let why = *stopping.borrow();
             why.to_string()
         };
-        if let Err(e) = mlpc_serve::serve(&plan, &opts, move |addr, h| drop(told.send(Ok((addr, h)))), stopped) {
+        if let Err(e) = mlpc_serve::serve(&plan, &opts, move |bound, h| drop(told.send(Ok((bound.http, h)))), stopped) {
             let _ = tx.send(Err(e.to_string()));
         }
     });

@@ -13,6 +13,7 @@ mod error;
 mod features;
 mod feedback;
 mod gates;
+mod grpc;
 pub mod http;
 mod input;
 mod live_metrics;
@@ -97,6 +98,8 @@ pub struct Options {
     /// The state folder: registry, artifacts, and the request log the server writes.
     pub state_dir: PathBuf,
     pub addr: SocketAddr,
+    /// Where the Open Inference Protocol's gRPC service listens, if anywhere (`--grpc-addr`).
+    pub grpc_addr: Option<SocketAddr>,
     /// Body size, rows per request, timeouts and connections.
     pub limits: Limits,
     /// How requests are batched; `sessions` zero means one per core.
@@ -142,8 +145,9 @@ pub enum ServeError {
     State(String),
     #[error("cannot start the server's runtime: {0}")]
     Runtime(std::io::Error),
-    #[error("cannot listen on {addr}: {source} (is another server there? pick one with --addr)")]
-    Listen { addr: SocketAddr, source: std::io::Error },
+    /// `flag` names the option that chose the address.
+    #[error("cannot listen on {addr}: {source} (is another server there? pick one with {flag})")]
+    Listen { addr: SocketAddr, flag: &'static str, source: std::io::Error },
 }
 
 /// For callers that report errors as text.
@@ -153,9 +157,16 @@ impl From<ServeError> for String {
     }
 }
 
-/// Serves until SIGTERM or Ctrl-C; `listening` is told the bound address first.
-pub fn run(plan: &Plan, opts: &Options, listening: impl FnOnce(SocketAddr)) -> Result<(), ServeError> {
-    serve(plan, opts, |addr, _| listening(addr), async { stop_signal().await.to_string() })
+/// The addresses the server listens on.
+#[derive(Clone, Copy, Debug)]
+pub struct Bound {
+    pub http: SocketAddr,
+    pub grpc: Option<SocketAddr>,
+}
+
+/// Serves until SIGTERM or Ctrl-C; `listening` is told the bound addresses first.
+pub fn run(plan: &Plan, opts: &Options, listening: impl FnOnce(Bound)) -> Result<(), ServeError> {
+    serve(plan, opts, |bound, _| listening(bound), async { stop_signal().await.to_string() })
 }
 
 /// What the server takes from a plan (its `serve` blocks as read), to tell whether a new
@@ -164,12 +175,13 @@ pub fn fingerprint(plan: &Plan) -> Result<String, String> {
     Ok(format!("{:?}", spec::specs(plan)?))
 }
 
-/// Serves until `stop` resolves (to the reason, logged), finishing the requests in flight;
-/// `ready` is given the bound address and a [`Handle`] on the server first.
+/// Serves until `stop` resolves (to the reason, logged), finishing the requests in flight
+/// on both HTTP and gRPC; `ready` is given the bound addresses and a [`Handle`] on the
+/// server first.
 pub fn serve(
     plan: &Plan,
     opts: &Options,
-    ready: impl FnOnce(SocketAddr, Handle),
+    ready: impl FnOnce(Bound, Handle),
     stop: impl std::future::Future<Output = String> + Send + 'static,
 ) -> Result<(), ServeError> {
     let specs = spec::specs(plan).map_err(ServeError::Plan)?;
@@ -189,15 +201,30 @@ pub fn serve(
     let app = Arc::new(app);
     let runtime = tokio::runtime::Runtime::new().map_err(ServeError::Runtime)?;
     let served = runtime.block_on(async {
-        let listen = |source| ServeError::Listen { addr: opts.addr, source };
-        let listener = tokio::net::TcpListener::bind(opts.addr).await.map_err(listen)?;
-        let addr = listener.local_addr().map_err(listen)?;
-        ready(addr, Handle(Arc::downgrade(&app)));
+        let (listener, http) = bind(opts.addr, "--addr").await?;
+        let grpc = match opts.grpc_addr {
+            Some(addr) => Some(bind(addr, "--grpc-addr").await?),
+            None => None,
+        };
+        ready(Bound { http, grpc: grpc.as_ref().map(|(_, a)| *a) }, Handle(Arc::downgrade(&app)));
         let watcher = tokio::spawn(watch::changes(app.clone()));
         let ticker = tokio::spawn(ticks(app.clone()));
         let routes = router::router(app.clone(), limits.max_body);
-        let stop = async { tracing::info!("{}: finishing the requests in flight", stop.await) };
-        http::serve(listener, routes, limits, app.metrics.connections.clone(), reply::error_shape, stop).await;
+        // One stop for both servers: HTTP's awaits it, and tells gRPC's.
+        let (stopping, mut stopped) = tokio::sync::watch::channel(false);
+        let stop = async move {
+            tracing::info!("{}: finishing the requests in flight", stop.await);
+            let _ = stopping.send(true);
+        };
+        let grpc = async {
+            if let Some((listener, _)) = grpc {
+                let stop = async move { drop(stopped.wait_for(|s| *s).await) };
+                grpc::serve(listener, app.clone(), limits.max_body, stop).await;
+            }
+        };
+        let http =
+            http::serve(listener, routes, limits.clone(), app.metrics.connections.clone(), reply::error_shape, stop);
+        tokio::join!(http, grpc);
         watcher.abort();
         ticker.abort();
         Ok(())
@@ -207,6 +234,14 @@ pub fn serve(
     drop(app);
     writer.join();
     served
+}
+
+/// A listener on `addr` (which `flag` chose), and the address it is bound to.
+async fn bind(addr: SocketAddr, flag: &'static str) -> Result<(tokio::net::TcpListener, SocketAddr), ServeError> {
+    let listen = |source| ServeError::Listen { addr, flag, source };
+    let listener = tokio::net::TcpListener::bind(addr).await.map_err(listen)?;
+    let bound = listener.local_addr().map_err(listen)?;
+    Ok((listener, bound))
 }
 
 /// The limits with `max_connections` lowered, if need be, to fit the open-file limit.

@@ -1,7 +1,7 @@
 //! The Open Inference Protocol v2 (KServe, Triton, Seldon) over REST: health, server and
 //! model metadata, readiness, inference, and Triton's `config` and `stats` extras.
 
-use crate::app::{App, Slot};
+use crate::app::{App, Inference, Slot};
 use crate::binary;
 use crate::error::ApiError;
 use crate::input::{kind, Columns};
@@ -13,12 +13,15 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::Json;
-use mlpc_train::scorer::{Port, TensorElementType};
+use mlpc_train::scorer::{Output, Port, TensorElementType};
 use serde_json::{json, Value};
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 type Answer = Result<Json<Value>, Reply>;
+
+/// What serves the models, as model metadata and Triton's config name it.
+pub const PLATFORM: &str = "onnxruntime_onnx";
 
 pub async fn server_metadata() -> Json<Value> {
     Json(
@@ -64,7 +67,7 @@ fn metadata(m: &Loaded) -> Value {
     json!({
         "name": m.name,
         "versions": [m.version.to_string()],
-        "platform": "onnxruntime_onnx",
+        "platform": PLATFORM,
         "inputs": ports(&m.inputs),
         "outputs": ports(&m.outputs),
     })
@@ -116,7 +119,7 @@ pub async fn config(State(app): Shared, Path(name): Path<String>) -> Answer {
     };
     Ok(Json(json!({
         "name": m.name,
-        "platform": "onnxruntime_onnx",
+        "platform": PLATFORM,
         "backend": "onnxruntime",
         "max_batch_size": 0,
         "input": tensors(&m.inputs),
@@ -188,28 +191,57 @@ async fn run_infer(
     headers: &HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, Reply> {
-    let served = app.served(name).map_err(Reply::oip)?;
+    let request = binary::infer_request(headers, body, app.max_rows);
+    let answered = answer(app, name, version, request).await.map_err(Reply::oip)?;
+    let mut outputs = binary::Outputs::default();
+    for (n, o) in answered.outputs() {
+        outputs.push(&answered.request, n, o);
+    }
+    Ok(outputs.answer(json!({
+        "model_name": name,
+        "model_version": answered.done.loaded.version.to_string(),
+        "id": answered.done.request_id,
+    })))
+}
+
+/// An `infer` answered, before a transport writes it.
+pub struct Answered {
+    pub done: Inference,
+    /// The request as decoded (how a transport learns the outputs' encoding).
+    pub request: Value,
+    /// The outputs the request named; None: all.
+    wanted: Option<Vec<String>>,
+}
+
+impl Answered {
+    /// The outputs to send back, in the model's order.
+    pub fn outputs(&self) -> impl Iterator<Item = &(String, Output)> {
+        self.done.outputs.iter().filter(|(n, _)| self.wanted.as_ref().is_none_or(|w| w.contains(n)))
+    }
+}
+
+/// The one `infer` of both transports (REST, gRPC): `request` is the body decoded to the
+/// REST JSON shape, or why it could not be; validated, scored and counted on the model.
+pub async fn answer(
+    app: &App,
+    name: &str,
+    version: Option<&str>,
+    request: Result<Value, ApiError>,
+) -> Result<Answered, ApiError> {
+    let served = app.served(name)?;
     let started = Instant::now();
     let result = async {
         let m = served.version(version)?;
-        let request = binary::infer_request(headers, body, app.max_rows)?;
+        let request = request?;
         let id = request.get("id").and_then(Value::as_str);
         let columns = tensors(&request, &m.inputs, app.max_rows)?;
         let wanted = requested_outputs(&request, &m)?;
         let done = app.infer(served, columns, app.request_id(id)).await?;
-        let mut outputs = binary::Outputs::default();
-        for (n, o) in done.outputs.iter().filter(|(n, _)| wanted.as_ref().is_none_or(|w| w.contains(n))) {
-            outputs.push(&request, n, o);
-        }
-        let header = json!({
-            "model_name": name,
-            "model_version": done.loaded.version.to_string(),
-            "id": done.request_id,
-        });
-        Ok::<_, ApiError>((outputs.answer(header), done.loaded.version))
+        let version = done.loaded.version;
+        Ok::<_, ApiError>((Answered { done, request, wanted }, version))
     }
     .await;
-    app.settle(served, started, result).map_err(Reply::oip)
+    app.settle(served, started, result)
 }
 
 /// How many values a tensor's `data` holds, nested lists flattened (counted before anything

@@ -1,5 +1,6 @@
 """A state folder built with `mlpc run` (the churn example, a fast learner, version 1 in
-production) and `mlpc serve` on a free loopback port, stopped after the tests."""
+production) and `mlpc serve` on free loopback ports (HTTP, and gRPC with --grpc-addr),
+stopped after the tests."""
 
 import os
 import re
@@ -23,7 +24,8 @@ def mlpc(*args):
 
 
 @pytest.fixture(scope="session")
-def server(tmp_path_factory):
+def served(tmp_path_factory):
+    """The server's HTTP and gRPC addresses (HOST:PORT each)."""
     if not MLPC.exists():
         pytest.fail(f"{MLPC} is missing: run `cargo build` first (or set MLPC)")
     work = tmp_path_factory.mktemp("serve")
@@ -37,21 +39,36 @@ def server(tmp_path_factory):
     mlpc("promote", NAME, "1", "--stage", "production", "--by", "pytest", "--state", state)
     # Its own process group: SIGTERM reaches `mlpc` and the `mlpc-runtime` it starts.
     proc = subprocess.Popen(
-        [str(MLPC), "serve", str(work / "churn.mlp"), "--state", state, "--addr", "127.0.0.1:0"],
+        [
+            *(str(MLPC), "serve", str(work / "churn.mlp"), "--state", state),
+            *("--addr", "127.0.0.1:0", "--grpc-addr", "127.0.0.1:0"),
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,
         start_new_session=True,
     )
-    line = proc.stdout.readline()
-    found = re.match(r"serving on http://(\S+)", line)
+    lines = proc.stdout.readline() + proc.stdout.readline()
+    found = re.match(r"serving on http://(\S+)\ngrpc on (\S+)\n", lines)
     if not found:
         os.killpg(proc.pid, signal.SIGKILL)
-        pytest.fail(f"mlpc serve did not start: {line!r}")
-    yield found.group(1)
+        pytest.fail(f"mlpc serve did not start: {lines!r}")
+    yield found.group(1), found.group(2)
     os.killpg(proc.pid, signal.SIGTERM)
     try:
         proc.wait(timeout=10)
     except subprocess.TimeoutExpired:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
+
+
+@pytest.fixture(scope="session")
+def server(served):
+    """The HTTP address."""
+    return served[0]
+
+
+@pytest.fixture(scope="session")
+def grpc_server(served):
+    """The gRPC address."""
+    return served[1]

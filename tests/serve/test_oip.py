@@ -1,16 +1,14 @@
-"""The Open Inference Protocol endpoints, through Triton's own HTTP client and KServe's
-REST client, in JSON and with binary tensor data (`Inference-Header-Content-Length`)."""
+"""The Open Inference Protocol endpoints, through Triton's own HTTP client, in JSON and
+with binary tensor data (`Inference-Header-Content-Length`); KServe's clients are in
+test_kserve.py."""
 
-import asyncio
 import json
 import math
 import struct
 
-import kserve
 import numpy as np
 import requests
 import tritonclient.http as triton
-from kserve.protocol.infer_type import RequestedOutput
 
 from conftest import NAME
 
@@ -144,38 +142,3 @@ def test_hostile_framings_are_400s_in_the_protocols_shape(server):
         r = post_framed(server, header, data, length)
         assert r.status_code == 400, (says, r.text)
         assert says in r.json()["error"], r.json()
-
-
-def kserve_inputs(data, binary):
-    inputs = []
-    for name, (datatype, array) in data.items():
-        tensor = kserve.InferInput(name, list(array.shape), datatype)
-        tensor.set_data_from_numpy(array, binary_data=binary)
-        inputs.append(tensor)
-    return inputs
-
-
-async def kserve_infer(server, data, binary):
-    outputs = [RequestedOutput(n, {"binary_data": binary}) for n in ("label", "probabilities")]
-    request = kserve.InferRequest(NAME, kserve_inputs(data, binary), request_id="ks-1", request_outputs=outputs)
-    headers = {}
-    async with kserve.InferenceRESTClient(kserve.RESTConfig(protocol="v2")) as client:
-        response = await client.infer(f"http://{server}", request, model_name=NAME, response_headers=headers)
-    return response, headers
-
-
-def test_kserve_rest_client_in_json_and_binary(server):
-    data = columns(triton.InferenceServerClient(url=server).get_model_metadata(NAME))
-    (by_json, json_headers), (by_binary, binary_headers) = (
-        asyncio.run(kserve_infer(server, data, binary)) for binary in (False, True)
-    )
-    assert "inference-header-content-length" not in json_headers
-    assert int(binary_headers["inference-header-content-length"]) < int(binary_headers["content-length"])
-    for response in (by_json, by_binary):
-        assert response.id == "ks-1" and response.model_name == NAME
-    out = lambda r: {o.name: o.as_numpy() for o in r.outputs}
-    json_out, binary_out = out(by_json), out(by_binary)
-    assert json_out["probabilities"].shape == (4, 2)
-    assert np.allclose(binary_out["probabilities"], json_out["probabilities"], atol=1e-6)
-    assert np.allclose(json_out["probabilities"].sum(axis=1), 1.0, atol=1e-4)
-    assert labels(binary_out["label"]) == labels(json_out["label"])
