@@ -2,6 +2,9 @@
 parser) by default and the text format 0.0.4 when the scraper asks for it; every family
 described, the process's own metrics present."""
 
+import shutil
+import subprocess
+
 import requests
 from prometheus_client.openmetrics.parser import text_string_to_metric_families as parse_openmetrics
 from prometheus_client.parser import text_string_to_metric_families as parse_text
@@ -48,3 +51,17 @@ def test_both_formats_parse_with_every_family_described(server):
     ]
     requests_total = next(f for f in families if f.name == "mlpc_serve_requests")
     assert any(s.labels == {"model": NAME, "version": "1"} and s.value >= 1 for s in requests_total.samples)
+
+
+def test_promtool_finds_nothing(server):
+    """The Prometheus project's own linter (`promtool check metrics`, Debian's prometheus
+    package, installed by scripts/setup) finds nothing in /metrics in the text format it
+    reads (0.0.4; it takes OpenMetrics' `_total` samples for families without HELP)."""
+    promtool = shutil.which("promtool")
+    assert promtool, "promtool is missing: run scripts/setup"
+    assert requests.post(f"http://{server}/v1/models/{NAME}/predict", json=RECORD).status_code == 200
+    _, text = scrape(server, "text/plain;version=0.0.4")
+    assert "mlpc_serve_requests_total{" in text
+    checked = subprocess.run([promtool, "check", "metrics"], input=text, capture_output=True, text=True, timeout=60)
+    assert checked.returncode == 0 and not checked.stdout.strip() and not checked.stderr.strip(), (
+        checked.returncode, checked.stdout, checked.stderr)
