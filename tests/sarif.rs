@@ -22,10 +22,18 @@ fn sarif_output_is_valid_for_every_err_case() {
             validator.iter_errors(&sarif).map(|e| format!("{e} at {}", e.instance_path)).collect();
         assert!(errors.is_empty(), "{f}: {errors:#?}");
         results += sarif["runs"][0]["results"].as_array().unwrap().len();
-        assert_eq!(
-            sarif["runs"][0]["tool"]["driver"]["rules"].as_array().unwrap().len(),
-            mlpc_compiler::Code::ALL.len()
-        );
+        let rules = sarif["runs"][0]["tool"]["driver"]["rules"].as_array().unwrap();
+        let mut reported: Vec<&str> =
+            sarif["runs"][0]["results"].as_array().unwrap().iter().map(|r| r["ruleId"].as_str().unwrap()).collect();
+        reported.sort_unstable();
+        reported.dedup();
+        assert_eq!(rules.len(), reported.len(), "{f}: one rule per code reported");
+        for r in sarif["runs"][0]["results"].as_array().unwrap() {
+            let rule = &rules[r["ruleIndex"].as_u64().unwrap() as usize];
+            assert_eq!(rule["id"], r["ruleId"], "{f}: ruleIndex points at the result's rule");
+            let code = mlpc_compiler::Code::ALL.iter().find(|c| c.as_str() == rule["id"]).unwrap();
+            assert_eq!(rule["help"]["markdown"], code.page(), "{f}: the rule's help is its page");
+        }
     }
     assert!(results > 0, "the err cases produced SARIF results");
 }

@@ -1,4 +1,4 @@
-//! `--format sarif`: SARIF 2.1.0, one run, one rule per registered code.
+//! `--format sarif`: SARIF 2.1.0, one run, one rule per code reported.
 
 use super::repository::{Repository, SRCROOT};
 use super::Located;
@@ -39,7 +39,10 @@ fn location(
 
 pub fn render(diags: &[Located]) -> String {
     let repo = Repository::here();
-    let rules: Vec<Value> = Code::ALL
+    // The rules reported, in the codes' order; each with its whole page as Markdown help,
+    // which code scanning shows beside an alert.
+    let reported: Vec<Code> = Code::ALL.iter().copied().filter(|c| diags.iter().any(|l| l.diag.code == *c)).collect();
+    let rules: Vec<Value> = reported
         .iter()
         .map(|c| {
             json!({
@@ -47,7 +50,10 @@ pub fn render(diags: &[Located]) -> String {
                 "name": c.name(),
                 "shortDescription": { "text": c.title() },
                 "fullDescription": { "text": c.page().lines().find(|l| !l.is_empty() && !l.starts_with('#')).unwrap_or(c.title()) },
-                "help": { "text": format!("Run `mlpc explain {}` for a wrong and a right example.", c.as_str()) },
+                "help": {
+                    "text": format!("Run `mlpc explain {}` for a wrong and a right example.", c.as_str()),
+                    "markdown": c.page(),
+                },
                 "defaultConfiguration": { "level": level(c.severity()) },
             })
         })
@@ -62,7 +68,7 @@ pub fn render(diags: &[Located]) -> String {
             }
             let mut r = json!({
                 "ruleId": d.code.as_str(),
-                "ruleIndex": Code::ALL.iter().position(|c| *c == d.code).expect("registered code"),
+                "ruleIndex": reported.iter().position(|c| *c == d.code).expect("a reported code"),
                 "level": level(d.severity),
                 "message": { "text": text },
                 "locations": [location(&repo, l.sources, d.primary.file, d.primary.span, Some(&d.primary.message))],
