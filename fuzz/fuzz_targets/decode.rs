@@ -1,6 +1,7 @@
 //! Fuzzes the serving side's request decoding: the bytes of a request body, read as the
-//! Open Inference Protocol's `infer`, MLflow's `/invocations` or `/v1/models/NAME/predict`
-//! (the first byte picks which), decoded into the frame a churn-like model takes (floats,
+//! Open Inference Protocol's `infer` (JSON, or binary tensor data with the next two bytes
+//! as the JSON header's length), MLflow's `/invocations` or `/v1/models/NAME/predict` (the
+//! first byte picks which), decoded into the frame a churn-like model takes (floats,
 //! `int` inputs carried as floats, categories, a bool). Any panic is a bug, and so is an
 //! answer the server would not give: a frame past the row cap, or an error outside 4xx.
 #![no_main]
@@ -24,10 +25,14 @@ fuzz_target!(|data: &[u8]| {
         port("active", T::Bool),
     ];
     let ints = ["tickets".to_string(), "age".to_string()];
-    let decoded = match which % 3 {
+    let decoded = match which % 4 {
         0 => decode::oip(body, &inputs, &ints, MAX_ROWS),
         1 => decode::mlflow(body, &inputs, &ints, MAX_ROWS),
-        _ => decode::predict(body, &inputs, &ints, MAX_ROWS),
+        2 => decode::predict(body, &inputs, &ints, MAX_ROWS),
+        _ => {
+            let Some((length, body)) = body.split_first_chunk::<2>() else { return };
+            decode::oip_binary(body, u16::from_le_bytes(*length).into(), &inputs, &ints, MAX_ROWS)
+        }
     };
     match decoded {
         Ok(frame) => {

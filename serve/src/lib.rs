@@ -75,6 +75,20 @@ pub mod decode {
         frame(body(bytes).and_then(|v| crate::oip::tensors(&v, inputs, max_rows)), inputs, ints, max_rows)
     }
 
+    /// An Open Inference Protocol `infer` body in the binary tensor data extension, its
+    /// JSON header `header_length` bytes long (`Inference-Header-Content-Length`).
+    pub fn oip_binary(
+        bytes: &[u8],
+        header_length: usize,
+        inputs: &[Port],
+        ints: &[String],
+        max_rows: usize,
+    ) -> Result<Frame, (u16, String)> {
+        let length = axum::http::HeaderValue::from(header_length);
+        let request = crate::binary::request(bytes, &length, max_rows).map_err(ApiError::from);
+        frame(request.and_then(|v| crate::oip::tensors(&v, inputs, max_rows)), inputs, ints, max_rows)
+    }
+
     /// An MLflow `/invocations` body.
     pub fn mlflow(bytes: &[u8], inputs: &[Port], ints: &[String], max_rows: usize) -> Result<Frame, (u16, String)> {
         frame(
