@@ -8,6 +8,7 @@ mod example_data;
 mod models;
 mod run;
 mod serve;
+mod ui;
 
 use mlpc::args::{AuditCommand, Command, ModelsCommand, RunsCommand};
 use std::process::ExitCode;
@@ -41,12 +42,15 @@ fn main() -> ExitCode {
         Command::Card { name, version, state, out } => models::card(&name, version, &state, out.as_deref()),
         Command::Serve { file, state, addr, limits } => serve::serve(&file, state.as_deref(), addr, &limits),
         Command::Daemon(args) => daemon::daemon(&args),
+        Command::Ui { file, state, addr, admin_token_file } => {
+            ui::ui(&file, state.as_deref(), addr, admin_token_file.as_deref())
+        }
         Command::Drift { reference, current, columns, tests, json } => {
             drift::drift(&reference, &current, &columns, &tests, json)
         }
         _ => {
             eprintln!(
-                "error: mlpc-runtime runs `run`, `runs`, `example-data`, `plan --state`, `serve`, `daemon`, `drift` and the registry's commands; use `mlpc` for the rest"
+                "error: mlpc-runtime runs `run`, `runs`, `example-data`, `plan --state`, `serve`, `daemon`, `ui`, `drift` and the registry's commands; use `mlpc` for the rest"
             );
             2
         }

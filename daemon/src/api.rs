@@ -134,10 +134,8 @@ async fn approve(State(d): Shared, Json(c): Json<StageChange>) -> Response {
     let state = d.opts.state_dir.clone();
     blocking(move || {
         let store = Store::open(&state)?;
-        let version = c.version()?;
-        let by = c.by();
-        let recorded = registry::approve(&store, &c.name, version, c.stage(), &by, c.reason.as_deref())?;
-        let rules = registry::apply_rules(&store, &c.name, version, &by)?;
+        let (recorded, rules) =
+            registry::approve_and_apply(&store, &c.name, c.version()?, c.stage(), &c.by(), c.reason.as_deref())?;
         Ok(json!({ "approved": recorded, "rules": rules }))
     })
     .await
