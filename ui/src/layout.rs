@@ -13,6 +13,8 @@ pub fn page(title: &str, active: &str, body: Markup) -> Markup {
             head {
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width, initial-scale=1";
+                // No favicon to fetch: a 404 would be a console error.
+                link rel="icon" href="data:,";
                 title { (title) " · mlpc" }
                 link rel="stylesheet" href="/ui/assets/style.css";
                 script src="/ui/assets/htmx.min.js" defer {}
