@@ -44,7 +44,7 @@ pub fn signed_in(ui: &Ui, headers: &HeaderMap) -> bool {
 }
 
 /// Refuses a POST that did not come from this site's own pages.
-pub fn same_origin(headers: &HeaderMap) -> Result<(), Response> {
+pub fn same_origin(headers: &HeaderMap) -> Result<(), Box<Response>> {
     let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("");
     let origin = format!("http://{host}");
     let from = |name| headers.get(name).and_then(|v: &header::HeaderValue| v.to_str().ok());
@@ -56,8 +56,10 @@ pub fn same_origin(headers: &HeaderMap) -> Result<(), Response> {
     if ok && !host.is_empty() {
         Ok(())
     } else {
-        Err((StatusCode::FORBIDDEN, "refused: this request did not come from this site's pages (Origin check)")
-            .into_response())
+        Err(Box::new(
+            (StatusCode::FORBIDDEN, "refused: this request did not come from this site's pages (Origin check)")
+                .into_response(),
+        ))
     }
 }
 
@@ -100,7 +102,7 @@ pub struct Login {
 
 pub async fn login(State(ui): State<Arc<Ui>>, headers: HeaderMap, Form(f): Form<Login>) -> Response {
     if let Err(refused) = same_origin(&headers) {
-        return refused;
+        return *refused;
     }
     let Some(token) = &ui.admin_token else {
         return (StatusCode::FORBIDDEN, "registry changes are off: no admin token is set").into_response();
@@ -119,7 +121,7 @@ pub async fn login(State(ui): State<Arc<Ui>>, headers: HeaderMap, Form(f): Form<
 
 pub async fn logout(headers: HeaderMap) -> Response {
     if let Err(refused) = same_origin(&headers) {
-        return refused;
+        return *refused;
     }
     let cookie = format!("{COOKIE}=; Path=/ui; HttpOnly; SameSite=Strict; Max-Age=0");
     ([(header::SET_COOKIE, cookie)], Redirect::to("/ui/")).into_response()

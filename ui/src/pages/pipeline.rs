@@ -11,7 +11,7 @@ use std::sync::Arc;
 pub async fn page(State(ui): State<Arc<Ui>>) -> Result<Markup, Failed> {
     let plan = (ui.plan)();
     // A state folder with no runs yet draws every node as never run.
-    let last = store(ui.state_dir.clone(), |s| history::last_status(s)).await.unwrap_or_default();
+    let last = store(ui.state_dir.clone(), history::last_status).await.unwrap_or_default();
     let title = plan.pipeline.as_ref().map_or_else(|| "Pipeline".to_string(), |p| format!("Pipeline {}", p.name));
     Ok(layout::page(
         &title,

@@ -220,7 +220,7 @@ pub async fn act(
     Form(a): Form<Action>,
 ) -> Result<Response, Failed> {
     if let Err(refused) = same_origin(&headers) {
-        return Ok(refused);
+        return Ok(*refused);
     }
     if !signed_in(&ui, &headers) {
         return Err(Failed(StatusCode::UNAUTHORIZED, "sign in with the admin token first".into()));
