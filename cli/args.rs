@@ -330,6 +330,20 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// The lifecycle in a browser: the pipeline, runs, the registry (approve, promote and
+    /// roll back with the admin token), serving and monitors. Guide: docs/ui.md.
+    Ui {
+        file: String,
+        /// The state folder; default `.mlp/` beside FILE.
+        #[arg(long)]
+        state: Option<String>,
+        /// Where to listen.
+        #[arg(long, default_value = "127.0.0.1:8090")]
+        addr: std::net::SocketAddr,
+        /// A file holding the admin token (else MLPC_ADMIN_TOKEN; neither: the registry is read-only).
+        #[arg(long)]
+        admin_token_file: Option<String>,
+    },
     /// Print the pipeline's DAG as a graph.
     Graph {
         file: String,
@@ -359,6 +373,7 @@ impl Command {
                 | Command::Card { .. }
                 | Command::Serve { .. }
                 | Command::Daemon(_)
+                | Command::Ui { .. }
                 | Command::Drift { .. }
         )
     }

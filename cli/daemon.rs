@@ -37,7 +37,7 @@ pub fn daemon(a: &DaemonArgs) -> u8 {
 }
 
 /// `--admin-token-file`, else `MLPC_ADMIN_TOKEN`; `None` when neither is set (admin API off).
-fn admin_token(file: Option<&str>) -> Result<Option<String>, String> {
+pub fn admin_token(file: Option<&str>) -> Result<Option<String>, String> {
     let token = match file {
         Some(f) => std::fs::read_to_string(f).map_err(|e| format!("cannot read the admin token file `{f}`: {e}"))?,
         None => std::env::var("MLPC_ADMIN_TOKEN").unwrap_or_default(),

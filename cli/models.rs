@@ -135,8 +135,8 @@ pub fn approve(name: &str, version: i64, stage: &str, change: &ChangeArgs, at: &
     with_store(
         at,
         |store| {
-            let recorded = registry::approve(store, name, version, stage, &change.by, change.reason.as_deref())?;
-            let rules = registry::apply_rules(store, name, version, &change.by)?;
+            let (recorded, rules) =
+                registry::approve_and_apply(store, name, version, stage, &change.by, change.reason.as_deref())?;
             Ok::<_, registry::RegistryError>(Approved { recorded, rules })
         },
         |a| {
@@ -261,15 +261,7 @@ fn against_store(dir: &Path, chain: &audit::Verified) -> Result<Vec<String>, Str
             )],
         });
     }
-    problems(&Store::open_read_only(dir)?, chain)
-}
-
-/// The log against an open store: its anchor, then the registry.
-fn problems(store: &Store, chain: &audit::Verified) -> Result<Vec<String>, String> {
-    let anchor = audit::anchor(&store.conn)?;
-    let mut problems = audit::check_anchor(&store.dir, anchor.as_ref(), chain);
-    problems.extend(registry::disagreements(store, &audit::read(&store.dir)?)?);
-    Ok(problems)
+    registry::log_problems(&Store::open_read_only(dir)?, chain)
 }
 
 /// What `mlpc models` shows comes from the store: when the store and the audit log
@@ -279,7 +271,7 @@ fn warn_if_the_log_disagrees(store: &Store) {
         Err(broken) => {
             vec![format!("{} is damaged at line {}: {}", audit::path(&store.dir).display(), broken.line, broken.why)]
         }
-        Ok(chain) => problems(store, &chain).unwrap_or_else(|e| vec![e]),
+        Ok(chain) => registry::log_problems(store, &chain).unwrap_or_else(|e| vec![e]),
     };
     if let Some(first) = said.first() {
         eprintln!(

@@ -8,6 +8,7 @@ mod example_data;
 mod models;
 mod run;
 mod serve;
+mod ui;
 
 use mlpc::args::{AuditCommand, Command, ModelsCommand, RunsCommand};
 use std::process::ExitCode;
@@ -43,12 +44,15 @@ fn main() -> ExitCode {
             serve::serve(&file, state.as_deref(), addr, grpc_addr, &limits)
         }
         Command::Daemon(args) => daemon::daemon(&args),
+        Command::Ui { file, state, addr, admin_token_file } => {
+            ui::ui(&file, state.as_deref(), addr, admin_token_file.as_deref())
+        }
         Command::Drift { reference, current, columns, tests, json } => {
             drift::drift(&reference, &current, &columns, &tests, json)
         }
         _ => {
             eprintln!(
-                "error: mlpc-runtime runs `run`, `runs`, `example-data`, `plan --state`, `serve`, `daemon`, `drift` and the registry's commands; use `mlpc` for the rest"
+                "error: mlpc-runtime runs `run`, `runs`, `example-data`, `plan --state`, `serve`, `daemon`, `ui`, `drift` and the registry's commands; use `mlpc` for the rest"
             );
             2
         }

@@ -1,7 +1,8 @@
 //! The daemon's own HTTP API (`--api-addr`): `/metrics` (the monitors), labels sent back at
 //! `POST /v1/models/{name}/feedback`, and the admin API under `/admin` — status, promote,
 //! rollback, approve, run — behind a bearer token (`MLPC_ADMIN_TOKEN` or
-//! `--admin-token-file`). Without a token the admin API is off: 403.
+//! `--admin-token-file`). Without a token the admin API is off: 403. The UI's pages
+//! (mlpc-ui) are under `/ui/`, with the same token.
 
 use crate::runner::RunRequest;
 use crate::Daemon;
@@ -30,13 +31,22 @@ pub fn router(daemon: Arc<Daemon>) -> Router {
         .route("/approve", post(approve))
         .route("/run", post(run))
         .layer(middleware::from_fn_with_state(daemon.clone(), authorize));
+    let pages = mlpc_ui::Ui {
+        state_dir: daemon.opts.state_dir.clone(),
+        plan: {
+            let d = daemon.clone();
+            Arc::new(move || d.program().plan.clone())
+        },
+        admin_token: daemon.opts.admin_token.clone(),
+    };
     Router::new()
         .route("/metrics", get(metrics))
         .nest("/admin", admin)
         .fallback(|| async {
-            error(StatusCode::NOT_FOUND, "no such endpoint; see /metrics, /admin/status (labels go to the serving port: POST /v1/models/NAME/feedback)")
+            error(StatusCode::NOT_FOUND, "no such endpoint; see /ui/, /metrics, /admin/status (labels go to the serving port: POST /v1/models/NAME/feedback)")
         })
         .with_state(daemon)
+        .merge(mlpc_ui::router(pages))
 }
 
 /// Byte-wise comparison whose time does not depend on where the first difference is.
@@ -134,10 +144,8 @@ async fn approve(State(d): Shared, Json(c): Json<StageChange>) -> Response {
     let state = d.opts.state_dir.clone();
     blocking(move || {
         let store = Store::open(&state)?;
-        let version = c.version()?;
-        let by = c.by();
-        let recorded = registry::approve(&store, &c.name, version, c.stage(), &by, c.reason.as_deref())?;
-        let rules = registry::apply_rules(&store, &c.name, version, &by)?;
+        let (recorded, rules) =
+            registry::approve_and_apply(&store, &c.name, c.version()?, c.stage(), &c.by(), c.reason.as_deref())?;
         Ok(json!({ "approved": recorded, "rules": rules }))
     })
     .await

@@ -23,18 +23,45 @@ pub struct RunRow {
     pub note: Option<String>,
 }
 
+/// Which runs to list; every field narrows the list (the default: all of them).
+#[derive(Debug, Default, Clone)]
+pub struct RunFilter {
+    pub id: Option<i64>,
+    pub status: Option<String>,
+    pub pipeline: Option<String>,
+    /// Runs started on or after this day (`YYYY-MM-DD`).
+    pub since: Option<String>,
+    /// Runs started before the day after this one (`YYYY-MM-DD`).
+    pub until: Option<String>,
+    /// The most recent runs only, this many.
+    pub limit: Option<usize>,
+}
+
+/// Every run, oldest first.
 pub fn runs(store: &Store) -> Result<Vec<RunRow>, String> {
+    runs_where(store, &RunFilter::default())
+}
+
+/// The runs a filter keeps, oldest first (with `limit`, the latest that many).
+pub fn runs_where(store: &Store, f: &RunFilter) -> Result<Vec<RunRow>, String> {
     let mut stmt = store
         .conn
         .prepare(
-            "SELECT r.id, CAST(r.started_at AS VARCHAR), r.status, r.pipeline, r.file,
-                    count(*) FILTER (WHERE n.status = 'ran'), count(*) FILTER (WHERE n.status = 'cached'), r.note
-             FROM runs r LEFT JOIN node_runs n ON n.run_id = r.id
-             GROUP BY ALL ORDER BY r.id",
+            "SELECT * FROM (
+               SELECT r.id, CAST(r.started_at AS VARCHAR), r.status, r.pipeline, r.file,
+                      (SELECT count(*) FROM node_runs n WHERE n.run_id = r.id AND n.status = 'ran'),
+                      (SELECT count(*) FROM node_runs n WHERE n.run_id = r.id AND n.status = 'cached'), r.note
+               FROM (SELECT * FROM runs
+                     WHERE ($1 IS NULL OR id = $1) AND ($2 IS NULL OR status = $2) AND ($3 IS NULL OR pipeline = $3)
+                       AND ($4 IS NULL OR started_at >= CAST($4 AS DATE))
+                       AND ($5 IS NULL OR started_at < CAST($5 AS DATE) + 1)
+                     ORDER BY id DESC LIMIT $6) r
+             ) ORDER BY 1",
         )
         .map_err(|e| e.to_string())?;
+    let limit = f.limit.map_or(i64::MAX, |l| l as i64);
     let rows = stmt
-        .query_map([], |r| {
+        .query_map(params![f.id, f.status, f.pipeline, f.since, f.until, limit], |r| {
             Ok(RunRow {
                 id: r.get(0)?,
                 started_at: r.get(1)?,
@@ -50,6 +77,48 @@ pub fn runs(store: &Store) -> Result<Vec<RunRow>, String> {
     rows.collect::<Result<_, _>>().map_err(|e| e.to_string())
 }
 
+/// Each node's latest execution: its status and run.
+pub fn last_status(store: &Store) -> Result<BTreeMap<String, (String, i64)>, String> {
+    let mut stmt = store
+        .conn
+        .prepare("SELECT node_id, arg_max(status, run_id), max(run_id) FROM node_runs GROUP BY node_id")
+        .map_err(|e| e.to_string())?;
+    let rows = stmt.query_map([], |r| Ok((r.get(0)?, (r.get(1)?, r.get(2)?)))).map_err(|e| e.to_string())?;
+    rows.collect::<Result<_, _>>().map_err(|e| e.to_string())
+}
+
+/// One node's executions, latest first, at most `limit`.
+#[derive(Debug, Serialize)]
+pub struct NodeRun {
+    pub run_id: i64,
+    pub started_at: Option<String>,
+    pub status: String,
+    pub millis: i64,
+    pub message: String,
+}
+
+pub fn node_runs(store: &Store, node: &str, limit: usize) -> Result<Vec<NodeRun>, String> {
+    let mut stmt = store
+        .conn
+        .prepare(
+            "SELECT run_id, CAST(started_at AS VARCHAR), status, millis, message FROM node_runs
+             WHERE node_id = ? ORDER BY run_id DESC LIMIT ?",
+        )
+        .map_err(|e| e.to_string())?;
+    let rows = stmt
+        .query_map(params![node, limit as i64], |r| {
+            Ok(NodeRun {
+                run_id: r.get(0)?,
+                started_at: r.get(1)?,
+                status: r.get(2)?,
+                millis: r.get(3)?,
+                message: r.get(4)?,
+            })
+        })
+        .map_err(|e| e.to_string())?;
+    rows.collect::<Result<_, _>>().map_err(|e| e.to_string())
+}
+
 #[derive(Debug, Serialize)]
 pub struct NodeRow {
     pub id: String,
@@ -59,6 +128,8 @@ pub struct NodeRow {
     pub message: String,
     pub metrics: BTreeMap<String, f64>,
     pub artifacts: BTreeMap<String, String>,
+    /// The parameters of the execution behind this result (on a cache hit, the run reused).
+    pub params: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -68,9 +139,8 @@ pub struct RunDetail {
 }
 
 pub fn show(store: &Store, id: i64) -> Result<RunDetail, String> {
-    let run = runs(store)?
-        .into_iter()
-        .find(|r| r.id == id)
+    let run = runs_where(store, &RunFilter { id: Some(id), ..RunFilter::default() })?
+        .pop()
         .ok_or_else(|| format!("no run {id} in {}", store.dir.display()))?;
     let mut stmt = store
         .conn
@@ -86,6 +156,7 @@ pub fn show(store: &Store, id: i64) -> Result<RunDetail, String> {
                 message: r.get(4)?,
                 metrics: BTreeMap::new(),
                 artifacts: BTreeMap::new(),
+                params: BTreeMap::new(),
             })
         })
         .map_err(|e| e.to_string())?;
@@ -106,6 +177,18 @@ pub fn show(store: &Store, id: i64) -> Result<RunDetail, String> {
             n.artifacts = serde_json::from_str(&outputs).unwrap_or_default();
             n.metrics = serde_json::from_str(&metrics).unwrap_or_default();
         }
+        // Those of the execution this run's result comes from: itself, or the run it reused.
+        let mut stmt = store
+            .conn
+            .prepare(
+                "SELECT name, value FROM params WHERE node_id = $1 AND run_id = (
+                   SELECT max(run_id) FROM node_runs
+                   WHERE node_id = $1 AND cache_key = $2 AND status = 'ran' AND run_id <= $3)",
+            )
+            .map_err(|e| e.to_string())?;
+        let params =
+            stmt.query_map(params![n.id, key, id], |r| Ok((r.get(0)?, r.get(1)?))).map_err(|e| e.to_string())?;
+        n.params = params.collect::<Result<_, _>>().map_err(|e| e.to_string())?;
     }
     Ok(RunDetail { run, nodes })
 }
@@ -151,6 +234,39 @@ pub fn compare(store: &Store, a: i64, b: i64) -> Result<Vec<Difference>, String>
         }
     }
     Ok(out)
+}
+
+/// One thing (a node's status, parameter, metric or artifact) that differs across runs.
+#[derive(Debug, Serialize)]
+pub struct Varies {
+    pub node: String,
+    pub what: String,
+    /// Its value in each run, in the order asked; `None` where the run has none.
+    pub values: Vec<Option<String>>,
+}
+
+/// What differs across two or more runs: every node's outcome, parameters, metrics and
+/// artifact hashes whose values are not the same in all of them; the rest is left out.
+pub fn compare_many(store: &Store, ids: &[i64]) -> Result<Vec<Varies>, String> {
+    let runs = ids.iter().map(|&id| show(store, id)).collect::<Result<Vec<_>, _>>()?;
+    let mut table: BTreeMap<(String, String), Vec<Option<String>>> = BTreeMap::new();
+    for (i, run) in runs.iter().enumerate() {
+        for n in &run.nodes {
+            let mut put = |what: String, value: String| {
+                table.entry((n.id.clone(), what)).or_insert_with(|| vec![None; runs.len()])[i] = Some(value);
+            };
+            // A cache hit gives what running would: only an outcome is worth comparing.
+            put("outcome".into(), if n.status == "cached" { "ran".into() } else { n.status.clone() });
+            n.params.iter().for_each(|(k, v)| put(format!("param {k}"), v.clone()));
+            n.metrics.iter().for_each(|(k, v)| put(format!("metric {k}"), v.to_string()));
+            n.artifacts.iter().for_each(|(k, v)| put(format!("artifact {k}"), v.clone()));
+        }
+    }
+    Ok(table
+        .into_iter()
+        .filter(|(_, values)| values.iter().any(|v| v != &values[0]))
+        .map(|((node, what), values)| Varies { node, what, values })
+        .collect())
 }
 
 fn short(sha: &str) -> String {

@@ -40,7 +40,7 @@ use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 pub use batcher::Batching;
-pub use canary::{Outcome, Phase, Record, Verdict};
+pub use canary::{load as canary_state, Outcome, Phase, Record, Verdict};
 pub use http::Limits;
 pub use live_metrics::{Live, Window as LiveWindow};
 

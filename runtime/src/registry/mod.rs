@@ -200,46 +200,48 @@ pub fn apply_rules(store: &Store, name: &str, version: i64, by: &str) -> Result<
         let v = tx.version(name, version)?;
         let mut outcomes = Vec::new();
         for raw in &v.rules {
-            let rule: PromotionRule = match serde_json::from_value(raw.clone()) {
-                Ok(r) => r,
-                Err(e) => {
-                    outcomes.push(RuleOutcome {
-                        stage: raw["stage"].as_str().unwrap_or("?").into(),
-                        rule: raw["text"].as_str().unwrap_or("?").into(),
-                        held: false,
-                        moved: false,
-                        reason: format!("this rule cannot be read: {e}"),
-                    });
-                    continue;
+            // Evaluated one by one: a stage an earlier rule moved is what a later rule reads.
+            let mut o = tx.evaluate_rule(name, version, &v.metrics, raw)?;
+            if o.held {
+                let holder = tx.holder(name, &o.stage)?;
+                if holder == Some(version) {
+                    o.reason = join(&format!("version {version} is already in {}", o.stage), &o.reason);
+                } else if let Some(why) = tx.why_not_move(name, version, &o.stage, holder)? {
+                    o.reason = join(&format!("holds, but {why}"), &o.reason);
+                } else {
+                    tx.move_stage(name, &o.stage, version, "promote", Some(format!("rule `{}` holds", o.rule)))?;
+                    o.moved = true;
+                    if o.reason.is_empty() {
+                        o.reason = "holds".into();
+                    }
                 }
-            };
-            let holders = tx.holders_with_metrics(name)?;
-            let approvers = tx.approvers(name, version, &rule.stage)?;
-            let facts = rules::Facts {
-                name,
-                version,
-                stage: &rule.stage,
-                metrics: &v.metrics,
-                holders: &holders,
-                approvers: &approvers,
-            };
-            let verdict = rules::evaluate(&rule.rule.expr, &facts);
-            let holder = holders.get(&rule.stage).map(|(h, _)| *h);
-            let notes = verdict.notes.join("; ");
-            let (moved, reason) = if !verdict.held {
-                (false, notes)
-            } else if holder == Some(version) {
-                (false, join(&format!("version {version} is already in {}", rule.stage), &notes))
-            } else if let Some(why) = tx.why_not_move(name, version, &rule.stage, holder)? {
-                (false, join(&format!("holds, but {why}"), &notes))
-            } else {
-                tx.move_stage(name, &rule.stage, version, "promote", Some(format!("rule `{}` holds", rule.rule.text)))?;
-                (true, if notes.is_empty() { "holds".into() } else { notes })
-            };
-            outcomes.push(RuleOutcome { stage: rule.stage, rule: rule.rule.text, held: verdict.held, moved, reason });
+            }
+            outcomes.push(o);
         }
         Ok(outcomes)
     })
+}
+
+/// The version's promotion rules evaluated against the registry as it is, moving nothing:
+/// which hold now, and why not (what a person deciding to approve or promote is shown).
+pub fn rules_now(store: &Store, name: &str, version: i64) -> Result<Vec<RuleOutcome>, RegistryError> {
+    let reader = Reader { store };
+    let v = reader.version(name, version)?;
+    v.rules.iter().map(|raw| reader.evaluate_rule(name, version, &v.metrics, raw)).collect()
+}
+
+/// Records the approval, then applies the version's promotion rules: what `mlpc approve`,
+/// the daemon's admin API and the UI do. False when `by` had already approved.
+pub fn approve_and_apply(
+    store: &Store,
+    name: &str,
+    version: i64,
+    stage_name: &str,
+    by: &str,
+    reason: Option<&str>,
+) -> Result<(bool, Vec<RuleOutcome>), RegistryError> {
+    let recorded = approve(store, name, version, stage_name, by, reason)?;
+    Ok((recorded, apply_rules(store, name, version, by)?))
 }
 
 /// Records that `by` approves the version for `stage`; false when they already had.
@@ -562,6 +564,41 @@ impl Reader<'_> {
         Ok(stage_holders(self.store, name)?.get(stage).copied())
     }
 
+    /// One stored promotion rule of a version, evaluated now (`moved` false; `reason` the
+    /// evaluator's notes, or why the rule cannot be read).
+    fn evaluate_rule(
+        &self,
+        name: &str,
+        version: i64,
+        metrics: &BTreeMap<String, f64>,
+        raw: &serde_json::Value,
+    ) -> Result<RuleOutcome, RegistryError> {
+        let rule: PromotionRule = match serde_json::from_value(raw.clone()) {
+            Ok(r) => r,
+            Err(e) => {
+                return Ok(RuleOutcome {
+                    stage: raw["stage"].as_str().unwrap_or("?").into(),
+                    rule: raw["text"].as_str().unwrap_or("?").into(),
+                    held: false,
+                    moved: false,
+                    reason: format!("this rule cannot be read: {e}"),
+                })
+            }
+        };
+        let holders = self.holders_with_metrics(name)?;
+        let approvers = self.approvers(name, version, &rule.stage)?;
+        let facts =
+            rules::Facts { name, version, stage: &rule.stage, metrics, holders: &holders, approvers: &approvers };
+        let verdict = rules::evaluate(&rule.rule.expr, &facts);
+        Ok(RuleOutcome {
+            stage: rule.stage,
+            rule: rule.rule.text,
+            held: verdict.held,
+            moved: false,
+            reason: verdict.notes.join("; "),
+        })
+    }
+
     /// Each held stage: its version and that version's metrics.
     fn holders_with_metrics(&self, name: &str) -> Result<rules::Holders, RegistryError> {
         stage_holders(self.store, name)?
@@ -721,6 +758,15 @@ fn logged_latest(store: &Store, name: &str) -> i64 {
         .filter_map(|r| r.entry.version)
         .max()
         .unwrap_or(0)
+}
+
+/// The audit log, whose chain holds, against an open store: the anchor the store keeps
+/// (the log's length and head), then the registry (every version, stage and approval).
+pub fn log_problems(store: &Store, chain: &audit::Verified) -> Result<Vec<String>, String> {
+    let anchor = audit::anchor(&store.conn)?;
+    let mut problems = audit::check_anchor(&store.dir, anchor.as_ref(), chain);
+    problems.extend(disagreements(store, &audit::read(&store.dir)?)?);
+    Ok(problems)
 }
 
 /// Where the registry and the audit log disagree: versions, artifacts, stage holders, stage

@@ -1,0 +1,107 @@
+//! `mlpc ui` over real HTTP on 127.0.0.1: the churn example run twice into a temporary
+//! state, then each page, and the approve flow with its token, Origin check and audit line.
+
+mod common;
+
+use common::{mlpc, Running};
+use reqwest::blocking::Client;
+use reqwest::header::{COOKIE, ORIGIN, SET_COOKIE};
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+
+const TOKEN: &str = "t0ken-for-the-ui-test";
+
+/// The UI on an ephemeral port; its base URL (`http://127.0.0.1:PORT`).
+fn start(state: &str) -> (Running, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mlpc"))
+        .args(["ui", "examples/churn/churn.mlp", "--state", state, "--addr", "127.0.0.1:0"])
+        .env("MLPC_ADMIN_TOKEN", TOKEN)
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let base =
+        line.trim().strip_prefix("ui on ").and_then(|u| u.strip_suffix("/ui/")).expect("the address").to_string();
+    (Running(child), base)
+}
+
+fn get(client: &Client, url: &str) -> (u16, String) {
+    let r = client.get(url).send().unwrap();
+    (r.status().as_u16(), r.text().unwrap())
+}
+
+#[test]
+fn the_pages_show_the_state_and_approving_moves_the_stage() {
+    let state = tempfile::tempdir().unwrap();
+    let st = state.path().to_str().unwrap();
+    for _ in 0..2 {
+        let (code, out, err) = mlpc(&["run", "examples/churn/churn.mlp", "--state", st]);
+        assert_eq!(code, 0, "{out}{err}");
+    }
+    let (_ui, base) = start(st);
+    let client = Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+
+    let (code, dag) = get(&client, &format!("{base}/ui/"));
+    assert_eq!(code, 200);
+    for node in ["source:customers", "features:customer_features", "model:churn_model", "monitor:churn_drift"] {
+        assert!(dag.contains(&format!("href=\"/ui/nodes/{node}\"")), "{node} is drawn: {dag}");
+    }
+    assert!(dag.contains("class=\"st-cached\""), "nodes coloured by their last status");
+
+    let (code, runs) = get(&client, &format!("{base}/ui/runs"));
+    assert_eq!(code, 200);
+    assert!(runs.contains("href=\"/ui/runs/1\"") && runs.contains("href=\"/ui/runs/2\""), "{runs}");
+    let (_, failed) = get(&client, &format!("{base}/ui/runs?status=failed"));
+    assert!(!failed.contains("href=\"/ui/runs/1\""), "the status filter leaves succeeded runs out");
+
+    let (code, run) = get(&client, &format!("{base}/ui/runs/1"));
+    assert_eq!(code, 200);
+    assert!(run.contains("features:customer_features") && run.contains("auc"), "{run}");
+
+    let (code, same) = get(&client, &format!("{base}/ui/compare?run=1&run=2"));
+    assert_eq!(code, 200);
+    assert!(same.contains("have the same"), "a rerun from cache differs in nothing: {same}");
+    assert_eq!(get(&client, &format!("{base}/ui/compare?run=1")).0, 400);
+
+    let (code, model) = get(&client, &format!("{base}/ui/registry/churn-predictor"));
+    assert_eq!(code, 200);
+    assert!(model.contains("Audit chain: ") && model.contains("intact"), "{model}");
+    assert!(model.contains("Model card"), "{model}");
+    let (code, _) = get(&client, &format!("{base}/ui/serving"));
+    assert_eq!(code, 200);
+
+    // Approving: signed out, from another site, with a wrong token — all refused.
+    let act = format!("{base}/ui/registry/churn-predictor/act");
+    let form = [("action", "approve"), ("version", "1"), ("stage", "production"), ("by", "tester")];
+    let signed_out = client.post(&act).header(ORIGIN, &base).form(&form).send().unwrap();
+    assert_eq!(signed_out.status().as_u16(), 401);
+    let wrong =
+        client.post(format!("{base}/ui/login")).header(ORIGIN, &base).form(&[("token", "nope")]).send().unwrap();
+    assert_eq!(wrong.status().as_u16(), 401);
+    let login = client.post(format!("{base}/ui/login")).header(ORIGIN, &base).form(&[("token", TOKEN)]).send().unwrap();
+    assert_eq!(login.status().as_u16(), 303);
+    let cookie = login.headers()[SET_COOKIE].to_str().unwrap().to_string();
+    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict") && !cookie.contains(TOKEN), "{cookie}");
+    let session = cookie.split(';').next().unwrap().to_string();
+    let cross = client.post(&act).header(COOKIE, &session).header(ORIGIN, "http://evil.example").form(&form).send();
+    assert_eq!(cross.unwrap().status().as_u16(), 403, "a cross-site POST is refused");
+    let (_, before, _) = mlpc(&["models", "show", "churn-predictor", "--state", st, "--json"]);
+    let before: serde_json::Value = serde_json::from_str(&before).unwrap();
+    assert!(before["stages"].get("production").is_none(), "not in production before: {before}");
+
+    let done = client.post(&act).header(COOKIE, &session).header(ORIGIN, &base).form(&form).send().unwrap();
+    assert_eq!(done.status().as_u16(), 200);
+    assert!(done.text().unwrap().contains("moved to production"));
+    let (code, shown, _) = mlpc(&["models", "show", "churn-predictor", "--state", st, "--json"]);
+    assert_eq!(code, 0);
+    let shown: serde_json::Value = serde_json::from_str(&shown).unwrap();
+    assert_eq!(shown["stages"]["production"], 1, "{shown}");
+    let (_, log, _) = mlpc(&["audit", "--state", st, "--json"]);
+    let log: serde_json::Value = serde_json::from_str(&log).unwrap();
+    let approvals: Vec<_> = log.as_array().unwrap().iter().filter(|r| r["action"] == "approve").collect();
+    assert_eq!(approvals.len(), 1);
+    assert_eq!(approvals[0]["by"], "ui: tester");
+    let (code, out, err) = mlpc(&["audit", "verify", "--state", st]);
+    assert_eq!(code, 0, "the chain holds after the UI's write: {out}{err}");
+}

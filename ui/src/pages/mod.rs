@@ -1,0 +1,7 @@
+//! One module per page.
+
+pub mod compare;
+pub mod pipeline;
+pub mod registry;
+pub mod runs;
+pub mod serving;
