@@ -10,10 +10,12 @@ use mlpc_train::{Predictions, Target};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 
-/// The churn example with a small model, scoring with the version in production.
+/// The churn example with a small model and the score block of `examples/churn/scoring.mlp`
+/// (every customer, by the version in production), in one file.
 fn program(trees: u32) -> String {
-    common::serving_churn(&format!("gradient_boosting(trees = {trees}, depth = 3)"), false, "200ms")
-        .replace("  stage  = staging\n  input  = customers", "  stage  = production\n  input  = customers")
+    let churn = common::serving_churn(&format!("gradient_boosting(trees = {trees}, depth = 3)"), false, "200ms");
+    let scoring = std::fs::read_to_string("examples/churn/scoring.mlp").unwrap();
+    format!("{churn}\n{}", scoring.replace("import \"churn.mlp\"\n", ""))
 }
 
 struct Dir {
