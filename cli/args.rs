@@ -344,6 +344,25 @@ pub enum Command {
         #[arg(long)]
         admin_token_file: Option<String>,
     },
+    /// Score a CSV or Parquet file with the registered version at a stage, in batches, into a
+    /// Parquet file of keys, model version and predictions; features the file lacks are filled
+    /// point-in-time from the views when it has the entity's key and time column.
+    Score {
+        /// The registered name, e.g. `churn-predictor`.
+        name: String,
+        /// The stage whose version scores.
+        #[arg(long, default_value = "production")]
+        stage: String,
+        /// The rows to score (`.csv` or `.parquet`).
+        #[arg(long)]
+        input: String,
+        /// The Parquet file to write.
+        #[arg(long)]
+        output: String,
+        /// The state folder (registry, artifacts).
+        #[arg(long, default_value = ".mlp")]
+        state: String,
+    },
     /// Print the pipeline's DAG as a graph.
     Graph {
         file: String,
@@ -375,6 +394,7 @@ impl Command {
                 | Command::Daemon(_)
                 | Command::Ui { .. }
                 | Command::Drift { .. }
+                | Command::Score { .. }
         )
     }
 }

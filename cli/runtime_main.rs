@@ -1,5 +1,5 @@
 //! `mlpc-runtime`: the commands that execute plans on DuckDB (`run`, `runs`,
-//! `example-data`, `plan --state`, `serve`, `daemon`, `drift`) and those of the model registry in the tracking store. `mlpc` starts it for those commands after checking
+//! `example-data`, `plan --state`, `serve`, `daemon`, `drift`, `score`) and those of the model registry in the tracking store. `mlpc` starts it for those commands after checking
 //! that DuckDB's library is where this binary will look for it.
 
 mod daemon;
@@ -7,6 +7,7 @@ mod drift;
 mod example_data;
 mod models;
 mod run;
+mod score;
 mod serve;
 mod ui;
 
@@ -50,9 +51,10 @@ fn main() -> ExitCode {
         Command::Drift { reference, current, columns, tests, json } => {
             drift::drift(&reference, &current, &columns, &tests, json)
         }
+        Command::Score { name, stage, input, output, state } => score::score(&name, &stage, &input, &output, &state),
         _ => {
             eprintln!(
-                "error: mlpc-runtime runs `run`, `runs`, `example-data`, `plan --state`, `serve`, `daemon`, `ui`, `drift` and the registry's commands; use `mlpc` for the rest"
+                "error: mlpc-runtime runs `run`, `runs`, `example-data`, `plan --state`, `serve`, `daemon`, `ui`, `drift`, `score` and the registry's commands; use `mlpc` for the rest"
             );
             2
         }

@@ -61,6 +61,7 @@ codes! {
     E0022 Error "out-of-range" "An algorithm parameter outside the range its declaration gives";
     E0023 Error "onnx-mismatch" "An onnx() model file that is not ONNX or whose inputs disagree with the declaration";
     E0024 Error "promotion-on-training-data" "A promotion rule that reads only metrics computed on the model's own training data";
+    E0025 Error "score-input-incomplete" "A score job's input lacks the entity key, or a model input that no feature view can fill";
     W0001 Warning "unused-declaration" "A declaration nothing uses";
     W0002 Warning "model-file-missing" "An onnx() model file that is not there at check time";
     W0003 Warning "unwatched-traffic" "A monitor whose window is shorter than its interval, so some requests are never checked";

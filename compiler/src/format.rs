@@ -135,6 +135,7 @@ impl Formatter<'_> {
             ItemKind::Monitor { name, registered, .. } => {
                 format!("monitor {} on {}", name.name, quote(&registered.value))
             }
+            ItemKind::Score { name, registered, .. } => format!("score {} on {}", name.name, quote(&registered.value)),
             ItemKind::Stdlib { std, name, .. } => format!("{} {}", std.keyword(), name.name),
             ItemKind::Error { text } => text.trim_end().to_string(),
         };

@@ -263,6 +263,26 @@ pub fn lower(sources: &Sources, a: &Analysis) -> Result<Plan, Box<Diagnostic>> {
             }
         }
     }
+    for s in &a.scores {
+        let def = ScoreDef {
+            registered: s.registered.clone(),
+            model: s.model.clone(),
+            stage: s.stage.clone(),
+            input: s.input.clone(),
+            keys: s.keys.clone(),
+            time: s.time.clone(),
+            inputs: columns(&s.inputs),
+            task: s.task,
+            output: s.output.clone(),
+        };
+        let id = b.add(format!("score:{}", s.name), &s.name, &s.site, Vec::new(), NodeDef::Score(def));
+        // After registering, so that a version the run promotes is the one that scores.
+        b.edge(&format!("register:{}", s.registered), &id);
+        b.edge(&s.input, &id);
+        for view in s.inputs.iter().filter_map(|c| c.view.as_ref()).collect::<BTreeSet<_>>() {
+            b.edge(&format!("features:{view}"), &id);
+        }
+    }
     let order = topological(&b)?;
     let mut nodes: Vec<Node> = Vec::with_capacity(order.len());
     for id in order {

@@ -22,6 +22,7 @@ pub enum NodeDef {
     Register(RegisterDef),
     Serve(Box<ServeDef>),
     Monitor(MonitorDef),
+    Score(ScoreDef),
 }
 
 impl NodeDef {
@@ -38,6 +39,7 @@ impl NodeDef {
             NodeDef::Register(_) => "register",
             NodeDef::Serve(_) => "serve",
             NodeDef::Monitor(_) => "monitor",
+            NodeDef::Score(_) => "score",
         }
     }
 }
@@ -299,6 +301,30 @@ pub struct CanaryDef {
     pub min_requests: u64,
     pub promote: Option<Rule>,
     pub rollback: Option<Rule>,
+}
+
+/// `score NAME on "REGISTERED" { … }`: the version at `stage` scores every row of `input`,
+/// in batches, into a Parquet file.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ScoreDef {
+    pub registered: String,
+    /// The model registered under that name.
+    pub model: String,
+    /// The stage whose version scores, resolved in the registry when the node runs.
+    pub stage: String,
+    /// The node whose `data` rows are scored: `source:…`, `features:…`, `dataset:…` or `split:…`.
+    pub input: String,
+    /// The entity's key columns, written with each prediction.
+    pub keys: Vec<String>,
+    /// The entity's `time` column: written too, and the moment each row's features are
+    /// filled as of.
+    pub time: Option<String>,
+    /// The model's inputs with their types; those with a `view` are not in the input and are
+    /// filled point-in-time from that feature view, by the keys (and `time`).
+    pub inputs: Vec<Column>,
+    pub task: Option<Task>,
+    /// The Parquet file written, relative to the pipeline's folder.
+    pub output: String,
 }
 
 /// `monitor NAME on "REGISTERED" { … }`.

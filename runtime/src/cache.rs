@@ -4,7 +4,7 @@
 use crate::nodes::{self, InputFiles};
 use crate::store::Store;
 use duckdb::params;
-use mlpc_plan::{Node, Plan};
+use mlpc_plan::{Node, NodeDef, Plan};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
@@ -34,7 +34,12 @@ impl KeyParts {
             return "its definition changed".into();
         }
         if self.file != before.file {
-            return "its data file changed".into();
+            return match self.file.as_deref().and_then(|f| f.strip_prefix(crate::scoring::STAGED)) {
+                Some(now) => {
+                    format!("the version it scores with changed (now {})", now.split(' ').next().unwrap_or(now))
+                }
+                None => "its data file changed".into(),
+            };
         }
         let changed: Vec<&str> = self
             .inputs
@@ -72,6 +77,9 @@ pub fn key_parts(plan: &Plan, mut file_hash: impl FnMut(&Node) -> Option<String>
 /// content hash, in sorted order), so that an added, removed, renamed or changed file
 /// changes the key. None when there is nothing to read (the node then says why).
 pub fn input_hash(store: &Store, node: &Node, base_dir: &Path) -> Option<String> {
+    if let NodeDef::Score(def) = &node.def {
+        return crate::scoring::staged_key(store, def);
+    }
     match nodes::input_files(node, base_dir)? {
         // Only a regular file is hashed: a device (`/dev/zero`) has no end; the node says so.
         InputFiles::One(path) => path.is_file().then(|| store.file_hash(&path).ok()).flatten(),

@@ -198,7 +198,8 @@ struct Run<'a> {
 
 impl Run<'_> {
     fn drive(&self, on_event: &mut dyn FnMut(&Event)) -> Result<RunReport, String> {
-        let (plan, opts, run_id, parts) = (self.plan, self.opts, self.run_id, self.parts);
+        let (plan, opts, run_id) = (self.plan, self.opts, self.run_id);
+        let mut parts = self.parts.clone();
         let dir = &opts.state_dir;
         // The work folder is this run's alone (one run at a time): what a crashed run left goes.
         let work = dir.join("tmp");
@@ -273,6 +274,12 @@ impl Run<'_> {
                         if !node.inputs.iter().all(|i| reports.contains_key(i)) {
                             continue;
                         }
+                        if let NodeDef::Score(_) = node.def {
+                            // Keyed on the version at its stage once what it waits for (the
+                            // register node that may promote one) has settled. Nothing reads it.
+                            let file = crate::cache::input_hash(&store, node, &opts.base_dir);
+                            parts.get_mut(&node.id).expect("every node has key parts").file = file;
+                        }
                         let key = parts[&node.id].key();
                         let blocked =
                             node.inputs.iter().find(|i| !matches!(reports[*i].status, Status::Ran | Status::Cached));
@@ -293,8 +300,12 @@ impl Run<'_> {
                             })
                             .flatten()
                         {
+                            let reused = nodes::reuse(node, &found, &opts.base_dir);
                             artifacts.insert(node.id.clone(), found);
-                            Some((Status::Cached, "cache hit".to_string()))
+                            Some(match reused {
+                                Ok(()) => (Status::Cached, "cache hit".to_string()),
+                                Err(why) => (Status::Failed, why),
+                            })
                         } else {
                             None
                         };
@@ -324,6 +335,7 @@ impl Run<'_> {
                                     .filter_map(|i| plan.node(i).map(|n| (i.clone(), n.clone())))
                                     .collect();
                                 let (base, work, times) = (opts.base_dir.clone(), work.clone(), time_columns.clone());
+                                let state = opts.state_dir.clone();
                                 let context = match &node.def {
                                     NodeDef::Register(def) => Some((def.clone(), self.context(&node))),
                                     _ => None,
@@ -335,6 +347,7 @@ impl Run<'_> {
                                     let inputs = Inputs {
                                         base_dir: &base,
                                         work_dir: &work,
+                                        state_dir: &state,
                                         artifacts: &inputs_art,
                                         time_columns: &times,
                                         nodes: &input_nodes,
@@ -412,6 +425,7 @@ impl Run<'_> {
                 .plan
                 .nodes
                 .iter()
+                .filter(|n| n.kind() != "score")
                 .filter_map(|n| parts[&n.id].file.clone().map(|f| (n.id.clone(), f)))
                 .collect(),
             input_keys: node.inputs.iter().map(|i| (i.clone(), parts[i].key())).collect(),

@@ -32,6 +32,26 @@ pub fn read(path: &Path, columns: &[(String, Type)]) -> Result<Frame, String> {
 
 /// The named columns of a Parquet file: numbers as f64 (NaN for null), categories as text.
 pub fn read_typed(path: &Path, columns: &[(String, InputType)]) -> Result<Frame, String> {
+    let conn = duckdb::Connection::open_in_memory().map_err(|e| format!("cannot start DuckDB: {e}"))?;
+    let from = format!("read_parquet({})", literal(&path.to_string_lossy()));
+    let mut whole = None;
+    for_each_batch(&conn, &from, columns, usize::MAX, |frame| {
+        whole = Some(frame);
+        Ok(())
+    })
+    .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    Ok(whole.unwrap_or_else(|| empty(columns)))
+}
+
+/// The named columns of the rows of `from` (a table or a query in parentheses), in order,
+/// handed to `each` as frames of `rows` rows (the last one shorter; none when there are no rows).
+pub fn for_each_batch(
+    conn: &duckdb::Connection,
+    from: &str,
+    columns: &[(String, InputType)],
+    rows: usize,
+    mut each: impl FnMut(Frame) -> Result<(), String>,
+) -> Result<(), String> {
     let select: Vec<String> = columns
         .iter()
         .map(|(name, it)| {
@@ -39,17 +59,12 @@ pub fn read_typed(path: &Path, columns: &[(String, InputType)]) -> Result<Frame,
             format!("CAST({} AS {sql_type})", ident(name))
         })
         .collect();
-    let conn = duckdb::Connection::open_in_memory().map_err(|e| format!("cannot start DuckDB: {e}"))?;
-    let query = format!("SELECT {} FROM read_parquet({})", select.join(", "), literal(&path.to_string_lossy()));
-    let mut stmt = conn.prepare(&query).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    let mut values: Vec<Values> = columns
-        .iter()
-        .map(|(_, t)| if *t == InputType::Category { Values::Category(Vec::new()) } else { Values::Number(Vec::new()) })
-        .collect();
-    for batch in stmt.query_arrow([]).map_err(|e| format!("cannot read {}: {e}", path.display()))? {
-        for (j, out) in values.iter_mut().enumerate() {
+    let mut stmt = conn.prepare(&format!("SELECT {} FROM {from}", select.join(", "))).map_err(|e| e.to_string())?;
+    let mut frame = empty(columns);
+    for batch in stmt.query_arrow([]).map_err(|e| e.to_string())? {
+        for (j, out) in frame.columns.iter_mut().enumerate() {
             let array = batch.column(j);
-            match out {
+            match &mut out.values {
                 Values::Number(v) => {
                     let a =
                         array.as_any().downcast_ref::<Float64Array>().ok_or("DuckDB returned a non-DOUBLE column")?;
@@ -62,7 +77,22 @@ pub fn read_typed(path: &Path, columns: &[(String, InputType)]) -> Result<Frame,
                 }
             }
         }
+        if frame.rows() >= rows {
+            each(std::mem::replace(&mut frame, empty(columns)))?;
+        }
     }
-    let columns = columns.iter().zip(values).map(|((name, ty), values)| Column { name: name.clone(), ty: *ty, values });
-    Ok(Frame { columns: columns.collect() })
+    if frame.rows() > 0 {
+        each(frame)?;
+    }
+    Ok(())
+}
+
+/// A frame with the named columns and no rows.
+fn empty(columns: &[(String, InputType)]) -> Frame {
+    let column = |(name, ty): &(String, InputType)| Column {
+        name: name.clone(),
+        ty: *ty,
+        values: if *ty == InputType::Category { Values::Category(Vec::new()) } else { Values::Number(Vec::new()) },
+    };
+    Frame { columns: columns.iter().map(column).collect() }
 }

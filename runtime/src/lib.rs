@@ -12,6 +12,7 @@ mod node_io;
 mod nodes;
 mod registration;
 pub mod registry;
+pub mod scoring;
 pub mod sql;
 mod store;
 mod training;

@@ -20,6 +20,8 @@ pub struct Produced {
 pub struct Inputs<'a> {
     pub base_dir: &'a Path,
     pub work_dir: &'a Path,
+    /// The state folder: the registry a score node finds its model version in.
+    pub state_dir: &'a Path,
     /// node id → role → artifact path
     pub artifacts: &'a BTreeMap<String, BTreeMap<String, PathBuf>>,
     /// source name → its `time` column

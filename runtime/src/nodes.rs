@@ -17,14 +17,60 @@ impl Inputs<'_> {
     /// An input's rows with `__row`, their 1-based position in its file: an order fixed by
     /// the data, not by how DuckDB happens to scan it.
     fn numbered(&self, node: &str) -> Result<String, String> {
-        Ok(format!(
-            "(SELECT file_row_number + 1 AS __row, * EXCLUDE (file_row_number) FROM read_parquet({}, file_row_number = true))",
-            literal(&self.artifact(node, "data")?.to_string_lossy())
-        ))
+        Ok(numbered(&self.artifact(node, "data")?))
     }
     fn tmp(&self, node: &str, role: &str) -> PathBuf {
         self.tmp_file(node, role, "parquet")
     }
+}
+
+/// A Parquet file's rows with `__row`, their 1-based position in the file: an order fixed
+/// by the data, not by how DuckDB happens to scan it.
+pub(crate) fn numbered(path: &Path) -> String {
+    format!(
+        "(SELECT file_row_number + 1 AS __row, * EXCLUDE (file_row_number) FROM read_parquet({}, file_row_number = true))",
+        literal(&path.to_string_lossy())
+    )
+}
+
+/// Which row of a feature view completes a row `e` of the view's entity.
+pub(crate) enum AsOf {
+    /// The row of the same key and time: a dataset's rows are the view's own entity rows.
+    Same,
+    /// The latest row of the key at or before `e`'s time (point in time), and none older
+    /// than `ttl_ms` when given; by key alone when the entity has no time.
+    Latest { ttl_ms: Option<u64> },
+}
+
+/// The join of a feature view's table `table` (SQL) as `alias` onto the rows `e`, by the
+/// entity's `keys` and `time`, and the expressions that read `features` from it.
+pub(crate) fn view_join(
+    table: &str,
+    alias: &str,
+    keys: &[&str],
+    time: Option<&str>,
+    how: &AsOf,
+    features: &[&str],
+) -> (String, Vec<String>) {
+    let mut on: Vec<String> = keys.iter().map(|k| format!("{alias}.{0} = e.{0}", ident(k))).collect();
+    let mut fresh = None;
+    let join = match (how, time) {
+        (AsOf::Same, Some(t)) => {
+            on.push(format!("{alias}.{0} = e.{0}", ident(t)));
+            "LEFT JOIN"
+        }
+        (AsOf::Latest { ttl_ms }, Some(t)) => {
+            on.push(format!("e.{0} >= {alias}.{0}", ident(t)));
+            fresh = ttl_ms.map(|ms| format!("{alias}.{0} >= e.{0} - INTERVAL ({ms}) MILLISECOND", ident(t)));
+            "ASOF LEFT JOIN"
+        }
+        (_, None) => "LEFT JOIN",
+    };
+    let read = |f: &&str| match &fresh {
+        Some(cond) => format!("CASE WHEN {cond} THEN {alias}.{0} END AS {0}", ident(f)),
+        None => format!("{alias}.{}", ident(f)),
+    };
+    (format!(" {join} {table} AS {alias} ON {}", on.join(" AND ")), features.iter().map(read).collect())
 }
 
 /// A DuckDB connection for one node. One thread: DuckDB's parallel scans, inserts and
@@ -49,7 +95,7 @@ fn count(conn: &duckdb::Connection, sql: &str) -> Result<i64, String> {
 /// Rows per Parquet row group, fixed so that the same rows give the same file.
 const ROW_GROUP_SIZE: usize = 122_880;
 
-fn copy_to(conn: &duckdb::Connection, select: &str, path: &Path) -> Result<i64, String> {
+pub(crate) fn copy_to(conn: &duckdb::Connection, select: &str, path: &Path) -> Result<i64, String> {
     exec(
         conn,
         &format!(
@@ -69,6 +115,7 @@ pub fn run(node: &Node, inputs: &Inputs) -> Result<Produced, Failure> {
         NodeDef::Split(def) => split(node, def, inputs),
         NodeDef::Model(def) => crate::training::model(node, def, inputs),
         NodeDef::Evaluate(def) => crate::training::evaluate(node, def, inputs),
+        NodeDef::Score(def) => crate::scoring::node(node, def, inputs),
         other => Err(Failure { message: format!("`{}` nodes are not executed by `mlpc run`", other.kind()) }),
     }
 }
@@ -79,6 +126,15 @@ pub fn runs_elsewhere(kind: &str) -> Option<&'static str> {
         "serve" => Some("served by `mlpc serve` (or `mlpc daemon`)"),
         "monitor" => Some("run by `mlpc daemon` on its schedule"),
         _ => None,
+    }
+}
+
+/// What a cached node still does: a score node puts its output file back when it is
+/// missing or changed.
+pub fn reuse(node: &Node, artifacts: &BTreeMap<String, PathBuf>, base_dir: &Path) -> Result<(), String> {
+    match (&node.def, artifacts.get("data")) {
+        (NodeDef::Score(def), Some(data)) => crate::scoring::publish(data, &base_dir.join(&def.output)),
+        _ => Ok(()),
     }
 }
 
@@ -595,15 +651,9 @@ fn features(node: &Node, def: &FeaturesDef, inputs: &Inputs) -> Result<Produced,
             continue;
         }
         let alias = format!("v{vi}");
-        let mut on: Vec<String> = keys.iter().map(|k| format!("{alias}.{0} = e.{0}", ident(&k.name))).collect();
-        if let Some(t) = &time {
-            on.push(format!("{alias}.{0} = e.{0}", ident(t)));
-        }
-        joins.push_str(&format!(
-            " LEFT JOIN {} AS {alias} ON {}",
-            inputs.data(&format!("features:{view}"))?,
-            on.join(" AND ")
-        ));
+        let keys: Vec<&str> = keys.iter().map(|k| k.name.as_str()).collect();
+        let table = inputs.data(&format!("features:{view}"))?;
+        joins.push_str(&view_join(&table, &alias, &keys, time.as_deref(), &AsOf::Same, &[]).0);
         scope.views.insert(view.clone(), alias);
     }
     let mut select: Vec<String> = entity_cols.iter().map(|c| format!("e.{}", ident(&c.name))).collect();
@@ -688,20 +738,15 @@ fn dataset(node: &Node, def: &DatasetDef, inputs: &Inputs) -> Result<Produced, F
     let time = base_cols.iter().find(|c| c.time);
     let mut select: Vec<String> = base_cols.iter().map(|c| format!("e.{}", ident(&c.name))).collect();
     let mut joins = String::new();
+    let keys: Vec<&str> = keys.iter().map(|k| k.name.as_str()).collect();
     for (i, v) in def.views.iter().enumerate() {
-        let alias = format!("v{i}");
-        let mut on: Vec<String> = keys.iter().map(|k| format!("{alias}.{0} = e.{0}", ident(&k.name))).collect();
-        if let Some(t) = time {
-            on.push(format!("{alias}.{0} = e.{0}", ident(&t.name)));
-        }
-        joins.push_str(&format!(
-            " LEFT JOIN {} AS {alias} ON {}",
-            inputs.data(&format!("features:{v}"))?,
-            on.join(" AND ")
-        ));
-        for c in node.schema.iter().filter(|c| c.view.as_deref() == Some(v)) {
-            select.push(format!("{alias}.{}", ident(&c.name)));
-        }
+        let features: Vec<&str> =
+            node.schema.iter().filter(|c| c.view.as_deref() == Some(v)).map(|c| c.name.as_str()).collect();
+        let table = inputs.data(&format!("features:{v}"))?;
+        let (join, read) =
+            view_join(&table, &format!("v{i}"), &keys, time.map(|t| t.name.as_str()), &AsOf::Same, &features);
+        joins.push_str(&join);
+        select.extend(read);
     }
     let query = format!(
         "SELECT {} FROM {} AS e{joins} ORDER BY e.__row",

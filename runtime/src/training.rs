@@ -274,12 +274,14 @@ pub fn evaluate(node: &Node, def: &EvaluateDef, inputs: &Inputs) -> Result<Produ
     let label = frame.column(&label_name).expect("the label was read");
     let truth = mlpc_train::Target::from_column(label).map_err(|e| format!("evaluate `{}`: {e}", node.name))?;
 
-    ort_ready()?;
     let bytes = std::fs::read(inputs.artifact(&model_id, "model")?).map_err(|e| e.to_string())?;
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let mut scorer = Scorer::load(&bytes, threads).map_err(String::from)?;
+    let mut scorer = scorer(&bytes)?;
     let outputs = scorer.score(&frame).map_err(|e| format!("evaluate `{}`: {e}", node.name))?;
-    let pred = predictions(outputs, &truth, frame.rows()).map_err(|e| format!("evaluate `{}`: {e}", node.name))?;
+    let classes = match &truth {
+        mlpc_train::Target::Classes { classes, .. } => Some(classes.as_slice()),
+        mlpc_train::Target::Values(_) => None,
+    };
+    let pred = predictions(outputs, classes, frame.rows()).map_err(|e| format!("evaluate `{}`: {e}", node.name))?;
 
     let mut p = Produced::default();
     let mut shown = Vec::new();
@@ -310,14 +312,22 @@ pub fn evaluate(node: &Node, def: &EvaluateDef, inputs: &Inputs) -> Result<Produ
     Ok(p)
 }
 
+/// An ONNX Runtime session on a model, with every core for its operators.
+pub(crate) fn scorer(bytes: &[u8]) -> Result<Scorer, String> {
+    ort_ready()?;
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    Scorer::load(bytes, threads).map_err(String::from)
+}
+
 /// The model's outputs as predictions: `probabilities` (or the one `[rows, classes]`
-/// float output) when classifying, `value` (or the one numeric output) when regressing.
-fn predictions(
+/// float output) when classifying into `classes`, `value` (or the one numeric output) when
+/// regressing (`None`).
+pub(crate) fn predictions(
     outputs: Vec<(String, scorer::Output)>,
-    truth: &mlpc_train::Target,
+    classes: Option<&[String]>,
     rows: usize,
 ) -> Result<mlpc_train::Predictions, String> {
-    use mlpc_train::{model::argmax, Predictions, Target};
+    use mlpc_train::{model::argmax, Predictions};
     use scorer::Output;
     let numbers = |want: usize| {
         let mut fits: Vec<(String, Vec<f32>)> = outputs
@@ -340,13 +350,13 @@ fn predictions(
             }
         }
     };
-    Ok(match truth {
-        Target::Classes { classes, .. } => {
+    Ok(match classes {
+        Some(classes) => {
             let scores = numbers(classes.len())?;
             let labels = scores.chunks(classes.len()).map(|row| classes[argmax(row)].clone()).collect();
             Predictions { labels, scores, width: classes.len() }
         }
-        Target::Values(_) => Predictions { labels: Vec::new(), scores: numbers(1)?, width: 1 },
+        None => Predictions { labels: Vec::new(), scores: numbers(1)?, width: 1 },
     })
 }
 

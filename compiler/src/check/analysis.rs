@@ -27,6 +27,7 @@ pub struct Analysis {
     pub registrations: Vec<RegisterInfo>,
     pub serves: Vec<ServeInfo>,
     pub monitors: Vec<MonitorInfo>,
+    pub scores: Vec<ScoreInfo>,
     /// Every resolved use of a name, for go-to-definition and references.
     pub references: Vec<Reference>,
     /// The type of every expression the checker typed, for hover.
@@ -239,4 +240,21 @@ pub struct MonitorInfo {
     pub window_ms: u64,
     pub reference: Option<DataRef>,
     pub alerts: Vec<AlertDef>,
+}
+
+#[derive(Clone, Debug)]
+pub struct ScoreInfo {
+    pub name: String,
+    pub site: Site,
+    pub registered: String,
+    pub model: String,
+    pub stage: String,
+    /// The plan node whose rows are scored (`source:customers`, `split:churn_data.test`, …).
+    pub input: String,
+    pub keys: Vec<String>,
+    pub time: Option<String>,
+    /// The model's inputs; `view` is set on those the input lacks, filled from that view.
+    pub inputs: Vec<Column>,
+    pub task: Option<Task>,
+    pub output: String,
 }

@@ -79,7 +79,7 @@ fn phases_of(kind: &ItemKind) -> &'static [usize] {
         ItemKind::Model { .. } => &[4],
         ItemKind::Evaluate { .. } => &[5],
         ItemKind::Register { .. } => &[6],
-        ItemKind::Serve { .. } => &[7],
+        ItemKind::Serve { .. } | ItemKind::Score { .. } => &[7],
         ItemKind::Monitor { .. } => &[8],
         ItemKind::Import { .. } | ItemKind::Error { .. } => &[],
     }
@@ -114,6 +114,7 @@ pub(crate) fn a_kind(kind: &str) -> &'static str {
         "dataset" => "a dataset",
         "model" => "a model",
         "monitor" => "a monitor",
+        "score" => "a score job",
         "pipeline" => "the pipeline",
         _ => "a declaration",
     }
@@ -131,6 +132,7 @@ pub fn block_keys(block: &str) -> &'static [&'static str] {
         "serve" => &["stage", "features", "shadow", "fallback"],
         "canary" => &["steps", "interval", "min_requests"],
         "monitor" => &["every", "window", "reference"],
+        "score" => &["stage", "input", "output"],
         _ => &[],
     }
 }
@@ -220,6 +222,7 @@ impl<'a> Checker<'a> {
             (_, ItemKind::Monitor { name, registered, body }) => {
                 self.monitor(file, item, name, registered, body.as_ref())
             }
+            (_, ItemKind::Score { name, registered, body }) => self.score(file, item, name, registered, body.as_ref()),
             (_, ItemKind::Import { .. } | ItemKind::Error { .. }) => {}
         }
     }
@@ -320,7 +323,7 @@ impl<'a> Checker<'a> {
                     Diagnostic::new(Code::E0003, *file, name.span, format!("`{}` is declared twice", name.name))
                         .label(format!("this {kind} reuses the name"))
                         .secondary(f, s, format!("first declared here as a {prev_kind}"))
-                        .help("sources, feature views, datasets, models and monitors share one namespace; rename one"),
+                        .help("sources, feature views, datasets, models, monitors and score jobs share one namespace; rename one"),
                 );
                 continue;
             }
@@ -668,8 +671,9 @@ impl<'a> Checker<'a> {
 
     fn unused(&mut self, items: &[(FileId, &Item)]) {
         for (file, item) in items {
-            // Pipelines and monitors are ends in themselves: nothing needs to use them.
-            let Some((kind, name)) = item.kind.declared_name().filter(|(k, _)| !matches!(*k, "pipeline" | "monitor"))
+            // Pipelines, monitors and score jobs are ends in themselves: nothing needs to use them.
+            let Some((kind, name)) =
+                item.kind.declared_name().filter(|(k, _)| !matches!(*k, "pipeline" | "monitor" | "score"))
             else {
                 continue;
             };

@@ -138,6 +138,12 @@ pub enum ItemKind {
         registered: StrLit,
         body: Option<Body>,
     },
+    /// `score NAME on "REGISTERED" { … }`: a batch scoring job.
+    Score {
+        name: Ident,
+        registered: StrLit,
+        body: Option<Body>,
+    },
     Stdlib {
         std: StdKind,
         name: Ident,
@@ -164,6 +170,7 @@ impl ItemKind {
             ItemKind::Register { .. } => "register",
             ItemKind::Serve { .. } => "serve",
             ItemKind::Monitor { .. } => "monitor",
+            ItemKind::Score { .. } => "score",
             ItemKind::Stdlib { std, .. } => std.keyword(),
             ItemKind::Error { .. } => "",
         }
@@ -177,6 +184,7 @@ impl ItemKind {
             ItemKind::Dataset { name, .. } => Some(("dataset", name)),
             ItemKind::Model { name, .. } => Some(("model", name)),
             ItemKind::Monitor { name, .. } => Some(("monitor", name)),
+            ItemKind::Score { name, .. } => Some(("score", name)),
             _ => None,
         }
     }
@@ -193,6 +201,7 @@ impl ItemKind {
             | ItemKind::Register { body, .. }
             | ItemKind::Serve { body, .. }
             | ItemKind::Monitor { body, .. }
+            | ItemKind::Score { body, .. }
             | ItemKind::Stdlib { body, .. } => body.as_ref(),
             ItemKind::Import { .. } | ItemKind::Error { .. } => None,
         }

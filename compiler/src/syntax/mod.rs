@@ -8,7 +8,8 @@ pub use parse::parse;
 
 /// The words that start a top-level declaration.
 pub const DECLARATION_KEYWORDS: &[&str] = &[
-    "pipeline", "import", "source", "check", "features", "dataset", "model", "evaluate", "register", "serve", "monitor",
+    "pipeline", "import", "source", "check", "features", "dataset", "model", "evaluate", "register", "serve",
+    "monitor", "score",
 ];
 
 /// Every word the grammar gives a meaning: a name can never be one of these.
@@ -24,6 +25,7 @@ pub const KEYWORDS: &[&str] = &[
     "register",
     "serve",
     "monitor",
+    "score",
     "on",
     "with",
     "as",

@@ -231,6 +231,11 @@ impl<'a> Builder<'a> {
                 let registered = string(self.t, next());
                 ItemKind::Monitor { name, registered, body: it.next().map(|b| self.body(b)) }
             }
+            Rule::score_decl => {
+                let name = ident(self.t, next());
+                let registered = string(self.t, next());
+                ItemKind::Score { name, registered, body: it.next().map(|b| self.body(b)) }
+            }
             Rule::stdlib_decl => {
                 let kind = next();
                 let std = StdKind::from_keyword(kind.as_str()).expect("grammar lists the kinds");
@@ -517,6 +522,7 @@ fn is_keyword(rule: Rule) -> bool {
             | Rule::kw_register
             | Rule::kw_serve
             | Rule::kw_monitor
+            | Rule::kw_score
             | Rule::kw_on
             | Rule::kw_with
             | Rule::kw_as
@@ -688,6 +694,7 @@ fn describe(rule: Rule) -> Option<&'static str> {
         | Rule::register_decl
         | Rule::serve_decl
         | Rule::monitor_decl
+        | Rule::score_decl
         | Rule::stdlib_decl => "a declaration",
         _ => return None,
     })

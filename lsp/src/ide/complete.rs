@@ -52,6 +52,7 @@ const DECLARATIONS: &[(&str, &str)] = &[
     ("register", "register ${1:model} as \"${2:name}\" {\n  promote to staging when ${3:auc >= 0.8}\n}"),
     ("serve", "serve \"${1:name}\" {\n  stage = production\n}"),
     ("monitor", "monitor ${1:name} on \"${2:registered}\" {\n  every  = 1h\n  window = 24h\n  alert when drift_share() > 30%\n}"),
+    ("score", "score ${1:name} on \"${2:registered}\" {\n  stage  = production\n  input  = ${3:source}\n  output = \"${4:scores.parquet}\"\n}"),
 ];
 
 /// Statements (besides `key = value`) each block takes.

@@ -49,6 +49,9 @@ pub fn definitions(c: &Compilation) -> Vec<Definition> {
     for m in &a.monitors {
         out.push(def(&m.site, decl("monitor", &m.name)));
     }
+    for s in &a.scores {
+        out.push(def(&s.site, decl("score", &s.name)));
+    }
     for r in &a.registrations {
         out.push(def(&r.site, Target::Registered { name: r.registered.clone() }));
     }

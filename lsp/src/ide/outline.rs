@@ -24,6 +24,7 @@ pub fn outline(c: &Compilation, file: FileId) -> Vec<Symbol> {
             | ItemKind::Dataset { name, .. }
             | ItemKind::Model { name, .. }
             | ItemKind::Monitor { name, .. }
+            | ItemKind::Score { name, .. }
             | ItemKind::Stdlib { name, .. } => (name.name.clone(), name.span),
             ItemKind::Check { target, .. } => (format!("check {}", target.name), target.span),
             ItemKind::Evaluate { model, data, .. } => {

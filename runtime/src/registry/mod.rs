@@ -345,6 +345,16 @@ pub fn version(store: &Store, name: &str, version: i64) -> Result<Version, Regis
     Reader { store }.version(name, version)
 }
 
+/// The version of `name` that holds `stage` now.
+pub fn at_stage(store: &Store, name: &str, stage: &str) -> Result<Version, RegistryError> {
+    let reader = Reader { store };
+    reader.known(name)?;
+    match reader.holder(name, self::stage(stage)?)? {
+        Some(v) => reader.version(name, v),
+        None => Err(RegistryError::StageEmpty { name: name.into(), stage: stage.into() }),
+    }
+}
+
 /// The commit checked out in `dir`; None outside a git repository or without git.
 pub fn git_commit(dir: &Path) -> Option<String> {
     let out = std::process::Command::new("git")

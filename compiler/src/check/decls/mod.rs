@@ -9,6 +9,7 @@ mod model;
 mod monitor;
 mod pipeline;
 mod register;
+mod score;
 mod serve;
 mod source;
 mod trainer;
