@@ -329,9 +329,7 @@ pub fn models(store: &Store) -> Result<Vec<Summary>, RegistryError> {
 /// One name: its versions (oldest first), stages and stage history.
 pub fn show(store: &Store, name: &str) -> Result<Model, RegistryError> {
     let reader = Reader { store };
-    reader.known(name)?;
-    let numbers: Vec<i64> = query(store, "SELECT version FROM model_versions WHERE name = ? ORDER BY version", name)?;
-    let versions = numbers.into_iter().map(|n| reader.version(name, n)).collect::<Result<_, _>>()?;
+    let versions = reader.versions(name, None)?;
     Ok(Model { name: name.into(), stages: stage_holders(store, name)?, versions, history: reader.history(name)? })
 }
 
@@ -431,12 +429,6 @@ fn parse<T: serde::de::DeserializeOwned>(text: &str, what: &str) -> Result<T, Re
     serde_json::from_str(text).map_err(|e| RegistryError::Store(format!("the registry's {what} do not read back: {e}")))
 }
 
-fn query<T: duckdb::types::FromSql>(store: &Store, sql: &str, name: &str) -> Result<Vec<T>, RegistryError> {
-    let mut stmt = store.conn.prepare(sql).map_err(db)?;
-    let rows = stmt.query_map(params![name], |r| r.get(0)).map_err(db)?;
-    rows.collect::<Result<_, _>>().map_err(db)
-}
-
 /// Registered names with their latest version.
 fn names(store: &Store) -> Result<Vec<(String, i64)>, RegistryError> {
     let mut stmt =
@@ -478,69 +470,104 @@ impl Reader<'_> {
     }
 
     fn version(&self, name: &str, version: i64) -> Result<Version, RegistryError> {
-        self.known(name)?;
-        let row = self.store.conn.query_row(
-            "SELECT registered_at, run_id, model_node, artifact_sha256, plan_hash, pipeline_file, data_hashes,
-                    params, metrics, algorithm, device, rules, git_commit, plan
-             FROM model_versions WHERE name = ? AND version = ?",
-            params![name, version],
-            |r| {
-                Ok((
-                    (r.get::<_, String>(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?),
-                    (r.get::<_, String>(6)?, r.get::<_, String>(7)?, r.get::<_, String>(8)?),
-                    (r.get(9)?, r.get(10)?, r.get::<_, String>(11)?, r.get(12)?, r.get(13)?),
-                ))
-            },
-        );
-        let ((registered_at, run_id, model_node, artifact_sha256, plan_hash, pipeline_file), json, rest) = match row {
-            Ok(row) => row,
-            Err(duckdb::Error::QueryReturnedNoRows) => {
+        match self.versions(name, Some(version))?.pop() {
+            Some(v) => Ok(v),
+            None => {
                 let latest: i64 = self
                     .store
                     .conn
                     .query_row("SELECT max(version) FROM model_versions WHERE name = ?", params![name], |r| r.get(0))
                     .map_err(db)?;
-                return Err(RegistryError::NoSuchVersion { name: name.into(), version, latest });
+                Err(RegistryError::NoSuchVersion { name: name.into(), version, latest })
             }
-            Err(e) => return Err(db(e)),
-        };
-        let (algorithm, device, rules, git_commit, plan) = rest;
-        let stages = stage_holders(self.store, name)?.into_iter().filter(|(_, v)| *v == version).map(|(s, _)| s);
+        }
+    }
+
+    /// A name's versions (or the one numbered `only`), oldest first, in three queries
+    /// whatever their number: the versions, their approvals, the stages' holders.
+    fn versions(&self, name: &str, only: Option<i64>) -> Result<Vec<Version>, RegistryError> {
+        self.known(name)?;
         let mut stmt = self
             .store
             .conn
             .prepare(
-                "SELECT stage, approved_by, approved_at, reason FROM approvals WHERE name = ? AND version = ?
-                 ORDER BY approved_at, approved_by",
+                "SELECT version, registered_at, run_id, model_node, artifact_sha256, plan_hash, pipeline_file,
+                        data_hashes, params, metrics, algorithm, device, rules, git_commit, plan
+                 FROM model_versions WHERE name = ? AND (?::BIGINT IS NULL OR version = ?) ORDER BY version",
             )
             .map_err(db)?;
-        let approvals = stmt
-            .query_map(params![name, version], |r| {
-                Ok(Approval { stage: r.get(0)?, by: r.get(1)?, at: r.get(2)?, reason: r.get(3)? })
+        let rows = stmt
+            .query_map(params![name, only, only], |r| {
+                Ok((
+                    (
+                        r.get::<_, i64>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get(2)?,
+                        r.get(3)?,
+                        r.get(4)?,
+                        r.get(5)?,
+                        r.get(6)?,
+                    ),
+                    (r.get::<_, String>(7)?, r.get::<_, String>(8)?, r.get::<_, String>(9)?),
+                    (r.get(10)?, r.get(11)?, r.get::<_, String>(12)?, r.get(13)?, r.get(14)?),
+                ))
             })
             .map_err(db)?
-            .collect::<Result<_, _>>()
+            .collect::<Result<Vec<_>, _>>()
             .map_err(db)?;
-        Ok(Version {
-            name: name.into(),
-            version,
-            registered_at,
-            run_id,
-            model_node,
-            artifact_sha256,
-            plan_hash,
-            pipeline_file,
-            data_hashes: parse(&json.0, "data hashes")?,
-            params: parse(&json.1, "parameters")?,
-            metrics: parse(&json.2, "metrics")?,
-            algorithm,
-            device,
-            rules: parse(&rules, "rules")?,
-            git_commit,
-            plan,
-            stages: stages.collect(),
-            approvals,
-        })
+        let mut stmt = self
+            .store
+            .conn
+            .prepare(
+                "SELECT version, stage, approved_by, approved_at, reason FROM approvals
+                 WHERE name = ? AND (?::BIGINT IS NULL OR version = ?) ORDER BY approved_at, approved_by",
+            )
+            .map_err(db)?;
+        let mut approvals: BTreeMap<i64, Vec<Approval>> = BTreeMap::new();
+        for row in stmt
+            .query_map(params![name, only, only], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    Approval { stage: r.get(1)?, by: r.get(2)?, at: r.get(3)?, reason: r.get(4)? },
+                ))
+            })
+            .map_err(db)?
+        {
+            let (version, approval) = row.map_err(db)?;
+            approvals.entry(version).or_default().push(approval);
+        }
+        let holders = stage_holders(self.store, name)?;
+        rows.into_iter()
+            .map(
+                |(
+                    (version, registered_at, run_id, model_node, artifact_sha256, plan_hash, pipeline_file),
+                    json,
+                    rest,
+                )| {
+                    let (algorithm, device, rules, git_commit, plan) = rest;
+                    Ok(Version {
+                        name: name.into(),
+                        version,
+                        registered_at,
+                        run_id,
+                        model_node,
+                        artifact_sha256,
+                        plan_hash,
+                        pipeline_file,
+                        data_hashes: parse(&json.0, "data hashes")?,
+                        params: parse(&json.1, "parameters")?,
+                        metrics: parse(&json.2, "metrics")?,
+                        algorithm,
+                        device,
+                        rules: parse(&rules, "rules")?,
+                        git_commit,
+                        plan,
+                        stages: holders.iter().filter(|(_, v)| **v == version).map(|(s, _)| s.clone()).collect(),
+                        approvals: approvals.remove(&version).unwrap_or_default(),
+                    })
+                },
+            )
+            .collect()
     }
 
     /// Why a rule that holds must not move `stage` to `version`, if it must not.
