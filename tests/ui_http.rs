@@ -4,6 +4,9 @@
 mod common;
 
 use common::{mlpc, Running};
+use mlpc_monitor::{drift_report, Test, Thresholds};
+use mlpc_runtime::monitor_results;
+use mlpc_train::{Column, Frame, InputType, Values};
 use reqwest::blocking::Client;
 use reqwest::header::{COOKIE, ORIGIN, SET_COOKIE};
 use std::io::{BufRead, BufReader};
@@ -104,4 +107,54 @@ fn the_pages_show_the_state_and_approving_moves_the_stage() {
     assert_eq!(approvals[0]["by"], "ui: tester");
     let (code, out, err) = mlpc(&["audit", "verify", "--state", st]);
     assert_eq!(code, 0, "the chain holds after the UI's write: {out}{err}");
+}
+
+/// A check of `churn_drift` — a real drift report of `monthly_spend` and `tenure_months`,
+/// the current sample shifted by `shift` — recorded through the results store the daemon writes.
+fn record_check(state: &std::path::Path, shift: f64) {
+    let frame = |shift: f64| Frame {
+        columns: ["monthly_spend", "tenure_months"]
+            .map(|name| Column {
+                name: name.into(),
+                ty: InputType::Float,
+                values: Values::Number((0..200).map(|i| f64::from(i) + shift).collect()),
+            })
+            .to_vec(),
+    };
+    let thresholds = Thresholds::declared([("ks", 0.05, true)]).unwrap();
+    let report = drift_report(&frame(0.0), &frame(shift), &[], &[("monthly_spend".into(), Test::Ks)], &thresholds);
+    let report = report.unwrap();
+    let check = monitor_results::Check {
+        monitor: "churn_drift",
+        model: "churn-predictor",
+        rows: 200,
+        status: "ok",
+        drift_share: report.drift_share,
+        report: serde_json::to_string(&report).unwrap(),
+    };
+    monitor_results::record_check(state, &check).unwrap();
+}
+
+#[test]
+fn the_serving_page_charts_monitor_checks_and_lists_fired_alerts() {
+    let state = tempfile::tempdir().unwrap();
+    record_check(state.path(), 1.0);
+    record_check(state.path(), 150.0);
+    let firing = monitor_results::Firing {
+        monitor: "churn_drift",
+        alert: "drift(monthly_spend, psi) > 0.2",
+        event: "fired",
+        reason: "drift(monthly_spend, psi) > 0.2 (drift(monthly_spend, psi) = 0.4)",
+        action: Some("retrain churn_model".into()),
+        outcome: Some("run 3 succeeded".into()),
+    };
+    monitor_results::record_firing(state.path(), &firing).unwrap();
+
+    let (_ui, base) = start(state.path().to_str().unwrap());
+    let (code, page) = get(&Client::new(), &format!("{base}/ui/serving"));
+    assert_eq!(code, 200);
+    for shown in ["churn_drift", "monthly_spend", "tenure_months", "<svg", "drift share", "drifted"] {
+        assert!(page.contains(shown), "{shown} is shown: {page}");
+    }
+    assert!(page.contains("retrain churn_model") && page.contains("run 3 succeeded"), "the alert fired: {page}");
 }

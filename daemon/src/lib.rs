@@ -8,7 +8,6 @@ mod api;
 mod metrics;
 mod monitor;
 mod program;
-mod results;
 mod runner;
 mod timers;
 mod window;

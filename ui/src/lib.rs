@@ -47,6 +47,7 @@ pub fn router(ui: Ui) -> Router {
         .route("/ui/registry/{name}/act", post(pages::registry::act))
         .route("/ui/serving", get(pages::serving::page))
         .route("/ui/serving/live", get(pages::serving::live))
+        .route("/ui/serving/monitors", get(pages::monitors::live))
         .route("/ui/login", get(auth::login_form).post(auth::login))
         .route("/ui/logout", post(auth::logout))
         .route("/ui/assets/{file}", get(assets::serve))

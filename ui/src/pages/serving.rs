@@ -1,7 +1,8 @@
 //! Serving and monitors: each served model's canary (step, weights, last gate verdict),
-//! refreshed live with htmx.
+//! refreshed live with htmx, and the monitors' checks and alerts (`pages::monitors`).
 
 use crate::layout::{self, status};
+use crate::pages::monitors;
 use crate::read::Failed;
 use crate::Ui;
 use axum::extract::State;
@@ -15,6 +16,7 @@ pub async fn page(State(ui): State<Arc<Ui>>) -> Result<Markup, Failed> {
         "Serving",
         html! {
             div hx-get="/ui/serving/live" hx-trigger="every 2s" aria-live="polite" { (canaries(&ui)) }
+            div hx-get="/ui/serving/monitors" hx-trigger="every 10s" { (monitors::section(&ui).await) }
         },
     ))
 }
