@@ -6,6 +6,7 @@ mod common;
 use common::{mlpc, Running};
 use mlpc_monitor::{drift_report, Test, Thresholds};
 use mlpc_runtime::monitor_results;
+use mlpc_serve::{Live, Outcome, Phase, Record, Verdict};
 use mlpc_train::{Column, Frame, InputType, Values};
 use reqwest::blocking::Client;
 use reqwest::header::{COOKIE, ORIGIN, SET_COOKIE};
@@ -135,9 +136,30 @@ fn record_check(state: &std::path::Path, shift: f64) {
     monitor_results::record_check(state, &check).unwrap();
 }
 
+/// A running canary of `churn-predictor` whose last decision read a p99 of 120 ms.
+fn record_canary(state: &std::path::Path) {
+    let live = Live { request_count: 40, p99_latency: 120.0, ..Live::default() };
+    let verdict =
+        Verdict { at: "2026-01-01T00:00:00Z".into(), step: 0, outcome: Outcome::Inconclusive, reason: "".into(), live };
+    let record = Record {
+        model: "churn-predictor".into(),
+        stage: "production".into(),
+        stable: 1,
+        candidate: 2,
+        step: 0,
+        steps: vec![0.1, 0.5, 1.0],
+        phase: Phase::Running,
+        started_at: "2026-01-01T00:00:00Z".into(),
+        last: Some(verdict),
+    };
+    std::fs::create_dir_all(state.join("canary")).unwrap();
+    std::fs::write(state.join("canary/churn-predictor.json"), serde_json::to_string(&record).unwrap()).unwrap();
+}
+
 #[test]
-fn the_serving_page_charts_monitor_checks_and_lists_fired_alerts() {
+fn the_serving_page_shows_canary_gates_monitor_checks_and_fired_alerts() {
     let state = tempfile::tempdir().unwrap();
+    record_canary(state.path());
     record_check(state.path(), 1.0);
     record_check(state.path(), 150.0);
     let firing = monitor_results::Firing {
@@ -157,4 +179,7 @@ fn the_serving_page_charts_monitor_checks_and_lists_fired_alerts() {
         assert!(page.contains(shown), "{shown} is shown: {page}");
     }
     assert!(page.contains("retrain churn_model") && page.contains("run 3 succeeded"), "the alert fired: {page}");
+    // p99 120 ms: the promote gate (< 50ms) does not hold, and neither does the rollback gate (> 200ms).
+    assert!(page.contains("p99_latency = 120"), "the gates' values: {page}");
+    assert!(page.contains("badge st-fails") && page.contains("badge st-passes"), "each gate's verdict: {page}");
 }
