@@ -172,6 +172,9 @@ fn the_serving_page_shows_canary_gates_monitor_checks_and_fired_alerts() {
     };
     monitor_results::record_firing(state.path(), &firing).unwrap();
 
+    // The request log held by another process, as a running `mlpc serve` holds it.
+    let _held = duckdb::Connection::open(state.path().join("requests.duckdb")).unwrap();
+
     let (_ui, base) = start(state.path().to_str().unwrap());
     let (code, page) = get(&Client::new(), &format!("{base}/ui/serving"));
     assert_eq!(code, 200);
@@ -182,4 +185,29 @@ fn the_serving_page_shows_canary_gates_monitor_checks_and_fired_alerts() {
     // p99 120 ms: the promote gate (< 50ms) does not hold, and neither does the rollback gate (> 200ms).
     assert!(page.contains("p99_latency = 120"), "the gates' values: {page}");
     assert!(page.contains("badge st-fails") && page.contains("badge st-passes"), "each gate's verdict: {page}");
+    assert!(page.contains("the request log is held by the running server"), "{page}");
+}
+
+#[test]
+fn the_daemon_serves_the_pages_on_its_api_port() {
+    let state = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mlpc-runtime"))
+        .args(["daemon", "examples/churn/churn.mlp", "--state", state.path().to_str().unwrap()])
+        .args(["--addr", "127.0.0.1:0", "--api-addr", "127.0.0.1:0"])
+        .env_remove("MLPC_ADMIN_TOKEN")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let out = BufReader::new(child.stdout.take().unwrap());
+    let _daemon = Running(child);
+    let api = out.lines().map_while(Result::ok).find_map(|l| l.strip_prefix("api on ").map(str::to_string));
+    let api = api.expect("the daemon's API address");
+    let client = Client::new();
+    let (code, dag) = get(&client, &format!("{api}/ui/"));
+    assert_eq!(code, 200);
+    assert!(dag.contains("href=\"/ui/nodes/monitor:churn_drift\""), "the pipeline: {dag}");
+    let (code, serving) = get(&client, &format!("{api}/ui/serving"));
+    assert_eq!(code, 200);
+    assert!(serving.contains("Requests in the last") && !serving.contains("held by the running server"), "{serving}");
 }

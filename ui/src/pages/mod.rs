@@ -6,3 +6,4 @@ pub mod pipeline;
 pub mod registry;
 pub mod runs;
 pub mod serving;
+pub mod traffic;

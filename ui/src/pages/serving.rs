@@ -1,8 +1,9 @@
 //! Serving and monitors: each served model's canary (step, weights, last gate verdict, each
-//! gate's value and whether it passes), refreshed live with htmx, and the monitors' checks and alerts (`pages::monitors`).
+//! gate's value and whether it passes) and its request rate and p99 (`pages::traffic`),
+//! refreshed live with htmx, and the monitors' checks and alerts (`pages::monitors`).
 
 use crate::layout::{self, status};
-use crate::pages::monitors;
+use crate::pages::{monitors, traffic};
 use crate::read::Failed;
 use crate::Ui;
 use axum::extract::State;
@@ -16,14 +17,14 @@ pub async fn page(State(ui): State<Arc<Ui>>) -> Result<Markup, Failed> {
         "Serving and monitors",
         "Serving",
         html! {
-            div hx-get="/ui/serving/live" hx-trigger="every 2s" aria-live="polite" { (canaries(&ui)) }
+            div hx-get="/ui/serving/live" hx-trigger="every 2s" aria-live="polite" { (live(State(ui.clone())).await) }
             div hx-get="/ui/serving/monitors" hx-trigger="every 10s" { (monitors::section(&ui).await) }
         },
     ))
 }
 
 pub async fn live(State(ui): State<Arc<Ui>>) -> Markup {
-    canaries(&ui)
+    html! { (canaries(&ui)) (traffic::section(&ui).await) }
 }
 
 /// The canary of each model the plan serves, from its persisted state.
