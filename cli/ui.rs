@@ -19,7 +19,12 @@ pub fn ui(file: &str, state: Option<&str>, addr: SocketAddr, token_file: Option<
     if admin_token.is_none() {
         eprintln!("note: no admin token (MLPC_ADMIN_TOKEN or --admin-token-file): the registry is read-only");
     }
-    let ui = mlpc_ui::Ui { state_dir: state_dir(file, state), plan: Arc::new(move || plan.clone()), admin_token };
+    let ui = mlpc_ui::Ui {
+        state_dir: state_dir(file, state),
+        plan: Arc::new(move || plan.clone()),
+        admin_token,
+        traffic: None,
+    };
     match mlpc_ui::run(addr, ui, |bound| emit(&format!("ui on http://{bound}/ui/\n"))) {
         Ok(()) => 0,
         Err(e) => fail(e),

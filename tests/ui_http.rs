@@ -4,6 +4,10 @@
 mod common;
 
 use common::{mlpc, Running};
+use mlpc_monitor::{drift_report, Test, Thresholds};
+use mlpc_runtime::monitor_results;
+use mlpc_serve::{Live, Outcome, Phase, Record, Verdict};
+use mlpc_train::{Column, Frame, InputType, Values};
 use reqwest::blocking::Client;
 use reqwest::header::{COOKIE, ORIGIN, SET_COOKIE};
 use std::io::{BufRead, BufReader};
@@ -104,4 +108,106 @@ fn the_pages_show_the_state_and_approving_moves_the_stage() {
     assert_eq!(approvals[0]["by"], "ui: tester");
     let (code, out, err) = mlpc(&["audit", "verify", "--state", st]);
     assert_eq!(code, 0, "the chain holds after the UI's write: {out}{err}");
+}
+
+/// A check of `churn_drift` — a real drift report of `monthly_spend` and `tenure_months`,
+/// the current sample shifted by `shift` — recorded through the results store the daemon writes.
+fn record_check(state: &std::path::Path, shift: f64) {
+    let frame = |shift: f64| Frame {
+        columns: ["monthly_spend", "tenure_months"]
+            .map(|name| Column {
+                name: name.into(),
+                ty: InputType::Float,
+                values: Values::Number((0..200).map(|i| f64::from(i) + shift).collect()),
+            })
+            .to_vec(),
+    };
+    let thresholds = Thresholds::declared([("ks", 0.05, true)]).unwrap();
+    let report = drift_report(&frame(0.0), &frame(shift), &[], &[("monthly_spend".into(), Test::Ks)], &thresholds);
+    let report = report.unwrap();
+    let check = monitor_results::Check {
+        monitor: "churn_drift",
+        model: "churn-predictor",
+        rows: 200,
+        status: "ok",
+        drift_share: report.drift_share,
+        report: serde_json::to_string(&report).unwrap(),
+    };
+    monitor_results::record_check(state, &check).unwrap();
+}
+
+/// A running canary of `churn-predictor` whose last decision read a p99 of 120 ms.
+fn record_canary(state: &std::path::Path) {
+    let live = Live { request_count: 40, p99_latency: 120.0, ..Live::default() };
+    let verdict =
+        Verdict { at: "2026-01-01T00:00:00Z".into(), step: 0, outcome: Outcome::Inconclusive, reason: "".into(), live };
+    let record = Record {
+        model: "churn-predictor".into(),
+        stage: "production".into(),
+        stable: 1,
+        candidate: 2,
+        step: 0,
+        steps: vec![0.1, 0.5, 1.0],
+        phase: Phase::Running,
+        started_at: "2026-01-01T00:00:00Z".into(),
+        last: Some(verdict),
+    };
+    std::fs::create_dir_all(state.join("canary")).unwrap();
+    std::fs::write(state.join("canary/churn-predictor.json"), serde_json::to_string(&record).unwrap()).unwrap();
+}
+
+#[test]
+fn the_serving_page_shows_canary_gates_monitor_checks_and_fired_alerts() {
+    let state = tempfile::tempdir().unwrap();
+    record_canary(state.path());
+    record_check(state.path(), 1.0);
+    record_check(state.path(), 150.0);
+    let firing = monitor_results::Firing {
+        monitor: "churn_drift",
+        alert: "drift(monthly_spend, psi) > 0.2",
+        event: "fired",
+        reason: "drift(monthly_spend, psi) > 0.2 (drift(monthly_spend, psi) = 0.4)",
+        action: Some("retrain churn_model".into()),
+        outcome: Some("run 3 succeeded".into()),
+    };
+    monitor_results::record_firing(state.path(), &firing).unwrap();
+
+    // The request log held by another process, as a running `mlpc serve` holds it.
+    let _held = duckdb::Connection::open(state.path().join("requests.duckdb")).unwrap();
+
+    let (_ui, base) = start(state.path().to_str().unwrap());
+    let (code, page) = get(&Client::new(), &format!("{base}/ui/serving"));
+    assert_eq!(code, 200);
+    for shown in ["churn_drift", "monthly_spend", "tenure_months", "<svg", "drift share", "drifted"] {
+        assert!(page.contains(shown), "{shown} is shown: {page}");
+    }
+    assert!(page.contains("retrain churn_model") && page.contains("run 3 succeeded"), "the alert fired: {page}");
+    // p99 120 ms: the promote gate (< 50ms) does not hold, and neither does the rollback gate (> 200ms).
+    assert!(page.contains("p99_latency = 120"), "the gates' values: {page}");
+    assert!(page.contains("badge st-fails") && page.contains("badge st-passes"), "each gate's verdict: {page}");
+    assert!(page.contains("the request log is held by the running server"), "{page}");
+}
+
+#[test]
+fn the_daemon_serves_the_pages_on_its_api_port() {
+    let state = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mlpc-runtime"))
+        .args(["daemon", "examples/churn/churn.mlp", "--state", state.path().to_str().unwrap()])
+        .args(["--addr", "127.0.0.1:0", "--api-addr", "127.0.0.1:0"])
+        .env_remove("MLPC_ADMIN_TOKEN")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let out = BufReader::new(child.stdout.take().unwrap());
+    let _daemon = Running(child);
+    let api = out.lines().map_while(Result::ok).find_map(|l| l.strip_prefix("api on ").map(str::to_string));
+    let api = api.expect("the daemon's API address");
+    let client = Client::new();
+    let (code, dag) = get(&client, &format!("{api}/ui/"));
+    assert_eq!(code, 200);
+    assert!(dag.contains("href=\"/ui/nodes/monitor:churn_drift\""), "the pipeline: {dag}");
+    let (code, serving) = get(&client, &format!("{api}/ui/serving"));
+    assert_eq!(code, 200);
+    assert!(serving.contains("Requests in the last") && !serving.contains("held by the running server"), "{serving}");
 }

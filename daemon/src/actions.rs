@@ -4,8 +4,8 @@
 
 use crate::monitor::Fired;
 use crate::program::{Action, Monitor};
-use crate::results::{self, Firing};
 use crate::runner::{RunRequest, Runs};
+use mlpc_runtime::monitor_results::{self as results, Firing};
 use mlpc_runtime::{registry, Store};
 use std::path::PathBuf;
 use std::time::Duration;

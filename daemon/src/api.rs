@@ -13,6 +13,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use mlpc_runtime::{registry, Store};
+use mlpc_serve::request_log;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use std::sync::Arc;
@@ -38,6 +39,10 @@ pub fn router(daemon: Arc<Daemon>) -> Router {
             Arc::new(move || d.program().plan.clone())
         },
         admin_token: daemon.opts.admin_token.clone(),
+        traffic: Some({
+            let d = daemon.clone();
+            Arc::new(move |since| d.request_log().read(move |c| request_log::traffic(c, since)))
+        }),
     };
     Router::new()
         .route("/metrics", get(metrics))

@@ -8,7 +8,6 @@ mod api;
 mod metrics;
 mod monitor;
 mod program;
-mod results;
 mod runner;
 mod timers;
 mod window;
@@ -115,6 +114,14 @@ impl Daemon {
 
     fn server(&self) -> std::sync::MutexGuard<'_, Option<Serving>> {
         self.server.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The request log, read through the server running now (or the file, with none).
+    fn request_log(&self) -> window::Log {
+        window::Log {
+            server: self.server().as_ref().map(|s| s.handle.clone()),
+            file: self.opts.state_dir.join("requests.duckdb"),
+        }
     }
 
     /// Where run requests go; a closed queue once shutting down.
@@ -342,11 +349,7 @@ fn tick_loop(d: &Arc<Daemon>, watched: Vec<(PathBuf, Option<SystemTime>)>) {
 }
 
 fn check_monitor(d: &Daemon, m: &program::Monitor) {
-    let log = window::Log {
-        server: d.server().as_ref().map(|s| s.handle.clone()),
-        file: d.opts.state_dir.join("requests.duckdb"),
-    };
-    let found = monitor::check(&d.opts.state_dir, &log, m, d.opts.min_rows);
+    let found = monitor::check(&d.opts.state_dir, &d.request_log(), m, d.opts.min_rows);
     match found.status.as_str() {
         "error" => tracing::error!(monitor = %m.name, "{}", found.message),
         _ => tracing::info!(monitor = %m.name, rows = found.rows, status = %found.status, "{}", found.message),

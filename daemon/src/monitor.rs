@@ -4,12 +4,12 @@
 //! stops — with the state kept in the results file across ticks and restarts.
 
 use crate::program::Monitor;
-use crate::results::{self, Check};
 use crate::window;
 use mlpc_monitor::{drift_report, Outcome, Report, Test};
 use mlpc_plan::eval::{self, EvalError, Reading};
 use mlpc_plan::TExpr;
 use mlpc_runtime::frames;
+use mlpc_runtime::monitor_results::{self as results, Check};
 use mlpc_serve::request_log::Logged;
 use mlpc_train::{Frame, Predictions, Target};
 use serde::Serialize;
@@ -94,7 +94,7 @@ fn measure(state: &Path, log: &window::Log, m: &Monitor, min_rows: usize, found:
     }
     let reference = frames::read(&served.reference?, &m.inputs)?;
     let report = drift_report(&reference, &current.inputs, &[], &[], &m.thresholds)?;
-    let active = results::active(state, &m.name)?;
+    let active = results::active(state, &m.name).map_err(|e| e.to_string())?;
     let mut facts = Measured { m, reference: &reference, current: &current, report: &report, notes: Vec::new() };
     for alert in &m.alerts {
         facts.notes.clear();
@@ -123,7 +123,7 @@ fn measure(state: &Path, log: &window::Log, m: &Monitor, min_rows: usize, found:
                     action: None,
                     outcome: None,
                 };
-                results::record_firing(state, &cleared)?;
+                results::record_firing(state, &cleared).map_err(|e| e.to_string())?;
             }
             _ => {}
         }

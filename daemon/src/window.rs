@@ -4,7 +4,7 @@
 //! log's tables.
 
 use crate::program::Monitor;
-use duckdb::{AccessMode, Config, Connection};
+use duckdb::Connection;
 use mlpc_plan::Type;
 use mlpc_runtime::{frames, registry, Store};
 use mlpc_serve::request_log::{self, Logged};
@@ -20,20 +20,14 @@ pub struct Log {
 
 impl Log {
     /// `read`'s answer on the log; `None` when there is no log yet.
-    fn read<T: Send + 'static>(
+    pub fn read<T: Send + 'static>(
         &self,
         read: impl FnOnce(&Connection) -> Result<T, String> + Send + 'static,
     ) -> Result<Option<T>, String> {
-        if let Some(server) = &self.server {
-            return server.read_log(read).map(Some);
+        match &self.server {
+            Some(server) => server.read_log(read).map(Some),
+            None => request_log::read_file(&self.file, read).map_err(|e| e.to_string()),
         }
-        if !self.file.exists() {
-            return Ok(None);
-        }
-        let config = Config::default().access_mode(AccessMode::ReadOnly).map_err(|e| e.to_string())?;
-        let conn = Connection::open_with_flags(&self.file, config)
-            .map_err(|e| format!("cannot read the request log {}: {e}", self.file.display()))?;
-        read(&conn).map(Some)
     }
 }
 

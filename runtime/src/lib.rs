@@ -8,6 +8,7 @@ mod executor;
 pub mod file_lock;
 pub mod frames;
 pub mod history;
+pub mod monitor_results;
 mod node_io;
 mod nodes;
 mod registration;

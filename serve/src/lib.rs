@@ -41,6 +41,7 @@ use std::time::Duration;
 
 pub use batcher::Batching;
 pub use canary::{load as canary_state, Outcome, Phase, Record, Verdict};
+pub use gates::Gate;
 pub use http::Limits;
 pub use live_metrics::{Live, Window as LiveWindow};
 

@@ -15,12 +15,17 @@ use axum::response::Redirect;
 use axum::routing::{get, post};
 use axum::Router;
 use mlpc_plan::Plan;
+use mlpc_serve::request_log::Traffic;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
 /// The plan the pages draw: fixed for `mlpc ui`, the reloaded one in the daemon.
 pub type PlanSource = Arc<dyn Fn() -> Plan + Send + Sync>;
+
+/// Each model version's requests since a time (µs since the epoch, UTC), read through the
+/// server that holds the request log; `Ok(None)` before there is a log.
+pub type TrafficSource = Arc<dyn Fn(i64) -> Result<Option<Vec<Traffic>>, String> + Send + Sync>;
 
 /// What the pages read and who may change the registry.
 #[derive(Clone)]
@@ -29,6 +34,8 @@ pub struct Ui {
     pub plan: PlanSource,
     /// The admin token that unlocks approve, promote and rollback; `None`: read-only.
     pub admin_token: Option<String>,
+    /// The daemon's reader of its server's request log; `None`: the file, opened read-only.
+    pub traffic: Option<TrafficSource>,
 }
 
 /// The pages, under `/ui/` (and `/` redirecting there).
@@ -47,6 +54,7 @@ pub fn router(ui: Ui) -> Router {
         .route("/ui/registry/{name}/act", post(pages::registry::act))
         .route("/ui/serving", get(pages::serving::page))
         .route("/ui/serving/live", get(pages::serving::live))
+        .route("/ui/serving/monitors", get(pages::monitors::live))
         .route("/ui/login", get(auth::login_form).post(auth::login))
         .route("/ui/logout", post(auth::logout))
         .route("/ui/assets/{file}", get(assets::serve))

@@ -7,7 +7,7 @@
 
 mod read;
 
-pub use read::{window, Logged};
+pub use read::{read_file, traffic, window, FileError, Logged, Traffic};
 
 use crate::http::Burst;
 use crate::input::Columns;

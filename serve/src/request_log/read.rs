@@ -1,10 +1,12 @@
 //! Reading the request log back: one model's logged rows of a window as typed columns, its
-//! predictions, the serving metrics of its requests and the labels sent back. The log's
+//! predictions, the serving metrics of its requests and the labels sent back; each model
+//! version's request count and p99 latency; the file opened read-only when no server holds it. The log's
 //! tables are defined in this module's parent and read only here.
 
 use crate::live_metrics::{Live, Window as LiveWindow};
-use duckdb::{params, Connection};
+use duckdb::{params, AccessMode, Config, Connection};
 use mlpc_train::{Column, Frame, InputType, Values};
+use std::path::{Path, PathBuf};
 
 /// One model's served traffic in a window.
 pub struct Logged {
@@ -113,4 +115,63 @@ fn labels(conn: &Connection, model: &str) -> duckdb::Result<Vec<(String, i32, St
         conn.prepare("SELECT request_id, row_number, arg_max(label, time) FROM feedback WHERE model = ? GROUP BY ALL")?;
     let rows = stmt.query_map(params![model], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
     rows.collect()
+}
+
+/// One model version's requests in a window.
+#[derive(Clone, Debug)]
+pub struct Traffic {
+    pub model: String,
+    /// The version the requests were sent to.
+    pub version: Option<i64>,
+    pub requests: i64,
+    pub errors: i64,
+    /// The 99th percentile of the requests' latencies; `None` with no latency logged.
+    pub p99_ms: Option<f64>,
+}
+
+/// Each model version's requests logged since `since_micros` (UTC), by model and version.
+pub fn traffic(conn: &Connection, since_micros: i64) -> Result<Vec<Traffic>, String> {
+    let read = |e: duckdb::Error| format!("cannot read the request log: {e}");
+    let mut stmt = conn
+        .prepare(
+            "SELECT model, v, count(*), count(*) FILTER (failed), quantile_cont(latency, 0.99) FROM (
+               SELECT model, coalesce(asked_version, version) AS v, request_id, max(latency_ms) AS latency,
+                      bool_or(error IS NOT NULL) AS failed
+               FROM requests WHERE epoch_us(time) >= ? GROUP BY ALL)
+             GROUP BY model, v ORDER BY model, v",
+        )
+        .map_err(read)?;
+    let rows = stmt
+        .query_map(params![since_micros], |r| {
+            Ok(Traffic {
+                model: r.get(0)?,
+                version: r.get(1)?,
+                requests: r.get(2)?,
+                errors: r.get(3)?,
+                p99_ms: r.get(4)?,
+            })
+        })
+        .map_err(read)?;
+    rows.collect::<duckdb::Result<_>>().map_err(read)
+}
+
+/// Why the request log file could not be read without the server.
+#[derive(Debug, thiserror::Error)]
+pub enum FileError {
+    /// The file cannot be opened: a running server holds it, or it is not a log.
+    #[error("cannot read the request log {file}: {source}")]
+    Open { file: PathBuf, source: duckdb::Error },
+    #[error("{0}")]
+    Read(String),
+}
+
+/// `read`'s answer on the log file opened read-only; `None` when there is no log yet.
+pub fn read_file<T>(file: &Path, read: impl FnOnce(&Connection) -> Result<T, String>) -> Result<Option<T>, FileError> {
+    if !file.exists() {
+        return Ok(None);
+    }
+    let open = |source| FileError::Open { file: file.to_path_buf(), source };
+    let config = Config::default().access_mode(AccessMode::ReadOnly).map_err(open)?;
+    let conn = Connection::open_with_flags(file, config).map_err(open)?;
+    read(&conn).map(Some).map_err(FileError::Read)
 }
