@@ -11,8 +11,8 @@
 //! is not the anchored head (rewritten) is refused by writers and reported by
 //! [`check_anchor`].
 
+use crate::db::{args, Db};
 use crate::store::Store;
-use duckdb::{params, Connection};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::io::Write;
@@ -74,25 +74,55 @@ pub fn path(state: &Path) -> PathBuf {
     state.join("audit.log")
 }
 
+/// The log, for messages: its file, or its table on the shared store.
+fn name(state: &Path) -> String {
+    match Store::shared(state) {
+        Some(target) => format!("the audit log in {target}"),
+        None => path(state).display().to_string(),
+    }
+}
+
+/// The log's bytes, one line per entry; `None` when there is none yet. On a shared store
+/// the log is its `audit_log` table, read through `db` (a transaction's session) or a
+/// session of its own.
+fn log_bytes(state: &Path, db: Option<&Db>) -> Result<Option<Vec<u8>>, String> {
+    if Store::shared(state).is_none() {
+        let file = path(state);
+        return match std::fs::read(&file) {
+            Ok(b) => Ok(Some(b)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(format!("cannot read {}: {e}", file.display())),
+        };
+    }
+    let lines = |db: &Db| db.query("SELECT line FROM audit_log ORDER BY seq", args![], |r| r.get::<String>(0));
+    let lines = match db {
+        Some(db) => lines(db),
+        None => lines(&Store::open_read_only(state)?.db),
+    }
+    .map_err(|e| format!("cannot read {}: {e}", name(state)))?;
+    Ok((!lines.is_empty()).then(|| lines.iter().flat_map(|l| [l.as_bytes(), b"\n"]).flatten().copied().collect()))
+}
+
 /// Appends the actions as one change of its own (a canary's decision): the anchor and the
 /// entries in one store transaction, then the entries to the log with one write and one
 /// fsync; returns their records.
 pub fn append(store: &Store, actions: &[Action]) -> Result<Vec<Record>, String> {
-    let records = store.transaction(|conn| prepare(&store.dir, conn, actions))?;
-    write(&store.dir, &records)?;
+    let records = store.transaction(|db| prepare(&store.dir, db, actions))?;
+    write(store, &records)?;
     Ok(records)
 }
 
 /// Within a store transaction: checks the log against the store's anchor, chains records for
 /// the actions after the log's head, and anchors them in the store. Once the transaction
-/// commits, [`write`] puts them in the log.
-pub(crate) fn prepare(state: &Path, conn: &Connection, actions: &[Action]) -> Result<Vec<Record>, String> {
-    let anchor = anchor(conn)?;
-    let log = read_log(state)?;
+/// commits, [`write`] puts them in the log; on a shared store they are put in its log here,
+/// in the transaction.
+pub(crate) fn prepare(state: &Path, db: &Db, actions: &[Action]) -> Result<Vec<Record>, String> {
+    let anchor = anchor(db)?;
+    let log = read_log(state, Some(db))?;
     if log.partial.is_some() {
         return Err(format!(
             "{} ends in a partial entry: nothing was changed; `mlpc audit verify` says more",
-            path(state).display()
+            name(state)
         ));
     }
     let (mut seq, mut prev) = match verify_records(&log.records) {
@@ -100,7 +130,7 @@ pub(crate) fn prepare(state: &Path, conn: &Connection, actions: &[Action]) -> Re
         Err(b) => {
             return Err(format!(
                 "{} is damaged at line {}: {}; nothing was changed (restore the log from a backup; `mlpc audit verify` says more)",
-                path(state).display(),
+                name(state),
                 b.line,
                 b.why
             ))
@@ -129,15 +159,23 @@ pub(crate) fn prepare(state: &Path, conn: &Connection, actions: &[Action]) -> Re
         prev = hash.clone();
         records.push(Record { entry, hash });
     }
-    set_anchor(conn, seq, &prev, &records)?;
+    set_anchor(db, seq, &prev, &records)?;
+    if db.is_postgres() {
+        for r in &records {
+            db.execute("INSERT INTO audit_log (seq, line) VALUES (?, ?)", args![r.entry.seq, line(r)])
+                .map_err(|e| format!("cannot write the audit log in the store: {e}"))?;
+        }
+    }
     Ok(records)
 }
 
-/// Appends records to the log with one write and one fsync.
-pub(crate) fn write(state: &Path, records: &[Record]) -> Result<(), String> {
-    if records.is_empty() {
+/// Appends records to the log file with one write and one fsync, once their change is
+/// committed (a shared store's log was written in the change's transaction).
+pub(crate) fn write(store: &Store, records: &[Record]) -> Result<(), String> {
+    if records.is_empty() || store.db.is_postgres() {
         return Ok(());
     }
+    let state = &store.dir;
     let file = path(state);
     let lines: String = records.iter().map(|r| line(r) + "\n").collect();
     let created = !file.exists();
@@ -179,34 +217,41 @@ pub struct Anchor {
 }
 
 /// The store's anchor; None in a store that has never anchored a log.
-pub fn anchor(conn: &Connection) -> Result<Option<Anchor>, String> {
+pub fn anchor(db: &Db) -> Result<Option<Anchor>, String> {
     // A store from before anchors, opened read-only, has no such table.
-    let tables: i64 = conn
-        .query_row("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'audit_anchor'", [], |r| r.get(0))
-        .map_err(|e| e.to_string())?;
+    let tables: i64 = db
+        .query_row("SELECT count(*) FROM information_schema.tables WHERE table_name = 'audit_anchor'", args![], |r| {
+            r.get(0)
+        })
+        .map_err(String::from)?;
     if tables == 0 {
         return Ok(None);
     }
-    let row = conn.query_row("SELECT entries, head, tail FROM audit_anchor WHERE id = 1", [], |r| {
-        Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?))
-    });
-    match row {
-        Ok((entries, head, tail)) => Ok(Some(Anchor {
+    let row = db
+        .query_opt("SELECT entries, head, tail FROM audit_anchor WHERE id = 1", args![], |r| {
+            Ok((r.get::<i64>(0)?, r.get::<String>(1)?, r.get::<String>(2)?))
+        })
+        .map_err(String::from)?;
+    row.map(|(entries, head, tail)| {
+        Ok(Anchor {
             entries: entries as u64,
             head,
             tail: serde_json::from_str(&tail)
                 .map_err(|e| format!("the store's audit anchor does not read back: {e}"))?,
-        })),
-        Err(duckdb::Error::QueryReturnedNoRows) => Ok(None),
-        Err(e) => Err(e.to_string()),
-    }
+        })
+    })
+    .transpose()
 }
 
-fn set_anchor(conn: &Connection, entries: u64, head: &str, tail: &[Record]) -> Result<(), String> {
+fn set_anchor(db: &Db, entries: u64, head: &str, tail: &[Record]) -> Result<(), String> {
     let tail = serde_json::to_string(tail).expect("records serialize");
-    conn.execute("INSERT OR REPLACE INTO audit_anchor VALUES (1, ?, ?, ?)", params![entries as i64, head, tail])
-        .map(drop)
-        .map_err(|e| format!("cannot anchor the audit log in the store: {e}"))
+    db.execute(
+        "INSERT INTO audit_anchor VALUES (1, ?, ?, ?)
+         ON CONFLICT (id) DO UPDATE SET entries = excluded.entries, head = excluded.head, tail = excluded.tail",
+        args![entries as i64, head, tail],
+    )
+    .map(drop)
+    .map_err(|e| format!("cannot anchor the audit log in the store: {e}"))
 }
 
 /// The log as it is on disk: its complete lines read as records, and a last line without
@@ -217,16 +262,11 @@ struct Log {
     partial: Option<Vec<u8>>,
 }
 
-fn read_log(state: &Path) -> Result<Log, String> {
-    let file = path(state);
-    let bytes = match std::fs::read(&file) {
-        Ok(b) => b,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
-        Err(e) => return Err(format!("cannot read {}: {e}", file.display())),
-    };
+fn read_log(state: &Path, db: Option<&Db>) -> Result<Log, String> {
+    let bytes = log_bytes(state, db)?.unwrap_or_default();
     let (complete, partial) = split_log(&bytes);
     let damaged = |i: usize, why: String| {
-        format!("{} is damaged at line {}: {why}; `mlpc audit verify` says more", file.display(), i + 1)
+        format!("{} is damaged at line {}: {why}; `mlpc audit verify` says more", name(state), i + 1)
     };
     let records = complete
         .iter()
@@ -254,16 +294,16 @@ fn split_log(bytes: &[u8]) -> (Vec<&[u8]>, &[u8]) {
 /// How the log falls short of the anchor, if it does: fewer entries than anchored, or not
 /// the anchored entry where the anchor is.
 fn behind_anchor(state: &Path, anchor: &Anchor, records: &[Record]) -> Option<String> {
-    let file = path(state);
+    let file = name(state);
     let have = records.len() as u64;
     let short = |head: &str| head.chars().take(12).collect::<String>();
     if have < anchor.entries {
-        let lost = if !file.exists() {
-            format!("{} is missing", file.display())
+        let lost = if Store::shared(state).is_none() && !path(state).exists() {
+            format!("{file} is missing")
         } else if have == 0 {
-            format!("{} is empty", file.display())
+            format!("{file} is empty")
         } else {
-            format!("{} has {have} entries", file.display())
+            format!("{file} has {have} entries")
         };
         let pending = anchor.tail.first().is_some_and(|t| t.entry.seq == have + 1);
         let why = if pending {
@@ -282,7 +322,7 @@ fn behind_anchor(state: &Path, anchor: &Anchor, records: &[Record]) -> Option<St
         return Some(format!(
             "entry {} of {} is not the one the store recorded (head {}…): the log was rewritten; restore it from a backup",
             anchor.entries,
-            file.display(),
+            file,
             short(&anchor.head)
         ));
     }
@@ -301,15 +341,16 @@ fn ahead_of_anchor(state: &Path, anchor: &Anchor, have: u64) -> Option<String> {
              (was state.duckdb.wal deleted, or state.duckdb replaced by an older copy?); restore state.duckdb \
              from a backup. mlpc has no command to accept the loss and re-anchor the log to this store, so \
              changes stay refused until the store is restored",
-            path(state).display(),
+            name(state),
             anchor.entries
         )
     })
 }
 
 /// The log checked against the store's anchor: what is wrong, if anything.
-pub fn check_anchor(state: &Path, anchor: Option<&Anchor>, verified: &Verified) -> Vec<String> {
-    let records = match read_log(state) {
+pub fn check_anchor(store: &Store, anchor: Option<&Anchor>, verified: &Verified) -> Vec<String> {
+    let state = &store.dir;
+    let records = match read_log(state, Some(&store.db)) {
         Ok(log) => log.records,
         Err(e) => return vec![e],
     };
@@ -318,7 +359,7 @@ pub fn check_anchor(state: &Path, anchor: Option<&Anchor>, verified: &Verified) 
             "the store has no anchor for the {} entries of {}: it was created after the log, or lost its contents \
              (was state.duckdb or its .wal deleted or replaced?)",
             verified.entries,
-            path(state).display()
+            name(state)
         )],
         None => Vec::new(),
         Some(a) => match behind_anchor(state, a, &records) {
@@ -339,11 +380,11 @@ pub(crate) fn settle(store: &Store) {
 
 fn try_settle(store: &Store) -> Result<(), String> {
     let state = &store.dir;
-    let log = read_log(state)?;
-    let Some(anchor) = anchor(&store.conn)? else {
+    let log = read_log(state, None)?;
+    let Some(anchor) = anchor(&store.db)? else {
         if log.partial.is_none() {
             if let Ok(v) = verify_records(&log.records) {
-                store.transaction(|conn| set_anchor(conn, v.entries, &v.head, &[]))?;
+                store.transaction(|db| set_anchor(db, v.entries, &v.head, &[]))?;
             }
         }
         return Ok(());
@@ -367,24 +408,19 @@ fn try_settle(store: &Store) -> Result<(), String> {
         let f = std::fs::OpenOptions::new().write(true).open(&file).map_err(|e| e.to_string())?;
         f.set_len(len - partial.len() as u64).map_err(|e| e.to_string())?;
     }
-    write(state, missing)
+    write(store, missing)
 }
 
 /// Every entry of the log (none when there is no log yet).
 pub fn read(state: &Path) -> Result<Vec<Record>, String> {
-    let file = path(state);
-    let bytes = match std::fs::read(&file) {
-        Ok(b) => b,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(format!("cannot read {}: {e}", file.display())),
-    };
+    let Some(bytes) = log_bytes(state, None)? else { return Ok(Vec::new()) };
     let (complete, partial) = split_log(&bytes);
     complete
         .into_iter()
         .chain((!partial.is_empty()).then_some(partial))
         .enumerate()
         .map(|(i, line)| {
-            serde_json::from_slice(line).map_err(|e| format!("{} line {}: not an entry: {e}", file.display(), i + 1))
+            serde_json::from_slice(line).map_err(|e| format!("{} line {}: not an entry: {e}", name(state), i + 1))
         })
         .collect()
 }
@@ -407,10 +443,10 @@ pub struct Broken {
 /// sequence counts up from 1, that each `prev` is the hash before it and that each hash
 /// covers its entry.
 pub fn verify(state: &Path) -> Result<Verified, Broken> {
-    let bytes = match std::fs::read(path(state)) {
-        Ok(b) => b,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Verified { entries: 0, head: GENESIS.into() }),
-        Err(e) => return Err(Broken { line: 0, why: format!("cannot read the log: {e}") }),
+    let bytes = match log_bytes(state, None) {
+        Ok(Some(b)) => b,
+        Ok(None) => return Ok(Verified { entries: 0, head: GENESIS.into() }),
+        Err(e) => return Err(Broken { line: 0, why: e }),
     };
     let text = String::from_utf8_lossy(&bytes);
     let mut head = GENESIS.to_string();
@@ -529,7 +565,7 @@ mod tests {
     }
 
     fn anchored(store: &Store) -> Anchor {
-        anchor(&store.conn).unwrap().expect("an anchor")
+        anchor(&store.db).unwrap().expect("an anchor")
     }
 
     #[test]
@@ -541,7 +577,7 @@ mod tests {
         let a = anchored(&store);
         assert_eq!((a.entries, a.head.as_str(), a.tail.len()), (3, last[0].hash.as_str(), 1));
         let v = verify(dir.path()).unwrap();
-        assert!(check_anchor(dir.path(), Some(&a), &v).is_empty());
+        assert!(check_anchor(&store, Some(&a), &v).is_empty());
 
         let full = std::fs::read_to_string(path(dir.path())).unwrap();
         let first: String = full.lines().next().unwrap().to_string() + "\n";
@@ -555,7 +591,7 @@ mod tests {
                 None => std::fs::remove_file(path(dir.path())).unwrap(),
             }
             let v = verify(dir.path()).expect("what is left chains");
-            let problems = check_anchor(dir.path(), Some(&a), &v);
+            let problems = check_anchor(&store, Some(&a), &v);
             assert_eq!(problems.len(), 1, "{how}: {problems:?}");
             assert!(problems[0].contains(said) && problems[0].contains("recorded 3 entries"), "{how}: {}", problems[0]);
             let refused = append(&store, &[action("a", 4)]).unwrap_err();
@@ -581,7 +617,7 @@ mod tests {
         assert_eq!(std::fs::read(path(dir.path())).unwrap(), before, "nothing appended");
         assert_eq!(anchored(&store).entries, 1, "nothing anchored");
         let v = verify(dir.path()).unwrap();
-        let problems = check_anchor(dir.path(), Some(&anchored(&store)), &v);
+        let problems = check_anchor(&store, Some(&anchored(&store)), &v);
         assert!(problems.len() == 1 && problems[0].contains("recorded only 1"), "{problems:?}");
         // Reopening settles nothing away: still refused.
         drop(store);
@@ -599,7 +635,7 @@ mod tests {
         append(&Store::open(other.path()).unwrap(), &[action("b", 1), action("b", 2)]).unwrap();
         std::fs::copy(path(other.path()), path(dir.path())).unwrap();
         let v = verify(dir.path()).unwrap();
-        let problems = check_anchor(dir.path(), Some(&anchored(&store)), &v);
+        let problems = check_anchor(&store, Some(&anchored(&store)), &v);
         assert!(problems[0].contains("rewritten"), "{problems:?}");
     }
 
@@ -618,7 +654,7 @@ mod tests {
         let store = Store::open(dir.path()).unwrap();
         let v = verify(dir.path()).expect("settled");
         assert_eq!((v.entries, v.head.as_str()), (3, records[1].hash.as_str()));
-        assert!(check_anchor(dir.path(), Some(&anchored(&store)), &v).is_empty());
+        assert!(check_anchor(&store, Some(&anchored(&store)), &v).is_empty());
     }
 
     #[test]
@@ -641,7 +677,7 @@ mod tests {
         let store = Store::open(dir.path()).unwrap();
         let v = verify(dir.path()).expect("settled");
         assert_eq!((v.entries, v.head.as_str()), (3, records[1].hash.as_str()));
-        assert!(check_anchor(dir.path(), Some(&anchored(&store)), &v).is_empty());
+        assert!(check_anchor(&store, Some(&anchored(&store)), &v).is_empty());
         assert_eq!(read(dir.path()).unwrap()[1].entry.by, "ana — ops");
         append(&store, &[action("a", 4)]).expect("the repaired log takes entries again");
     }
@@ -651,9 +687,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).unwrap();
         append(&store, &[action("a", 1)]).unwrap();
-        store.conn.execute_batch("DELETE FROM audit_anchor").unwrap();
+        store.db.batch("DELETE FROM audit_anchor").unwrap();
         let v = verify(dir.path()).unwrap();
-        assert!(check_anchor(dir.path(), None, &v)[0].contains("no anchor"));
+        assert!(check_anchor(&store, None, &v)[0].contains("no anchor"));
         drop(store);
         let store = Store::open(dir.path()).unwrap();
         assert_eq!(anchored(&store).entries, 1);

@@ -1,9 +1,9 @@
 //! Cache keys: a node reruns only when its definition, an input's key, a file it reads,
 //! or the mlpc version changed.
 
+use crate::db::args;
 use crate::nodes::{self, InputFiles};
 use crate::store::Store;
-use duckdb::params;
 use mlpc_plan::{Node, NodeDef, Plan};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -130,8 +130,8 @@ fn check_artifact(store: &Store, role: &str, path: &Path, sha: &str) -> Result<(
 /// (what `mlpc plan --state` reports; nothing is removed): `Err` says why not.
 pub fn entry_unchanged(store: &Store, node: &str, key: &str) -> Result<(), String> {
     let outputs: String = store
-        .conn
-        .query_row("SELECT outputs FROM cache WHERE node_id = ? AND cache_key = ?", params![node, key], |r| r.get(0))
+        .db
+        .query_row("SELECT outputs FROM cache WHERE node_id = ? AND cache_key = ?", args![node, key], |r| r.get(0))
         .map_err(|e| e.to_string())?;
     let outputs: BTreeMap<String, String> = serde_json::from_str(&outputs).map_err(|e| e.to_string())?;
     let mut checked: Vec<String> = Vec::new();
@@ -139,7 +139,7 @@ pub fn entry_unchanged(store: &Store, node: &str, key: &str) -> Result<(), Strin
         // The store recorded where it put the file; its extension places it in this state
         // folder wherever that is now.
         let recorded: Option<String> =
-            store.conn.query_row("SELECT path FROM artifacts WHERE sha256 = ?", params![sha], |r| r.get(0)).ok();
+            store.db.query_row("SELECT path FROM artifacts WHERE sha256 = ?", args![sha], |r| r.get(0)).ok();
         let ext = recorded.as_deref().and_then(|p| Path::new(p).extension()).map(|e| e.to_string_lossy().into_owned());
         let Some(ext) = ext else { return Err(format!("its {role} artifact {} is not in the store", short(&sha))) };
         let path = store.artifact_path(&sha, &ext).to_string_lossy().into_owned();

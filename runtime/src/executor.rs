@@ -5,10 +5,10 @@
 //! process), so a run whose process is killed is marked `interrupted` later.
 
 use crate::cache::{key_parts, KeyParts};
+use crate::db::args;
 use crate::node_io::{Failure, Inputs, Produced};
 use crate::nodes;
 use crate::store::{Store, StoreError};
-use duckdb::params;
 use mlpc_plan::{EdgeKind, Node, NodeDef, Plan};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
@@ -235,7 +235,7 @@ impl Run<'_> {
                 // One short session: record what finished, settle every node whose inputs
                 // are settled, start what can run.
                 let store = Store::open(dir)?;
-                store.conn.execute_batch("BEGIN TRANSACTION").map_err(|e| e.to_string())?;
+                store.begin()?;
                 if let Some(done) = finished.take() {
                     running.remove(&done.id);
                     let node = plan
@@ -401,7 +401,7 @@ impl Run<'_> {
         let store = Store::open(dir)?;
         store.transaction(|conn| {
             for e in plan.edges.iter().filter(|e| e.kind == EdgeKind::Data) {
-                conn.execute("INSERT INTO lineage VALUES (?, ?, ?)", params![run_id, e.from, e.to])
+                conn.execute("INSERT INTO lineage VALUES (?, ?, ?)", args![run_id, e.from, e.to])
                     .map_err(|e| e.to_string())?;
             }
             store.end_run(run_id, status, None)
@@ -452,10 +452,10 @@ fn panicked(e: tokio::task::JoinError) -> String {
 /// Records one settled node of the run.
 fn record_node(store: &Store, run_id: i64, n: &NodeReport) -> Result<(), String> {
     store
-        .conn
+        .db
         .execute(
             "INSERT INTO node_runs VALUES (?, ?, ?, ?, ?, ?, now(), ?, ?)",
-            params![
+            args![
                 run_id,
                 n.id,
                 n.kind,
@@ -536,11 +536,11 @@ fn extension(role: &str) -> &'static str {
 /// The artifacts of a cached execution with this key, when there is one; `Err` says why
 /// they cannot be reused (missing, or changed on disk: `cache::verified`).
 fn cached(store: &Store, node: &str, key: &str) -> Result<Option<BTreeMap<String, PathBuf>>, String> {
-    let Ok(outputs) = store.conn.query_row(
-        "SELECT outputs FROM cache WHERE node_id = ? AND cache_key = ?",
-        params![node, key],
-        |r| r.get::<_, String>(0),
-    ) else {
+    let Ok(outputs) =
+        store.db.query_row("SELECT outputs FROM cache WHERE node_id = ? AND cache_key = ?", args![node, key], |r| {
+            r.get::<String>(0)
+        })
+    else {
         return Ok(None);
     };
     let Ok(outputs) = serde_json::from_str::<BTreeMap<String, String>>(&outputs) else { return Ok(None) };
@@ -568,29 +568,29 @@ fn record(
         adopted.insert(tmp, sha.clone());
         store.remember_hash(&store.artifact_path(&sha, extension(role)), &sha)?;
         store
-            .conn
-            .execute("INSERT INTO node_artifacts VALUES (?, ?, ?, ?)", params![run_id, node, role, sha])
+            .db
+            .execute("INSERT INTO node_artifacts VALUES (?, ?, ?, ?)", args![run_id, node, role, sha])
             .map_err(|e| e.to_string())?;
         paths.insert(role.clone(), store.artifact_path(&sha, extension(role)));
         outputs.insert(role.clone(), sha);
     }
     for (name, value) in &p.metrics {
         store
-            .conn
-            .execute("INSERT INTO metrics VALUES (?, ?, ?, ?)", params![run_id, node, name, value])
+            .db
+            .execute("INSERT INTO metrics VALUES (?, ?, ?, ?)", args![run_id, node, name, value])
             .map_err(|e| e.to_string())?;
     }
     for (name, value) in &p.params {
         store
-            .conn
-            .execute("INSERT INTO params VALUES (?, ?, ?, ?)", params![run_id, node, name, value])
+            .db
+            .execute("INSERT INTO params VALUES (?, ?, ?, ?)", args![run_id, node, name, value])
             .map_err(|e| e.to_string())?;
     }
     store
-        .conn
-        .execute(
-            "INSERT OR REPLACE INTO cache VALUES (?, ?, ?, ?, ?, now())",
-            params![
+        .db.execute(
+            "INSERT INTO cache VALUES (?, ?, ?, ?, ?, now()) ON CONFLICT (node_id, cache_key) DO UPDATE
+             SET outputs = excluded.outputs, metrics = excluded.metrics, parts = excluded.parts, created_at = excluded.created_at",
+            args![
                 node,
                 key,
                 serde_json::to_string(&outputs).expect("outputs serialize"),

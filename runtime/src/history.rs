@@ -2,8 +2,8 @@
 //! and which nodes a new run would execute.
 
 use crate::cache::{key_parts, KeyParts};
+use crate::db::args;
 use crate::store::Store;
-use duckdb::params;
 use mlpc_plan::Plan;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -44,47 +44,49 @@ pub fn runs(store: &Store) -> Result<Vec<RunRow>, String> {
 
 /// The runs a filter keeps, oldest first (with `limit`, the latest that many).
 pub fn runs_where(store: &Store, f: &RunFilter) -> Result<Vec<RunRow>, String> {
-    let mut stmt = store
-        .conn
-        .prepare(
+    let limit = f.limit.map_or(i64::MAX, |l| l as i64);
+    store
+        .db
+        .query(
             "SELECT * FROM (
                SELECT r.id, CAST(r.started_at AS VARCHAR), r.status, r.pipeline, r.file,
                       (SELECT count(*) FROM node_runs n WHERE n.run_id = r.id AND n.status = 'ran'),
                       (SELECT count(*) FROM node_runs n WHERE n.run_id = r.id AND n.status = 'cached'), r.note
                FROM (SELECT * FROM runs
-                     WHERE ($1 IS NULL OR id = $1) AND ($2 IS NULL OR status = $2) AND ($3 IS NULL OR pipeline = $3)
-                       AND ($4 IS NULL OR started_at >= CAST($4 AS DATE))
-                       AND ($5 IS NULL OR started_at < CAST($5 AS DATE) + 1)
-                     ORDER BY id DESC LIMIT $6) r
-             ) ORDER BY 1",
+                     WHERE ($1::BIGINT IS NULL OR id = $1::BIGINT) AND ($2::VARCHAR IS NULL OR status = $2::VARCHAR)
+                       AND ($3::VARCHAR IS NULL OR pipeline = $3::VARCHAR)
+                       AND ($4::VARCHAR IS NULL OR started_at >= CAST($4::VARCHAR AS DATE))
+                       AND ($5::VARCHAR IS NULL OR started_at < CAST($5::VARCHAR AS DATE) + 1)
+                     ORDER BY id DESC LIMIT $6::BIGINT) r
+             ) AS listed ORDER BY 1",
+            args![f.id, f.status, f.pipeline, f.since, f.until, limit],
+            |r| {
+                Ok(RunRow {
+                    id: r.get(0)?,
+                    started_at: r.get(1)?,
+                    status: r.get(2)?,
+                    pipeline: r.get(3)?,
+                    file: r.get(4)?,
+                    nodes_ran: r.get(5)?,
+                    nodes_cached: r.get(6)?,
+                    note: r.get(7)?,
+                })
+            },
         )
-        .map_err(|e| e.to_string())?;
-    let limit = f.limit.map_or(i64::MAX, |l| l as i64);
-    let rows = stmt
-        .query_map(params![f.id, f.status, f.pipeline, f.since, f.until, limit], |r| {
-            Ok(RunRow {
-                id: r.get(0)?,
-                started_at: r.get(1)?,
-                status: r.get(2)?,
-                pipeline: r.get(3)?,
-                file: r.get(4)?,
-                nodes_ran: r.get(5)?,
-                nodes_cached: r.get(6)?,
-                note: r.get(7)?,
-            })
-        })
-        .map_err(|e| e.to_string())?;
-    rows.collect::<Result<_, _>>().map_err(|e| e.to_string())
+        .map_err(String::from)
 }
 
 /// Each node's latest execution: its status and run.
 pub fn last_status(store: &Store) -> Result<BTreeMap<String, (String, i64)>, String> {
-    let mut stmt = store
-        .conn
-        .prepare("SELECT node_id, arg_max(status, run_id), max(run_id) FROM node_runs GROUP BY node_id")
-        .map_err(|e| e.to_string())?;
-    let rows = stmt.query_map([], |r| Ok((r.get(0)?, (r.get(1)?, r.get(2)?)))).map_err(|e| e.to_string())?;
-    rows.collect::<Result<_, _>>().map_err(|e| e.to_string())
+    let rows = store
+        .db
+        .query(
+            "SELECT DISTINCT ON (node_id) node_id, status, run_id FROM node_runs ORDER BY node_id, run_id DESC",
+            args![],
+            |r| Ok((r.get(0)?, (r.get(1)?, r.get(2)?))),
+        )
+        .map_err(String::from)?;
+    Ok(rows.into_iter().collect())
 }
 
 /// One node's executions, latest first, at most `limit`.
@@ -98,25 +100,23 @@ pub struct NodeRun {
 }
 
 pub fn node_runs(store: &Store, node: &str, limit: usize) -> Result<Vec<NodeRun>, String> {
-    let mut stmt = store
-        .conn
-        .prepare(
+    store
+        .db
+        .query(
             "SELECT run_id, CAST(started_at AS VARCHAR), status, millis, message FROM node_runs
              WHERE node_id = ? ORDER BY run_id DESC LIMIT ?",
+            args![node, limit as i64],
+            |r| {
+                Ok(NodeRun {
+                    run_id: r.get(0)?,
+                    started_at: r.get(1)?,
+                    status: r.get(2)?,
+                    millis: r.get(3)?,
+                    message: r.get(4)?,
+                })
+            },
         )
-        .map_err(|e| e.to_string())?;
-    let rows = stmt
-        .query_map(params![node, limit as i64], |r| {
-            Ok(NodeRun {
-                run_id: r.get(0)?,
-                started_at: r.get(1)?,
-                status: r.get(2)?,
-                millis: r.get(3)?,
-                message: r.get(4)?,
-            })
-        })
-        .map_err(|e| e.to_string())?;
-    rows.collect::<Result<_, _>>().map_err(|e| e.to_string())
+        .map_err(String::from)
 }
 
 #[derive(Debug, Serialize)]
@@ -141,54 +141,57 @@ pub struct RunDetail {
 pub fn show(store: &Store, id: i64) -> Result<RunDetail, String> {
     let run = runs_where(store, &RunFilter { id: Some(id), ..RunFilter::default() })?
         .pop()
-        .ok_or_else(|| format!("no run {id} in {}", store.dir.display()))?;
-    let mut stmt = store
-        .conn
-        .prepare("SELECT node_id, kind, status, millis, message FROM node_runs WHERE run_id = ? ORDER BY rowid")
-        .map_err(|e| e.to_string())?;
-    let rows = stmt
-        .query_map(params![id], |r| {
-            Ok(NodeRow {
-                id: r.get(0)?,
-                kind: r.get(1)?,
-                status: r.get(2)?,
-                millis: r.get(3)?,
-                message: r.get(4)?,
-                metrics: BTreeMap::new(),
-                artifacts: BTreeMap::new(),
-                params: BTreeMap::new(),
-            })
-        })
-        .map_err(|e| e.to_string())?;
-    let mut nodes: Vec<NodeRow> = rows.collect::<Result<_, _>>().map_err(|e| e.to_string())?;
+        .ok_or_else(|| format!("no run {id} in {}", store.place()))?;
+    // The order the nodes were recorded in: DuckDB's row ids, the shared store's sequence.
+    let order = if store.db.is_postgres() { "seq" } else { "rowid" };
+    let mut nodes = store
+        .db
+        .query(
+            &format!("SELECT node_id, kind, status, millis, message FROM node_runs WHERE run_id = ? ORDER BY {order}"),
+            args![id],
+            |r| {
+                Ok(NodeRow {
+                    id: r.get(0)?,
+                    kind: r.get(1)?,
+                    status: r.get(2)?,
+                    millis: r.get(3)?,
+                    message: r.get(4)?,
+                    metrics: BTreeMap::new(),
+                    artifacts: BTreeMap::new(),
+                    params: BTreeMap::new(),
+                })
+            },
+        )
+        .map_err(String::from)?;
     for n in &mut nodes {
         // A cached node's numbers and files are those of the execution it reused.
         let key: String = store
-            .conn
-            .query_row("SELECT cache_key FROM node_runs WHERE run_id = ? AND node_id = ?", params![id, n.id], |r| {
+            .db
+            .query_row("SELECT cache_key FROM node_runs WHERE run_id = ? AND node_id = ?", args![id, n.id], |r| {
                 r.get(0)
             })
-            .map_err(|e| e.to_string())?;
-        if let Ok((outputs, metrics)) = store.conn.query_row(
+            .map_err(String::from)?;
+        if let Ok((outputs, metrics)) = store.db.query_row(
             "SELECT outputs, metrics FROM cache WHERE node_id = ? AND cache_key = ?",
-            params![n.id, key],
-            |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)),
+            args![n.id, key],
+            |r| Ok((r.get::<String>(0)?, r.get::<String>(1)?)),
         ) {
             n.artifacts = serde_json::from_str(&outputs).unwrap_or_default();
             n.metrics = serde_json::from_str(&metrics).unwrap_or_default();
         }
         // Those of the execution this run's result comes from: itself, or the run it reused.
-        let mut stmt = store
-            .conn
-            .prepare(
-                "SELECT name, value FROM params WHERE node_id = $1 AND run_id = (
+        n.params = store
+            .db
+            .query(
+                "SELECT name, value FROM params WHERE node_id = $1::VARCHAR AND run_id = (
                    SELECT max(run_id) FROM node_runs
-                   WHERE node_id = $1 AND cache_key = $2 AND status = 'ran' AND run_id <= $3)",
+                   WHERE node_id = $1::VARCHAR AND cache_key = $2::VARCHAR AND status = 'ran' AND run_id <= $3::BIGINT)",
+                args![n.id, key, id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
             )
-            .map_err(|e| e.to_string())?;
-        let params =
-            stmt.query_map(params![n.id, key, id], |r| Ok((r.get(0)?, r.get(1)?))).map_err(|e| e.to_string())?;
-        n.params = params.collect::<Result<_, _>>().map_err(|e| e.to_string())?;
+            .map_err(String::from)?
+            .into_iter()
+            .collect();
     }
     Ok(RunDetail { run, nodes })
 }
@@ -289,9 +292,9 @@ pub fn staleness(store: &Store, plan: &Plan, base_dir: &Path) -> Vec<Staleness> 
             let now = &parts[&n.id];
             let key = now.key();
             let hit: bool = store
-                .conn
-                .query_row("SELECT count(*) FROM cache WHERE node_id = ? AND cache_key = ?", params![n.id, key], |r| {
-                    r.get::<_, i64>(0)
+                .db
+                .query_row("SELECT count(*) FROM cache WHERE node_id = ? AND cache_key = ?", args![n.id, key], |r| {
+                    r.get::<i64>(0)
                 })
                 .map(|c| c > 0)
                 .unwrap_or(false);
@@ -306,11 +309,11 @@ pub fn staleness(store: &Store, plan: &Plan, base_dir: &Path) -> Vec<Staleness> 
                 };
             }
             let before: Option<KeyParts> = store
-                .conn
+                .db
                 .query_row(
                     "SELECT parts FROM cache WHERE node_id = ? ORDER BY created_at DESC LIMIT 1",
-                    params![n.id],
-                    |r| r.get::<_, String>(0),
+                    args![n.id],
+                    |r| r.get::<String>(0),
                 )
                 .ok()
                 .and_then(|p| serde_json::from_str(&p).ok());

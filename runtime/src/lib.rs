@@ -4,10 +4,12 @@
 pub mod audit;
 mod cache;
 pub mod card;
+pub mod db;
 mod executor;
 pub mod file_lock;
 pub mod frames;
 pub mod history;
+pub mod migrations;
 pub mod monitor_results;
 mod node_io;
 mod nodes;

@@ -29,9 +29,9 @@ pub struct RunContext {
 /// The metrics a node recorded under a cache key.
 fn cached_metrics(store: &Store, node: &str, key: &str) -> BTreeMap<String, f64> {
     store
-        .conn
-        .query_row("SELECT metrics FROM cache WHERE node_id = ? AND cache_key = ?", duckdb::params![node, key], |r| {
-            r.get::<_, String>(0)
+        .db
+        .query_row("SELECT metrics FROM cache WHERE node_id = ? AND cache_key = ?", crate::db::args![node, key], |r| {
+            r.get::<String>(0)
         })
         .ok()
         .and_then(|m| serde_json::from_str(&m).ok())

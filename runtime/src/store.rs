@@ -10,8 +10,9 @@
 //! never only in its write-ahead log (a checkpoint that fails after a commit is a warning:
 //! the change is made, and stays in the write-ahead log until a later checkpoint).
 
+use crate::db::{args, Db, DbError, PgTarget};
 use crate::file_lock::{self, Held, LockError, Mode};
-use duckdb::{params, AccessMode, Config, Connection};
+use duckdb::{AccessMode, Config, Connection};
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 use std::sync::{Condvar, Mutex};
@@ -20,10 +21,10 @@ use std::time::Duration;
 
 pub struct Store {
     pub dir: PathBuf,
-    pub conn: Connection,
-    /// Released after `conn` is closed (fields drop in order).
-    _lock: Held,
-    _session: Session,
+    pub db: Db,
+    /// Released after `db` is closed (fields drop in order); none for a Postgres store.
+    _lock: Option<Held>,
+    _session: Option<Session>,
 }
 
 const SCHEMA: &str = "
@@ -73,6 +74,8 @@ pub enum StoreError {
     Schema { path: PathBuf, source: duckdb::Error },
     #[error("{0} is already open in this thread: a second session would wait for itself (a bug in mlpc)")]
     OpenInThisThread(PathBuf),
+    #[error("{0}")]
+    Postgres(DbError),
     #[error("cannot settle the runs a crash left: {0}")]
     Settle(String),
 }
@@ -85,17 +88,38 @@ impl From<StoreError> for String {
 }
 
 impl Store {
+    /// Keeps the tracking store of state folder `dir` on a Postgres server, for every
+    /// [`Store::open`] of `dir` in this process (`--state postgres://…`); the folder keeps
+    /// what stays on this machine: the artifacts and a run's work files.
+    pub fn share(dir: &Path, target: PgTarget) {
+        let mut shared = SHARED.lock().unwrap_or_else(|p| p.into_inner());
+        let dir = folder_key(dir);
+        shared.retain(|(d, _)| *d != dir);
+        shared.push((dir, target));
+    }
+
+    /// The Postgres server `dir`'s tracking store is on, if [`Store::share`] put it there.
+    pub fn shared(dir: &Path) -> Option<PgTarget> {
+        let dir = folder_key(dir);
+        SHARED.lock().unwrap_or_else(|p| p.into_inner()).iter().find(|(d, _)| *d == dir).map(|(_, t)| t.clone())
+    }
+
     /// Opens (creating) the state folder and its tracking store, then settles what a crash
     /// left behind: runs whose process is gone become `interrupted`, and audit entries a
     /// registry change committed but did not get to write are written.
     pub fn open(dir: &Path) -> Result<Store, StoreError> {
         std::fs::create_dir_all(dir.join("artifacts"))
             .map_err(|source| StoreError::Create { path: dir.to_path_buf(), source })?;
+        if let Some(target) = Store::shared(dir) {
+            let store = Store::open_postgres(dir, &target)?;
+            store.end_gone_runs().map_err(StoreError::Settle)?;
+            return Ok(store);
+        }
         let db = dir.join("state.duckdb");
         let session = Session::begin(&db)?;
         let (conn, lock) = open_waiting(&db, Mode::Alone, || Ok(Config::default()))?;
         conn.execute_batch(SCHEMA).map_err(|source| StoreError::Schema { path: db.clone(), source })?;
-        let store = Store { dir: dir.to_path_buf(), conn, _lock: lock, _session: session };
+        let store = Store { dir: dir.to_path_buf(), db: Db::Duck(conn), _lock: Some(lock), _session: Some(session) };
         store.end_gone_runs().map_err(StoreError::Settle)?;
         crate::audit::settle(&store);
         Ok(store)
@@ -104,51 +128,70 @@ impl Store {
     /// Opens an existing tracking store to read it. A process that keeps running (`mlpc
     /// serve`) holds it only briefly with this, as every user of the store does.
     pub fn open_read_only(dir: &Path) -> Result<Store, StoreError> {
+        if let Some(target) = Store::shared(dir) {
+            return Store::open_postgres(dir, &target);
+        }
         let db = dir.join("state.duckdb");
         if !db.exists() {
             return Err(StoreError::Missing(dir.to_path_buf()));
         }
         let session = Session::begin(&db)?;
         let (conn, lock) = open_waiting(&db, Mode::Shared, || Config::default().access_mode(AccessMode::ReadOnly))?;
-        Ok(Store { dir: dir.to_path_buf(), conn, _lock: lock, _session: session })
+        Ok(Store { dir: dir.to_path_buf(), db: Db::Duck(conn), _lock: Some(lock), _session: Some(session) })
+    }
+
+    /// A session on the Postgres store, its schema current (created on a new database).
+    fn open_postgres(dir: &Path, target: &PgTarget) -> Result<Store, StoreError> {
+        let lease = Lease::mine();
+        let who = format!("mlpc {} (process {} on {})", env!("CARGO_PKG_VERSION"), lease.pid, lease.host);
+        let client = crate::db::connect_postgres(target, &who).map_err(StoreError::Postgres)?;
+        let db = Db::Postgres(std::cell::RefCell::new(client));
+        crate::migrations::ready(&db, target).map_err(StoreError::Postgres)?;
+        Ok(Store { dir: dir.to_path_buf(), db, _lock: None, _session: None })
     }
 
     /// Folds the write-ahead log into `state.duckdb`, so that what was committed does not
     /// live only in `state.duckdb.wal`. Writers call it after each run and registry change.
+    /// (Postgres keeps its own log.)
     pub fn checkpoint(&self) -> Result<(), String> {
-        self.conn.execute_batch("CHECKPOINT").map_err(|e| format!("cannot checkpoint the tracking store: {e}"))
+        match self.db {
+            Db::Duck(_) => {
+                self.db.batch("CHECKPOINT").map_err(|e| format!("cannot checkpoint the tracking store: {e}"))
+            }
+            Db::Postgres(_) => Ok(()),
+        }
     }
 
     /// Starts a run: records it as `running` with this process's lease and returns its id.
-    /// Refuses while another run of this state folder is in progress.
+    /// Refuses while another run of this state folder is in progress (on a shared store:
+    /// another run from this machine; runs from other machines go on side by side).
     pub fn begin_run(&self, pipeline: &str, file: &str, plan_hash: &str, forced: bool) -> Result<i64, String> {
         let lease = Lease::mine();
-        self.transaction(|conn| {
-            let mut stmt = conn
-                .prepare(
-                    "SELECT id, pid, host, CAST(started_at AS VARCHAR) FROM runs WHERE status = 'running' ORDER BY id",
+        self.transaction(|db| {
+            let busy = db
+                .query(
+                    "SELECT id, pid, host, CAST(started_at AS VARCHAR) FROM runs
+                     WHERE status = 'running' AND (? OR host = ?) ORDER BY id",
+                    args![!db.is_postgres(), lease.host],
+                    |r| Ok((r.get::<i64>(0)?, r.get::<Option<i64>>(1)?, r.get::<Option<String>>(2)?, r.get::<String>(3)?)),
                 )
-                .map_err(db_error)?;
-            let busy: Vec<(i64, Option<i64>, Option<String>, String)> = stmt
-                .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
-                .and_then(Iterator::collect)
-                .map_err(db_error)?;
+                .map_err(String::from)?;
             if let Some((id, pid, host, started)) = busy.first() {
                 let pid = pid.map_or_else(|| "?".into(), |p| p.to_string());
                 let host = host.as_deref().unwrap_or("?");
                 return Err(format!(
                     "run {id} is in progress in {} (process {pid} on {host}, started {started}): wait for it to \
                      finish, or stop it; a run whose process is gone is marked `interrupted` the next time the store opens",
-                    self.dir.display()
+                    self.place()
                 ));
             }
             let id: i64 =
-                conn.query_row("SELECT coalesce(max(id), 0) + 1 FROM runs", [], |r| r.get(0)).map_err(db_error)?;
-            conn.execute(
+                db.query_row("SELECT coalesce(max(id), 0) + 1 FROM runs", args![], |r| r.get(0)).map_err(String::from)?;
+            db.execute(
                 "INSERT INTO runs (id, started_at, finished_at, status, pipeline, file, plan_hash, mlpc_version, forced,
                                    pid, pid_started, boot_id, host)
                  VALUES (?, now(), NULL, 'running', ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                params![
+                args![
                     id,
                     pipeline,
                     file,
@@ -161,39 +204,44 @@ impl Store {
                     lease.host
                 ],
             )
-            .map_err(db_error)?;
+            .map_err(String::from)?;
             Ok(id)
         })
     }
 
+    /// Where the tracking store is, for messages: the state folder, or the Postgres server
+    /// (without its password).
+    pub fn place(&self) -> String {
+        match Store::shared(&self.dir) {
+            Some(target) if self.db.is_postgres() => target.to_string(),
+            _ => self.dir.display().to_string(),
+        }
+    }
+
     /// Ends a run that is still `running` with `status` (and why, when it did not succeed).
     pub fn end_run(&self, id: i64, status: &str, note: Option<&str>) -> Result<(), String> {
-        self.conn
+        self.db
             .execute(
                 "UPDATE runs SET finished_at = now(), status = ?, note = ? WHERE id = ? AND status = 'running'",
-                params![status, note, id],
+                args![status, note, id],
             )
             .map(drop)
-            .map_err(db_error)
+            .map_err(String::from)
     }
 
     /// Marks `interrupted` every `running` run whose process has gone (killed, crashed, the
     /// machine restarted); returns them with the reason.
     pub fn end_gone_runs(&self) -> Result<Vec<(i64, String)>, String> {
-        let mut stmt = self
-            .conn
-            .prepare("SELECT id, pid, pid_started, boot_id, host FROM runs WHERE status = 'running'")
-            .map_err(db_error)?;
-        let running: Vec<(i64, Option<Lease>)> = stmt
-            .query_map([], |r| {
-                let lease = match (r.get::<_, Option<i64>>(1)?, r.get::<_, Option<String>>(4)?) {
+        let running: Vec<(i64, Option<Lease>)> = self
+            .db
+            .query("SELECT id, pid, pid_started, boot_id, host FROM runs WHERE status = 'running'", args![], |r| {
+                let lease = match (r.get::<Option<i64>>(1)?, r.get::<Option<String>>(4)?) {
                     (Some(pid), Some(host)) => Some(Lease { pid, started: r.get(2)?, boot: r.get(3)?, host }),
                     _ => None,
                 };
                 Ok((r.get(0)?, lease))
             })
-            .and_then(Iterator::collect)
-            .map_err(db_error)?;
+            .map_err(String::from)?;
         let mut ended = Vec::new();
         for (id, lease) in running {
             let why = match lease {
@@ -217,24 +265,59 @@ impl Store {
     /// that fails then is a warning on stderr (what was committed stays in the write-ahead
     /// log, which the next open or checkpoint folds in), never an error that would have the
     /// caller report a change as failed, skip its audit entries, and have it made again.
-    pub fn transaction<T, E: From<String>>(&self, work: impl FnOnce(&Connection) -> Result<T, E>) -> Result<T, E> {
-        self.conn.execute_batch("BEGIN TRANSACTION").map_err(db_error)?;
-        match work(&self.conn) {
+    /// On Postgres, writers take turns: each transaction holds the store's write lock.
+    pub fn transaction<T, E: From<String>>(&self, work: impl FnOnce(&Db) -> Result<T, E>) -> Result<T, E> {
+        self.begin()?;
+        match work(&self.db) {
             Ok(t) => {
                 self.commit()?;
                 Ok(t)
             }
             Err(e) => {
-                let _ = self.conn.execute_batch("ROLLBACK");
+                let _ = self.db.batch("ROLLBACK");
                 Err(e)
             }
+        }
+    }
+
+    /// Opens a transaction (on Postgres, once this session holds the store's write lock:
+    /// a bounded wait, naming the holder when it runs out).
+    pub fn begin(&self) -> Result<(), String> {
+        self.db.batch("BEGIN TRANSACTION").map_err(String::from)?;
+        if self.db.is_postgres() {
+            if let Err(e) = self.db.execute("SELECT pg_advisory_xact_lock(?)", args![WRITE_LOCK]) {
+                let holders = self.lock_holders();
+                let _ = self.db.batch("ROLLBACK");
+                return Err(format!(
+                    "the Postgres store {} is locked by {holders} ({e}); nothing was changed: try again once it is done",
+                    self.place()
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Who holds the Postgres store's write lock, as their sessions name themselves.
+    fn lock_holders(&self) -> String {
+        let _ = self.db.batch("ROLLBACK");
+        let holders = self.db.query(
+            "SELECT coalesce(a.application_name, '?'), coalesce(CAST(a.client_addr AS VARCHAR), 'local'),
+                    CAST(extract(epoch FROM now() - a.xact_start) AS BIGINT)
+             FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+             WHERE l.locktype = 'advisory' AND l.granted AND l.objid = ?",
+            args![WRITE_LOCK],
+            |r| Ok(format!("{} from {} for {} s", r.get::<String>(0)?, r.get::<String>(1)?, r.get::<i64>(2)?)),
+        );
+        match holders {
+            Ok(h) if !h.is_empty() => h.join(", "),
+            _ => "another session".into(),
         }
     }
 
     /// Commits the open transaction, then checkpoints; a checkpoint that fails after the
     /// commit is a warning (see [`Store::transaction`]).
     pub fn commit(&self) -> Result<(), String> {
-        self.conn.execute_batch("COMMIT").map_err(db_error)?;
+        self.db.batch("COMMIT").map_err(String::from)?;
         if let Err(e) = self.checkpoint() {
             eprintln!(
                 "warning: the change is made, but {e}: until a later checkpoint it is kept in {}; do not delete \
@@ -248,32 +331,30 @@ impl Store {
     /// The artifact a node had in `role` in run `run_id`, whether it ran or was cached
     /// there (the cache entry its recorded key names).
     pub fn artifact_in_run(&self, run_id: i64, node: &str, role: &str) -> Result<Option<String>, String> {
-        let mut stmt = self
-            .conn
-            .prepare(
+        let outputs = self
+            .db
+            .query_opt(
                 "SELECT c.outputs FROM node_runs n JOIN cache c ON c.node_id = n.node_id AND c.cache_key = n.cache_key
                  WHERE n.run_id = ? AND n.node_id = ?",
+                args![run_id, node],
+                |r| r.get::<String>(0),
             )
-            .map_err(|e| e.to_string())?;
-        let outputs: Vec<String> = stmt
-            .query_map(params![run_id, node], |r| r.get(0))
-            .and_then(Iterator::collect)
-            .map_err(|e| e.to_string())?;
-        let Some(outputs) = outputs.first() else { return Ok(None) };
+            .map_err(String::from)?;
+        let Some(outputs) = outputs else { return Ok(None) };
         let roles: std::collections::BTreeMap<String, String> =
-            serde_json::from_str(outputs).map_err(|e| format!("the cache entry of `{node}`: {e}"))?;
+            serde_json::from_str(&outputs).map_err(|e| format!("the cache entry of `{node}`: {e}"))?;
         Ok(roles.get(role).cloned())
     }
 
     /// The artifact a node produced in `role` in the latest run that recorded one.
     pub fn latest_artifact(&self, node: &str, role: &str) -> Result<Option<String>, String> {
-        self.conn
-            .query_row(
-                "SELECT arg_max(sha256, run_id) FROM node_artifacts WHERE node_id = ? AND role = ?",
-                params![node, role],
+        self.db
+            .query_opt(
+                "SELECT sha256 FROM node_artifacts WHERE node_id = ? AND role = ? ORDER BY run_id DESC LIMIT 1",
+                args![node, role],
                 |r| r.get(0),
             )
-            .map_err(|e| e.to_string())
+            .map_err(String::from)
     }
 
     /// Where an artifact with this content hash lives.
@@ -293,12 +374,12 @@ impl Store {
         // just hashed, even where the file there had been altered since it was stored.
         std::fs::rename(tmp, &dest).map_err(|e| format!("cannot store {}: {e}", dest.display()))?;
         let bytes = std::fs::metadata(&dest).map(|m| m.len() as i64).unwrap_or(0);
-        self.conn
+        self.db
             .execute(
                 "INSERT INTO artifacts VALUES (?, ?, ?, now()) ON CONFLICT DO NOTHING",
-                params![sha, dest.to_string_lossy(), bytes],
+                args![sha, dest.to_string_lossy(), bytes],
             )
-            .map_err(|e| e.to_string())?;
+            .map_err(String::from)?;
         Ok(sha)
     }
 
@@ -306,13 +387,14 @@ impl Store {
     pub fn file_hash(&self, path: &Path) -> Result<String, String> {
         let (key, bytes, mtime) = stat(path)?;
         let known: Option<String> = self
-            .conn
-            .query_row(
+            .db
+            .query_opt(
                 "SELECT sha256 FROM file_hashes WHERE path = ? AND bytes = ? AND mtime_ns = ?",
-                params![key, bytes, mtime],
+                args![key, bytes, mtime],
                 |r| r.get(0),
             )
-            .ok();
+            .ok()
+            .flatten();
         if let Some(sha) = known {
             return Ok(sha);
         }
@@ -329,11 +411,26 @@ impl Store {
     }
 
     fn record_hash(&self, key: &str, bytes: i64, mtime: i64, sha: &str) -> Result<(), String> {
-        self.conn
-            .execute("INSERT OR REPLACE INTO file_hashes VALUES (?, ?, ?, ?)", params![key, bytes, mtime, sha])
+        self.db
+            .execute(
+                "INSERT INTO file_hashes VALUES (?, ?, ?, ?) ON CONFLICT (path)
+                 DO UPDATE SET bytes = excluded.bytes, mtime_ns = excluded.mtime_ns, sha256 = excluded.sha256",
+                args![key, bytes, mtime, sha],
+            )
             .map(|_| ())
             .map_err(|e| format!("cannot record the hash of {key}: {e}"))
     }
+}
+
+/// The Postgres store's write lock (`pg_advisory_xact_lock`), taken by every transaction.
+const WRITE_LOCK: i64 = 0x6d6c_7063;
+
+/// State folders whose tracking store is on Postgres (see [`Store::share`]).
+static SHARED: Mutex<Vec<(PathBuf, PgTarget)>> = Mutex::new(Vec::new());
+
+/// A state folder as [`SHARED`] knows it: absolute where it exists.
+fn folder_key(dir: &Path) -> PathBuf {
+    std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf())
 }
 
 /// A file's path as recorded, size and modification time (ns since the epoch).
@@ -345,10 +442,6 @@ fn stat(path: &Path) -> Result<(String, i64, i64), String> {
         .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
         .map_or(0, |d| d.as_nanos() as i64);
     Ok((path.to_string_lossy().into_owned(), meta.len() as i64, mtime))
-}
-
-fn db_error(e: duckdb::Error) -> String {
-    e.to_string()
 }
 
 /// Who runs a run: a process, as the kernel names it on this machine. A pid alone is not
@@ -492,20 +585,21 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).unwrap();
         // Another connection's open write transaction (a catalog change) makes CHECKPOINT fail.
-        let other = store.conn.try_clone().unwrap();
+        let Db::Duck(conn) = &store.db else { unreachable!("a state folder's store is DuckDB") };
+        let other = conn.try_clone().unwrap();
         other.execute_batch("BEGIN TRANSACTION; CREATE TABLE blocker (i INTEGER)").unwrap();
         assert!(store.checkpoint().is_err(), "the checkpoint fails here");
-        let made = store.transaction(|conn| {
-            conn.execute("INSERT INTO params VALUES (1, 'n', 'p', 'v')", []).map_err(db_error)?;
+        let made = store.transaction(|db| {
+            db.execute("INSERT INTO params VALUES (1, 'n', 'p', 'v')", args![]).map_err(String::from)?;
             Ok::<_, String>(7)
         });
         assert_eq!(made, Ok(7), "committed, so it is made");
         other.execute_batch("ROLLBACK").unwrap();
-        let count: i64 = store.conn.query_row("SELECT count(*) FROM params", [], |r| r.get(0)).unwrap();
+        let count: i64 = store.db.query_row("SELECT count(*) FROM params", args![], |r| r.get(0)).unwrap();
         assert_eq!(count, 1);
 
         // A registry change's audit entries are written too.
-        let other = store.conn.try_clone().unwrap();
+        let other = conn.try_clone().unwrap();
         other.execute_batch("BEGIN TRANSACTION; CREATE TABLE blocker (i INTEGER)").unwrap();
         let action = crate::audit::Action {
             action: "register".into(),
@@ -548,12 +642,12 @@ mod tests {
         let store = Store::open(dir.path()).unwrap();
         let err = store.begin_run("p", "f.mlp", "h", false).unwrap_err();
         assert!(err.contains(&format!("run {id} is in progress")), "{err}");
-        store.conn.execute("UPDATE runs SET pid_started = pid_started + 1 WHERE id = ?", params![id]).unwrap();
+        store.db.execute("UPDATE runs SET pid_started = pid_started + 1 WHERE id = ?", args![id]).unwrap();
         drop(store);
         let store = Store::open(dir.path()).unwrap();
         let (status, note): (String, String) = store
-            .conn
-            .query_row("SELECT status, note FROM runs WHERE id = ?", params![id], |r| Ok((r.get(0)?, r.get(1)?)))
+            .db
+            .query_row("SELECT status, note FROM runs WHERE id = ?", args![id], |r| Ok((r.get(0)?, r.get(1)?)))
             .unwrap();
         assert_eq!(status, "interrupted");
         assert!(note.contains("another process"), "{note}");

@@ -237,8 +237,8 @@ fn a_registry_that_disagrees_with_the_log_is_reported() {
     let st = PathBuf::from(f.state());
     {
         let store = mlpc_runtime::Store::open(&st).unwrap();
-        store.conn.execute_batch("UPDATE model_versions SET artifact_sha256 = repeat('e', 64)").unwrap();
-        store.conn.execute_batch("DELETE FROM approvals").unwrap();
+        store.db.batch("UPDATE model_versions SET artifact_sha256 = repeat('e', 64)").unwrap();
+        store.db.batch("DELETE FROM approvals").unwrap();
         store.checkpoint().unwrap();
     }
     let (code, said) = f.verify();

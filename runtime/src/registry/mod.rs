@@ -6,8 +6,8 @@
 pub(crate) mod rules;
 
 use crate::audit::{self, Action};
+use crate::db::{args, DbError};
 use crate::store::Store;
-use duckdb::params;
 use mlpc_plan::PromotionRule;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -142,10 +142,10 @@ pub fn register(store: &Store, v: &NewVersion) -> Result<i64, RegistryError> {
     atomically(store, &format!("run {}", v.run_id), |tx| {
         let known: Option<i64> = tx
             .store
-            .conn
+            .db
             .query_row(
                 "SELECT min(version) FROM model_versions WHERE name = ? AND artifact_sha256 = ?",
-                params![v.name, v.artifact_sha256],
+                args![v.name, v.artifact_sha256],
                 |r| r.get(0),
             )
             .map_err(db)?;
@@ -154,19 +154,19 @@ pub fn register(store: &Store, v: &NewVersion) -> Result<i64, RegistryError> {
         }
         let stored: i64 = tx
             .store
-            .conn
-            .query_row("SELECT coalesce(max(version), 0) FROM model_versions WHERE name = ?", params![v.name], |r| {
+            .db
+            .query_row("SELECT coalesce(max(version), 0) FROM model_versions WHERE name = ?", args![v.name], |r| {
                 r.get(0)
             })
             .map_err(db)?;
         let version = stored.max(logged_latest(tx.store, &v.name)) + 1;
         tx.store
-            .conn
+            .db
             .execute(
                 "INSERT INTO model_versions (name, version, registered_at, run_id, model_node, artifact_sha256,
                    plan_hash, pipeline_file, data_hashes, params, metrics, algorithm, device, rules, git_commit, plan)
                  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                params![
+                args![
                     v.name,
                     version,
                     tx.at,
@@ -260,10 +260,10 @@ pub fn approve(
             return Ok(false);
         }
         tx.store
-            .conn
+            .db
             .execute(
                 "INSERT INTO approvals VALUES (?, ?, ?, ?, ?, ?)",
-                params![name, version, stage_name, by, tx.at, reason],
+                args![name, version, stage_name, by, tx.at, reason],
             )
             .map_err(db)?;
         tx.record("approve", name, Some(version), Some(stage_name), reason.map(str::to_string));
@@ -382,7 +382,7 @@ fn join(a: &str, b: &str) -> String {
     }
 }
 
-fn db(e: duckdb::Error) -> RegistryError {
+fn db(e: DbError) -> RegistryError {
     RegistryError::Store(e.to_string())
 }
 
@@ -431,20 +431,25 @@ fn parse<T: serde::de::DeserializeOwned>(text: &str, what: &str) -> Result<T, Re
 
 /// Registered names with their latest version.
 fn names(store: &Store) -> Result<Vec<(String, i64)>, RegistryError> {
-    let mut stmt =
-        store.conn.prepare("SELECT name, max(version) FROM model_versions GROUP BY name ORDER BY name").map_err(db)?;
-    let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?))).map_err(db)?;
-    rows.collect::<Result<_, _>>().map_err(db)
+    store
+        .db
+        .query("SELECT name, max(version) FROM model_versions GROUP BY name ORDER BY name", args![], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .map_err(db)
 }
 
 /// Stage → the version holding it: the last move of each stage.
 fn stage_holders(store: &Store, name: &str) -> Result<BTreeMap<String, i64>, RegistryError> {
-    let mut stmt = store
-        .conn
-        .prepare("SELECT stage, arg_max(to_version, id) FROM stage_moves WHERE name = ? GROUP BY stage")
+    let rows = store
+        .db
+        .query(
+            "SELECT DISTINCT ON (stage) stage, to_version FROM stage_moves WHERE name = ? ORDER BY stage, id DESC",
+            args![name],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
         .map_err(db)?;
-    let rows = stmt.query_map(params![name], |r| Ok((r.get(0)?, r.get(1)?))).map_err(db)?;
-    rows.collect::<Result<_, _>>().map_err(db)
+    Ok(rows.into_iter().collect())
 }
 
 /// Reading the registry (inside a change's transaction or not).
@@ -463,7 +468,7 @@ impl Reader<'_> {
         Err(RegistryError::UnknownName {
             name: name.into(),
             known: match known.is_empty() {
-                true => format!("nothing is registered in {}", self.store.dir.display()),
+                true => format!("nothing is registered in {}", self.store.place()),
                 false => format!("registered: {}", known.join(", ")),
             },
         })
@@ -475,8 +480,8 @@ impl Reader<'_> {
             None => {
                 let latest: i64 = self
                     .store
-                    .conn
-                    .query_row("SELECT max(version) FROM model_versions WHERE name = ?", params![name], |r| r.get(0))
+                    .db
+                    .query_row("SELECT max(version) FROM model_versions WHERE name = ?", args![name], |r| r.get(0))
                     .map_err(db)?;
                 Err(RegistryError::NoSuchVersion { name: name.into(), version, latest })
             }
@@ -487,53 +492,40 @@ impl Reader<'_> {
     /// whatever their number: the versions, their approvals, the stages' holders.
     fn versions(&self, name: &str, only: Option<i64>) -> Result<Vec<Version>, RegistryError> {
         self.known(name)?;
-        let mut stmt = self
+        let rows = self
             .store
-            .conn
-            .prepare(
+            .db
+            .query(
                 "SELECT version, registered_at, run_id, model_node, artifact_sha256, plan_hash, pipeline_file,
                         data_hashes, params, metrics, algorithm, device, rules, git_commit, plan
-                 FROM model_versions WHERE name = ? AND (?::BIGINT IS NULL OR version = ?) ORDER BY version",
+                 FROM model_versions WHERE name = ? AND (?::BIGINT IS NULL OR version = ?::BIGINT) ORDER BY version",
+                args![name, only, only],
+                |r| {
+                    Ok((
+                        (r.get::<i64>(0)?, r.get::<String>(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?),
+                        (r.get::<String>(7)?, r.get::<String>(8)?, r.get::<String>(9)?),
+                        (r.get(10)?, r.get(11)?, r.get::<String>(12)?, r.get(13)?, r.get(14)?),
+                    ))
+                },
             )
             .map_err(db)?;
-        let rows = stmt
-            .query_map(params![name, only, only], |r| {
-                Ok((
-                    (
-                        r.get::<_, i64>(0)?,
-                        r.get::<_, String>(1)?,
-                        r.get(2)?,
-                        r.get(3)?,
-                        r.get(4)?,
-                        r.get(5)?,
-                        r.get(6)?,
-                    ),
-                    (r.get::<_, String>(7)?, r.get::<_, String>(8)?, r.get::<_, String>(9)?),
-                    (r.get(10)?, r.get(11)?, r.get::<_, String>(12)?, r.get(13)?, r.get(14)?),
-                ))
-            })
-            .map_err(db)?
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(db)?;
-        let mut stmt = self
+        let rows_of_approvals = self
             .store
-            .conn
-            .prepare(
+            .db
+            .query(
                 "SELECT version, stage, approved_by, approved_at, reason FROM approvals
-                 WHERE name = ? AND (?::BIGINT IS NULL OR version = ?) ORDER BY approved_at, approved_by",
+                 WHERE name = ? AND (?::BIGINT IS NULL OR version = ?::BIGINT) ORDER BY approved_at, approved_by",
+                args![name, only, only],
+                |r| {
+                    Ok((
+                        r.get::<i64>(0)?,
+                        Approval { stage: r.get(1)?, by: r.get(2)?, at: r.get(3)?, reason: r.get(4)? },
+                    ))
+                },
             )
             .map_err(db)?;
         let mut approvals: BTreeMap<i64, Vec<Approval>> = BTreeMap::new();
-        for row in stmt
-            .query_map(params![name, only, only], |r| {
-                Ok((
-                    r.get::<_, i64>(0)?,
-                    Approval { stage: r.get(1)?, by: r.get(2)?, at: r.get(3)?, reason: r.get(4)? },
-                ))
-            })
-            .map_err(db)?
-        {
-            let (version, approval) = row.map_err(db)?;
+        for (version, approval) in rows_of_approvals {
             approvals.entry(version).or_default().push(approval);
         }
         let holders = stage_holders(self.store, name)?;
@@ -645,42 +637,38 @@ impl Reader<'_> {
     }
 
     fn approvers(&self, name: &str, version: i64, stage: &str) -> Result<Vec<String>, RegistryError> {
-        let mut stmt = self
-            .store
-            .conn
-            .prepare(
+        self.store
+            .db
+            .query(
                 "SELECT approved_by FROM approvals WHERE name = ? AND version = ? AND stage = ?
                  ORDER BY approved_at, approved_by",
+                args![name, version, stage],
+                |r| r.get(0),
             )
-            .map_err(db)?;
-        let rows = stmt.query_map(params![name, version, stage], |r| r.get(0)).map_err(db)?;
-        rows.collect::<Result<_, _>>().map_err(db)
+            .map_err(db)
     }
 
     /// Every stage move of a name, oldest first.
     fn history(&self, name: &str) -> Result<Vec<StageMove>, RegistryError> {
-        let mut stmt = self
-            .store
-            .conn
-            .prepare(
+        self.store
+            .db
+            .query(
                 "SELECT stage, from_version, to_version, kind, moved_at, moved_by, reason FROM stage_moves
                  WHERE name = ? ORDER BY id",
+                args![name],
+                |r| {
+                    Ok(StageMove {
+                        stage: r.get(0)?,
+                        from: r.get(1)?,
+                        to: r.get(2)?,
+                        kind: r.get(3)?,
+                        at: r.get(4)?,
+                        by: r.get(5)?,
+                        reason: r.get(6)?,
+                    })
+                },
             )
-            .map_err(db)?;
-        let rows = stmt
-            .query_map(params![name], |r| {
-                Ok(StageMove {
-                    stage: r.get(0)?,
-                    from: r.get(1)?,
-                    to: r.get(2)?,
-                    kind: r.get(3)?,
-                    at: r.get(4)?,
-                    by: r.get(5)?,
-                    reason: r.get(6)?,
-                })
-            })
-            .map_err(db)?;
-        rows.collect::<Result<_, _>>().map_err(db)
+            .map_err(db)
     }
 }
 
@@ -747,11 +735,9 @@ impl Tx<'_> {
         kind: &str,
         reason: Option<String>,
     ) -> Result<(), RegistryError> {
-        self.store
-            .conn
-            .execute(
-                "INSERT INTO stage_moves SELECT coalesce(max(id), 0) + 1, ?, ?, ?, ?, ?, ?, ?, ? FROM stage_moves",
-                params![name, stage, from, to, kind, self.at, self.by, reason],
+        self.store.db.execute(
+                "INSERT INTO stage_moves SELECT coalesce(max(id), 0) + 1, ?, ?, ?::BIGINT, ?::BIGINT, ?, ?, ?, ? FROM stage_moves",
+                args![name, stage, from, to, kind, self.at, self.by, reason],
             )
             .map_err(db)?;
         self.record(kind, name, Some(to), Some(stage), reason);
@@ -780,7 +766,7 @@ fn atomically<T>(
         };
         Ok::<_, RegistryError>((value, records))
     })?;
-    audit::write(&store.dir, &records)?;
+    audit::write(store, &records)?;
     Ok(value)
 }
 
@@ -800,8 +786,8 @@ fn logged_latest(store: &Store, name: &str) -> i64 {
 /// The audit log, whose chain holds, against an open store: the anchor the store keeps
 /// (the log's length and head), then the registry (every version, stage and approval).
 pub fn log_problems(store: &Store, chain: &audit::Verified) -> Result<Vec<String>, String> {
-    let anchor = audit::anchor(&store.conn)?;
-    let mut problems = audit::check_anchor(&store.dir, anchor.as_ref(), chain);
+    let anchor = audit::anchor(&store.db)?;
+    let mut problems = audit::check_anchor(store, anchor.as_ref(), chain);
     problems.extend(disagreements(store, &audit::read(&store.dir)?)?);
     Ok(problems)
 }
@@ -846,12 +832,16 @@ pub fn disagreements(store: &Store, records: &[audit::Record]) -> Result<Vec<Str
     let empty = Logged::default();
     for name in &names {
         let l = logged.get(name.as_str()).unwrap_or(&empty);
-        let mut stmt = store
-            .conn
-            .prepare("SELECT version, artifact_sha256 FROM model_versions WHERE name = ? ORDER BY version")
-            .map_err(db)?;
-        let held: BTreeMap<i64, String> =
-            stmt.query_map(params![name], |r| Ok((r.get(0)?, r.get(1)?))).and_then(Iterator::collect).map_err(db)?;
+        let held: BTreeMap<i64, String> = store
+            .db
+            .query(
+                "SELECT version, artifact_sha256 FROM model_versions WHERE name = ? ORDER BY version",
+                args![name],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .map_err(db)?
+            .into_iter()
+            .collect();
         for (version, (seq, sha)) in &l.versions {
             match (held.get(version), sha) {
                 (None, _) => {
@@ -888,18 +878,18 @@ pub fn disagreements(store: &Store, records: &[audit::Record]) -> Result<Vec<Str
             }
         }
         let moves: i64 = store
-            .conn
-            .query_row("SELECT count(*) FROM stage_moves WHERE name = ?", params![name], |r| r.get(0))
+            .db
+            .query_row("SELECT count(*) FROM stage_moves WHERE name = ?", args![name], |r| r.get(0))
             .map_err(db)?;
         if moves as usize != l.moves {
             lost |= (moves as usize) < l.moves;
             out.push(format!("the log records {} stage moves of `{name}`, the registry {moves}", l.moves));
         }
-        let mut stmt =
-            store.conn.prepare("SELECT version, stage, approved_by FROM approvals WHERE name = ?").map_err(db)?;
-        let approved: Vec<(i64, String, String)> = stmt
-            .query_map(params![name], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-            .and_then(Iterator::collect)
+        let approved: Vec<(i64, String, String)> = store
+            .db
+            .query("SELECT version, stage, approved_by FROM approvals WHERE name = ?", args![name], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })
             .map_err(db)?;
         for ((v, stage, by), seq) in &l.approvals {
             if !approved.contains(&(*v, stage.clone(), by.clone())) {
