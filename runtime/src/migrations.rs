@@ -139,3 +139,37 @@ pub fn migrate(db: &Db) -> Result<Vec<i64>, MigrationError> {
 
 /// The advisory lock migrations hold.
 const MIGRATION_LOCK: i64 = 0x6d6c_7064;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::registry::fixtures::fresh_database;
+    use crate::Store;
+
+    #[test]
+    fn a_store_newer_than_this_mlpc_is_refused_and_migrating_a_current_one_does_nothing() {
+        if std::env::var("MLPC_TEST_POSTGRES").is_err() {
+            assert!(std::env::var("MLPC_REQUIRE_SERVICES").is_err(), "MLPC_TEST_POSTGRES is not set");
+            eprintln!("not run: no Postgres (start scripts/services/postgres)");
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let target = fresh_database();
+        Store::share(dir.path(), target.clone());
+        let store = Store::open(dir.path()).unwrap();
+        assert_eq!(version(&store.db).unwrap(), latest(), "a new database is set up");
+        store.db.execute("INSERT INTO mlpc_schema VALUES (?, now(), 'a newer mlpc')", args![latest() + 1]).unwrap();
+        drop(store);
+        let refused = Store::open(dir.path()).err().unwrap().to_string();
+        assert!(
+            refused.contains(&format!("schema version {}", latest() + 1)) && refused.contains("upgrade mlpc"),
+            "{refused}"
+        );
+
+        let client = crate::db::connect_postgres(&target, "test").unwrap();
+        let db = Db::Postgres(std::cell::RefCell::new(client));
+        db.execute("DELETE FROM mlpc_schema WHERE version > ?", args![latest()]).unwrap();
+        assert_eq!(migrate(&db).unwrap(), Vec::<i64>::new(), "a current store has nothing to apply");
+        assert!(Store::open(dir.path()).is_ok());
+    }
+}

@@ -41,8 +41,32 @@ pub(crate) fn new_version(sha: &str, auc: f64, f1: f64) -> NewVersion {
     }
 }
 
+/// A new, empty store: a state folder's DuckDB, or, with `MLPC_TEST_STORE=postgres`, a new
+/// database on the server `MLPC_TEST_POSTGRES` names (`scripts/services/postgres`), so that
+/// one suite tests both engines.
 pub(crate) fn store() -> (tempfile::TempDir, Store) {
     let dir = tempfile::tempdir().unwrap();
+    if std::env::var("MLPC_TEST_STORE").as_deref() == Ok("postgres") {
+        Store::share(dir.path(), fresh_database());
+    }
     let store = Store::open(dir.path()).unwrap();
     (dir, store)
+}
+
+/// Whether the suite runs on Postgres (tests of the log file have nothing to test there).
+pub(crate) fn on_postgres() -> bool {
+    std::env::var("MLPC_TEST_STORE").as_deref() == Ok("postgres")
+}
+
+/// A new database on the test server.
+pub(crate) fn fresh_database() -> crate::db::PgTarget {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    let server = std::env::var("MLPC_TEST_POSTGRES").expect("MLPC_TEST_POSTGRES: start scripts/services/postgres");
+    let admin = crate::db::PgTarget::parse(&server).unwrap();
+    let mut client = crate::db::connect_postgres(&admin, "mlpc tests").unwrap();
+    let name = format!("mlpc_test_{}_{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed));
+    client.batch_execute(&format!("CREATE DATABASE {name}")).unwrap();
+    let base = server.rsplit_once('/').map_or(server.as_str(), |(b, _)| b);
+    crate::db::PgTarget::parse(&format!("{base}/{name}")).unwrap()
 }
