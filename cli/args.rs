@@ -401,7 +401,12 @@ impl Command {
 
 /// The arguments of this process; on a usage error (or `--help`), what to exit with.
 pub fn parse() -> Result<Cli, u8> {
-    Cli::try_parse().map_err(|e| {
+    parse_from(std::env::args_os())
+}
+
+/// [`parse`] of given arguments (the program's name first).
+pub fn parse_from<I: IntoIterator<Item = T>, T: Into<std::ffi::OsString> + Clone>(args: I) -> Result<Cli, u8> {
+    Cli::try_parse_from(args).map_err(|e| {
         let _ = e.print();
         if e.use_stderr() {
             2

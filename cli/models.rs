@@ -9,7 +9,7 @@ use serde::Serialize;
 use std::path::Path;
 
 fn open(state: &str) -> Result<Store, u8> {
-    if !Path::new(state).join("state.duckdb").exists() {
+    if Store::shared(Path::new(state)).is_none() && !Path::new(state).join("state.duckdb").exists() {
         return Err(fail(format!(
             "no registry in `{state}`: run a pipeline with `mlpc run FILE` first, or pass `--state DIR`"
         )));
@@ -253,7 +253,7 @@ pub fn verify(at: &RegistryArgs) -> u8 {
 
 /// What the store says against a log whose chain holds.
 fn against_store(dir: &Path, chain: &audit::Verified) -> Result<Vec<String>, String> {
-    if !dir.join("state.duckdb").exists() {
+    if Store::shared(dir).is_none() && !dir.join("state.duckdb").exists() {
         return Ok(match chain.entries {
             0 => Vec::new(),
             n => vec![format!(

@@ -145,7 +145,7 @@ pub fn run(target: &Target, force: bool, jobs: usize, json: bool) -> u8 {
 }
 
 fn open(state: &str) -> Result<Store, u8> {
-    if !Path::new(state).join("state.duckdb").exists() {
+    if Store::shared(Path::new(state)).is_none() && !Path::new(state).join("state.duckdb").exists() {
         return Err(fail(format!("no runs in `{state}`: run `mlpc run FILE` first, or pass `--state DIR`")));
     }
     Store::open(Path::new(state)).map_err(fail)

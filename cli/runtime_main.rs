@@ -9,13 +9,21 @@ mod models;
 mod run;
 mod score;
 mod serve;
+mod shared_state;
 mod ui;
 
 use mlpc::args::{AuditCommand, Command, ModelsCommand, RunsCommand};
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    let cli = match mlpc::args::parse() {
+    let args = match shared_state::arguments(std::env::args().collect()) {
+        Ok(args) => args,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let cli = match mlpc::args::parse_from(args) {
         Ok(cli) => cli,
         Err(code) => return ExitCode::from(code),
     };

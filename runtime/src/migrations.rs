@@ -166,8 +166,7 @@ mod tests {
             "{refused}"
         );
 
-        let client = crate::db::connect_postgres(&target, "test").unwrap();
-        let db = Db::Postgres(std::cell::RefCell::new(client));
+        let db = Db::Postgres(crate::db::PgSession::open(&target, "test").unwrap());
         db.execute("DELETE FROM mlpc_schema WHERE version > ?", args![latest()]).unwrap();
         assert_eq!(migrate(&db).unwrap(), Vec::<i64>::new(), "a current store has nothing to apply");
         assert!(Store::open(dir.path()).is_ok());

@@ -144,8 +144,7 @@ impl Store {
     fn open_postgres(dir: &Path, target: &PgTarget) -> Result<Store, StoreError> {
         let lease = Lease::mine();
         let who = format!("mlpc {} (process {} on {})", env!("CARGO_PKG_VERSION"), lease.pid, lease.host);
-        let client = crate::db::connect_postgres(target, &who).map_err(StoreError::Postgres)?;
-        let db = Db::Postgres(std::cell::RefCell::new(client));
+        let db = Db::Postgres(crate::db::PgSession::open(target, &who).map_err(StoreError::Postgres)?);
         crate::migrations::ready(&db, target).map_err(StoreError::Postgres)?;
         Ok(Store { dir: dir.to_path_buf(), db, _lock: None, _session: None })
     }

@@ -6,15 +6,14 @@
 mod duck;
 mod postgres;
 
-pub use self::postgres::{connect as connect_postgres, PgTarget};
+pub use self::postgres::{PgTarget, Session as PgSession};
 
-use std::cell::RefCell;
 use std::fmt;
 
 /// One connection to the tracking store's database.
 pub enum Db {
     Duck(duckdb::Connection),
-    Postgres(RefCell<::postgres::Client>),
+    Postgres(PgSession),
 }
 
 /// A value bound to a placeholder or read from a column.
@@ -78,7 +77,7 @@ impl Db {
     pub fn execute(&self, sql: &str, args: &[Value]) -> Result<u64, DbError> {
         match self {
             Db::Duck(conn) => duck::execute(conn, sql, args),
-            Db::Postgres(client) => postgres::execute(&mut client.borrow_mut(), sql, args),
+            Db::Postgres(session) => postgres::execute(session, sql, args),
         }
     }
 
@@ -86,7 +85,7 @@ impl Db {
     pub fn batch(&self, sql: &str) -> Result<(), DbError> {
         match self {
             Db::Duck(conn) => conn.execute_batch(sql).map_err(duck::error),
-            Db::Postgres(client) => client.borrow_mut().batch_execute(sql).map_err(postgres::error),
+            Db::Postgres(session) => postgres::batch(session, sql),
         }
     }
 
@@ -99,7 +98,7 @@ impl Db {
     ) -> Result<Vec<T>, DbError> {
         let rows = match self {
             Db::Duck(conn) => duck::query(conn, sql, args)?,
-            Db::Postgres(client) => postgres::query(&mut client.borrow_mut(), sql, args)?,
+            Db::Postgres(session) => postgres::query(session, sql, args)?,
         };
         rows.iter().map(&mut read).collect()
     }
@@ -123,7 +122,7 @@ impl Db {
     ) -> Result<Option<T>, DbError> {
         let rows = match self {
             Db::Duck(conn) => duck::query(conn, sql, args)?,
-            Db::Postgres(client) => postgres::query(&mut client.borrow_mut(), sql, args)?,
+            Db::Postgres(session) => postgres::query(session, sql, args)?,
         };
         rows.first().map(read).transpose()
     }

@@ -1,6 +1,10 @@
 //! The shared engine: a Postgres server, through the `postgres` client. Every session runs
 //! in UTC, names itself (`application_name`: the mlpc process and host, shown to whoever
 //! waits on one of its locks) and waits for a lock a bounded time.
+//!
+//! The synchronous client drives its own async runtime, which must not run inside another
+//! (the executor and the servers call the store from async tasks): each session's client
+//! lives on a thread of its own, which runs the session's statements one at a time.
 
 use super::{numbered, DbError, Row, Value};
 use ::postgres::types::{to_sql_checked, IsNull, ToSql, Type};
@@ -8,7 +12,58 @@ use ::postgres::{Client, Config, NoTls};
 use bytes::BytesMut;
 use std::fmt;
 use std::str::FromStr;
+use std::sync::mpsc;
 use std::time::Duration;
+
+type Job = Box<dyn FnOnce(&mut Client) + Send>;
+
+/// One session: its client on its own thread, ended when this is dropped.
+pub struct Session {
+    jobs: mpsc::Sender<Job>,
+}
+
+impl Session {
+    /// Connects on a new thread, which then serves the session.
+    pub fn open(target: &PgTarget, who: &str) -> Result<Session, DbError> {
+        let (jobs, inbox) = mpsc::channel::<Job>();
+        let (ready, connected) = mpsc::sync_channel(1);
+        let (target, who) = (target.clone(), who.to_string());
+        std::thread::Builder::new()
+            .name("mlpc-postgres".into())
+            .spawn(move || {
+                let mut client = match connect(&target, &who) {
+                    Ok(c) => {
+                        let _ = ready.send(Ok(()));
+                        c
+                    }
+                    Err(e) => {
+                        let _ = ready.send(Err(e));
+                        return;
+                    }
+                };
+                for job in inbox {
+                    job(&mut client);
+                }
+            })
+            .map_err(|e| DbError::Engine(format!("cannot start a Postgres session: {e}")))?;
+        connected.recv().map_err(|_| DbError::Engine("the Postgres session ended".into()))??;
+        Ok(Session { jobs })
+    }
+
+    /// Runs `work` on the session's client and returns what it returns.
+    pub fn run<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&mut Client) -> Result<T, DbError> + Send + 'static,
+    ) -> Result<T, DbError> {
+        let (done, result) = mpsc::sync_channel(1);
+        self.jobs
+            .send(Box::new(move |client| {
+                let _ = done.send(work(client));
+            }))
+            .map_err(|_| DbError::Engine("the Postgres session ended".into()))?;
+        result.recv().map_err(|_| DbError::Engine("the Postgres session ended during a statement".into()))?
+    }
+}
 
 /// How long a statement waits for a lock another session holds before it fails.
 pub const LOCK_WAIT: Duration = Duration::from_secs(30);
@@ -61,8 +116,8 @@ fn redact(url: &str) -> String {
     out
 }
 
-/// Opens a session on the server.
-pub fn connect(target: &PgTarget, who: &str) -> Result<Client, DbError> {
+/// Opens a client on the server (on the calling thread, which must not run an async runtime).
+fn connect(target: &PgTarget, who: &str) -> Result<Client, DbError> {
     let mut config = target.config.clone();
     config.application_name(who);
     if config.get_connect_timeout().is_none() {
@@ -77,13 +132,22 @@ pub fn connect(target: &PgTarget, who: &str) -> Result<Client, DbError> {
     Ok(client)
 }
 
-pub fn execute(client: &mut Client, sql: &str, args: &[Value]) -> Result<u64, DbError> {
-    client.execute(numbered(sql).as_str(), &refs(args)).map_err(error)
+pub fn execute(session: &Session, sql: &str, args: &[Value]) -> Result<u64, DbError> {
+    let (sql, args) = (numbered(sql), args.to_vec());
+    session.run(move |client| client.execute(sql.as_str(), &refs(&args)).map_err(error))
 }
 
-pub fn query(client: &mut Client, sql: &str, args: &[Value]) -> Result<Vec<Row>, DbError> {
-    let rows = client.query(numbered(sql).as_str(), &refs(args)).map_err(error)?;
-    rows.iter().map(row).collect()
+pub fn query(session: &Session, sql: &str, args: &[Value]) -> Result<Vec<Row>, DbError> {
+    let (sql, args) = (numbered(sql), args.to_vec());
+    session.run(move |client| {
+        let rows = client.query(sql.as_str(), &refs(&args)).map_err(error)?;
+        rows.iter().map(row).collect()
+    })
+}
+
+pub fn batch(session: &Session, sql: &str) -> Result<(), DbError> {
+    let sql = sql.to_string();
+    session.run(move |client| client.batch_execute(&sql).map_err(error))
 }
 
 fn refs(args: &[Value]) -> Vec<&(dyn ToSql + Sync)> {

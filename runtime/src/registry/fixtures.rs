@@ -64,9 +64,9 @@ pub(crate) fn fresh_database() -> crate::db::PgTarget {
     static NEXT: AtomicUsize = AtomicUsize::new(0);
     let server = std::env::var("MLPC_TEST_POSTGRES").expect("MLPC_TEST_POSTGRES: start scripts/services/postgres");
     let admin = crate::db::PgTarget::parse(&server).unwrap();
-    let mut client = crate::db::connect_postgres(&admin, "mlpc tests").unwrap();
+    let session = crate::db::Db::Postgres(crate::db::PgSession::open(&admin, "mlpc tests").unwrap());
     let name = format!("mlpc_test_{}_{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed));
-    client.batch_execute(&format!("CREATE DATABASE {name}")).unwrap();
+    session.batch(&format!("CREATE DATABASE {name}")).unwrap();
     let base = server.rsplit_once('/').map_or(server.as_str(), |(b, _)| b);
     crate::db::PgTarget::parse(&format!("{base}/{name}")).unwrap()
 }
