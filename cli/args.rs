@@ -53,6 +53,73 @@ pub struct ChangeArgs {
     pub reason: Option<String>,
 }
 
+/// What `mlpc export` writes.
+#[derive(Subcommand)]
+pub enum ExportTarget {
+    /// An Argo Workflows `Workflow` (and a `CronWorkflow` when the pipeline has a schedule):
+    /// one task per node, each `mlpc run PLAN --node ID` on the shared state. YAML on stdout.
+    Argo(ArgoArgs),
+    /// A KServe `InferenceService` per `serve` block, on Triton, and the Triton model
+    /// repository of each served version under `--artifacts`. YAML on stdout.
+    Kserve(KserveArgs),
+}
+
+#[derive(Args)]
+pub struct ArgoArgs {
+    pub file: String,
+    /// The image the tasks run (built from the repository's Dockerfile).
+    #[arg(long, default_value = concat!("mlpc:", env!("CARGO_PKG_VERSION")))]
+    pub image: String,
+    /// The shared state every task runs on, passed to `mlpc run --state` as given.
+    #[arg(long)]
+    pub state: Option<String>,
+    /// A Secret whose keys MLPC_STATE, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and
+    /// AWS_ENDPOINT_URL the tasks get as environment variables (the state from MLPC_STATE
+    /// when --state is not given).
+    #[arg(long)]
+    pub secret: Option<String>,
+    /// The artifact store, passed to `mlpc run --artifacts` as given.
+    #[arg(long)]
+    pub artifacts: Option<String>,
+    /// The pipeline's folder in the image: the plan's relative paths (data files) start there.
+    #[arg(long, default_value = "/pipeline")]
+    pub base_dir: String,
+    #[arg(long)]
+    pub namespace: Option<String>,
+    /// Retries of each node's task.
+    #[arg(long, default_value_t = 2)]
+    pub retries: u32,
+}
+
+#[derive(Args)]
+pub struct KserveArgs {
+    pub file: String,
+    /// The state folder whose registry says which version each serve block's stage holds.
+    #[arg(long)]
+    pub state: Option<String>,
+    /// The folder to write the Triton repositories into (`<name>/v<version>/…`).
+    #[arg(long)]
+    pub artifacts: String,
+    /// The URI the cluster reads that folder by (e.g. `s3://models/mlpc` once synced there).
+    #[arg(long)]
+    pub storage_uri: String,
+    #[arg(long, value_enum, default_value_t = KserveMode::Serverless)]
+    pub mode: KserveMode,
+    #[arg(long)]
+    pub namespace: Option<String>,
+    /// The most rows Triton batches into one call.
+    #[arg(long, default_value_t = 64)]
+    pub max_batch: u32,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub enum KserveMode {
+    /// Knative revisions, traffic split by `canaryTrafficPercent`.
+    Serverless,
+    /// Plain Deployments, traffic split by `spec.canary`.
+    Raw,
+}
+
 /// `mlpc daemon`'s options.
 #[derive(Args)]
 pub struct DaemonArgs {
@@ -369,6 +436,11 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = GraphFormat::Dot)]
         format: GraphFormat,
     },
+    /// Export the pipeline to Kubernetes: Argo Workflows, KServe. Guide: docs/kubernetes.md.
+    Export {
+        #[command(subcommand)]
+        target: ExportTarget,
+    },
     /// Explain a diagnostic code, e.g. `mlpc explain E0006`.
     Explain { code: String },
     /// Run the language server over stdin/stdout (for editors).
@@ -395,6 +467,7 @@ impl Command {
                 | Command::Ui { .. }
                 | Command::Drift { .. }
                 | Command::Score { .. }
+                | Command::Export { target: ExportTarget::Kserve(_) }
         )
     }
 }

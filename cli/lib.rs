@@ -4,6 +4,7 @@
 pub mod args;
 pub mod commands;
 pub mod disk;
+pub mod export;
 pub mod render;
 
 use clap::ValueEnum;

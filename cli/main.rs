@@ -25,6 +25,7 @@ fn main() -> ExitCode {
         Command::Plan { file, format, .. } => commands::plan(&file, format),
         Command::Graph { file, format } => commands::graph(&file, format),
         Command::Explain { code } => commands::explain(&code),
+        Command::Export { target: mlpc::args::ExportTarget::Argo(a) } => mlpc::export::argo(&a),
         Command::Lsp => match mlpc_lsp::run_stdio(Box::new(mlpc::disk::Disk)) {
             Ok(()) => 0,
             Err(e) => {

@@ -5,6 +5,7 @@
 mod daemon;
 mod drift;
 mod example_data;
+mod kserve;
 mod models;
 mod run;
 mod score;
@@ -12,7 +13,7 @@ mod serve;
 mod shared_state;
 mod ui;
 
-use mlpc::args::{AuditCommand, Command, ModelsCommand, RunsCommand};
+use mlpc::args::{AuditCommand, Command, ExportTarget, ModelsCommand, RunsCommand};
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
@@ -60,9 +61,10 @@ fn main() -> ExitCode {
             drift::drift(&reference, &current, &columns, &tests, json)
         }
         Command::Score { name, stage, input, output, state } => score::score(&name, &stage, &input, &output, &state),
+        Command::Export { target: ExportTarget::Kserve(a) } => kserve::kserve(&a),
         _ => {
             eprintln!(
-                "error: mlpc-runtime runs `run`, `runs`, `example-data`, `plan --state`, `serve`, `daemon`, `ui`, `drift`, `score` and the registry's commands; use `mlpc` for the rest"
+                "error: mlpc-runtime runs `run`, `runs`, `example-data`, `plan --state`, `serve`, `daemon`, `ui`, `drift`, `score`, `export kserve` and the registry's commands; use `mlpc` for the rest"
             );
             2
         }

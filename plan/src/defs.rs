@@ -44,6 +44,16 @@ impl NodeDef {
     }
 }
 
+/// Why `mlpc run` leaves a node kind to another command, or `None` when it runs it: a
+/// workflow engine schedules only the kinds `mlpc run` runs.
+pub fn runs_elsewhere(kind: &str) -> Option<&'static str> {
+    match kind {
+        "serve" => Some("served by `mlpc serve` (or `mlpc daemon`)"),
+        "monitor" => Some("run by `mlpc daemon` on its schedule"),
+        _ => None,
+    }
+}
+
 /// A column a node produces or a model reads.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Column {

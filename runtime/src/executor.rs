@@ -421,8 +421,9 @@ impl Run<'_> {
             plan_hash: self.plan_hash.to_string(),
             pipeline_file: self.opts.file.clone(),
             base_dir: self.opts.base_dir.clone(),
+            // The whole plan's: a register node run alone (`--node`) records the same data.
             data_hashes: self
-                .plan
+                .whole
                 .nodes
                 .iter()
                 .filter(|n| n.kind() != "score")

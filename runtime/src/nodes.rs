@@ -120,14 +120,7 @@ pub fn run(node: &Node, inputs: &Inputs) -> Result<Produced, Failure> {
     }
 }
 
-/// Why `mlpc run` leaves a node kind to another command, or `None` when it runs it.
-pub fn runs_elsewhere(kind: &str) -> Option<&'static str> {
-    match kind {
-        "serve" => Some("served by `mlpc serve` (or `mlpc daemon`)"),
-        "monitor" => Some("run by `mlpc daemon` on its schedule"),
-        _ => None,
-    }
-}
+pub use mlpc_plan::runs_elsewhere;
 
 /// What a cached node still does: a score node puts its output file back when it is
 /// missing or changed.
