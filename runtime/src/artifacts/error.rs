@@ -21,7 +21,7 @@ pub enum ArtifactError {
     NoSuchBucket { url: String },
     #[error(
         "cannot reach the artifact store `{url}`: {detail}; check the network and the endpoint \
-         (AWS_ENDPOINT_URL for an S3-compatible server, with AWS_ALLOW_HTTP=true for http://)"
+         (AWS_ENDPOINT_URL, AZURE_STORAGE_ENDPOINT; an http:// one also needs AWS_ALLOW_HTTP or AZURE_ALLOW_HTTP=true)"
     )]
     Unreachable { url: String, detail: String },
     #[error(
@@ -85,6 +85,12 @@ pub(super) fn describe(e: &(dyn std::error::Error + 'static)) -> String {
     redact(&text)
 }
 
+/// Whether the store answered 404. Lists report it as a generic error whose cause (the
+/// client's retry error, whose status is not public) says so in words.
+pub(super) fn not_found(e: &object_store::Error) -> bool {
+    matches!(e, object_store::Error::NotFound { .. }) || describe(e).contains("status code: 404")
+}
+
 fn cannot_connect(e: &(dyn std::error::Error + 'static)) -> bool {
     let mut cause = Some(e);
     while let Some(c) = cause {
@@ -96,15 +102,17 @@ fn cannot_connect(e: &(dyn std::error::Error + 'static)) -> bool {
     false
 }
 
-/// `text` without credentials: the values of the environment's secret-looking `AWS_*`,
-/// `GOOGLE_*` and `AZURE_*` variables, and the query string of any URL (where Azure SAS
-/// tokens and presigned signatures travel), are replaced by `<redacted>`.
+/// `text` without credentials: the values of the environment's secret `AWS_*`, `GOOGLE_*`
+/// and `AZURE_*` variables (secret keys, session tokens, client secrets, account and service
+/// account keys, SAS tokens, passwords), and the query string of any URL (where Azure SAS
+/// tokens and presigned signatures travel), are replaced by `<redacted>`. Key ids are not
+/// secret and stay.
 pub(super) fn redact(text: &str) -> String {
     let mut out = text.to_string();
     for (name, value) in std::env::vars() {
         let cloud = ["AWS_", "GOOGLE_", "AZURE_"].iter().any(|p| name.starts_with(p));
-        let secret = ["SECRET", "TOKEN", "KEY", "PASSWORD", "SAS", "CREDENTIAL"].iter().any(|w| name.contains(w));
-        if cloud && secret && value.len() >= 4 {
+        let secret = name.ends_with("_KEY") || ["SECRET", "TOKEN", "PASSWORD", "SAS"].iter().any(|w| name.contains(w));
+        if cloud && secret && value.len() >= 8 {
             out = out.replace(&value, "<redacted>");
         }
     }

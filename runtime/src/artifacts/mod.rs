@@ -63,7 +63,7 @@ impl ArtifactStore {
         };
         let prefix = (!store.prefix.as_ref().is_empty()).then_some(&store.prefix);
         store.runtime.run(store.store.list_with_delimiter(prefix)).map_err(|e| match e {
-            object_store::Error::NotFound { .. } => ArtifactError::NoSuchBucket { url: store.url.clone() },
+            e if error::not_found(&e) => ArtifactError::NoSuchBucket { url: store.url.clone() },
             e => classify(e, "list", &store.url, &store.url),
         })?;
         Ok(store)
