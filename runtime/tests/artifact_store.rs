@@ -129,7 +129,7 @@ fn idempotent_put(backend: Backend) {
 }
 
 fn put_refuses_a_file_that_is_not_its_hash(backend: Backend) {
-    let Some(f) = fixture(backend, "put_mismatch") else { return };
+    let Some(f) = fixture(backend, "put_refuses_a_file_that_is_not_its_hash") else { return };
     let (file, _) = f.file("a.onnx", 1_000, 3);
     let (_, other) = f.file("b.onnx", 1_000, 4);
     let err = f.store.put(&file, &other, "onnx").unwrap_err();
@@ -138,7 +138,7 @@ fn put_refuses_a_file_that_is_not_its_hash(backend: Backend) {
 }
 
 fn corrupt_object_is_refused(backend: Backend) {
-    let Some(f) = fixture(backend, "corrupt_object") else { return };
+    let Some(f) = fixture(backend, "corrupt_object_is_refused") else { return };
     let (file, sha) = f.file("model.onnx", 50_000, 5);
     f.store.put(&file, &sha, "onnx").unwrap();
     f.overwrite(&sha, "onnx", b"not the model");
@@ -153,7 +153,7 @@ fn corrupt_object_is_refused(backend: Backend) {
 }
 
 fn tampered_cache_is_fetched_again(backend: Backend) {
-    let Some(f) = fixture(backend, "tampered_cache") else { return };
+    let Some(f) = fixture(backend, "tampered_cache_is_fetched_again") else { return };
     let (file, sha) = f.file("model.onnx", 20_000, 6);
     f.store.put(&file, &sha, "onnx").unwrap();
     let local = f.store.fetch(&sha, "onnx").unwrap();
