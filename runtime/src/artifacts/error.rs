@@ -109,7 +109,11 @@ fn cannot_connect(e: &(dyn std::error::Error + 'static)) -> bool {
 /// secret and stay.
 pub(super) fn redact(text: &str) -> String {
     let mut out = text.to_string();
-    for (name, value) in std::env::vars() {
+    // `vars_os`: `vars` panics on a variable that is not Unicode; such a value cannot
+    // appear in a message anyway.
+    let vars =
+        std::env::vars_os().filter_map(|(name, value)| Some((name.into_string().ok()?, value.into_string().ok()?)));
+    for (name, value) in vars {
         let cloud = ["AWS_", "GOOGLE_", "AZURE_"].iter().any(|p| name.starts_with(p));
         let secret = name.ends_with("_KEY") || ["SECRET", "TOKEN", "PASSWORD", "SAS"].iter().any(|w| name.contains(w));
         if cloud && secret && value.len() >= 8 {
