@@ -47,8 +47,8 @@ impl ArtifactStore {
     /// under `cache_dir` (created if missing).
     ///
     /// Endpoint, region and credentials come from the environment (`AWS_*`, `GOOGLE_*`,
-    /// `AZURE_*`) and each cloud's standard chain. The store is listed once here, so that a
-    /// missing bucket, an unreachable endpoint or refused credentials are reported now.
+    /// `AZURE_*`) and each cloud's standard chain. The store is listed once here (one request),
+    /// so that a missing bucket, an unreachable endpoint or refused credentials show now.
     pub fn from_url(url: &str, cache_dir: &FsPath) -> Result<ArtifactStore, ArtifactError> {
         let opened = open::open(url)?;
         std::fs::create_dir_all(cache_dir).map_err(|source| ArtifactError::Io { path: cache_dir.into(), source })?;
@@ -61,8 +61,9 @@ impl ArtifactStore {
             cache: cache_dir.to_path_buf(),
             runtime,
         };
+        // One page of one listing: a single request, however many artifacts there are.
         let prefix = (!store.prefix.as_ref().is_empty()).then_some(&store.prefix);
-        store.runtime.run(store.store.list_with_delimiter(prefix)).map_err(|e| match e {
+        store.runtime.run(store.store.list(prefix).next()).transpose().map_err(|e| match e {
             e if error::not_found(&e) => ArtifactError::NoSuchBucket { url: store.url.clone() },
             e => classify(e, "list", &store.url, &store.url),
         })?;
