@@ -1,6 +1,7 @@
 //! The mlpc runtime: executes a compiled plan — sources, checks, features, datasets and
 //! splits on DuckDB — with caching and run tracking in a state folder.
 
+pub mod artifacts;
 pub mod audit;
 mod cache;
 pub mod card;
@@ -20,6 +21,7 @@ pub mod sql;
 mod store;
 mod training;
 
+pub use artifacts::{ArtifactError, ArtifactStore};
 pub use executor::{run, status_name, Event, NodeReport, Options, RunError, RunReport, Status};
 pub use store::{Store, StoreError};
 pub use training::ort_ready;
