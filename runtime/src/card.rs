@@ -17,10 +17,11 @@ pub fn card(store: &Store, name: &str, version: Option<i64>) -> Result<String, S
         }
     };
     let v = registry::version(store, name, number)?;
+    let recorded = registry::recorded_plan(store, name, number)?;
     let mut out = String::new();
     let w = &mut out;
     line(w, format!("# Model card: {name}, version {number}\n"));
-    let plan = match v.plan.as_deref().map(Plan::from_json) {
+    let plan = match recorded.as_deref().map(Plan::from_json) {
         Some(Ok(plan)) => Some(plan),
         Some(Err(e)) => {
             line(w, format!("> The plan recorded with this version cannot be read ({e}): this card holds what the registry recorded.\n"));

@@ -138,60 +138,59 @@ pub struct RunDetail {
     pub nodes: Vec<NodeRow>,
 }
 
+/// One run: its nodes in the order they were recorded, each with the artifacts, metrics and
+/// parameters of the execution behind its result, in three queries whatever the run's size.
 pub fn show(store: &Store, id: i64) -> Result<RunDetail, String> {
     let run = runs_where(store, &RunFilter { id: Some(id), ..RunFilter::default() })?
         .pop()
         .ok_or_else(|| format!("no run {id} in {}", store.place()))?;
     // The order the nodes were recorded in: DuckDB's row ids, the shared store's sequence.
-    let order = if store.db.is_postgres() { "seq" } else { "rowid" };
+    let order = if store.db.is_postgres() { "n.seq" } else { "n.rowid" };
+    // A cached node's numbers and files are those of the execution it reused.
     let mut nodes = store
         .db
         .query(
-            &format!("SELECT node_id, kind, status, millis, message FROM node_runs WHERE run_id = ? ORDER BY {order}"),
+            &format!(
+                "SELECT n.node_id, n.kind, n.status, n.millis, n.message, c.outputs, c.metrics
+                 FROM node_runs n LEFT JOIN cache c ON c.node_id = n.node_id AND c.cache_key = n.cache_key
+                 WHERE n.run_id = ? ORDER BY {order}"
+            ),
             args![id],
             |r| {
+                let outputs: Option<String> = r.get(5)?;
+                let metrics: Option<String> = r.get(6)?;
                 Ok(NodeRow {
                     id: r.get(0)?,
                     kind: r.get(1)?,
                     status: r.get(2)?,
                     millis: r.get(3)?,
                     message: r.get(4)?,
-                    metrics: BTreeMap::new(),
-                    artifacts: BTreeMap::new(),
+                    metrics: metrics.and_then(|m| serde_json::from_str(&m).ok()).unwrap_or_default(),
+                    artifacts: outputs.and_then(|o| serde_json::from_str(&o).ok()).unwrap_or_default(),
                     params: BTreeMap::new(),
                 })
             },
         )
         .map_err(String::from)?;
-    for n in &mut nodes {
-        // A cached node's numbers and files are those of the execution it reused.
-        let key: String = store
-            .db
-            .query_row("SELECT cache_key FROM node_runs WHERE run_id = ? AND node_id = ?", args![id, n.id], |r| {
-                r.get(0)
-            })
-            .map_err(String::from)?;
-        if let Ok((outputs, metrics)) = store.db.query_row(
-            "SELECT outputs, metrics FROM cache WHERE node_id = ? AND cache_key = ?",
-            args![n.id, key],
-            |r| Ok((r.get::<String>(0)?, r.get::<String>(1)?)),
-        ) {
-            n.artifacts = serde_json::from_str(&outputs).unwrap_or_default();
-            n.metrics = serde_json::from_str(&metrics).unwrap_or_default();
+    // The parameters of the execution each result comes from: this run, or the latest
+    // earlier run that executed the node under the same cache key.
+    let params: Vec<(String, String, String)> = store
+        .db
+        .query(
+            "WITH mine AS (SELECT node_id, cache_key FROM node_runs WHERE run_id = $1::BIGINT),
+                  source AS (SELECT n.node_id, max(n.run_id) AS run_id
+                             FROM node_runs n JOIN mine m ON m.node_id = n.node_id AND m.cache_key = n.cache_key
+                             WHERE n.status = 'ran' AND n.run_id <= $1::BIGINT GROUP BY n.node_id)
+             SELECT p.node_id, p.name, p.value
+             FROM params p JOIN source s ON s.node_id = p.node_id AND s.run_id = p.run_id",
+            args![id],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .map_err(String::from)?;
+    for (node, name, value) in params {
+        if let Some(n) = nodes.iter_mut().find(|n| n.id == node) {
+            n.params.insert(name, value);
         }
-        // Those of the execution this run's result comes from: itself, or the run it reused.
-        n.params = store
-            .db
-            .query(
-                "SELECT name, value FROM params WHERE node_id = $1::VARCHAR AND run_id = (
-                   SELECT max(run_id) FROM node_runs
-                   WHERE node_id = $1::VARCHAR AND cache_key = $2::VARCHAR AND status = 'ran' AND run_id <= $3::BIGINT)",
-                args![n.id, key, id],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .map_err(String::from)?
-            .into_iter()
-            .collect();
     }
     Ok(RunDetail { run, nodes })
 }

@@ -321,7 +321,9 @@ pub fn one_off(state_dir: &Path, name: &str, stage: &str, input: &Path, output: 
     let version = registry::version(&store, name, model.version)?;
     let plan_error = |why: String| ScoringError::Plan { name: name.into(), version: model.version, why };
     let plan = Plan::from_json(
-        version.plan.as_deref().ok_or(ScoringError::NoPlan { name: name.into(), version: model.version })?,
+        registry::recorded_plan(&store, name, model.version)?
+            .as_deref()
+            .ok_or(ScoringError::NoPlan { name: name.into(), version: model.version })?,
     )?;
     let (model_node, model_def) = plan.model(version.model_node.trim_start_matches("model:")).map_err(plan_error)?;
     let entity = entity(&plan, model_def.dataset.as_deref()).map_err(plan_error)?;

@@ -62,9 +62,6 @@ pub struct Version {
     pub device: String,
     pub rules: Vec<serde_json::Value>,
     pub git_commit: Option<String>,
-    /// The plan it was trained from; `None` for a version registered before mlpc kept it.
-    #[serde(skip)]
-    pub plan: Option<String>,
     /// The stages this version holds now.
     pub stages: Vec<String>,
     pub approvals: Vec<Approval>,
@@ -230,6 +227,33 @@ pub fn rules_now(store: &Store, name: &str, version: i64) -> Result<Vec<RuleOutc
     v.rules.iter().map(|raw| reader.evaluate_rule(name, version, &v.metrics, raw)).collect()
 }
 
+/// `rules_now` for the `shown` versions of a name as `show` read it, with no further query:
+/// what the registry's page lists beside each version.
+pub fn rules_now_listed(model: &Model, shown: &[i64]) -> Vec<(i64, Vec<RuleOutcome>)> {
+    let listed = |v: i64| model.versions.iter().find(|x| x.version == v);
+    let holders: rules::Holders =
+        model.stages.iter().filter_map(|(stage, &v)| Some((stage.clone(), (v, listed(v)?.metrics.clone())))).collect();
+    shown
+        .iter()
+        .filter_map(|&n| listed(n))
+        .map(|v| {
+            let outcomes = v
+                .rules
+                .iter()
+                .map(|raw| match read_rule(raw) {
+                    Err(unreadable) => unreadable,
+                    Ok(rule) => {
+                        let approvers: Vec<String> =
+                            v.approvals.iter().filter(|a| a.stage == rule.stage).map(|a| a.by.clone()).collect();
+                        judge(&model.name, v.version, &v.metrics, rule, &holders, &approvers)
+                    }
+                })
+                .collect();
+            (v.version, outcomes)
+        })
+        .collect()
+}
+
 /// Records the approval, then applies the version's promotion rules: what `mlpc approve`,
 /// the daemon's admin API and the UI do. False when `by` had already approved.
 pub fn approve_and_apply(
@@ -331,6 +355,16 @@ pub fn show(store: &Store, name: &str) -> Result<Model, RegistryError> {
     let reader = Reader { store };
     let versions = reader.versions(name, None)?;
     Ok(Model { name: name.into(), stages: stage_holders(store, name)?, versions, history: reader.history(name)? })
+}
+
+/// The plan (JSON) a version was trained from; `None` for a version registered before mlpc
+/// kept it. Read on its own: a name's versions are listed without their plans.
+pub fn recorded_plan(store: &Store, name: &str, version: i64) -> Result<Option<String>, RegistryError> {
+    Reader { store }.version(name, version)?;
+    store
+        .db
+        .query_row("SELECT plan FROM model_versions WHERE name = ? AND version = ?", args![name, version], |r| r.get(0))
+        .map_err(db)
 }
 
 /// The latest move of a name's stage; None when it never moved.
@@ -452,6 +486,38 @@ fn stage_holders(store: &Store, name: &str) -> Result<BTreeMap<String, i64>, Reg
     Ok(rows.into_iter().collect())
 }
 
+/// A rule as the registry stores it; one that cannot be read is an outcome that does not hold.
+fn read_rule(raw: &serde_json::Value) -> Result<PromotionRule, RuleOutcome> {
+    serde_json::from_value(raw.clone()).map_err(|e| RuleOutcome {
+        stage: raw["stage"].as_str().unwrap_or("?").into(),
+        rule: raw["text"].as_str().unwrap_or("?").into(),
+        held: false,
+        moved: false,
+        reason: format!("this rule cannot be read: {e}"),
+    })
+}
+
+/// A rule of `version` judged against the stages' holders (with their metrics) and the
+/// people who approved the version for the rule's stage.
+fn judge(
+    name: &str,
+    version: i64,
+    metrics: &BTreeMap<String, f64>,
+    rule: PromotionRule,
+    holders: &rules::Holders,
+    approvers: &[String],
+) -> RuleOutcome {
+    let facts = rules::Facts { name, version, stage: &rule.stage, metrics, holders, approvers };
+    let verdict = rules::evaluate(&rule.rule.expr, &facts);
+    RuleOutcome {
+        stage: rule.stage,
+        rule: rule.rule.text,
+        held: verdict.held,
+        moved: false,
+        reason: verdict.notes.join("; "),
+    }
+}
+
 /// Reading the registry (inside a change's transaction or not).
 struct Reader<'a> {
     store: &'a Store,
@@ -497,14 +563,14 @@ impl Reader<'_> {
             .db
             .query(
                 "SELECT version, registered_at, run_id, model_node, artifact_sha256, plan_hash, pipeline_file,
-                        data_hashes, params, metrics, algorithm, device, rules, git_commit, plan
+                        data_hashes, params, metrics, algorithm, device, rules, git_commit
                  FROM model_versions WHERE name = ? AND (?::BIGINT IS NULL OR version = ?::BIGINT) ORDER BY version",
                 args![name, only, only],
                 |r| {
                     Ok((
                         (r.get::<i64>(0)?, r.get::<String>(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?),
                         (r.get::<String>(7)?, r.get::<String>(8)?, r.get::<String>(9)?),
-                        (r.get(10)?, r.get(11)?, r.get::<String>(12)?, r.get(13)?, r.get(14)?),
+                        (r.get(10)?, r.get(11)?, r.get::<String>(12)?, r.get(13)?),
                     ))
                 },
             )
@@ -536,7 +602,7 @@ impl Reader<'_> {
                     json,
                     rest,
                 )| {
-                    let (algorithm, device, rules, git_commit, plan) = rest;
+                    let (algorithm, device, rules, git_commit) = rest;
                     Ok(Version {
                         name: name.into(),
                         version,
@@ -553,7 +619,6 @@ impl Reader<'_> {
                         device,
                         rules: parse(&rules, "rules")?,
                         git_commit,
-                        plan,
                         stages: holders.iter().filter(|(_, v)| **v == version).map(|(s, _)| s.clone()).collect(),
                         approvals: approvals.remove(&version).unwrap_or_default(),
                     })
@@ -602,30 +667,13 @@ impl Reader<'_> {
         metrics: &BTreeMap<String, f64>,
         raw: &serde_json::Value,
     ) -> Result<RuleOutcome, RegistryError> {
-        let rule: PromotionRule = match serde_json::from_value(raw.clone()) {
-            Ok(r) => r,
-            Err(e) => {
-                return Ok(RuleOutcome {
-                    stage: raw["stage"].as_str().unwrap_or("?").into(),
-                    rule: raw["text"].as_str().unwrap_or("?").into(),
-                    held: false,
-                    moved: false,
-                    reason: format!("this rule cannot be read: {e}"),
-                })
-            }
+        let rule = match read_rule(raw) {
+            Ok(rule) => rule,
+            Err(unreadable) => return Ok(unreadable),
         };
         let holders = self.holders_with_metrics(name)?;
         let approvers = self.approvers(name, version, &rule.stage)?;
-        let facts =
-            rules::Facts { name, version, stage: &rule.stage, metrics, holders: &holders, approvers: &approvers };
-        let verdict = rules::evaluate(&rule.rule.expr, &facts);
-        Ok(RuleOutcome {
-            stage: rule.stage,
-            rule: rule.rule.text,
-            held: verdict.held,
-            moved: false,
-            reason: verdict.notes.join("; "),
-        })
+        Ok(judge(name, version, metrics, rule, &holders, &approvers))
     }
 
     /// Each held stage: its version and that version's metrics.

@@ -69,6 +69,25 @@ fn production_compares_with_the_version_in_production() {
 }
 
 #[test]
+fn rules_judged_from_a_listing_equal_rules_judged_one_by_one() {
+    let (_dir, store) = store();
+    let first = register(&store, &new_version("a", 0.86, 0.7)).unwrap();
+    promote(&store, "churn-predictor", first, "production", "alice", None).unwrap();
+    for (sha, auc) in [("b", 0.84), ("c", 0.855), ("d", 0.79)] {
+        let v = register(&store, &new_version(sha, auc, 0.7)).unwrap();
+        approve(&store, "churn-predictor", v, "production", "bob", None).unwrap();
+    }
+    let model = show(&store, "churn-predictor").unwrap();
+    let listed = rules_now_listed(&model, &[4, 3, 2, 1]);
+    assert_eq!(listed.iter().map(|(v, _)| *v).collect::<Vec<_>>(), [4, 3, 2, 1]);
+    let text = |o: &[RuleOutcome]| o.iter().map(|r| format!("{} {} {}", r.stage, r.held, r.reason)).collect::<Vec<_>>();
+    for (version, outcomes) in &listed {
+        assert_eq!(text(outcomes), text(&rules_now(&store, "churn-predictor", *version).unwrap()), "version {version}");
+    }
+    assert!(listed[0].1[1].reason.contains("0.79"), "{:?}", text(&listed[0].1));
+}
+
+#[test]
 fn rules_do_not_undo_a_rollback() {
     let (_dir, store) = store();
     for sha in ["a", "b"] {

@@ -11,7 +11,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
 use maud::{html, Markup, PreEscaped};
-use mlpc_runtime::registry::{self, RuleOutcome, STAGES};
+use mlpc_runtime::registry::{self, STAGES};
 use mlpc_runtime::{audit, card, Store};
 use serde::Deserialize;
 use std::sync::Arc;
@@ -19,6 +19,7 @@ use std::sync::Arc;
 /// Versions listed, latest first; and of those, how many show their rules evaluated now.
 const VERSIONS_SHOWN: usize = 100;
 const RULES_SHOWN: usize = 10;
+const MOVES_SHOWN: usize = 100;
 
 pub async fn list(State(ui): State<Arc<Ui>>) -> Result<Markup, Failed> {
     let rows = store(ui.state_dir.clone(), |s| registry::models(s).map_err(String::from)).await?;
@@ -78,13 +79,8 @@ pub async fn show(
     let key = name.clone();
     let (model, rules, audit, card) = store(ui.state_dir.clone(), move |s| {
         let model = registry::show(s, &key)?;
-        let rules: Vec<(i64, Vec<RuleOutcome>)> = model
-            .versions
-            .iter()
-            .rev()
-            .take(RULES_SHOWN)
-            .map(|v| Ok((v.version, registry::rules_now(s, &key, v.version)?)))
-            .collect::<Result<_, registry::RegistryError>>()?;
+        let shown: Vec<i64> = model.versions.iter().rev().take(RULES_SHOWN).map(|v| v.version).collect();
+        let rules = registry::rules_now_listed(&model, &shown);
         let card = card::card(s, &key, q.version).map(|c| markdown(&c));
         Ok((model, rules, audit_state(s), card))
     })
@@ -139,8 +135,11 @@ pub async fn show(
             }
             @if let Some(m) = &metric { (chart::line(m, &points)) }
             h2 { "Stage history" }
+            @if model.history.len() > MOVES_SHOWN {
+                p.muted { "The latest " (MOVES_SHOWN) " of " (model.history.len()) " moves; " code { "mlpc models show " (name) } " lists them all." }
+            }
             table { thead { tr { th { "at" } th { "stage" } th { "kind" } th { "from" } th { "to" } th { "by" } th { "reason" } } }
-                tbody { @for h in model.history.iter().rev() { tr {
+                tbody { @for h in model.history.iter().rev().take(MOVES_SHOWN) { tr {
                     td { (h.at) } td { (h.stage) } td { (h.kind) } td { (h.from.map_or("—".into(), |v| v.to_string())) }
                     td { (h.to) } td { (h.by) } td { (h.reason.as_deref().unwrap_or("")) }
                 } } } }
