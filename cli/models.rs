@@ -267,7 +267,7 @@ fn against_store(dir: &Path, chain: &audit::Verified) -> Result<Vec<String>, Str
 /// What `mlpc models` shows comes from the store: when the store and the audit log
 /// disagree (the store lost changes, the log was cut), it says so on stderr.
 fn warn_if_the_log_disagrees(store: &Store) {
-    let said = match audit::verify(&store.dir) {
+    let said = match audit::verify_in(store) {
         Err(broken) => {
             vec![format!("{} is damaged at line {}: {}", audit::path(&store.dir).display(), broken.line, broken.why)]
         }

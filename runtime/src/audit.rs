@@ -125,8 +125,8 @@ pub(crate) fn prepare(state: &Path, db: &Db, actions: &[Action]) -> Result<Vec<R
             name(state)
         ));
     }
-    let (mut seq, mut prev) = match verify_records(&log.records) {
-        Ok(v) => (v.entries, v.head),
+    let (mut seq, mut prev) = match chain_head(&log.records) {
+        Ok(head) => (log.records.len() as u64, head),
         Err(b) => {
             return Err(format!(
                 "{} is damaged at line {}: {}; nothing was changed (restore the log from a backup; `mlpc audit verify` says more)",
@@ -350,10 +350,6 @@ fn ahead_of_anchor(state: &Path, anchor: &Anchor, have: u64) -> Option<String> {
 /// The log checked against the store's anchor: what is wrong, if anything.
 pub fn check_anchor(store: &Store, anchor: Option<&Anchor>, verified: &Verified) -> Vec<String> {
     let state = &store.dir;
-    let records = match read_log(state, Some(&store.db)) {
-        Ok(log) => log.records,
-        Err(e) => return vec![e],
-    };
     match anchor {
         None if verified.entries > 0 => vec![format!(
             "the store has no anchor for the {} entries of {}: it was created after the log, or lost its contents \
@@ -362,7 +358,7 @@ pub fn check_anchor(store: &Store, anchor: Option<&Anchor>, verified: &Verified)
             name(state)
         )],
         None => Vec::new(),
-        Some(a) => match behind_anchor(state, a, &records) {
+        Some(a) => match behind_anchor(state, a, &verified.records) {
             Some(problem) => vec![problem],
             None => ahead_of_anchor(state, a, verified.entries).into_iter().collect(),
         },
@@ -383,8 +379,8 @@ fn try_settle(store: &Store) -> Result<(), String> {
     let log = read_log(state, None)?;
     let Some(anchor) = anchor(&store.db)? else {
         if log.partial.is_none() {
-            if let Ok(v) = verify_records(&log.records) {
-                store.transaction(|db| set_anchor(db, v.entries, &v.head, &[]))?;
+            if let Ok(head) = chain_head(&log.records) {
+                store.transaction(|db| set_anchor(db, log.records.len() as u64, &head, &[]))?;
             }
         }
         return Ok(());
@@ -396,7 +392,7 @@ fn try_settle(store: &Store) -> Result<(), String> {
     let Some(start) = anchor.tail.iter().position(|r| r.entry.seq == have + 1) else { return Ok(()) };
     let missing = &anchor.tail[start..];
     let head = log.records.last().map_or(GENESIS, |r| r.hash.as_str());
-    let chained = verify_records(&log.records).is_ok()
+    let chained = chain_head(&log.records).is_ok()
         && missing[0].entry.prev == head
         && missing.last().is_some_and(|r| r.entry.seq == anchor.entries && r.hash == anchor.head);
     if !chained || log.partial.as_ref().is_some_and(|p| !line(&missing[0]).as_bytes().starts_with(p)) {
@@ -425,11 +421,14 @@ pub fn read(state: &Path) -> Result<Vec<Record>, String> {
         .collect()
 }
 
-/// A log that verified: how many entries, and the last one's hash.
+/// A log that verified: how many entries, and the last one's hash; and its records, so
+/// that the checks against the store read the log no second time.
 #[derive(Debug, Serialize)]
 pub struct Verified {
     pub entries: u64,
     pub head: String,
+    #[serde(skip)]
+    pub records: Vec<Record>,
 }
 
 /// The first line that breaks the chain (1-based), and how.
@@ -443,17 +442,26 @@ pub struct Broken {
 /// sequence counts up from 1, that each `prev` is the hash before it and that each hash
 /// covers its entry.
 pub fn verify(state: &Path) -> Result<Verified, Broken> {
-    let bytes = match log_bytes(state, None) {
+    verify_bytes(log_bytes(state, None))
+}
+
+/// `verify` through an open store's session (no second connection to a shared store).
+pub fn verify_in(store: &Store) -> Result<Verified, Broken> {
+    verify_bytes(log_bytes(&store.dir, Some(&store.db)))
+}
+
+fn verify_bytes(bytes: Result<Option<Vec<u8>>, String>) -> Result<Verified, Broken> {
+    let bytes = match bytes {
         Ok(Some(b)) => b,
-        Ok(None) => return Ok(Verified { entries: 0, head: GENESIS.into() }),
+        Ok(None) => return Ok(Verified { entries: 0, head: GENESIS.into(), records: Vec::new() }),
         Err(e) => return Err(Broken { line: 0, why: e }),
     };
     let text = String::from_utf8_lossy(&bytes);
     let mut head = GENESIS.to_string();
-    let mut count = 0;
+    let mut records = Vec::new();
     let mut rest: &str = &text;
     while !rest.is_empty() {
-        let line_no = count as usize + 1;
+        let line_no = records.len() + 1;
         let broken = |why: String| Broken { line: line_no, why };
         let Some((line, after)) = rest.split_once('\n') else {
             return Err(broken("the last entry is not complete (no newline after it)".into()));
@@ -463,21 +471,21 @@ pub fn verify(state: &Path) -> Result<Verified, Broken> {
         if serde_json::to_string(&record).expect("records serialize") != line {
             return Err(broken("not written in the log's canonical form".into()));
         }
-        count += 1;
-        check_link(&record, count, &head).map_err(broken)?;
-        head = record.hash;
+        check_link(&record, line_no as u64, &head).map_err(broken)?;
+        head.clone_from(&record.hash);
+        records.push(record);
     }
-    Ok(Verified { entries: count, head })
+    Ok(Verified { entries: records.len() as u64, head, records })
 }
 
-/// The chain over records already read.
-fn verify_records(records: &[Record]) -> Result<Verified, Broken> {
+/// The chain over records already read: the last one's hash when it holds.
+fn chain_head(records: &[Record]) -> Result<String, Broken> {
     let mut head = GENESIS.to_string();
     for (i, r) in records.iter().enumerate() {
         check_link(r, i as u64 + 1, &head).map_err(|why| Broken { line: i + 1, why })?;
         head = r.hash.clone();
     }
-    Ok(Verified { entries: records.len() as u64, head })
+    Ok(head)
 }
 
 /// Whether a record is entry `seq`, chained to `head`, with its own hash.

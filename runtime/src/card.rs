@@ -3,20 +3,28 @@
 //! recorded with it (purpose, owner, features) — what the version was trained from, not
 //! what the pipeline file says today.
 
-use crate::registry::{self, Version};
+use crate::registry::{self, Model, Version};
 use crate::store::Store;
 use mlpc_plan::{NodeDef, Plan};
 
 /// The card of `version` of `name` (default: the version in production, else the latest).
 pub fn card(store: &Store, name: &str, version: Option<i64>) -> Result<String, String> {
-    let model = registry::show(store, name)?;
+    card_of(store, &registry::show(store, name)?, version)
+}
+
+/// `card` for a name already read with `registry::show`.
+pub fn card_of(store: &Store, model: &Model, version: Option<i64>) -> Result<String, String> {
+    let name = model.name.as_str();
     let number = match version {
         Some(v) => v,
         None => {
             model.stages.get("production").copied().unwrap_or_else(|| model.versions.last().map_or(0, |v| v.version))
         }
     };
-    let v = registry::version(store, name, number)?;
+    let v = match model.versions.iter().find(|v| v.version == number) {
+        Some(v) => v.clone(),
+        None => registry::version(store, name, number)?,
+    };
     let recorded = registry::recorded_plan(store, name, number)?;
     let mut out = String::new();
     let w = &mut out;

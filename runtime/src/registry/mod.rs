@@ -836,7 +836,7 @@ fn logged_latest(store: &Store, name: &str) -> i64 {
 pub fn log_problems(store: &Store, chain: &audit::Verified) -> Result<Vec<String>, String> {
     let anchor = audit::anchor(&store.db)?;
     let mut problems = audit::check_anchor(store, anchor.as_ref(), chain);
-    problems.extend(disagreements(store, &audit::read(&store.dir)?)?);
+    problems.extend(disagreements(store, &chain.records)?);
     Ok(problems)
 }
 
