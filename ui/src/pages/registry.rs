@@ -42,7 +42,7 @@ pub async fn list(State(ui): State<Arc<Ui>>) -> Result<Markup, Failed> {
 
 /// The audit chain in one line: intact and agreeing with the store, or what is wrong.
 fn audit_state(store: &Store) -> (bool, String) {
-    match audit::verify(&store.dir) {
+    match audit::verify_in(store) {
         Err(b) => (false, format!("damaged at line {}: {}", b.line, b.why)),
         Ok(chain) => match registry::log_problems(store, &chain) {
             Ok(p) if p.is_empty() => (true, format!("intact: {} entries, head {}", chain.entries, chain.head)),
@@ -54,8 +54,8 @@ fn audit_state(store: &Store) -> (bool, String) {
 
 /// Markdown to HTML; raw HTML in the card is shown as text.
 fn markdown(text: &str) -> String {
-    use pulldown_cmark::{Event, Parser};
-    let events = Parser::new(text).map(|e| match e {
+    use pulldown_cmark::{Event, Options, Parser};
+    let events = Parser::new_ext(text, Options::ENABLE_TABLES).map(|e| match e {
         Event::Html(h) | Event::InlineHtml(h) => Event::Text(h),
         e => e,
     });
@@ -81,7 +81,7 @@ pub async fn show(
         let model = registry::show(s, &key)?;
         let shown: Vec<i64> = model.versions.iter().rev().take(RULES_SHOWN).map(|v| v.version).collect();
         let rules = registry::rules_now_listed(&model, &shown);
-        let card = card::card(s, &key, q.version).map(|c| markdown(&c));
+        let card = card::card_of(s, &model, q.version).map(|c| markdown(&c));
         Ok((model, rules, audit_state(s), card))
     })
     .await?;
@@ -114,7 +114,12 @@ pub async fn show(
                     td { a href={ "/ui/runs/" (v.run_id) } { (v.run_id) } }
                     td { (hash(&v.artifact_sha256)) }
                     td { (v.stages.join(", ")) }
-                    td { @for (k, x) in &v.metrics { div { (k) " = " (format!("{x:.4}")) } } }
+                    td {
+                        @for (k, x) in v.metrics.iter().filter(|(k, _)| !k.contains(':')) { div { (k) " = " (format!("{x:.4}")) } }
+                        @let slices: Vec<_> = v.metrics.iter().filter(|(k, _)| k.contains(':')).collect();
+                        @if !slices.is_empty() { details { summary { (slices.len()) " slice metrics" }
+                            @for (k, x) in slices { div { (k) " = " (format!("{x:.4}")) } } } }
+                    }
                     td { @for a in &v.approvals { div { (a.stage) " by " (a.by) } } }
                     td { @if let Some((_, rs)) = rules.iter().find(|(n, _)| *n == v.version) {
                         @for r in rs { div { (status(if r.held { "holds" } else { "no" })) " " (r.stage) ": " code { (r.rule) }
