@@ -1,10 +1,15 @@
 """Grows a state folder made by two real `mlpc run`s into a large one for bench/ui.sh:
 RUNS runs (copies of the second run under new ids, a metric nudged per run so compare and
 charts have something to draw) and VERSIONS registered versions of each name (copies of
-its first version). Writes through DuckDB's Python API, the same DuckDB release as mlpc.
+its first version), each registered and promoted to staging as the rule does: the stage moves
+and their audit log entries are written too, chained and anchored as mlpc writes them, so
+the registry's page verifies a log of 2 x VERSIONS entries that agrees with the store.
+Writes through DuckDB's Python API, the same DuckDB release as mlpc.
     python bench/ui_state.py STATE RUNS VERSIONS
 """
 
+import hashlib
+import json
 import sys
 
 import duckdb
@@ -30,4 +35,34 @@ db.execute("""INSERT INTO metrics SELECT ? + n.k, node_id, name, value + (n.k % 
 db.execute("""INSERT INTO model_versions SELECT name, version + v.k, registered_at, run_id, model_node, artifact_sha256,
     plan_hash, pipeline_file, data_hashes, params, metrics, algorithm, device, rules, git_commit, plan
     FROM model_versions, (SELECT range AS k FROM range(1, ?)) v WHERE version = 1""", [versions])
+
+# The audit log: a register and a promotion to staging per new version, as `mlpc run` writes
+# them (the canonical JSON of each entry is what its hash covers).
+log_path = f"{state}/audit.log"
+with open(log_path) as f:
+    last_record = json.loads(f.read().splitlines()[-1])
+seq, prev = last_record["seq"], last_record["hash"]
+rows = db.execute("""SELECT name, registered_at, artifact_sha256, algorithm, model_node, version FROM model_versions
+    WHERE version > 1 ORDER BY name, version""").fetchall()
+move_id = db.execute("SELECT coalesce(max(id), 0) FROM stage_moves").fetchone()[0]
+rule = db.execute("SELECT reason FROM stage_moves WHERE kind = 'promote' ORDER BY id LIMIT 1").fetchone()[0]
+moves, lines, record = [], [], None
+for name, at, sha, algorithm, node, version in rows:
+    for action, stage, reason in [
+        ("register", None, f"{algorithm} from {node}, artifact sha256:{sha}"),
+        ("promote", "staging", rule),
+    ]:
+        seq += 1
+        entry = {"seq": seq, "at": at, "action": action, "name": name, "version": version, "stage": stage,
+                 "by": "run 1", "reason": reason, "prev": prev}
+        prev = hashlib.sha256(json.dumps(entry, separators=(",", ":")).encode()).hexdigest()
+        record = json.dumps({**entry, "hash": prev}, separators=(",", ":"))
+        lines.append(record + "\n")
+    move_id += 1
+    moves.append((move_id, name, "staging", version - 1, version, "promote", at, "run 1", rule))
+with open(log_path, "a") as f:
+    f.writelines(lines)
+if moves:
+    db.executemany("INSERT INTO stage_moves VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", moves)
+    db.execute("UPDATE audit_anchor SET entries = ?, head = ?, tail = ? WHERE id = 1", [seq, prev, f"[{record}]"])
 print(db.execute("SELECT (SELECT count(*) FROM runs), (SELECT count(*) FROM model_versions)").fetchone())
