@@ -62,7 +62,11 @@ async fn patch_service(
     let kind = headers.get("content-type").map(|v| v.to_str().unwrap().to_string()).unwrap_or_default();
     k.content_types.push(kind);
     if let Some(code) = k.refuse.pop_front() {
-        return status(code, "Conflict", "the object has been modified; please apply your changes to the latest version");
+        return status(
+            code,
+            "Conflict",
+            "the object has been modified; please apply your changes to the latest version",
+        );
     }
     let Some(object) = k.object.as_mut() else { return status(404, "NotFound", "not found") };
     json_patch::merge(object, &patch);
@@ -191,8 +195,7 @@ impl Pipeline {
             .collect()
     }
     fn audit_intact(&self) {
-        let (code, out, err) =
-            common::mlpc(&["audit", "verify", "--state", &self.state().to_string_lossy()]);
+        let (code, out, err) = common::mlpc(&["audit", "verify", "--state", &self.state().to_string_lossy()]);
         assert_eq!(code, 0, "{out}{err}");
         assert!(out.starts_with("audit log intact"), "{out}");
     }
@@ -305,9 +308,14 @@ fn a_failing_gate_rolls_back_the_traffic_and_the_stage() {
     assert_eq!(p.canary_actions(), ["canary-started"], "the rollback is the registry's move");
     let moved = p.audit().into_iter().rev().find(|a| a["stage"] == "production").unwrap();
     let reason = moved["reason"].as_str().unwrap();
-    assert_eq!((&moved["action"], &moved["by"], &moved["version"]), (&json!("rollback"), &json!("canary"), &json!(1)), "{moved}");
+    assert_eq!(
+        (&moved["action"], &moved["by"], &moved["version"]),
+        (&json!("rollback"), &json!("canary"), &json!(1)),
+        "{moved}"
+    );
     assert!(
-        reason.starts_with("rollback gate `error_rate > 2% or p99_latency > 100ms` held at step 1: error_rate = 50.00%"),
+        reason
+            .starts_with("rollback gate `error_rate > 2% or p99_latency > 100ms` held at step 1: error_rate = 50.00%"),
         "{reason}"
     );
     p.audit_intact();
@@ -330,7 +338,10 @@ fn without_figures_nothing_moves_and_the_log_says_why() {
     std::thread::sleep(Duration::from_millis(2500));
     let log = d.stop();
     assert!(f.patches().is_empty(), "{log}");
-    assert!(log.contains(&format!("no verdict at step 1, which holds: Prometheus at {nowhere} cannot be reached")), "{log}");
+    assert!(
+        log.contains(&format!("no verdict at step 1, which holds: Prometheus at {nowhere} cannot be reached")),
+        "{log}"
+    );
     // Reachable, but no p99 series for the candidate.
     let d = p.daemon(&f, &f.prom_url);
     std::thread::sleep(Duration::from_millis(2500));
@@ -374,6 +385,10 @@ fn the_api_server_s_404_and_409_are_said_and_retried() {
     assert!(log.contains("patch failed (InferenceService churn-predictor: conflict (409): "), "{log}");
     assert!(log.contains("the canary's verdict `advanced` (step 1: promote gate"), "{log}");
     assert!(log.contains("is not applied: InferenceService churn-predictor: conflict (409): "), "{log}");
-    assert_eq!(p.canary_actions(), ["canary-started", "canary-advanced", "canary-advanced", "canary-promoted"], "{log}");
+    assert_eq!(
+        p.canary_actions(),
+        ["canary-started", "canary-advanced", "canary-advanced", "canary-promoted"],
+        "{log}"
+    );
     p.audit_intact();
 }

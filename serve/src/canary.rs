@@ -230,9 +230,8 @@ impl Rollout {
         resumed: Option<Record>,
         clock: Arc<dyn Clock>,
     ) -> Rollout {
-        let record = resumed.unwrap_or_else(|| {
-            Record::new(&candidate.name, stage, stable.version, candidate.version, &config.steps)
-        });
+        let record = resumed
+            .unwrap_or_else(|| Record::new(&candidate.name, stage, stable.version, candidate.version, &config.steps));
         let r = Rollout {
             weight: AtomicU64::new(0),
             due: Mutex::new(clock.now() + Duration::from_millis(config.interval_ms)),
@@ -305,7 +304,6 @@ impl Rollout {
         }
         Some(verdict)
     }
-
 }
 
 /// Why a canary starts: a new one, or one resumed at its recorded step.

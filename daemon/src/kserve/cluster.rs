@@ -56,9 +56,9 @@ impl Cluster {
         let _ = rustls::crypto::ring::default_provider().install_default();
         let config = match url {
             Some(u) => kube::Config::new(u.parse().map_err(|e| format!("--kube-api `{u}` is not a URL: {e}"))?),
-            None => kube::Config::infer()
-                .await
-                .map_err(|e| format!("no Kubernetes credentials (in-cluster or kubeconfig): {e}; or pass --kube-api"))?,
+            None => kube::Config::infer().await.map_err(|e| {
+                format!("no Kubernetes credentials (in-cluster or kubeconfig): {e}; or pass --kube-api")
+            })?,
         };
         let namespace = namespace.map_or_else(|| config.default_namespace.clone(), str::to_string);
         let client = kube::Client::try_from(config).map_err(|e| format!("cannot make a Kubernetes client: {e}"))?;
@@ -81,11 +81,7 @@ impl Cluster {
 }
 
 /// `call`, again after a pause while it fails transiently, at most `TRIES` times.
-async fn retried<T>(
-    name: &str,
-    what: &str,
-    call: impl AsyncFn() -> Result<T, kube::Error>,
-) -> Result<T, ClusterError> {
+async fn retried<T>(name: &str, what: &str, call: impl AsyncFn() -> Result<T, kube::Error>) -> Result<T, ClusterError> {
     let mut pause = PAUSE;
     let mut tries = 1;
     loop {

@@ -161,7 +161,9 @@ impl Driver {
             }
         };
         let patch = match outcome {
-            Outcome::Advanced => Some(isvc::traffic_patch(&obj, deployed.mode, isvc::percent(record.steps[record.step + 1]))),
+            Outcome::Advanced => {
+                Some(isvc::traffic_patch(&obj, deployed.mode, isvc::percent(record.steps[record.step + 1])))
+            }
             Outcome::Promoted => Some(isvc::promotion_patch(&obj, deployed.mode, candidate)),
             Outcome::RolledBack => Some(isvc::traffic_patch(&obj, deployed.mode, 0)),
             Outcome::Started | Outcome::Waiting | Outcome::Inconclusive | Outcome::Superseded => None,

@@ -17,7 +17,8 @@ const SERIES: &str = r#"namespace="$namespace",model="$model",version="$version"
 /// Triton's latency summaries (`--metrics-config summary_latencies=true`), in microseconds;
 /// `fallback_rate` has none (KServe has no fallback version).
 fn default_query(metric: &str) -> Option<String> {
-    let requests = format!(r#"sum(increase({{__name__=~"nv_inference_request_(success|failure)",{SERIES}}}[$window]))"#);
+    let requests =
+        format!(r#"sum(increase({{__name__=~"nv_inference_request_(success|failure)",{SERIES}}}[$window]))"#);
     let quantile = |q: &str| {
         format!(r#"max(max_over_time(nv_inference_request_summary_us{{{SERIES},quantile="{q}"}}[$window])) / 1000"#)
     };
@@ -136,14 +137,19 @@ impl Prometheus {
             let error = format!("{}: {}", body.error_type.unwrap_or_default(), body.error.unwrap_or_default());
             return Err(QueryError::Refused { query: query.into(), error });
         }
-        let data = body.data.ok_or_else(|| QueryError::Refused { query: query.into(), error: "no data field".into() })?;
+        let data =
+            body.data.ok_or_else(|| QueryError::Refused { query: query.into(), error: "no data field".into() })?;
         let sample = match data.result_type.as_str() {
             "scalar" => serde_json::from_value::<Sample>(data.result).ok(),
             "vector" => {
                 let series: Vec<Series> = serde_json::from_value(data.result)
                     .map_err(|e| QueryError::Refused { query: query.into(), error: e.to_string() })?;
                 if series.len() > 1 {
-                    return Err(QueryError::Ambiguous { metric: metric.into(), query: query.into(), series: series.len() });
+                    return Err(QueryError::Ambiguous {
+                        metric: metric.into(),
+                        query: query.into(),
+                        series: series.len(),
+                    });
                 }
                 series.into_iter().next().map(|s| s.value)
             }
