@@ -32,9 +32,12 @@ struct Kube {
     refuse: VecDeque<u16>,
 }
 
-/// The fake Prometheus: a value (or no data) per query, and the queries it was asked.
+/// A scripted table: the value of a query, or no data.
+type Answer = Box<dyn Fn(&str) -> Option<f64> + Send>;
+
+/// The fake Prometheus: its answers, and the queries it was asked.
 struct Prom {
-    answer: Box<dyn Fn(&str) -> Option<f64> + Send>,
+    answer: Answer,
     queries: Vec<String>,
 }
 

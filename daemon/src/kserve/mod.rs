@@ -113,7 +113,7 @@ impl Driver {
         };
         let now = Instant::now();
         let interval = Duration::from_millis(config.interval_ms);
-        if !self.seen.get(&serve.registered).is_some_and(|s| s.candidate == candidate) {
+        if self.seen.get(&serve.registered).is_none_or(|s| s.candidate != candidate) {
             if record.phase == Phase::Running {
                 let reason = mlpc_serve::canary_started(&record);
                 mlpc_serve::canary_decide(&self.state, &mut record, Outcome::Started, reason, Live::default());
