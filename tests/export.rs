@@ -227,7 +227,8 @@ fn canaries_start_at_the_first_step_in_either_mode() {
     assert!(check::inference_service(&wrong).unwrap_err()[0].contains("120 is not a percentage"));
     // A merge patch back to one version clears the canary.
     let patch = kserve::merge_patch(
-        &kserve::inference_service("d", serve, Traffic::released(serve, 3, None, None), &o(Mode::RawDeployment)).unwrap(),
+        &kserve::inference_service("d", serve, Traffic::released(serve, 3, None, None), &o(Mode::RawDeployment))
+            .unwrap(),
     );
     assert_eq!(
         (&patch["spec"]["canary"], &patch["spec"]["predictor"]["canaryTrafficPercent"]),
