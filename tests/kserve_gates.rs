@@ -210,14 +210,16 @@ impl Pipeline {
             .arg(self.state())
             .args(["--kserve", "--namespace", "models", "--kube-api", &f.kube_url, "--prometheus", prometheus])
             .args(["--api-addr", "127.0.0.1:0", "--tick-ms", "100"])
+            .env("MLPC_ADMIN_TOKEN", TOKEN)
             .stdout(Stdio::piped())
             .stderr(std::fs::File::create(&log).unwrap())
             .spawn()
             .unwrap();
         let mut line = String::new();
         BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-        assert!(line.starts_with("api on "), "the daemon did not start: {line:?}\n{}", read(&log));
-        Daemon { child: common::Running(child), log }
+        let api =
+            line.trim().strip_prefix("api on ").unwrap_or_else(|| panic!("not started: {line:?}\n{}", read(&log)));
+        Daemon { child: common::Running(child), log, api: api.into() }
     }
 }
 
@@ -228,9 +230,18 @@ fn read(path: &Path) -> String {
 struct Daemon {
     child: common::Running,
     log: PathBuf,
+    api: String,
 }
 
+const TOKEN: &str = "kserve-gates-test-token";
+
 impl Daemon {
+    /// The admin API's status.
+    fn status(&self) -> Value {
+        let client = reqwest::blocking::Client::new();
+        client.get(format!("{}/admin/status", self.api)).bearer_auth(TOKEN).send().unwrap().json().unwrap()
+    }
+
     /// Stops it; what it logged.
     fn stop(mut self) -> String {
         assert_eq!(self.child.stop(Duration::from_secs(30)), 0, "{}", read(&self.log));
@@ -264,7 +275,9 @@ fn healthy_figures_move_the_traffic_through_every_step_and_promote() {
     let d = p.daemon(&f, &f.prom_url);
     let patches = until_patched(&f, &d, 3);
     std::thread::sleep(Duration::from_millis(1500));
+    let canaries = d.status()["canaries"].clone();
     let log = d.stop();
+    assert_eq!((&canaries[0]["phase"], &canaries[0]["candidate"]), (&json!("promoted"), &json!(2)), "{canaries}");
     let step = |pct: i64| json!({"spec": {"predictor": {"canaryTrafficPercent": pct}}});
     assert_eq!(patches, [step(50), step(100), promotion()], "{log}");
     assert_eq!(f.patches().len(), 3, "nothing after the promotion: {log}");

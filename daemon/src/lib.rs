@@ -137,7 +137,11 @@ impl Daemon {
     fn status_json(&self) -> serde_json::Value {
         let program = self.program();
         let server = self.server().as_ref().map(|s| s.handle.clone());
-        let canaries = server.map(|h| h.canaries().unwrap_or_default()).unwrap_or_default();
+        // On KServe, the gate driver's records (the same as the local server keeps).
+        let canaries = match server {
+            Some(h) => h.canaries().unwrap_or_default(),
+            None => kserve::records(&self.opts.state_dir, &program.plan),
+        };
         let s = self.status();
         serde_json::json!({
             "file": self.opts.file,

@@ -72,6 +72,11 @@ pub fn start(d: Arc<Daemon>, opts: &Options) -> Result<std::thread::JoinHandle<(
     }))
 }
 
+/// The latest canary of each serve block that has one, as recorded.
+pub fn records(state: &Path, plan: &Plan) -> Vec<Record> {
+    canaries(plan).filter_map(|(serve, _)| mlpc_serve::canary_state(state, &serve.registered)).collect()
+}
+
 /// The serve blocks that have a canary, with it.
 fn canaries(plan: &Plan) -> impl Iterator<Item = (&ServeDef, CanaryConfig)> {
     plan.nodes.iter().filter_map(|n| match &n.def {
