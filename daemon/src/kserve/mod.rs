@@ -129,6 +129,7 @@ impl Driver {
             Phase::Running => {}
             // A decision the service has not taken yet (an export applied over it): again.
             Phase::RolledBack if deployed.percent != 0 => {
+                tracing::warn!(model = %serve.registered, "version {candidate} failed its canary, yet InferenceService {name} gives it {}%: back to 0", deployed.percent);
                 return self.patch(&name, isvc::traffic_patch(&obj, deployed.mode, 0)).await;
             }
             Phase::Promoted => return self.patch(&name, isvc::promotion_patch(&obj, deployed.mode, candidate)).await,
