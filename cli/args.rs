@@ -153,6 +153,32 @@ pub struct DaemonArgs {
     /// Nodes run at once.
     #[arg(long, default_value_t = 2)]
     pub jobs: usize,
+    #[command(flatten)]
+    pub kserve: KserveDriver,
+}
+
+/// `mlpc daemon --kserve`: the canaries of the exported InferenceServices driven by the
+/// program's gates (docs/kubernetes.md, "The gate driver").
+#[derive(Args, Clone, Debug)]
+pub struct KserveDriver {
+    /// Serve nothing here: drive the canaries of the InferenceServices `mlpc export kserve`
+    /// wrote, judging the gates on Prometheus' figures.
+    #[arg(long, requires = "prometheus")]
+    pub kserve: bool,
+    /// The services' namespace; default the credentials' namespace.
+    #[arg(long, requires = "kserve")]
+    pub namespace: Option<String>,
+    /// The API server's URL without credentials (e.g. `kubectl proxy`'s); default in-cluster
+    /// or kubeconfig credentials.
+    #[arg(long, requires = "kserve")]
+    pub kube_api: Option<String>,
+    /// Prometheus' http:// URL, read through /api/v1/query.
+    #[arg(long, requires = "kserve")]
+    pub prometheus: Option<String>,
+    /// The query of a serving metric instead of its default (repeatable); `$namespace`,
+    /// `$model`, `$version` and `$window` are filled in.
+    #[arg(long = "prometheus-query", value_name = "METRIC=PROMQL", requires = "kserve")]
+    pub prometheus_queries: Vec<String>,
 }
 
 /// What one request and one connection may take, on `mlpc serve` and `mlpc daemon`

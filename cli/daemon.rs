@@ -29,6 +29,12 @@ pub fn daemon(a: &DaemonArgs) -> u8 {
         tick: Duration::from_millis(a.tick_ms.max(1)),
         min_rows: a.min_window,
         jobs: a.jobs.max(1),
+        kserve: a.kserve.kserve.then(|| mlpc_daemon::kserve::Options {
+            namespace: a.kserve.namespace.clone(),
+            kube_api: a.kserve.kube_api.clone(),
+            prometheus: a.kserve.prometheus.clone().unwrap_or_default(),
+            queries: a.kserve.prometheus_queries.clone(),
+        }),
     };
     match mlpc_daemon::run(opts, Box::new(compile), |what, addr| emit(&format!("{what} on http://{addr}\n"))) {
         Ok(()) => 0,

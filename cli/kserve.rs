@@ -1,14 +1,17 @@
 //! `mlpc export kserve`: for each `serve` block, the Triton repository of the version its
 //! stage holds in the registry (and of the version it replaced, while a canary runs),
-//! written under `--artifacts`, and its InferenceService on stdout.
+//! written under `--artifacts`, and its InferenceService on stdout: a canary as far as
+//! `mlpc daemon --kserve` recorded it (its step, promoted, rolled back), so exporting again
+//! never undoes what the gate driver did.
 
 use crate::run::state_dir;
 use mlpc::args::{KserveArgs, KserveMode};
 use mlpc::commands::{compiled, emit, fail};
-use mlpc_export::kserve::{self, Mode, Traffic};
+use mlpc_export::kserve::{self, Mode, Progress, Traffic};
 use mlpc_export::triton;
 use mlpc_plan::{NodeDef, ServeDef};
 use mlpc_runtime::{registry, Store};
+use mlpc_serve::Phase;
 use std::path::Path;
 
 pub fn kserve(a: &KserveArgs) -> u8 {
@@ -26,14 +29,15 @@ pub fn kserve(a: &KserveArgs) -> u8 {
         },
         namespace: a.namespace.clone(),
     };
-    let store = match Store::open_read_only(&state_dir(&a.file, a.state.as_deref())) {
+    let state = state_dir(&a.file, a.state.as_deref());
+    let store = match Store::open_read_only(&state) {
         Ok(s) => s,
         Err(e) => return fail(e),
     };
     let mut docs = Vec::new();
     for node in &plan.nodes {
         let NodeDef::Serve(serve) = &node.def else { continue };
-        match service(&store, pipeline, serve, a, &options) {
+        match service(&store, &state, pipeline, serve, a, &options) {
             Ok(doc) => docs.push(doc),
             Err(e) => return fail(format!("serve \"{}\": {e}", serve.registered)),
         }
@@ -48,15 +52,27 @@ pub fn kserve(a: &KserveArgs) -> u8 {
 /// One serve block's repositories, written, and its InferenceService as YAML.
 fn service(
     store: &Store,
+    state: &Path,
     pipeline: &str,
     serve: &ServeDef,
     a: &KserveArgs,
     o: &kserve::Options,
 ) -> Result<String, String> {
     let at = registry::at_stage(store, &serve.registered, &serve.stage).map_err(|e| e.to_string())?;
-    let previous =
-        registry::last_move(store, &serve.registered, &serve.stage).map_err(|e| e.to_string())?.and_then(|m| m.from);
-    let traffic = Traffic::released(serve, at.version, previous);
+    // A rollback's move back is no release: the version it restores serves alone.
+    let previous = registry::last_move(store, &serve.registered, &serve.stage)
+        .map_err(|e| e.to_string())?
+        .filter(|m| m.kind != "rollback")
+        .and_then(|m| m.from);
+    let progress = mlpc_serve::canary_state(state, &serve.registered)
+        .filter(|r| Some(r.stable) == previous && r.candidate == at.version)
+        .and_then(|r| match r.phase {
+            Phase::Running => Some(Progress::Step(r.step)),
+            Phase::Promoted => Some(Progress::Promoted),
+            Phase::RolledBack => Some(Progress::RolledBack),
+            Phase::Superseded => None,
+        });
+    let traffic = Traffic::released(serve, at.version, previous, progress);
     let name = kserve::service_name(&serve.registered);
     for version in std::iter::once(traffic.stable).chain(traffic.candidate.map(|(v, _)| v)) {
         let root = Path::new(&a.artifacts).join(&name).join(format!("v{version}"));

@@ -190,7 +190,7 @@ fn examples_export_to_schema_valid_inference_services() {
         for serve in serves(&plan) {
             for mode in [Mode::Serverless, Mode::RawDeployment] {
                 let o = kserve::Options { storage_uri: "s3://models/mlpc/".into(), mode, namespace: Some("ml".into()) };
-                for traffic in [Traffic::released(serve, 1, None), Traffic::released(serve, 3, Some(2))] {
+                for traffic in [Traffic::released(serve, 1, None, None), Traffic::released(serve, 3, Some(2), None)] {
                     let isvc = kserve::inference_service(pipeline, serve, traffic, &o).unwrap();
                     let yaml = mlpc_export::to_yaml(&[&isvc]);
                     valid(&validator, &yaml, name);
@@ -208,7 +208,7 @@ fn canaries_start_at_the_first_step_in_either_mode() {
     let plan = plan("examples/delivery/delivery.mlp");
     let serve = serves(&plan)[0];
     let o = |mode| kserve::Options { storage_uri: "s3://m".into(), mode, namespace: None };
-    let traffic = Traffic::released(serve, 3, Some(2));
+    let traffic = Traffic::released(serve, 3, Some(2), None);
     assert_eq!(traffic, Traffic { stable: 2, candidate: Some((3, 5)) });
     let serverless = kserve::inference_service("d", serve, traffic, &o(Mode::Serverless)).unwrap();
     assert_eq!(serverless.spec.predictor.canary_traffic_percent, Some(5));
@@ -227,7 +227,8 @@ fn canaries_start_at_the_first_step_in_either_mode() {
     assert!(check::inference_service(&wrong).unwrap_err()[0].contains("120 is not a percentage"));
     // A merge patch back to one version clears the canary.
     let patch = kserve::merge_patch(
-        &kserve::inference_service("d", serve, Traffic::released(serve, 3, None), &o(Mode::RawDeployment)).unwrap(),
+        &kserve::inference_service("d", serve, Traffic::released(serve, 3, None, None), &o(Mode::RawDeployment))
+            .unwrap(),
     );
     assert_eq!(
         (&patch["spec"]["canary"], &patch["spec"]["predictor"]["canaryTrafficPercent"]),

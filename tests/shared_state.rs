@@ -3,21 +3,10 @@
 //! binary with `--state postgres://…`, as a team shares it, with each "machine" its own
 //! cache folder.
 
+mod common;
+
 use std::path::Path;
 use std::process::{Command, Output};
-
-/// A new database on the test server; `None` (the test says so) without one.
-fn database() -> Option<String> {
-    let Ok(server) = std::env::var("MLPC_TEST_POSTGRES") else {
-        assert!(std::env::var("MLPC_REQUIRE_SERVICES").is_err(), "MLPC_TEST_POSTGRES is not set");
-        eprintln!("not run: no Postgres (start scripts/services/postgres)");
-        return None;
-    };
-    let name = format!("shared_state_{}", std::process::id());
-    let made = Command::new("psql").args([&server, "-qc", &format!("CREATE DATABASE {name}")]).status().unwrap();
-    assert!(made.success());
-    Some(format!("{}/{name}", server.rsplit_once('/').unwrap().0))
-}
 
 /// `mlpc ARGS` as run on a machine whose cache folder is `machine`.
 fn mlpc(machine: &Path, args: &[&str]) -> Output {
@@ -37,7 +26,7 @@ fn text(out: &Output) -> String {
 
 #[test]
 fn a_team_shares_runs_the_registry_and_the_audit_log_through_postgres() {
-    let Some(url) = database() else { return };
+    let Some(url) = common::postgres_database("shared_state") else { return };
     let (trainer, approver) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     let state = ["--state", url.as_str()];
     let run = [&["run", "examples/churn/churn.mlp"][..], &state].concat();

@@ -1,10 +1,12 @@
 //! `mlpc daemon`: one long-running process that serves the pipeline's `serve` blocks (the
 //! serve crate, in-process), runs the pipeline on its cron `schedule`, checks its monitors
 //! every `every` and acts on their alerts, reloads the `.mlp` file when it changes (keeping
-//! the old program when the new one has errors), and stops on SIGTERM or Ctrl-C.
+//! the old program when the new one has errors), and stops on SIGTERM or Ctrl-C. With
+//! `--kserve` the models serve on KServe instead, and the daemon drives their canaries there.
 
 mod actions;
 mod api;
+pub mod kserve;
 mod metrics;
 mod monitor;
 mod program;
@@ -44,6 +46,8 @@ pub struct Options {
     /// Logged rows a monitor's window needs before its alerts are evaluated.
     pub min_rows: usize,
     pub jobs: usize,
+    /// Serve nothing here: drive the canaries of the exported InferenceServices.
+    pub kserve: Option<kserve::Options>,
 }
 
 /// Compiles the `.mlp` file; the error is the rendered diagnostics.
@@ -133,7 +137,11 @@ impl Daemon {
     fn status_json(&self) -> serde_json::Value {
         let program = self.program();
         let server = self.server().as_ref().map(|s| s.handle.clone());
-        let canaries = server.map(|h| h.canaries().unwrap_or_default()).unwrap_or_default();
+        // On KServe, the gate driver's records (the same as the local server keeps).
+        let canaries = match server {
+            Some(h) => h.canaries().unwrap_or_default(),
+            None => kserve::records(&self.opts.state_dir, &program.plan),
+        };
         let s = self.status();
         serde_json::json!({
             "file": self.opts.file,
@@ -177,13 +185,19 @@ pub fn run(opts: Options, compile: Compile, listening: impl Fn(&str, SocketAddr)
     // A fresh state folder gets its (empty) tracking store now, so the server starts and
     // serves each model once the first run registers and promotes it.
     drop(mlpc_runtime::Store::open(&daemon.opts.state_dir)?);
-    match start_serving(&daemon, daemon.program().plan.clone(), daemon.opts.serve_addr) {
-        Ok(s) => {
-            listening("serving", s.addr);
-            *daemon.server() = Some(s);
+    let driver = match daemon.opts.kserve.clone() {
+        Some(k) => Some(kserve::start(daemon.clone(), &k)?),
+        None => {
+            match start_serving(&daemon, daemon.program().plan.clone(), daemon.opts.serve_addr) {
+                Ok(s) => {
+                    listening("serving", s.addr);
+                    *daemon.server() = Some(s);
+                }
+                Err(e) => tracing::error!("not serving: {e}; monitors and the schedule still run"),
+            }
+            None
         }
-        Err(e) => tracing::error!("not serving: {e}; monitors and the schedule still run"),
-    }
+    };
     let ticker = {
         let d = daemon.clone();
         std::thread::spawn(move || tick_loop(&d, watched))
@@ -191,6 +205,9 @@ pub fn run(opts: Options, compile: Compile, listening: impl Fn(&str, SocketAddr)
     let served = serve_api(&daemon, &listening);
     daemon.stop.store(true, Ordering::Relaxed);
     let _ = ticker.join();
+    if let Some(driver) = driver {
+        let _ = driver.join();
+    }
     // The last queue handles go; the run thread finishes the run in progress, then ends.
     daemon.runs.lock().unwrap_or_else(|p| p.into_inner()).take();
     let _ = run_thread.join();
@@ -376,7 +393,9 @@ fn reload_if_changed(d: &Daemon, due: &mut Due) {
             *due = Due::new(std::mem::take(&mut due.files), &p);
             *d.program.write().unwrap_or_else(|e| e.into_inner()) = p.clone();
             tracing::info!("reloaded {}", d.opts.file.display());
-            reserve_if_changed(d, &p.plan);
+            if d.opts.kserve.is_none() {
+                reserve_if_changed(d, &p.plan);
+            }
             "reloaded".to_string()
         }
         Err(e) => {

@@ -94,14 +94,32 @@ pub struct Traffic {
     pub candidate: Option<(i64, i64)>,
 }
 
+/// How far the canary of the stage's version got, as the gate driver recorded it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Progress {
+    /// Running at this index of the canary's steps.
+    Step(usize),
+    Promoted,
+    RolledBack,
+}
+
 impl Traffic {
-    /// The stage's version, starting a canary against `previous` when the block has one.
-    pub fn released(serve: &ServeDef, version: i64, previous: Option<i64>) -> Traffic {
-        match (&serve.canary, previous) {
-            (Some(c), Some(p)) if p != version => {
-                Traffic { stable: p, candidate: Some((version, percent(c.steps[0]))) }
+    /// The stage's version against `previous`, the version the stage's last move (not a
+    /// rollback) came from: with a canary, the candidate at the step it reached (its first
+    /// when none was recorded); a promoted candidate alone; a rolled-back one not at all.
+    pub fn released(serve: &ServeDef, version: i64, previous: Option<i64>, progress: Option<Progress>) -> Traffic {
+        let alone = |v| Traffic { stable: v, candidate: None };
+        match (&serve.canary, previous, progress) {
+            (Some(_), Some(p), Some(Progress::RolledBack)) if p != version => alone(p),
+            (Some(_), Some(p), Some(Progress::Promoted)) if p != version => alone(version),
+            (Some(c), Some(p), step) if p != version => {
+                let at = match step {
+                    Some(Progress::Step(i)) => i.min(c.steps.len() - 1),
+                    _ => 0,
+                };
+                Traffic { stable: p, candidate: Some((version, percent(c.steps[at]))) }
             }
-            _ => Traffic { stable: version, candidate: None },
+            _ => alone(version),
         }
     }
 }
@@ -195,4 +213,137 @@ pub fn merge_patch(isvc: &InferenceService) -> serde_json::Value {
         v["metadata"]["annotations"][CANDIDATE] = serde_json::Value::Null;
     }
     v
+}
+
+/// What a service in the cluster runs, read from its live object (which holds more than
+/// mlpc wrote: defaults, status) by the annotations and traffic fields the export writes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Deployed {
+    pub mode: Mode,
+    pub stable: i64,
+    pub candidate: Option<i64>,
+    /// The candidate's share of requests, in percent; 0 without a candidate.
+    pub percent: i64,
+}
+
+impl Deployed {
+    pub fn read(isvc: &serde_json::Value) -> Result<Deployed, String> {
+        let annotations = &isvc["metadata"]["annotations"];
+        let version = |key: &str| -> Result<Option<i64>, String> {
+            match annotations.get(key).and_then(|v| v.as_str()) {
+                None => Ok(None),
+                Some(v) => v.parse().map(Some).map_err(|_| format!("annotation {key} is `{v}`, not a version number")),
+            }
+        };
+        let stable = version(STABLE)?.ok_or_else(|| {
+            format!("the service has no {STABLE} annotation: it was not written by `mlpc export kserve`")
+        })?;
+        let candidate = version(CANDIDATE)?;
+        let mode = match annotations.get(DEPLOYMENT_MODE).and_then(|v| v.as_str()) {
+            Some("RawDeployment") => Mode::RawDeployment,
+            _ => Mode::Serverless,
+        };
+        let percent = match (candidate, mode) {
+            (None, _) => 0,
+            // Without `canaryTrafficPercent` the latest revision takes every request.
+            (Some(_), Mode::Serverless) => isvc["spec"]["predictor"]["canaryTrafficPercent"].as_i64().unwrap_or(100),
+            (Some(_), Mode::RawDeployment) => isvc["spec"]["canary"][0]["trafficPercent"].as_i64().unwrap_or(0),
+        };
+        Ok(Deployed { mode, stable, candidate, percent })
+    }
+}
+
+/// The merge patch that gives a running canary's candidate `percent` of the requests (0 on
+/// a rollback): `canaryTrafficPercent` in Serverless mode; in RawDeployment mode the
+/// `spec.canary` list, whole (a merge patch replaces lists), with its share changed.
+pub fn traffic_patch(isvc: &serde_json::Value, mode: Mode, percent: i64) -> Result<serde_json::Value, String> {
+    Ok(match mode {
+        Mode::Serverless => serde_json::json!({"spec": {"predictor": {"canaryTrafficPercent": percent}}}),
+        Mode::RawDeployment => {
+            let mut canary = isvc["spec"]["canary"].clone();
+            let first = canary.get_mut(0).ok_or("the service has no spec.canary to move traffic to")?;
+            first["trafficPercent"] = percent.into();
+            serde_json::json!({"spec": {"canary": canary}})
+        }
+    })
+}
+
+/// The merge patch that makes a promoted candidate the only version served, as the export
+/// writes a service without a canary: Serverless drops `canaryTrafficPercent` (the latest
+/// revision, the candidate's, takes every request); RawDeployment makes the canary's
+/// predictor the service's and drops `spec.canary`; the candidate becomes the stable version.
+pub fn promotion_patch(isvc: &serde_json::Value, mode: Mode, candidate: i64) -> Result<serde_json::Value, String> {
+    let mut patch = serde_json::json!({"metadata": {"annotations": {STABLE: candidate.to_string(), CANDIDATE: null}}});
+    patch["spec"] = match mode {
+        Mode::Serverless => serde_json::json!({"predictor": {"canaryTrafficPercent": null}}),
+        Mode::RawDeployment => {
+            let predictor = isvc["spec"]["canary"][0]["predictor"].clone();
+            if predictor.is_null() {
+                return Err("the service has no spec.canary predictor to promote".into());
+            }
+            serde_json::json!({"predictor": predictor, "canary": null})
+        }
+    };
+    Ok(patch)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mlpc_plan::{CanaryDef, Fallback};
+
+    fn serve() -> ServeDef {
+        ServeDef {
+            registered: "churn-predictor".into(),
+            model: "churn_model".into(),
+            stage: "production".into(),
+            features: None,
+            shadow: None,
+            fallback: Fallback::None,
+            canary: Some(CanaryDef {
+                steps: vec![0.1, 0.5, 1.0],
+                interval_ms: 1000,
+                min_requests: 5,
+                promote: None,
+                rollback: None,
+            }),
+        }
+    }
+
+    fn exported(mode: Mode, traffic: Traffic) -> serde_json::Value {
+        let o = Options { storage_uri: "s3://models".into(), mode, namespace: Some("models".into()) };
+        serde_json::to_value(inference_service("churn", &serve(), traffic, &o).unwrap()).unwrap()
+    }
+
+    fn patched(mut isvc: serde_json::Value, patch: &serde_json::Value) -> serde_json::Value {
+        json_patch::merge(&mut isvc, patch);
+        isvc
+    }
+
+    #[test]
+    fn the_driver_s_patches_lead_to_what_the_export_writes() {
+        for mode in [Mode::Serverless, Mode::RawDeployment] {
+            let canary = exported(mode, Traffic { stable: 1, candidate: Some((2, 10)) });
+            let d = Deployed::read(&canary).unwrap();
+            assert_eq!(d, Deployed { mode, stable: 1, candidate: Some(2), percent: 10 });
+            let step = patched(canary.clone(), &traffic_patch(&canary, mode, 50).unwrap());
+            assert_eq!(step, exported(mode, Traffic { stable: 1, candidate: Some((2, 50)) }), "{mode:?}");
+            let back = patched(canary.clone(), &traffic_patch(&canary, mode, 0).unwrap());
+            assert_eq!(Deployed::read(&back).unwrap().percent, 0);
+            let promoted = patched(step.clone(), &promotion_patch(&step, mode, 2).unwrap());
+            assert_eq!(promoted, exported(mode, Traffic { stable: 2, candidate: None }), "{mode:?}");
+            assert_eq!(Deployed::read(&promoted).unwrap(), Deployed { mode, stable: 2, candidate: None, percent: 0 });
+        }
+    }
+
+    #[test]
+    fn the_export_starts_where_the_driver_left_off() {
+        let s = serve();
+        let at = |p| Traffic::released(&s, 2, Some(1), p);
+        assert_eq!(at(None), Traffic { stable: 1, candidate: Some((2, 10)) });
+        assert_eq!(at(Some(Progress::Step(1))), Traffic { stable: 1, candidate: Some((2, 50)) });
+        assert_eq!(at(Some(Progress::Promoted)), Traffic { stable: 2, candidate: None });
+        assert_eq!(at(Some(Progress::RolledBack)), Traffic { stable: 1, candidate: None });
+        assert_eq!(Traffic::released(&s, 2, None, None), Traffic { stable: 2, candidate: None });
+    }
 }

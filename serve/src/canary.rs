@@ -11,6 +11,7 @@ use crate::clock::Clock;
 use crate::gates::Gate;
 use crate::live_metrics::{Live, Window};
 use crate::model::Loaded;
+use mlpc_plan::CanaryDef;
 use mlpc_runtime::audit::{self, Action};
 use mlpc_runtime::{registry, Store};
 use serde::{Deserialize, Serialize};
@@ -32,6 +33,33 @@ pub struct Config {
     pub min_requests: u64,
     pub promote: Option<Gate>,
     pub rollback: Option<Gate>,
+}
+
+impl From<CanaryDef> for Config {
+    fn from(c: CanaryDef) -> Config {
+        Config {
+            steps: c.steps,
+            interval_ms: c.interval_ms,
+            min_requests: c.min_requests,
+            promote: c.promote.map(Into::into),
+            rollback: c.rollback.map(Into::into),
+        }
+    }
+}
+
+impl Config {
+    /// The serving metrics the gates read.
+    pub fn metrics(&self) -> Vec<&str> {
+        let mut names = Vec::new();
+        for g in self.promote.iter().chain(&self.rollback) {
+            for n in g.metrics() {
+                if !names.contains(&n) {
+                    names.push(n);
+                }
+            }
+        }
+        names
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -101,6 +129,21 @@ pub struct Record {
 }
 
 impl Record {
+    /// A new canary of `candidate` against `stable`, at its first step.
+    pub fn new(model: &str, stage: &str, stable: i64, candidate: i64, steps: &[f64]) -> Record {
+        Record {
+            model: model.into(),
+            stage: stage.into(),
+            stable,
+            candidate,
+            step: 0,
+            steps: steps.to_vec(),
+            phase: Phase::Running,
+            started_at: audit::now(),
+            last: None,
+        }
+    }
+
     /// The candidate's share of requests at the recorded step.
     pub fn weight(&self) -> f64 {
         self.steps.get(self.step).copied().unwrap_or(1.0)
@@ -187,17 +230,8 @@ impl Rollout {
         resumed: Option<Record>,
         clock: Arc<dyn Clock>,
     ) -> Rollout {
-        let record = resumed.unwrap_or_else(|| Record {
-            model: candidate.name.clone(),
-            stage: stage.into(),
-            stable: stable.version,
-            candidate: candidate.version,
-            step: 0,
-            steps: config.steps.clone(),
-            phase: Phase::Running,
-            started_at: audit::now(),
-            last: None,
-        });
+        let record = resumed
+            .unwrap_or_else(|| Record::new(&candidate.name, stage, stable.version, candidate.version, &config.steps));
         let r = Rollout {
             weight: AtomicU64::new(0),
             due: Mutex::new(clock.now() + Duration::from_millis(config.interval_ms)),
@@ -208,10 +242,7 @@ impl Rollout {
             record: Mutex::new(record),
             window: Window::default(),
         };
-        let reason = match r.record().last {
-            Some(_) => format!("resumed at step {} after a restart", r.record().step + 1),
-            None => format!("canary of version {} against version {}", r.candidate.version, r.stable.version),
-        };
+        let reason = started(&r.record());
         r.decide(state, Outcome::Started, reason);
         r
     }
@@ -238,34 +269,12 @@ impl Rollout {
     /// Records a decision: state, weight, file, audit log, log line.
     fn decide(&self, state: &Path, outcome: Outcome, reason: String) -> Verdict {
         let mut r = self.record.lock().unwrap_or_else(|p| p.into_inner());
-        let verdict = Verdict { at: audit::now(), step: r.step, outcome, reason, live: self.window.live() };
-        match outcome {
-            Outcome::Advanced => r.step += 1,
-            Outcome::Promoted => r.phase = Phase::Promoted,
-            Outcome::RolledBack => r.phase = Phase::RolledBack,
-            Outcome::Superseded => r.phase = Phase::Superseded,
-            Outcome::Started | Outcome::Waiting | Outcome::Inconclusive => {}
-        }
+        let verdict = decide(state, &mut r, outcome, reason, self.window.live());
         if matches!(outcome, Outcome::Advanced | Outcome::Promoted | Outcome::RolledBack) {
             self.window.reset();
         }
-        // A hold repeated every interval is written once.
-        let repeated = r.last.as_ref().is_some_and(|l| l.outcome == outcome && l.step == verdict.step)
-            && matches!(outcome, Outcome::Waiting | Outcome::Inconclusive);
-        r.last = Some(verdict.clone());
         let routed = if r.phase == Phase::Running { r.weight() } else { 0.0 };
         self.weight.store(routed.to_bits(), Ordering::Relaxed);
-        let (model, candidate) = (r.model.clone(), r.candidate);
-        tracing::info!(model = %model, candidate, step = r.step + 1, "canary {outcome:?}: {}", verdict.reason);
-        if let Err(e) = save(state, &r) {
-            tracing::error!(model = %model, "{e}");
-        }
-        // A rollback is recorded by the registry's own move of the stage.
-        if !repeated && outcome != Outcome::RolledBack {
-            if let Err(e) = audit(state, &r, &verdict) {
-                tracing::error!(model = %model, "canary decision not in the audit log: {e}");
-            }
-        }
         verdict
     }
 
@@ -288,64 +297,102 @@ impl Rollout {
         }
         let live = self.window.live();
         let step = self.record().step;
-        let (outcome, reason) = self.judge(&live, step);
+        let (outcome, reason) = judge(&self.config, &live, step);
         let verdict = self.decide(state, outcome, reason);
         if outcome == Outcome::RolledBack {
-            self.move_stage_back(state, &verdict.reason);
+            move_stage_back(state, &self.record(), &verdict.reason);
         }
         Some(verdict)
     }
+}
 
-    fn judge(&self, live: &Live, step: usize) -> (Outcome, String) {
-        if live.request_count < self.config.min_requests {
-            return (
-                Outcome::Waiting,
-                format!(
-                    "{} of the {} requests a verdict needs so far in step {}",
-                    live.request_count,
-                    self.config.min_requests,
-                    step + 1
-                ),
-            );
-        }
-        let read = |g: &Option<Gate>| match g {
-            Some(g) => g.holds(live).map(Some),
-            None => Ok(None),
-        };
-        let (rollback, promote) = match (read(&self.config.rollback), read(&self.config.promote)) {
-            (Ok(r), Ok(p)) => (r, p),
-            (Err(e), _) | (_, Err(e)) => return (Outcome::Inconclusive, e),
-        };
-        let gate_text = |g: &Option<Gate>| g.as_ref().map(|g| (g.text.clone(), g.measured(live))).unwrap_or_default();
-        if rollback == Some(true) {
-            let (text, measured) = gate_text(&self.config.rollback);
-            return (Outcome::RolledBack, format!("rollback gate `{text}` held at step {}: {measured}", step + 1));
-        }
-        if promote == Some(false) {
-            let (text, measured) = gate_text(&self.config.promote);
-            return (Outcome::Inconclusive, format!("promote gate `{text}` does not hold yet: {measured}"));
-        }
-        let why = match &self.config.promote {
-            Some(g) => format!("promote gate `{}` held: {}", g.text, g.measured(live)),
-            None => format!("rollback gate did not hold over {} requests", live.request_count),
-        };
-        let last = step + 1 >= self.config.steps.len();
-        (if last { Outcome::Promoted } else { Outcome::Advanced }, format!("step {}: {why}", step + 1))
+/// Why a canary starts: a new one, or one resumed at its recorded step.
+pub fn started(r: &Record) -> String {
+    match r.last {
+        Some(_) => format!("resumed at step {} after a restart", r.step + 1),
+        None => format!("canary of version {} against version {}", r.candidate, r.stable),
     }
+}
 
-    /// After a rollback verdict: the stage goes back to the stable version in the registry.
-    fn move_stage_back(&self, state: &Path, reason: &str) {
-        let r = self.record();
-        let moved = Store::open(state).map_err(String::from).and_then(|store| {
-            let back = registry::rollback(&store, &r.model, &r.stage, BY, Some(reason))?;
-            if back.to != r.stable {
-                registry::promote(&store, &r.model, r.stable, &r.stage, BY, Some(reason))?;
-            }
-            Ok(())
-        });
-        if let Err(e) = moved {
-            tracing::error!(model = %r.model, "the canary rolled back, but the registry's {} could not be moved back to version {}: {e}; version {} keeps serving", r.stage, r.stable, r.stable);
+/// Records a decision on a canary's state — by the local canary and by `mlpc daemon
+/// --kserve` alike: the step or phase moves, the state file is written, the log line, and
+/// the audit log (a hold repeated every interval is written once; a rollback is recorded by
+/// the registry's own move of the stage).
+pub fn decide(state: &Path, r: &mut Record, outcome: Outcome, reason: String, live: Live) -> Verdict {
+    let verdict = Verdict { at: audit::now(), step: r.step, outcome, reason, live };
+    match outcome {
+        Outcome::Advanced => r.step += 1,
+        Outcome::Promoted => r.phase = Phase::Promoted,
+        Outcome::RolledBack => r.phase = Phase::RolledBack,
+        Outcome::Superseded => r.phase = Phase::Superseded,
+        Outcome::Started | Outcome::Waiting | Outcome::Inconclusive => {}
+    }
+    let repeated = r.last.as_ref().is_some_and(|l| l.outcome == outcome && l.step == verdict.step)
+        && matches!(outcome, Outcome::Waiting | Outcome::Inconclusive);
+    r.last = Some(verdict.clone());
+    tracing::info!(model = %r.model, candidate = r.candidate, step = r.step + 1, "canary {outcome:?}: {}", verdict.reason);
+    if let Err(e) = save(state, r) {
+        tracing::error!(model = %r.model, "{e}");
+    }
+    if !repeated && outcome != Outcome::RolledBack {
+        if let Err(e) = audit(state, r, &verdict) {
+            tracing::error!(model = %r.model, "canary decision not in the audit log: {e}");
         }
+    }
+    verdict
+}
+
+/// The verdict on a step's figures: too few requests wait, `rollback when` rolls back,
+/// `promote when` (or, without one, a rollback gate that did not hold) advances or, at the
+/// last step, promotes; otherwise the step holds. With the reason, figures included.
+pub fn judge(config: &Config, live: &Live, step: usize) -> (Outcome, String) {
+    if live.request_count < config.min_requests {
+        return (
+            Outcome::Waiting,
+            format!(
+                "{} of the {} requests a verdict needs so far in step {}",
+                live.request_count,
+                config.min_requests,
+                step + 1
+            ),
+        );
+    }
+    let read = |g: &Option<Gate>| match g {
+        Some(g) => g.holds(live).map(Some),
+        None => Ok(None),
+    };
+    let (rollback, promote) = match (read(&config.rollback), read(&config.promote)) {
+        (Ok(r), Ok(p)) => (r, p),
+        (Err(e), _) | (_, Err(e)) => return (Outcome::Inconclusive, e),
+    };
+    let gate_text = |g: &Option<Gate>| g.as_ref().map(|g| (g.text.clone(), g.measured(live))).unwrap_or_default();
+    if rollback == Some(true) {
+        let (text, measured) = gate_text(&config.rollback);
+        return (Outcome::RolledBack, format!("rollback gate `{text}` held at step {}: {measured}", step + 1));
+    }
+    if promote == Some(false) {
+        let (text, measured) = gate_text(&config.promote);
+        return (Outcome::Inconclusive, format!("promote gate `{text}` does not hold yet: {measured}"));
+    }
+    let why = match &config.promote {
+        Some(g) => format!("promote gate `{}` held: {}", g.text, g.measured(live)),
+        None => format!("rollback gate did not hold over {} requests", live.request_count),
+    };
+    let last = step + 1 >= config.steps.len();
+    (if last { Outcome::Promoted } else { Outcome::Advanced }, format!("step {}: {why}", step + 1))
+}
+
+/// After a rollback verdict: the stage goes back to the stable version in the registry.
+pub fn move_stage_back(state: &Path, r: &Record, reason: &str) {
+    let moved = Store::open(state).map_err(String::from).and_then(|store| {
+        let back = registry::rollback(&store, &r.model, &r.stage, BY, Some(reason))?;
+        if back.to != r.stable {
+            registry::promote(&store, &r.model, r.stable, &r.stage, BY, Some(reason))?;
+        }
+        Ok(())
+    });
+    if let Err(e) = moved {
+        tracing::error!(model = %r.model, "the canary rolled back, but the registry's {} could not be moved back to version {}: {e}; version {} keeps serving", r.stage, r.stable, r.stable);
     }
 }
 

@@ -29,8 +29,8 @@ impl Gate {
         }
     }
 
-    /// The figures the gate reads, e.g. `error_rate = 12.5%, p99_latency = 3.20ms`.
-    pub fn measured(&self, live: &Live) -> String {
+    /// The serving metrics the gate reads, in order of appearance.
+    pub fn metrics(&self) -> Vec<&str> {
         let mut names: Vec<&str> = Vec::new();
         for e in self.expr.walk() {
             if let TExpr::ServingMetric { name, .. } = e {
@@ -40,6 +40,11 @@ impl Gate {
             }
         }
         names
+    }
+
+    /// The figures the gate reads, e.g. `error_rate = 12.5%, p99_latency = 3.20ms`.
+    pub fn measured(&self, live: &Live) -> String {
+        self.metrics()
             .iter()
             .filter_map(|n| live.get(n).map(|v| format!("{n} = {}", shown(n, v))))
             .collect::<Vec<_>>()

@@ -40,7 +40,10 @@ use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 pub use batcher::Batching;
-pub use canary::{load as canary_state, Outcome, Phase, Record, Verdict};
+pub use canary::{
+    decide as canary_decide, judge as canary_judge, load as canary_state, move_stage_back as canary_move_stage_back,
+    started as canary_started, Config as CanaryConfig, Outcome, Phase, Record, Verdict, BY as CANARY_BY,
+};
 pub use gates::Gate;
 pub use http::Limits;
 pub use live_metrics::{Live, Window as LiveWindow};

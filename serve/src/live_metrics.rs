@@ -48,6 +48,25 @@ impl Live {
             _ => return None,
         })
     }
+
+    /// Sets a `serving_metric` by name, in the unit `get` reads; false for an unknown name.
+    pub fn set(&mut self, metric: &str, v: f64) -> bool {
+        let field = match metric {
+            "request_count" => {
+                self.request_count = v.max(0.0).round() as u64;
+                return true;
+            }
+            "error_rate" => &mut self.error_rate,
+            "fallback_rate" => &mut self.fallback_rate,
+            "p50_latency" => &mut self.p50_latency,
+            "p90_latency" => &mut self.p90_latency,
+            "p95_latency" => &mut self.p95_latency,
+            "p99_latency" => &mut self.p99_latency,
+            _ => return false,
+        };
+        *field = v;
+        true
+    }
 }
 
 impl Window {

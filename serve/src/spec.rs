@@ -68,13 +68,7 @@ fn spec(plan: &Plan, d: &ServeDef) -> Result<Spec, String> {
         Some(view) => Some(feature_source(plan, view, inputs)?),
         None => None,
     };
-    let canary = d.canary.clone().map(|c| crate::canary::Config {
-        steps: c.steps,
-        interval_ms: c.interval_ms,
-        min_requests: c.min_requests,
-        promote: c.promote.map(Into::into),
-        rollback: c.rollback.map(Into::into),
-    });
+    let canary = d.canary.clone().map(crate::canary::Config::from);
     Ok(Spec {
         name: d.registered.clone(),
         stage: d.stage.clone(),
