@@ -6,6 +6,7 @@
 //! (the executor and the servers call the store from async tasks): each session's client
 //! lives on a thread of its own, which runs the session's statements one at a time.
 
+use super::tls::Tls;
 use super::{numbered, DbError, Row, Value};
 use ::postgres::types::{to_sql_checked, IsNull, ToSql, Type};
 use ::postgres::{Client, Config, NoTls};
@@ -74,14 +75,17 @@ pub const LOCK_WAIT: Duration = Duration::from_secs(30);
 pub struct PgTarget {
     url: String,
     config: Config,
+    tls: Tls,
 }
 
 impl PgTarget {
     /// Reads a `postgres://` or `postgresql://` URL.
     pub fn parse(url: &str) -> Result<PgTarget, DbError> {
-        let config = Config::from_str(url)
-            .map_err(|e| DbError::Engine(format!("`{}` is not a Postgres URL: {e}", redact(url))))?;
-        Ok(PgTarget { url: url.to_string(), config })
+        let refused = |e: String| DbError::Engine(format!("`{}` is not a Postgres URL: {e}", redact(url)));
+        let (rest, tls) = Tls::take(url).map_err(refused)?;
+        let mut config = Config::from_str(&rest).map_err(|e| refused(e.to_string()))?;
+        config.ssl_mode(tls.client_mode());
+        Ok(PgTarget { url: url.to_string(), config, tls })
     }
 }
 
@@ -117,15 +121,24 @@ fn redact(url: &str) -> String {
 }
 
 /// Opens a client on the server (on the calling thread, which must not run an async runtime).
-fn connect(target: &PgTarget, who: &str) -> Result<Client, DbError> {
+pub(crate) fn connect(target: &PgTarget, who: &str) -> Result<Client, DbError> {
     let mut config = target.config.clone();
     config.application_name(who);
     if config.get_connect_timeout().is_none() {
         config.connect_timeout(Duration::from_secs(10));
     }
-    let mut client = config
-        .connect(NoTls)
-        .map_err(|e| DbError::Engine(format!("cannot connect to the Postgres store {target}: {}", describe(&e))))?;
+    let cannot = |why: String| DbError::Engine(format!("cannot connect to the Postgres store {target}: {why}"));
+    let connected = match target.tls.connector().map_err(cannot)? {
+        Some(tls) => config.connect(tls),
+        None => config.connect(NoTls),
+    };
+    let mut client = connected.map_err(|e| {
+        let mut why = describe(&e);
+        if let Some(hint) = target.tls.hint().filter(|_| why.contains("certificate")) {
+            why.push_str(&format!(" ({hint})"));
+        }
+        cannot(why)
+    })?;
     client
         .batch_execute(&format!("SET TIME ZONE 'UTC'; SET lock_timeout = '{}ms'", LOCK_WAIT.as_millis()))
         .map_err(error)?;
@@ -228,6 +241,61 @@ impl ToSql for Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The test server's URL and its CA's certificate (`scripts/services/postgres`).
+    fn server() -> Option<(String, String)> {
+        match (std::env::var("MLPC_TEST_POSTGRES"), std::env::var("MLPC_TEST_POSTGRES_CA")) {
+            (Ok(url), Ok(ca)) => Some((url, ca)),
+            _ => {
+                assert!(std::env::var("MLPC_REQUIRE_SERVICES").is_err(), "MLPC_TEST_POSTGRES(_CA) is not set");
+                eprintln!("not run: no Postgres (start scripts/services/postgres)");
+                None
+            }
+        }
+    }
+
+    /// Whether the session is encrypted, as the server sees it.
+    fn encrypted(url: &str) -> Result<bool, DbError> {
+        let mut client = connect(&PgTarget::parse(url)?, "tls test")?;
+        let row = client.query_one("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()", &[]).map_err(error)?;
+        Ok(row.get(0))
+    }
+
+    #[test]
+    fn sslmode_decides_encryption_and_a_certificate_from_another_ca_is_refused() {
+        let Some((url, ca)) = server() else { return };
+        let with = |options: &str| format!("{url}?{options}");
+        assert!(!encrypted(&with("sslmode=disable")).unwrap());
+        assert!(encrypted(&url).unwrap(), "prefer (the default) uses the server's TLS");
+        assert!(encrypted(&with("sslmode=require")).unwrap());
+        assert!(encrypted(&with(&format!("sslmode=verify-full&sslrootcert={ca}"))).unwrap());
+
+        // Reached under a name the certificate does not hold: verify-ca passes, verify-full not.
+        let port = url.rsplit_once(':').unwrap().1.split('/').next().unwrap();
+        let renamed = format!("postgres://mlpc@db.invalid:{port}/postgres?hostaddr=127.0.0.1&sslrootcert={ca}");
+        assert!(encrypted(&format!("{renamed}&sslmode=verify-ca")).unwrap());
+        let err = encrypted(&format!("{renamed}&sslmode=verify-full")).unwrap_err().to_string();
+        assert!(err.contains("certificate") && err.contains("name the host it was reached at"), "{err}");
+
+        // Another CA's certificate.
+        let dir = tempfile::tempdir().unwrap();
+        let other = dir.path().join("other-ca.crt");
+        let made = std::process::Command::new("openssl")
+            .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=another CA"])
+            .arg("-keyout")
+            .arg(dir.path().join("other-ca.key"))
+            .arg("-out")
+            .arg(&other)
+            .output()
+            .unwrap();
+        assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+        let wrong = with(&format!("sslmode=verify-full&sslrootcert={}", other.display()));
+        let err = encrypted(&wrong).unwrap_err().to_string();
+        assert!(err.starts_with("cannot connect to the Postgres store"), "{err}");
+        assert!(err.contains("UnknownIssuer"), "{err}");
+        assert!(err.contains(&format!("must be signed by a CA in {}", other.display())), "{err}");
+        eprintln!("a certificate from another CA: {err}");
+    }
 
     #[test]
     fn urls_are_shown_without_their_password() {
