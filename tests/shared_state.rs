@@ -198,3 +198,63 @@ fn a_promotion_from_another_machine_is_served_within_a_second_and_fails_no_reque
     let answered = load.finish();
     assert!(answered.iter().any(|v| v == "1") && answered.iter().any(|v| v == "2"));
 }
+
+const MONITOR: &str = r#"monitor churn_drift on "churn-predictor" {
+  every     = 1s
+  window    = 1h
+  reference = churn_data.train
+  alert when auc >= 0
+}
+"#;
+
+#[test]
+fn one_monitor_reads_the_requests_and_labels_of_every_replica() {
+    let Some(url) = database() else { return };
+    let team = Team::new(url, MONITOR);
+    team.run();
+    team.mlpc(team.approver.path(), &["promote", NAME, "1", "--stage", "production", "--by", "alice"]);
+    let replicas = [team.serve(), team.serve()];
+    let http = reqwest::blocking::Client::new();
+    // 30 requests to the first replica, 20 to the second; the labels of all of them sent
+    // back to the second.
+    let mut labels = Vec::new();
+    for id in 1..=50 {
+        let base = &replicas[usize::from(id > 30)].1;
+        let r = http
+            .post(format!("{base}/v1/models/{NAME}/predict"))
+            .header("x-request-id", format!("r{id}"))
+            .json(&json!({ "customer_id": id }))
+            .send()
+            .unwrap();
+        assert_eq!(r.status(), 200, "{}", r.text().unwrap());
+        labels.push(json!({ "id": format!("r{id}"), "label": id % 2 == 0 }));
+    }
+    let r = http
+        .post(format!("{}/v1/models/{NAME}/feedback", replicas[1].1))
+        .json(&json!({ "labels": labels }))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 202, "{}", r.text().unwrap());
+    common::eventually("both replicas' rows in the store", Duration::from_secs(10), || {
+        let rows = team.psql("SELECT count(*), count(DISTINCT replica) FROM requests");
+        (rows == "50|2").then_some(()).ok_or(rows)
+    });
+    common::eventually("the labels in the store", Duration::from_secs(10), || {
+        let rows = team.psql("SELECT count(*) FROM feedback");
+        (rows == "50").then_some(()).ok_or(rows)
+    });
+
+    // The daemon (whose own server is sent nothing) checks the monitor over every
+    // replica's rows, the labels joined with the predictions they are for.
+    let file = team.file().to_string_lossy().into_owned();
+    let args = ["daemon", &file, "--addr", "127.0.0.1:0", "--api-addr", "127.0.0.1:0", "--tick-ms", "100"];
+    let (_daemon, api) =
+        team.start(&[&args[..], &["--min-window", "50"]].concat(), &[("MLPC_ADMIN_TOKEN", "t")], "api on ");
+    let check = common::eventually("a check over 50 rows", Duration::from_secs(30), || {
+        let status: Value = http.get(format!("{api}/admin/status")).bearer_auth("t").send().unwrap().json().unwrap();
+        let check = status["monitors"][0]["last_check"].clone();
+        (check["rows"] == 50).then_some(check.clone()).ok_or(check.to_string())
+    });
+    assert_eq!(check["status"], "ok", "{check}");
+    assert_eq!(check["conditions"], json!([["auc >= 0", true]]), "the labels are joined: {check}");
+}

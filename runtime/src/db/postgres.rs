@@ -8,6 +8,7 @@
 
 use super::tls::Tls;
 use super::{numbered, DbError, Row, Value};
+use ::postgres::binary_copy::BinaryCopyInWriter;
 use ::postgres::types::{to_sql_checked, IsNull, ToSql, Type};
 use ::postgres::{Client, Config, NoTls};
 use bytes::BytesMut;
@@ -49,6 +50,26 @@ impl Session {
             .map_err(|e| DbError::Engine(format!("cannot start a Postgres session: {e}")))?;
         connected.recv().map_err(|_| DbError::Engine("the Postgres session ended".into()))??;
         Ok(Session { jobs })
+    }
+
+    /// Appends `rows` (values in the order of `columns`) to `table` with one binary
+    /// `COPY … FROM STDIN`, the cheapest way in for many rows; returns how many. An integer
+    /// goes into a timestamp column as µs since the Unix epoch (UTC).
+    pub fn copy_in(&self, table: &str, columns: &[&str], rows: Vec<Vec<Value>>) -> Result<u64, DbError> {
+        let list = columns.join(", ");
+        let (probe, copy) = (
+            format!("SELECT {list} FROM {table} LIMIT 0"),
+            format!("COPY {table} ({list}) FROM STDIN (FORMAT binary)"),
+        );
+        self.run(move |client| {
+            let types: Vec<Type> =
+                client.prepare(&probe).map_err(error)?.columns().iter().map(|c| c.type_().clone()).collect();
+            let mut writer = BinaryCopyInWriter::new(client.copy_in(&copy).map_err(error)?, &types);
+            for row in &rows {
+                writer.write(&refs(row)).map_err(error)?;
+            }
+            writer.finish().map_err(error)
+        })
     }
 
     /// Runs `work` on the session's client and returns what it returns.
@@ -219,6 +240,13 @@ impl ToSql for Value {
     fn to_sql(&self, ty: &Type, out: &mut BytesMut) -> Result<IsNull, Box<dyn std::error::Error + Sync + Send>> {
         match (self, ty) {
             (Value::Null, _) => Ok(IsNull::Yes),
+            (Value::Int(us), &Type::TIMESTAMP | &Type::TIMESTAMPTZ) => {
+                let at = chrono::DateTime::from_timestamp_micros(*us).ok_or("a timestamp out of range")?;
+                match *ty {
+                    Type::TIMESTAMP => at.naive_utc().to_sql(ty, out),
+                    _ => at.to_sql(ty, out),
+                }
+            }
             (Value::Int(i), &Type::INT2) => i16::try_from(*i)?.to_sql(ty, out),
             (Value::Int(i), &Type::INT4) => i32::try_from(*i)?.to_sql(ty, out),
             (Value::Int(i), &Type::FLOAT8) => (*i as f64).to_sql(ty, out),
