@@ -129,7 +129,7 @@ impl Team {
         static STARTED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
         let n = STARTED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let log = std::fs::File::create(self.dir.path().join(format!("{}-{n}.log", args[0]))).unwrap();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_mlpc-runtime"))
+        let child = Command::new(env!("CARGO_BIN_EXE_mlpc-runtime"))
             .args(args)
             .args(["--state", &self.url])
             .env("XDG_CACHE_HOME", self.trainer.path())
@@ -139,14 +139,16 @@ impl Team {
             .stderr(log)
             .spawn()
             .unwrap();
-        let mut out = BufReader::new(child.stdout.take().unwrap());
+        // Killed and waited for if it fails to start.
+        let mut running = common::Running(child);
+        let mut out = BufReader::new(running.0.stdout.take().unwrap());
         loop {
             let mut line = String::new();
             assert!(out.read_line(&mut line).unwrap() > 0, "mlpc {args:?} stopped");
             if let Some(rest) = line.trim().strip_prefix(wait_for) {
                 // The rest of its output is not read; it must not block on a full pipe.
                 std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
-                return (common::Running(child), rest.to_string());
+                return (running, rest.to_string());
             }
         }
     }

@@ -41,11 +41,19 @@ pub enum Heard {
 /// a thread of its own, which reconnects (waiting a little longer each time, up to 5 s)
 /// whenever the connection is lost.
 pub fn follow(target: &PgTarget, who: &str, mut tell: impl FnMut(Heard) -> bool) {
-    let mut wait = Duration::from_millis(100);
+    let first = Duration::from_millis(100);
+    let mut wait = first;
     loop {
+        let began = std::time::Instant::now();
         let lost = match listen(target, who, &mut tell) {
             Ok(()) => return,
-            Err(e) => format!("lost the notifications of {target} ({e}); reconnecting in {wait:?}"),
+            Err(e) => {
+                // A connection that lasted starts the waits over.
+                if began.elapsed() > RETRY_AT_MOST * 2 {
+                    wait = first;
+                }
+                format!("lost the notifications of {target} ({e}); reconnecting in {wait:?}")
+            }
         };
         if !tell(Heard::Lost(lost)) {
             return;
