@@ -41,7 +41,7 @@ pub fn router(daemon: Arc<Daemon>) -> Router {
         admin_token: daemon.opts.admin_token.clone(),
         traffic: Some({
             let d = daemon.clone();
-            Arc::new(move |since| d.request_log().read(move |c| request_log::traffic(c, since)))
+            Arc::new(move |since| d.request_log().read(since, move |c| request_log::traffic(c, since)))
         }),
     };
     Router::new()

@@ -122,10 +122,7 @@ impl Daemon {
 
     /// The request log, read through the server running now (or the file, with none).
     fn request_log(&self) -> window::Log {
-        window::Log {
-            server: self.server().as_ref().map(|s| s.handle.clone()),
-            file: self.opts.state_dir.join("requests.duckdb"),
-        }
+        window::Log { server: self.server().as_ref().map(|s| s.handle.clone()), state: self.opts.state_dir.clone() }
     }
 
     /// Where run requests go; a closed queue once shutting down.

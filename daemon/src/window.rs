@@ -12,21 +12,28 @@ use mlpc_train::InputType;
 use std::path::{Path, PathBuf};
 
 /// The request log: read through the server this process runs, whose writer thread holds
-/// the file; with no server running, the file opened read-only.
+/// the file; with no server running, the file opened read-only. On a shared store
+/// (`--state postgres://…`), every serving replica's rows.
 pub struct Log {
     pub server: Option<mlpc_serve::Handle>,
-    pub file: PathBuf,
+    /// The state folder.
+    pub state: PathBuf,
 }
 
 impl Log {
-    /// `read`'s answer on the log; `None` when there is no log yet.
+    /// `read`'s answer on the rows logged since `since_micros` (and maybe earlier ones);
+    /// `None` when there is no log yet.
     pub fn read<T: Send + 'static>(
         &self,
+        since_micros: i64,
         read: impl FnOnce(&Connection) -> Result<T, String> + Send + 'static,
     ) -> Result<Option<T>, String> {
         match &self.server {
-            Some(server) => server.read_log(read).map(Some),
-            None => request_log::read_file(&self.file, read).map_err(|e| e.to_string()),
+            Some(server) => server.read_log(since_micros, read).map(Some),
+            None if request_log::shared::on(&self.state) => {
+                request_log::shared::read(&self.state, since_micros, read).map(Some)
+            }
+            None => request_log::read_file(&self.state.join("requests.duckdb"), read).map_err(|e| e.to_string()),
         }
     }
 }
@@ -71,7 +78,7 @@ pub fn current(
 ) -> Result<Logged, String> {
     let typed = typed(inputs)?;
     let (model, owned) = (model.to_string(), typed.clone());
-    let read = log.read(move |conn| request_log::window(conn, &model, version, since_micros, &owned))?;
+    let read = log.read(since_micros, move |conn| request_log::window(conn, &model, version, since_micros, &owned))?;
     Ok(read.unwrap_or_else(|| Logged::empty(&typed)))
 }
 

@@ -6,9 +6,10 @@
 use crate::db::{args, Db, DbError, PgTarget};
 
 /// Each migration: its version and its statements. Append only; never edit one that shipped.
-const MIGRATIONS: &[(i64, &str)] = &[(
-    1,
-    "
+const MIGRATIONS: &[(i64, &str)] = &[
+    (
+        1,
+        "
 CREATE TABLE runs (
   id BIGINT PRIMARY KEY, started_at TIMESTAMP, finished_at TIMESTAMP, status VARCHAR,
   pipeline VARCHAR, file VARCHAR, plan_hash VARCHAR, mlpc_version VARCHAR, forced BOOLEAN,
@@ -43,7 +44,21 @@ CREATE TABLE approvals (
 CREATE TABLE audit_anchor (id INTEGER PRIMARY KEY, entries BIGINT, head VARCHAR, tail VARCHAR);
 CREATE TABLE audit_log (seq BIGINT PRIMARY KEY, line VARCHAR NOT NULL);
 ",
-)];
+    ),
+    (
+        2,
+        "
+CREATE TABLE requests (
+  time TIMESTAMP, model VARCHAR, version BIGINT, request_id VARCHAR, row_number INTEGER,
+  inputs VARCHAR, prediction VARCHAR, latency_ms DOUBLE PRECISION, error VARCHAR, fallback BOOLEAN,
+  asked_version BIGINT, replica VARCHAR);
+CREATE INDEX requests_by_time ON requests (time);
+CREATE TABLE feedback (time TIMESTAMP, model VARCHAR, request_id VARCHAR, row_number INTEGER, label VARCHAR,
+  replica VARCHAR);
+CREATE INDEX feedback_by_time ON feedback (time);
+",
+    ),
+];
 
 /// The schema version this binary writes.
 pub fn latest() -> i64 {

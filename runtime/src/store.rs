@@ -300,16 +300,21 @@ impl Store {
     fn lock_holders(&self) -> String {
         let _ = self.db.batch("ROLLBACK");
         let holders = self.db.query(
-            "SELECT coalesce(a.application_name, '?'), coalesce(CAST(a.client_addr AS VARCHAR), 'local'),
+            // A bigint key is held as classid (its high half) and objid (its low half), in
+            // this database: other databases on the server have write locks of their own.
+            "SELECT coalesce(nullif(a.application_name, ''), '?'), coalesce(host(a.client_addr), 'local'),
                     CAST(extract(epoch FROM now() - a.xact_start) AS BIGINT)
              FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
-             WHERE l.locktype = 'advisory' AND l.granted AND l.objid = ?",
+             WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
+               AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+               AND (CAST(l.classid AS BIGINT) << 32) | CAST(l.objid AS BIGINT) = ?",
             args![WRITE_LOCK],
             |r| Ok(format!("{} from {} for {} s", r.get::<String>(0)?, r.get::<String>(1)?, r.get::<i64>(2)?)),
         );
         match holders {
             Ok(h) if !h.is_empty() => h.join(", "),
-            _ => "another session".into(),
+            Ok(_) => "another session, which has let go since".into(),
+            Err(e) => format!("another session (who cannot be read: {e})"),
         }
     }
 
@@ -669,5 +674,41 @@ mod tests {
         drop(first);
         rx.recv_timeout(Duration::from_secs(10)).expect("and opens once the first closes");
         other.join().unwrap();
+    }
+
+    #[test]
+    fn a_wait_for_the_postgres_write_lock_is_bounded_and_names_the_holder() {
+        if std::env::var("MLPC_TEST_POSTGRES").is_err() {
+            assert!(std::env::var("MLPC_REQUIRE_SERVICES").is_err(), "MLPC_TEST_POSTGRES is not set");
+            eprintln!("not run: no Postgres (start scripts/services/postgres)");
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let target = crate::registry::fixtures::fresh_database();
+        Store::share(dir.path(), target.clone());
+        let store = Store::open(dir.path()).unwrap();
+        // Another writer, on another host, holds the lock in an open transaction.
+        let holder = Db::Postgres(crate::db::PgSession::open(&target, "mlpc 9.9 (process 42 on build-7)").unwrap());
+        holder.batch("BEGIN").unwrap();
+        holder.execute("SELECT pg_advisory_xact_lock(?)", args![WRITE_LOCK]).unwrap();
+        // This session waits 300 ms, not the 30 s every session waits.
+        store.db.batch("SET lock_timeout = '300ms'").unwrap();
+        let asked = std::time::Instant::now();
+        let err = store.begin_run("p", "f.mlp", "h", false).unwrap_err();
+        assert!(asked.elapsed() < Duration::from_secs(5), "waited {:?}", asked.elapsed());
+        eprintln!("{err}");
+        assert!(
+            err.starts_with(&format!(
+                "the Postgres store {target} is locked by mlpc 9.9 (process 42 on build-7) from "
+            )),
+            "{err}"
+        );
+        assert!(
+            err.contains("lock timeout") && err.ends_with("nothing was changed: try again once it is done"),
+            "{err}"
+        );
+        holder.batch("COMMIT").unwrap();
+        store.db.batch("RESET lock_timeout").unwrap();
+        assert_eq!(store.begin_run("p", "f.mlp", "h", false).unwrap(), 1, "once the holder is done");
     }
 }

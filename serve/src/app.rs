@@ -182,11 +182,13 @@ impl App {
         })
     }
 
-    /// A request id: the caller's, else one unique to this server.
+    /// A request id: the caller's, else one unique to this server: its start time and
+    /// process id (replicas started in the same millisecond log to one shared store, where
+    /// labels are joined by id), then a counter.
     pub fn request_id(&self, given: Option<&str>) -> String {
-        given
-            .map(String::from)
-            .unwrap_or_else(|| format!("{:x}-{}", self.started_ms, self.seq.fetch_add(1, Ordering::Relaxed)))
+        given.map(String::from).unwrap_or_else(|| {
+            format!("{:x}.{:x}-{}", self.started_ms, std::process::id(), self.seq.fetch_add(1, Ordering::Relaxed))
+        })
     }
 
     /// Reads the registry and loads what changed; the versions serving keep serving until a

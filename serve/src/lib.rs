@@ -141,12 +141,14 @@ impl Handle {
 
     /// Runs `read` on the request log's connection (`<state>/requests.duckdb`: tables
     /// `requests` and `feedback`), on the thread that writes it, after what was queued
-    /// before; the file is held by that one connection. Blocking: call it off async threads.
+    /// before; the file is held by that one connection. On a shared store, `read` gets
+    /// every replica's rows logged since `since_micros`. Blocking: call it off async threads.
     pub fn read_log<T: Send + 'static>(
         &self,
+        since_micros: i64,
         read: impl FnOnce(&duckdb::Connection) -> Result<T, String> + Send + 'static,
     ) -> Result<T, String> {
-        self.app()?.log.as_ref().ok_or("no request log is open")?.read(read)
+        self.app()?.log.as_ref().ok_or("no request log is open")?.read(since_micros, read)
     }
 }
 
@@ -214,7 +216,9 @@ pub fn serve(
     let mut app = App::new(specs, &opts.state_dir, batching, limits.max_rows);
     app.reload().map_err(ServeError::State)?;
     let requests = opts.state_dir.join("requests.duckdb");
-    let (log, writer) = RequestLog::start(&requests, app.metrics.log_dropped.clone()).map_err(ServeError::State)?;
+    let shared = request_log::Shared::open(&opts.state_dir).map_err(ServeError::State)?;
+    let (log, writer) =
+        RequestLog::start(&requests, shared, app.metrics.log_dropped.clone()).map_err(ServeError::State)?;
     app.log = Some(log);
     let app = Arc::new(app);
     let runtime = tokio::runtime::Runtime::new().map_err(ServeError::Runtime)?;

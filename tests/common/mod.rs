@@ -147,7 +147,9 @@ pub fn postgres_database(prefix: &str) -> Option<String> {
         eprintln!("not run: no Postgres (start scripts/services/postgres)");
         return None;
     };
-    let name = format!("{prefix}_{}", std::process::id());
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let name = format!("{prefix}_{}_{n}", std::process::id());
     let made =
         std::process::Command::new("psql").args([&server, "-qc", &format!("CREATE DATABASE {name}")]).status().unwrap();
     assert!(made.success());

@@ -5,7 +5,9 @@
 
 mod duck;
 mod postgres;
+mod tls;
 
+pub(crate) use self::postgres::connect;
 pub use self::postgres::{PgTarget, Session as PgSession};
 
 use std::fmt;
@@ -203,6 +205,13 @@ impl<T: FromValue> FromValue for Option<T> {
             Value::Null => Some(None),
             v => T::from_value(v).map(Some),
         }
+    }
+}
+
+impl FromValue for Value {
+    const NAME: &'static str = "a value";
+    fn from_value(value: &Value) -> Option<Self> {
+        Some(value.clone())
     }
 }
 

@@ -6,7 +6,9 @@
 //! (the executor and the servers call the store from async tasks): each session's client
 //! lives on a thread of its own, which runs the session's statements one at a time.
 
+use super::tls::Tls;
 use super::{numbered, DbError, Row, Value};
+use ::postgres::binary_copy::BinaryCopyInWriter;
 use ::postgres::types::{to_sql_checked, IsNull, ToSql, Type};
 use ::postgres::{Client, Config, NoTls};
 use bytes::BytesMut;
@@ -50,6 +52,26 @@ impl Session {
         Ok(Session { jobs })
     }
 
+    /// Appends `rows` (values in the order of `columns`) to `table` with one binary
+    /// `COPY … FROM STDIN`, the cheapest way in for many rows; returns how many. An integer
+    /// goes into a timestamp column as µs since the Unix epoch (UTC).
+    pub fn copy_in(&self, table: &str, columns: &[&str], rows: Vec<Vec<Value>>) -> Result<u64, DbError> {
+        let list = columns.join(", ");
+        let (probe, copy) = (
+            format!("SELECT {list} FROM {table} LIMIT 0"),
+            format!("COPY {table} ({list}) FROM STDIN (FORMAT binary)"),
+        );
+        self.run(move |client| {
+            let types: Vec<Type> =
+                client.prepare(&probe).map_err(error)?.columns().iter().map(|c| c.type_().clone()).collect();
+            let mut writer = BinaryCopyInWriter::new(client.copy_in(&copy).map_err(error)?, &types);
+            for row in &rows {
+                writer.write(&refs(row)).map_err(error)?;
+            }
+            writer.finish().map_err(error)
+        })
+    }
+
     /// Runs `work` on the session's client and returns what it returns.
     pub fn run<T: Send + 'static>(
         &self,
@@ -74,14 +96,17 @@ pub const LOCK_WAIT: Duration = Duration::from_secs(30);
 pub struct PgTarget {
     url: String,
     config: Config,
+    tls: Tls,
 }
 
 impl PgTarget {
     /// Reads a `postgres://` or `postgresql://` URL.
     pub fn parse(url: &str) -> Result<PgTarget, DbError> {
-        let config = Config::from_str(url)
-            .map_err(|e| DbError::Engine(format!("`{}` is not a Postgres URL: {e}", redact(url))))?;
-        Ok(PgTarget { url: url.to_string(), config })
+        let refused = |e: String| DbError::Engine(format!("`{}` is not a Postgres URL: {e}", redact(url)));
+        let (rest, tls) = Tls::take(url).map_err(refused)?;
+        let mut config = Config::from_str(&rest).map_err(|e| refused(e.to_string()))?;
+        config.ssl_mode(tls.client_mode());
+        Ok(PgTarget { url: url.to_string(), config, tls })
     }
 }
 
@@ -117,15 +142,24 @@ fn redact(url: &str) -> String {
 }
 
 /// Opens a client on the server (on the calling thread, which must not run an async runtime).
-fn connect(target: &PgTarget, who: &str) -> Result<Client, DbError> {
+pub(crate) fn connect(target: &PgTarget, who: &str) -> Result<Client, DbError> {
     let mut config = target.config.clone();
     config.application_name(who);
     if config.get_connect_timeout().is_none() {
         config.connect_timeout(Duration::from_secs(10));
     }
-    let mut client = config
-        .connect(NoTls)
-        .map_err(|e| DbError::Engine(format!("cannot connect to the Postgres store {target}: {}", describe(&e))))?;
+    let cannot = |why: String| DbError::Engine(format!("cannot connect to the Postgres store {target}: {why}"));
+    let connected = match target.tls.connector().map_err(cannot)? {
+        Some(tls) => config.connect(tls),
+        None => config.connect(NoTls),
+    };
+    let mut client = connected.map_err(|e| {
+        let mut why = describe(&e);
+        if let Some(hint) = target.tls.hint().filter(|_| why.contains("certificate")) {
+            why.push_str(&format!(" ({hint})"));
+        }
+        cannot(why)
+    })?;
     client
         .batch_execute(&format!("SET TIME ZONE 'UTC'; SET lock_timeout = '{}ms'", LOCK_WAIT.as_millis()))
         .map_err(error)?;
@@ -206,6 +240,13 @@ impl ToSql for Value {
     fn to_sql(&self, ty: &Type, out: &mut BytesMut) -> Result<IsNull, Box<dyn std::error::Error + Sync + Send>> {
         match (self, ty) {
             (Value::Null, _) => Ok(IsNull::Yes),
+            (Value::Int(us), &Type::TIMESTAMP | &Type::TIMESTAMPTZ) => {
+                let at = chrono::DateTime::from_timestamp_micros(*us).ok_or("a timestamp out of range")?;
+                match *ty {
+                    Type::TIMESTAMP => at.naive_utc().to_sql(ty, out),
+                    _ => at.to_sql(ty, out),
+                }
+            }
             (Value::Int(i), &Type::INT2) => i16::try_from(*i)?.to_sql(ty, out),
             (Value::Int(i), &Type::INT4) => i32::try_from(*i)?.to_sql(ty, out),
             (Value::Int(i), &Type::FLOAT8) => (*i as f64).to_sql(ty, out),
@@ -228,6 +269,61 @@ impl ToSql for Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The test server's URL and its CA's certificate (`scripts/services/postgres`).
+    fn server() -> Option<(String, String)> {
+        match (std::env::var("MLPC_TEST_POSTGRES"), std::env::var("MLPC_TEST_POSTGRES_CA")) {
+            (Ok(url), Ok(ca)) => Some((url, ca)),
+            _ => {
+                assert!(std::env::var("MLPC_REQUIRE_SERVICES").is_err(), "MLPC_TEST_POSTGRES(_CA) is not set");
+                eprintln!("not run: no Postgres (start scripts/services/postgres)");
+                None
+            }
+        }
+    }
+
+    /// Whether the session is encrypted, as the server sees it.
+    fn encrypted(url: &str) -> Result<bool, DbError> {
+        let mut client = connect(&PgTarget::parse(url)?, "tls test")?;
+        let row = client.query_one("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()", &[]).map_err(error)?;
+        Ok(row.get(0))
+    }
+
+    #[test]
+    fn sslmode_decides_encryption_and_a_certificate_from_another_ca_is_refused() {
+        let Some((url, ca)) = server() else { return };
+        let with = |options: &str| format!("{url}?{options}");
+        assert!(!encrypted(&with("sslmode=disable")).unwrap());
+        assert!(encrypted(&url).unwrap(), "prefer (the default) uses the server's TLS");
+        assert!(encrypted(&with("sslmode=require")).unwrap());
+        assert!(encrypted(&with(&format!("sslmode=verify-full&sslrootcert={ca}"))).unwrap());
+
+        // Reached under a name the certificate does not hold: verify-ca passes, verify-full not.
+        let port = url.rsplit_once(':').unwrap().1.split('/').next().unwrap();
+        let renamed = format!("postgres://mlpc@db.invalid:{port}/postgres?hostaddr=127.0.0.1&sslrootcert={ca}");
+        assert!(encrypted(&format!("{renamed}&sslmode=verify-ca")).unwrap());
+        let err = encrypted(&format!("{renamed}&sslmode=verify-full")).unwrap_err().to_string();
+        assert!(err.contains("certificate") && err.contains("name the host it was reached at"), "{err}");
+
+        // Another CA's certificate.
+        let dir = tempfile::tempdir().unwrap();
+        let other = dir.path().join("other-ca.crt");
+        let made = std::process::Command::new("openssl")
+            .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=another CA"])
+            .arg("-keyout")
+            .arg(dir.path().join("other-ca.key"))
+            .arg("-out")
+            .arg(&other)
+            .output()
+            .unwrap();
+        assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+        let wrong = with(&format!("sslmode=verify-full&sslrootcert={}", other.display()));
+        let err = encrypted(&wrong).unwrap_err().to_string();
+        assert!(err.starts_with("cannot connect to the Postgres store"), "{err}");
+        assert!(err.contains("UnknownIssuer"), "{err}");
+        assert!(err.contains(&format!("must be signed by a CA in {}", other.display())), "{err}");
+        eprintln!("a certificate from another CA: {err}");
+    }
 
     #[test]
     fn urls_are_shown_without_their_password() {

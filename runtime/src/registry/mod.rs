@@ -3,6 +3,7 @@
 //! promotion rules evaluated against the registry, and approvals. Every change is one store
 //! transaction together with its entries in the audit log.
 
+pub mod live;
 pub(crate) mod rules;
 
 use crate::audit::{self, Action};
@@ -788,6 +789,7 @@ impl Tx<'_> {
                 args![name, stage, from, to, kind, self.at, self.by, reason],
             )
             .map_err(db)?;
+        live::announce(&self.store.db, name).map_err(db)?;
         self.record(kind, name, Some(to), Some(stage), reason);
         Ok(())
     }

@@ -4,10 +4,14 @@
 //! bounded queue: when it is full the row is dropped and counted, never waited for.
 //! Labels sent back (`feedback`) go through the same thread, which also runs the reads of
 //! a process that embeds the server ([`RequestLog::read`]): one connection holds the file.
+//! On a shared store (`--state postgres://…`) the rows go to the store's tables instead,
+//! where every replica's are read together ([`shared`]).
 
 mod read;
+pub mod shared;
 
 pub use read::{read_file, traffic, window, FileError, Logged, Traffic};
+pub use shared::Shared;
 
 use crate::http::Burst;
 use crate::input::Columns;
@@ -57,7 +61,40 @@ struct Batch {
 }
 
 /// A read of the log, run on the writer's connection.
-type Job = Box<dyn FnOnce(&Connection) + Send>;
+type Job = Box<dyn FnOnce(Result<&Connection, String>) + Send>;
+
+/// Where the writer puts rows: the server's own file, or the shared store.
+enum Sink {
+    File(Connection),
+    Shared(Shared),
+}
+
+impl Sink {
+    fn write(&mut self, batch: &Batch) -> Result<(), String> {
+        match self {
+            Sink::File(conn) => write(conn, batch).map_err(|e| e.to_string()),
+            Sink::Shared(shared) => shared.write(batch),
+        }
+    }
+
+    fn add_labels(&mut self, at_micros: i64, model: &str, labels: &[Label]) -> Result<(), String> {
+        match self {
+            Sink::File(conn) => add_labels(conn, at_micros, model, labels).map_err(|e| e.to_string()),
+            Sink::Shared(shared) => shared.add_labels(at_micros, model, labels),
+        }
+    }
+
+    /// Runs `job` on the file, or on every replica's rows since `since_micros`.
+    fn read(&mut self, since_micros: i64, job: Job) {
+        match self {
+            Sink::File(conn) => job(Ok(conn)),
+            Sink::Shared(shared) => match shared.window(since_micros) {
+                Ok(conn) => job(Ok(&conn)),
+                Err(e) => job(Err(e)),
+            },
+        }
+    }
+}
 
 /// A request the server failed (a 5xx, not bad input): one row, no inputs or prediction.
 pub struct Failure {
@@ -76,7 +113,7 @@ enum Message {
     Request(Entry),
     Failure(Failure),
     Labels { at_micros: i64, model: String, labels: Vec<Label> },
-    Read(Job),
+    Read { since_micros: i64, job: Job },
 }
 
 /// One answered request.
@@ -114,22 +151,29 @@ impl Writer {
 }
 
 impl RequestLog {
-    pub fn start(path: &Path, dropped: Counter) -> Result<(RequestLog, Writer), String> {
-        let conn =
-            Connection::open(path).map_err(|e| format!("cannot open the request log {}: {e}", path.display()))?;
-        conn.execute_batch(SCHEMA).map_err(|e| format!("cannot set up the request log {}: {e}", path.display()))?;
+    /// Starts the writer: into the file `path`, or, with `shared`, into the shared store.
+    pub fn start(path: &Path, shared: Option<Shared>, dropped: Counter) -> Result<(RequestLog, Writer), String> {
+        let (mut sink, shown) = match shared {
+            Some(shared) => (Sink::Shared(shared), "on the shared store".to_string()),
+            None => {
+                let conn = Connection::open(path)
+                    .map_err(|e| format!("cannot open the request log {}: {e}", path.display()))?;
+                conn.execute_batch(SCHEMA)
+                    .map_err(|e| format!("cannot set up the request log {}: {e}", path.display()))?;
+                (Sink::File(conn), path.display().to_string())
+            }
+        };
         let (tx, mut rx) = mpsc::channel::<Message>(CAPACITY);
-        let shown = path.display().to_string();
         let queued = Arc::new(AtomicUsize::new(0));
         let (lost, left) = (dropped.clone(), queued.clone());
         let handle = std::thread::spawn(move || {
             let mut batch = Batch::default();
             // A full disk fails every batch: logged once per burst, every row counted.
             let mut burst = Burst::new(Duration::from_secs(60));
-            let mut flush = |batch: &mut Batch| {
+            let mut flush = |sink: &mut Sink, batch: &mut Batch| {
                 let rows = batch.rows();
                 if rows > 0 {
-                    if let Err(e) = write(&conn, batch) {
+                    if let Err(e) = sink.write(batch) {
                         lost.inc_by(rows as u64);
                         if let Some(quiet) = burst.note() {
                             let before = if quiet > 0 {
@@ -138,7 +182,7 @@ impl RequestLog {
                                 String::new()
                             };
                             tracing::error!(
-                                "request log {shown}: {e}; {rows} rows lost{before}, counted in mlpc_serve_request_log_dropped_total (is the disk full?)"
+                                "request log {shown}: {e}; {rows} rows lost{before}, counted in mlpc_serve_request_log_dropped_total (is the disk full, or the store down?)"
                             );
                         }
                     }
@@ -153,16 +197,16 @@ impl RequestLog {
                         Message::Request(e) => batch.answered.push(e),
                         Message::Failure(f) => batch.failed.push(f),
                         Message::Labels { at_micros, model, labels } => {
-                            flush(&mut batch);
-                            if let Err(e) = add_labels(&conn, at_micros, &model, &labels) {
+                            flush(&mut sink, &mut batch);
+                            if let Err(e) = sink.add_labels(at_micros, &model, &labels) {
                                 tracing::error!("request log {shown}: {e}");
                             }
                         }
-                        Message::Read(job) => {
-                            flush(&mut batch);
+                        Message::Read { since_micros, job } => {
+                            flush(&mut sink, &mut batch);
                             // A read that panics answers nothing (its caller sees an error);
                             // the log goes on.
-                            let _ = std::panic::catch_unwind(AssertUnwindSafe(|| job(&conn)));
+                            let _ = std::panic::catch_unwind(AssertUnwindSafe(|| sink.read(since_micros, job)));
                         }
                     }
                     if batch.answered.len() + batch.failed.len() >= BATCH {
@@ -173,7 +217,7 @@ impl RequestLog {
                         Err(_) => break,
                     }
                 }
-                flush(&mut batch);
+                flush(&mut sink, &mut batch);
             }
         });
         Ok((RequestLog { tx, dropped, queued }, Writer(handle)))
@@ -207,14 +251,17 @@ impl RequestLog {
     }
 
     /// Runs `read` on the log's connection once what was queued before is written, and
-    /// returns its answer. Blocking: call it off the async runtime's threads.
+    /// returns its answer; on a shared store, on every replica's rows logged since
+    /// `since_micros`. Blocking: call it off the async runtime's threads.
     pub fn read<T: Send + 'static>(
         &self,
+        since_micros: i64,
         read: impl FnOnce(&Connection) -> Result<T, String> + Send + 'static,
     ) -> Result<T, String> {
         let (reply, answer) = tokio::sync::oneshot::channel();
-        let job: Job = Box::new(move |conn| drop(reply.send(read(conn))));
-        self.tx.blocking_send(Message::Read(job)).map_err(|_| "the request log has stopped".to_string())?;
+        let job: Job = Box::new(move |conn| drop(reply.send(conn.and_then(read))));
+        let message = Message::Read { since_micros, job };
+        self.tx.blocking_send(message).map_err(|_| "the request log has stopped".to_string())?;
         answer.blocking_recv().map_err(|_| "the request log has stopped".to_string())?
     }
 }
@@ -293,16 +340,16 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("requests.duckdb");
         let dropped = Counter::default();
-        let (log, writer) = RequestLog::start(&path, dropped.clone()).unwrap();
+        let (log, writer) = RequestLog::start(&path, None, dropped.clone()).unwrap();
         log.fail(failure(0));
-        log.read(|_| Ok(())).unwrap();
+        log.read(0, |_| Ok(())).unwrap();
         assert_eq!(dropped.get(), 0, "a row written is not lost");
         // Writing now fails, as on a full disk: every row is counted.
-        log.read(|c| c.execute_batch("DROP TABLE requests").map_err(|e| e.to_string())).unwrap();
+        log.read(0, |c| c.execute_batch("DROP TABLE requests").map_err(|e| e.to_string())).unwrap();
         for i in 1..=895 {
             log.fail(failure(i));
         }
-        log.read(|_| Ok(())).unwrap();
+        log.read(0, |_| Ok(())).unwrap();
         assert_eq!(dropped.get(), 895);
         drop(log);
         writer.join();

@@ -18,14 +18,20 @@ pub async fn section(ui: &Ui) -> Markup {
     let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
     let since = (now - WINDOW).as_micros() as i64;
     let source = ui.traffic.clone();
-    let file = ui.state_dir.join("requests.duckdb");
-    let read = blocking(move || match source {
-        Some(read) => read(since),
-        None => request_log::read_file(&file, |c| request_log::traffic(c, since)).map_err(|e| match e {
-            FileError::Open { .. } => HELD.to_string(),
-            FileError::Read(e) => e,
-        }),
-    });
+    let state = ui.state_dir.clone();
+    let read =
+        blocking(move || match source {
+            Some(read) => read(since),
+            None if request_log::shared::on(&state) => {
+                request_log::shared::read(&state, since, |c| request_log::traffic(c, since)).map(Some)
+            }
+            None => request_log::read_file(&state.join("requests.duckdb"), |c| request_log::traffic(c, since)).map_err(
+                |e| match e {
+                    FileError::Open { .. } => HELD.to_string(),
+                    FileError::Read(e) => e,
+                },
+            ),
+        });
     html! {
         h2 { "Requests in the last " (WINDOW.as_secs() / 60) " minutes" }
         @match read.await {
