@@ -8,6 +8,12 @@ use clap::{Args, Parser, Subcommand};
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+    /// Keep artifacts in this object store too (`s3://BUCKET/PREFIX`, `gs://…`, `az://…`,
+    /// `file:///DIR`): what a run records is uploaded, what a machine lacks is fetched,
+    /// sha256-checked, into its state folder. Credentials come from the environment.
+    /// Default: `MLPC_ARTIFACTS`.
+    #[arg(long, global = true, value_name = "URL")]
+    pub artifacts: Option<String>,
 }
 
 #[derive(Subcommand)]

@@ -28,6 +28,9 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(code) => return ExitCode::from(code),
     };
+    if let Some(url) = cli.artifacts.or_else(|| std::env::var("MLPC_ARTIFACTS").ok()).filter(|u| !u.is_empty()) {
+        mlpc_runtime::remote_artifacts::keep_in(&url);
+    }
     let code = match cli.command {
         Command::Run { file, state, node, base_dir, force, jobs, json } => {
             let target = run::Target { file: &file, state: state.as_deref(), node, base_dir: base_dir.as_deref() };

@@ -545,7 +545,7 @@ fn cached(store: &Store, node: &str, key: &str) -> Result<Option<BTreeMap<String
         return Ok(None);
     };
     let Ok(outputs) = serde_json::from_str::<BTreeMap<String, String>>(&outputs) else { return Ok(None) };
-    crate::cache::verified(store, outputs, |role, sha| store.artifact_path(sha, extension(role))).map(Some)
+    crate::cache::verified(store, outputs, |role, sha| store.artifact(sha, extension(role))).map(Some)
 }
 
 /// Stores what a node produced: artifacts, metrics, params and the cache entry.

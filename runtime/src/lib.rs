@@ -16,6 +16,7 @@ mod node_io;
 mod nodes;
 mod registration;
 pub mod registry;
+pub mod remote_artifacts;
 pub mod scoring;
 pub mod sql;
 mod store;
