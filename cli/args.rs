@@ -31,6 +31,30 @@ pub enum ModelsCommand {
 }
 
 #[derive(Subcommand)]
+pub enum StateCommand {
+    /// Apply the schema migrations a Postgres store lacks, saying which; refused when the
+    /// store is newer than this mlpc.
+    Migrate {
+        /// The store: `postgres://USER@HOST:PORT/DATABASE`.
+        #[arg(long)]
+        state: String,
+    },
+    /// Copy a state folder (runs, registry, audit log; its artifacts to `--artifacts` and to
+    /// this machine's folder for the target) onto an empty Postgres store.
+    Copy {
+        /// The state folder, e.g. `.mlp`.
+        #[arg(long)]
+        from: String,
+        /// The store: `postgres://USER@HOST:PORT/DATABASE`.
+        #[arg(long)]
+        to: String,
+        /// Empty a store that is not empty first (in the same transaction).
+        #[arg(long)]
+        replace: bool,
+    },
+}
+
+#[derive(Subcommand)]
 pub enum AuditCommand {
     /// Check the log's hash chain, then the log against the store (its anchor and the
     /// registry); exit 1 naming the first damaged line or every disagreement.
@@ -354,6 +378,11 @@ pub enum Command {
         #[command(flatten)]
         at: RegistryArgs,
     },
+    /// The shared store: migrate its schema, or move a state folder onto it.
+    State {
+        #[command(subcommand)]
+        command: StateCommand,
+    },
     /// Write a version's model card in Markdown (default: the production version, else the latest).
     Card {
         name: String,
@@ -467,6 +496,7 @@ impl Command {
                 | Command::Promote { .. }
                 | Command::Rollback { .. }
                 | Command::Audit { .. }
+                | Command::State { .. }
                 | Command::Card { .. }
                 | Command::Serve { .. }
                 | Command::Daemon(_)

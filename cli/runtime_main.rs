@@ -11,9 +11,10 @@ mod run;
 mod score;
 mod serve;
 mod shared_state;
+mod state;
 mod ui;
 
-use mlpc::args::{AuditCommand, Command, ExportTarget, ModelsCommand, RunsCommand};
+use mlpc::args::{AuditCommand, Command, ExportTarget, ModelsCommand, RunsCommand, StateCommand};
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
@@ -52,6 +53,8 @@ fn main() -> ExitCode {
         Command::Rollback { name, stage, change, at } => models::rollback(&name, &stage, &change, &at),
         Command::Audit { command: None, at } => models::audit_log(&at),
         Command::Audit { command: Some(AuditCommand::Verify), at } => models::verify(&at),
+        Command::State { command: StateCommand::Migrate { state } } => state::migrate(&state),
+        Command::State { command: StateCommand::Copy { from, to, replace } } => state::copy(&from, &to, replace),
         Command::Card { name, version, state, out } => models::card(&name, version, &state, out.as_deref()),
         Command::Serve { file, state, addr, grpc_addr, limits } => {
             serve::serve(&file, state.as_deref(), addr, grpc_addr, &limits)

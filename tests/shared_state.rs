@@ -195,3 +195,70 @@ fn machines_that_share_only_the_two_urls_score_and_serve_the_model_from_object_s
     // Where the model is already cached, it is used as verified then.
     assert!(text(&mlpc(scorer, &score)).starts_with("2000 rows scored"));
 }
+
+#[test]
+fn a_state_folder_copied_to_postgres_keeps_its_history_registry_and_audit_chain() {
+    let (Some(url), Some(artifacts)) = (database("state_copy"), bucket("copy")) else { return };
+    let (work, machine, other) =
+        (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let folder = work.path().join("state");
+    let folder = folder.to_str().unwrap();
+    let local = ["--state", folder];
+    assert!(text(&mlpc(machine.path(), &[&["run", "examples/churn/churn.mlp"][..], &local].concat()))
+        .contains("run 1 succeeded"));
+    mlpc(
+        machine.path(),
+        &[&["approve", "churn-predictor", "1", "--stage", "production", "--by", "bob"][..], &local].concat(),
+    );
+    let models = |machine: &Path, state: &[&str]| {
+        text(&mlpc(machine, &[&["models", "show", "churn-predictor"][..], state].concat()))
+    };
+
+    let copy = ["state", "copy", "--from", folder, "--to", url.as_str(), "--artifacts", artifacts.as_str()];
+    let said = text(&mlpc(machine.path(), &copy));
+    assert!(said.contains("model_versions   1") && said.contains("audit_log        4"), "{said}");
+    assert!(said.contains("uploaded to the artifact store"), "{said}");
+    let shared = ["--state", url.as_str(), "--artifacts", artifacts.as_str()];
+    assert_eq!(models(other.path(), &shared), models(machine.path(), &local), "the registry is the same");
+    let verified = text(&mlpc(other.path(), &[&["audit", "verify"][..], &shared].concat()));
+    assert!(verified.starts_with("audit log intact: 4 entries"), "{verified}");
+
+    // A second copy is refused, nothing changed; --replace copies it again, the same.
+    let again = try_mlpc(machine.path(), &copy);
+    assert_eq!(again.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&again.stderr).contains("is not empty"), "{again:?}");
+    mlpc(machine.path(), &[&copy[..], &["--replace"]].concat());
+    assert_eq!(models(other.path(), &shared), models(machine.path(), &local));
+
+    // The store goes on from there: an approval from another machine, a run whose nodes
+    // are all cached (their outputs fetched from the bucket), the chain intact.
+    let approve =
+        [&["approve", "churn-predictor", "1", "--stage", "production", "--by", "carol"][..], &shared].concat();
+    assert!(text(&mlpc(other.path(), &approve)).contains("approved: churn-predictor 1 for production by carol"));
+    let rerun = text(&mlpc(other.path(), &[&["run", "examples/churn/churn.mlp"][..], &shared].concat()));
+    assert!(rerun.contains("run 2 succeeded: 0 ran, 10 cached"), "{rerun}");
+    let verified = text(&mlpc(machine.path(), &[&["audit", "verify"][..], &shared].concat()));
+    assert!(verified.starts_with("audit log intact: 5 entries"), "{verified}");
+
+    // Not a state folder: refused.
+    let wrong = try_mlpc(machine.path(), &["state", "copy", "--from", "examples", "--to", url.as_str()]);
+    assert!(String::from_utf8_lossy(&wrong.stderr).contains("no state folder at `examples`"), "{wrong:?}");
+}
+
+#[test]
+fn state_migrate_says_what_it_did_and_refuses_a_newer_schema() {
+    let Some(url) = database("state_migrate") else { return };
+    let machine = tempfile::tempdir().unwrap();
+    let migrate = ["state", "migrate", "--state", url.as_str()];
+    let said = text(&mlpc(machine.path(), &migrate));
+    assert!(said.contains("applied migration 1 (schema version 0 → 1)"), "{said}");
+    assert!(text(&mlpc(machine.path(), &migrate)).contains("is at schema version 1: nothing to apply"));
+    let newer = "INSERT INTO mlpc_schema VALUES (1000, now(), 'a newer mlpc')";
+    assert!(Command::new("psql").args([&url, "-qc", newer]).status().unwrap().success());
+    for args in [&migrate[..], &["models", "--state", url.as_str()]] {
+        let refused = try_mlpc(machine.path(), args);
+        assert!(!refused.status.success());
+        let why = String::from_utf8_lossy(&refused.stderr);
+        assert!(why.contains("schema version 1000") && why.contains("upgrade mlpc"), "{args:?}: {why}");
+    }
+}

@@ -19,6 +19,7 @@ pub mod registry;
 pub mod remote_artifacts;
 pub mod scoring;
 pub mod sql;
+pub mod state_copy;
 mod store;
 mod training;
 

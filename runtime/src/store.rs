@@ -379,11 +379,11 @@ impl Store {
     }
 
     /// Uploads an artifact of this folder to the artifact store (`--artifacts`), unless it
-    /// holds it already; nothing without one.
-    pub fn upload(&self, sha: &str, ext: &str) -> Result<(), String> {
-        let Some(remote) = &self.remote else { return Ok(()) };
+    /// holds it already; false (and nothing done) without one.
+    pub fn upload(&self, sha: &str, ext: &str) -> Result<bool, String> {
+        let Some(remote) = &self.remote else { return Ok(false) };
         let path = self.artifact_path(sha, ext);
-        off_runtime(|| remote.put(&path, sha, ext)).map(drop).map_err(|e| e.to_string())
+        off_runtime(|| remote.put(&path, sha, ext)).map(|_| true).map_err(|e| e.to_string())
     }
 
     /// Where an artifact with this content hash lives in this folder.

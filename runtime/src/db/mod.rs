@@ -206,6 +206,14 @@ impl<T: FromValue> FromValue for Option<T> {
     }
 }
 
+/// A column as it is, whatever it holds.
+impl FromValue for Value {
+    const NAME: &'static str = "any value";
+    fn from_value(value: &Value) -> Option<Self> {
+        Some(value.clone())
+    }
+}
+
 impl FromValue for String {
     const NAME: &'static str = "text";
     fn from_value(value: &Value) -> Option<Self> {
