@@ -11,19 +11,6 @@ use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
-/// A new database on the test server, named for the test; `None` (the test says so) without one.
-fn database(test: &str) -> Option<String> {
-    let Ok(server) = std::env::var("MLPC_TEST_POSTGRES") else {
-        assert!(std::env::var("MLPC_REQUIRE_SERVICES").is_err(), "MLPC_TEST_POSTGRES is not set");
-        eprintln!("not run: no Postgres (start scripts/services/postgres)");
-        return None;
-    };
-    let name = format!("{test}_{}", std::process::id());
-    let made = Command::new("psql").args([&server, "-qc", &format!("CREATE DATABASE {name}")]).status().unwrap();
-    assert!(made.success());
-    Some(format!("{}/{name}", server.rsplit_once('/').unwrap().0))
-}
-
 /// The S3 bucket of the test server, with a prefix of this test's own; `None` (the test
 /// says so) without one.
 fn bucket(test: &str) -> Option<String> {
@@ -59,7 +46,7 @@ fn text(out: &Output) -> String {
 
 #[test]
 fn a_team_shares_runs_the_registry_and_the_audit_log_through_postgres() {
-    let Some(url) = database("shared_state") else { return };
+    let Some(url) = common::postgres_database("shared_state") else { return };
     let (trainer, approver) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     let state = ["--state", url.as_str()];
     let run = [&["run", "examples/churn/churn.mlp"][..], &state].concat();
@@ -120,7 +107,9 @@ fn cached_artifacts(machine: &Path) -> Vec<String> {
 
 #[test]
 fn machines_that_share_only_the_two_urls_score_and_serve_the_model_from_object_storage() {
-    let (Some(url), Some(artifacts)) = (database("shared_artifacts"), bucket("artifacts")) else { return };
+    let (Some(url), Some(artifacts)) = (common::postgres_database("shared_artifacts"), bucket("artifacts")) else {
+        return;
+    };
     let machines: Vec<tempfile::TempDir> = (0..5).map(|_| tempfile::tempdir().unwrap()).collect();
     let [trainer, approver, scorer, server, fresh] = [0, 1, 2, 3, 4].map(|i| machines[i].path());
     let shared = ["--state", url.as_str(), "--artifacts", artifacts.as_str()];
@@ -198,7 +187,7 @@ fn machines_that_share_only_the_two_urls_score_and_serve_the_model_from_object_s
 
 #[test]
 fn a_state_folder_copied_to_postgres_keeps_its_history_registry_and_audit_chain() {
-    let (Some(url), Some(artifacts)) = (database("state_copy"), bucket("copy")) else { return };
+    let (Some(url), Some(artifacts)) = (common::postgres_database("state_copy"), bucket("copy")) else { return };
     let (work, machine, other) =
         (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     let folder = work.path().join("state");
@@ -247,7 +236,7 @@ fn a_state_folder_copied_to_postgres_keeps_its_history_registry_and_audit_chain(
 
 #[test]
 fn state_migrate_says_what_it_did_and_refuses_a_newer_schema() {
-    let Some(url) = database("state_migrate") else { return };
+    let Some(url) = common::postgres_database("state_migrate") else { return };
     let machine = tempfile::tempdir().unwrap();
     let migrate = ["state", "migrate", "--state", url.as_str()];
     let said = text(&mlpc(machine.path(), &migrate));

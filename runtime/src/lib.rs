@@ -20,6 +20,7 @@ pub mod remote_artifacts;
 pub mod scoring;
 pub mod sql;
 pub mod state_copy;
+mod stop_point;
 mod store;
 mod training;
 

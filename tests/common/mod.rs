@@ -137,3 +137,17 @@ pub fn copy_churn_data(dir: &std::path::Path) {
         std::fs::copy(std::path::Path::new("examples/churn/data").join(f), data.join(f)).unwrap();
     }
 }
+
+/// A new database on the test server, named for the test; `None` (the test says so) without one.
+pub fn postgres_database(test: &str) -> Option<String> {
+    let Ok(server) = std::env::var("MLPC_TEST_POSTGRES") else {
+        assert!(std::env::var("MLPC_REQUIRE_SERVICES").is_err(), "MLPC_TEST_POSTGRES is not set");
+        eprintln!("not run: no Postgres (start scripts/services/postgres)");
+        return None;
+    };
+    let name = format!("{test}_{}", std::process::id());
+    let made =
+        std::process::Command::new("psql").args([&server, "-qc", &format!("CREATE DATABASE {name}")]).status().unwrap();
+    assert!(made.success());
+    Some(format!("{}/{name}", server.rsplit_once('/').unwrap().0))
+}
