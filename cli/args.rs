@@ -11,7 +11,8 @@ pub struct Cli {
     /// Keep artifacts in this object store too (`s3://BUCKET/PREFIX`, `gs://…`, `az://…`,
     /// `file:///DIR`): what a run records is uploaded, what a machine lacks is fetched,
     /// sha256-checked, into its state folder. Credentials come from the environment.
-    /// Default: `MLPC_ARTIFACTS`.
+    /// Default: `MLPC_ARTIFACTS` (the only way for `export kserve`, whose `--artifacts` is
+    /// its output folder).
     #[arg(long, global = true, value_name = "URL")]
     pub artifacts: Option<String>,
 }

@@ -29,7 +29,12 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(code) => return ExitCode::from(code),
     };
-    if let Some(url) = cli.artifacts.or_else(|| std::env::var("MLPC_ARTIFACTS").ok()).filter(|u| !u.is_empty()) {
+    // `export kserve --artifacts DIR` is its output folder: there the store is MLPC_ARTIFACTS's.
+    let flag = match cli.command {
+        Command::Export { target: ExportTarget::Kserve(_) } => None,
+        _ => cli.artifacts,
+    };
+    if let Some(url) = flag.or_else(|| std::env::var("MLPC_ARTIFACTS").ok()).filter(|u| !u.is_empty()) {
         mlpc_runtime::remote_artifacts::keep_in(&url);
     }
     let code = match cli.command {
