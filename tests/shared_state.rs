@@ -251,3 +251,30 @@ fn state_migrate_says_what_it_did_and_refuses_a_newer_schema() {
         assert!(why.contains("schema version 1000") && why.contains("upgrade mlpc"), "{args:?}: {why}");
     }
 }
+
+#[test]
+fn a_cached_rerun_uploads_what_was_made_before_the_bucket_was_given() {
+    let (Some(url), Some(artifacts)) = (common::postgres_database("late_bucket"), bucket("late")) else { return };
+    let (trainer, scorer) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let state = ["--state", url.as_str()];
+    let shared = ["--state", url.as_str(), "--artifacts", artifacts.as_str()];
+    let run = ["run", "examples/churn/churn.mlp"];
+    assert!(text(&mlpc(trainer.path(), &[&run[..], &state].concat())).contains("run 1 succeeded: 10 ran"));
+    let approve = [&["approve", "churn-predictor", "1", "--stage", "production", "--by", "alice"][..], &state].concat();
+    mlpc(trainer.path(), &approve);
+    let out = scorer.path().join("scores.parquet");
+    let score = [
+        &["score", "churn-predictor", "--input", "examples/churn/data/customers.csv"][..],
+        &["--output", out.to_str().unwrap()],
+        &shared,
+    ]
+    .concat();
+    let missing = try_mlpc(scorer.path(), &score);
+    assert!(!missing.status.success(), "the bucket has nothing yet");
+    let why = String::from_utf8_lossy(&missing.stderr);
+    assert!(why.contains(&artifacts), "the error names the object: {why}");
+
+    let again = text(&mlpc(trainer.path(), &[&run[..], &shared].concat()));
+    assert!(again.contains("run 2 succeeded: 0 ran, 10 cached"), "{again}");
+    assert!(text(&mlpc(scorer.path(), &score)).starts_with("2000 rows scored by churn-predictor v1"));
+}
