@@ -8,6 +8,13 @@ use clap::{Args, Parser, Subcommand};
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+    /// Keep artifacts in this object store too (`s3://BUCKET/PREFIX`, `gs://…`, `az://…`,
+    /// `file:///DIR`): what a run records is uploaded, what a machine lacks is fetched,
+    /// sha256-checked, into its state folder. Credentials come from the environment.
+    /// Default: `MLPC_ARTIFACTS` (the only way for `export kserve`, whose `--artifacts` is
+    /// its output folder).
+    #[arg(long, global = true, value_name = "URL")]
+    pub artifacts: Option<String>,
 }
 
 #[derive(Subcommand)]
@@ -22,6 +29,30 @@ pub enum RunsCommand {
 pub enum ModelsCommand {
     /// One registered name: its versions, stages, approvals and stage history.
     Show { name: String },
+}
+
+#[derive(Subcommand)]
+pub enum StateCommand {
+    /// Apply the schema migrations a Postgres store lacks, saying which; refused when the
+    /// store is newer than this mlpc.
+    Migrate {
+        /// The store: `postgres://USER@HOST:PORT/DATABASE`.
+        #[arg(long)]
+        state: String,
+    },
+    /// Copy a state folder (runs, registry, audit log; its artifacts to `--artifacts` and to
+    /// this machine's folder for the target) onto an empty Postgres store.
+    Copy {
+        /// The state folder, e.g. `.mlp`.
+        #[arg(long)]
+        from: String,
+        /// The store: `postgres://USER@HOST:PORT/DATABASE`.
+        #[arg(long)]
+        to: String,
+        /// Empty a store that is not empty first (in the same transaction).
+        #[arg(long)]
+        replace: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -374,6 +405,11 @@ pub enum Command {
         #[command(flatten)]
         at: RegistryArgs,
     },
+    /// The shared store: migrate its schema, or move a state folder onto it.
+    State {
+        #[command(subcommand)]
+        command: StateCommand,
+    },
     /// Write a version's model card in Markdown (default: the production version, else the latest).
     Card {
         name: String,
@@ -487,6 +523,7 @@ impl Command {
                 | Command::Promote { .. }
                 | Command::Rollback { .. }
                 | Command::Audit { .. }
+                | Command::State { .. }
                 | Command::Card { .. }
                 | Command::Serve { .. }
                 | Command::Daemon(_)

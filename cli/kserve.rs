@@ -97,7 +97,7 @@ fn repository(
     max_batch: u32,
 ) -> Result<(), String> {
     let v = registry::version(store, &serve.registered, version).map_err(|e| e.to_string())?;
-    let file = store.artifact_path(&v.artifact_sha256, "onnx");
+    let file = store.artifact(&v.artifact_sha256, "onnx")?;
     let bytes =
         std::fs::read(&file).map_err(|e| format!("cannot read version {version}'s model {}: {e}", file.display()))?;
     let (inputs, outputs) = mlpc_train::onnx::signature(&bytes)?;

@@ -11,9 +11,10 @@ mod run;
 mod score;
 mod serve;
 mod shared_state;
+mod state;
 mod ui;
 
-use mlpc::args::{AuditCommand, Command, ExportTarget, ModelsCommand, RunsCommand};
+use mlpc::args::{AuditCommand, Command, ExportTarget, ModelsCommand, RunsCommand, StateCommand};
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
@@ -28,6 +29,14 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(code) => return ExitCode::from(code),
     };
+    // `export kserve --artifacts DIR` is its output folder: there the store is MLPC_ARTIFACTS's.
+    let flag = match cli.command {
+        Command::Export { target: ExportTarget::Kserve(_) } => None,
+        _ => cli.artifacts,
+    };
+    if let Some(url) = flag.or_else(|| std::env::var("MLPC_ARTIFACTS").ok()).filter(|u| !u.is_empty()) {
+        mlpc_runtime::remote_artifacts::keep_in(&url);
+    }
     let code = match cli.command {
         Command::Run { file, state, node, base_dir, force, jobs, json } => {
             let target = run::Target { file: &file, state: state.as_deref(), node, base_dir: base_dir.as_deref() };
@@ -49,6 +58,8 @@ fn main() -> ExitCode {
         Command::Rollback { name, stage, change, at } => models::rollback(&name, &stage, &change, &at),
         Command::Audit { command: None, at } => models::audit_log(&at),
         Command::Audit { command: Some(AuditCommand::Verify), at } => models::verify(&at),
+        Command::State { command: StateCommand::Migrate { state } } => state::migrate(&state),
+        Command::State { command: StateCommand::Copy { from, to, replace } } => state::copy(&from, &to, replace),
         Command::Card { name, version, state, out } => models::card(&name, version, &state, out.as_deref()),
         Command::Serve { file, state, addr, grpc_addr, limits } => {
             serve::serve(&file, state.as_deref(), addr, grpc_addr, &limits)

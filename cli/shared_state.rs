@@ -44,7 +44,7 @@ pub fn arguments(mut args: Vec<String>) -> Result<Vec<String>, String> {
 }
 
 /// Puts the store of this machine's folder for `url` on that server; returns the folder.
-fn share(url: &str) -> Result<PathBuf, String> {
+pub fn share(url: &str) -> Result<PathBuf, String> {
     let target = PgTarget::parse(url).map_err(String::from)?;
     let cache = std::env::var_os("XDG_CACHE_HOME")
         .map(PathBuf::from)

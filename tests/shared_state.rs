@@ -2,7 +2,9 @@
 //! `MLPC_TEST_POSTGRES`): the churn example run, approved, rerun and verified through the
 //! binary with `--state postgres://…`, as a team shares it, with each "machine" its own
 //! cache folder; a server that swaps to a version promoted from another machine within a
-//! second under load; two serving replicas whose requests one monitor reads.
+//! second under load; two serving replicas whose requests one monitor reads; with
+//! `--artifacts s3://…` on moto (`scripts/services/s3`), machines that share only the two
+//! URLs score and serve the registered model; a state folder copied onto Postgres.
 
 mod common;
 
@@ -15,14 +17,31 @@ use std::time::{Duration, Instant};
 
 const NAME: &str = "churn-predictor";
 
-/// `mlpc ARGS` as run on a machine whose cache folder is `machine`.
-fn mlpc(machine: &Path, args: &[&str]) -> Output {
-    let out = Command::new(env!("CARGO_BIN_EXE_mlpc"))
+/// The S3 bucket of the test server, with a prefix of this test's own; `None` (the test
+/// says so) without one.
+fn bucket(test: &str) -> Option<String> {
+    let Ok(bucket) = std::env::var("MLPC_TEST_S3") else {
+        assert!(std::env::var("MLPC_REQUIRE_SERVICES").is_err(), "MLPC_TEST_S3 is not set");
+        eprintln!("not run: no S3 (start scripts/services/s3)");
+        return None;
+    };
+    Some(format!("{bucket}/{test}_{}", std::process::id()))
+}
+
+/// `mlpc ARGS` on a machine whose cache folder is `machine`, as it ended.
+fn try_mlpc(machine: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_mlpc"))
         .args(args)
         .env("XDG_CACHE_HOME", machine)
         .env_remove("MLPC_STATE")
+        .env_remove("MLPC_ARTIFACTS")
         .output()
-        .unwrap();
+        .unwrap()
+}
+
+/// `mlpc ARGS` as run on a machine whose cache folder is `machine`.
+fn mlpc(machine: &Path, args: &[&str]) -> Output {
+    let out = try_mlpc(machine, args);
     assert!(out.status.success(), "mlpc {args:?}: {}", String::from_utf8_lossy(&out.stderr));
     out
 }
@@ -244,4 +263,194 @@ fn one_monitor_reads_the_requests_and_labels_of_every_replica() {
     });
     assert_eq!(check["status"], "ok", "{check}");
     assert_eq!(check["conditions"], json!([["auc >= 0", true]]), "the labels are joined: {check}");
+/// The artifact files of a machine's cache folder.
+fn cached_artifacts(machine: &Path) -> Vec<String> {
+    let mut found = Vec::new();
+    let mut todo = vec![machine.join("mlpc")];
+    while let Some(dir) = todo.pop() {
+        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            let path = entry.path();
+            match path.extension().and_then(|e| e.to_str()) {
+                _ if path.is_dir() => todo.push(path),
+                Some("onnx" | "parquet") => found.push(path.file_name().unwrap().to_string_lossy().into_owned()),
+                _ => {}
+            }
+        }
+    }
+    found.sort();
+    found
+}
+
+#[test]
+fn machines_that_share_only_the_two_urls_score_and_serve_the_model_from_object_storage() {
+    let (Some(url), Some(artifacts)) = (common::postgres_database("shared_artifacts"), bucket("artifacts")) else {
+        return;
+    };
+    let machines: Vec<tempfile::TempDir> = (0..5).map(|_| tempfile::tempdir().unwrap()).collect();
+    let [trainer, approver, scorer, server, fresh] = [0, 1, 2, 3, 4].map(|i| machines[i].path());
+    let shared = ["--state", url.as_str(), "--artifacts", artifacts.as_str()];
+    let run = [&["run", "examples/churn/churn.mlp"][..], &shared].concat();
+    let first = text(&mlpc(trainer, &run));
+    assert!(first.contains("run 1 succeeded: 10 ran"), "{first}");
+    let approve =
+        [&["approve", "churn-predictor", "1", "--stage", "production", "--by", "alice"][..], &shared].concat();
+    assert!(text(&mlpc(approver, &approve)).contains("production  moved to 1"));
+    assert!(cached_artifacts(approver).is_empty(), "approving reads no artifact");
+    // A rerun on that machine reuses the trainer's cached nodes, their outputs fetched.
+    let again = text(&mlpc(approver, &run));
+    assert!(again.contains("run 2 succeeded: 0 ran, 10 cached"), "{again}");
+    assert!(cached_artifacts(approver).len() >= 5, "{:?}", cached_artifacts(approver));
+
+    // Another machine scores with the version in production, its model and feature tables
+    // fetched from the bucket into its cache.
+    let out = scorer.join("scores.parquet");
+    let score = [
+        &["score", "churn-predictor", "--input", "examples/churn/data/customers.csv"][..],
+        &["--output", out.to_str().unwrap()],
+        &shared,
+    ]
+    .concat();
+    let said = text(&mlpc(scorer, &score));
+    assert!(said.starts_with("2000 rows scored by churn-predictor v1 (production)"), "{said}");
+    let fetched = cached_artifacts(scorer);
+    let model = fetched.iter().find(|f| f.ends_with(".onnx")).expect("the model was fetched").clone();
+    assert!(fetched.iter().any(|f| f.ends_with(".parquet")), "and a feature table: {fetched:?}");
+    let sha = model.trim_end_matches(".onnx").to_string();
+    let shown: Value = serde_json::from_slice(
+        &mlpc(scorer, &[&["models", "show", "churn-predictor", "--json"][..], &shared].concat()).stdout,
+    )
+    .unwrap();
+    assert_eq!(shown["versions"][0]["artifact_sha256"], sha.as_str(), "the registered version's model");
+
+    // A server on a fourth machine serves it.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mlpc"))
+        .args(["serve", "examples/churn/churn.mlp", "--addr", "127.0.0.1:0"])
+        .args(shared)
+        .env("XDG_CACHE_HOME", server)
+        .env_remove("MLPC_STATE")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let mut running = common::Running(child);
+    let base = line.trim().strip_prefix("serving on ").unwrap_or_else(|| panic!("no address in {line:?}")).to_string();
+    let answer: Value = reqwest::blocking::Client::new()
+        .post(format!("{base}/v1/models/churn-predictor/predict"))
+        .body(json!({"customer_id": 17}).to_string())
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert!(answer["predictions"].is_array(), "{answer}");
+    assert_eq!(running.stop(std::time::Duration::from_secs(10)), 0);
+    assert!(cached_artifacts(server).contains(&model), "the server fetched the model");
+
+    // An object altered in the bucket is refused on a machine that fetches it, never used.
+    let key = format!("{}/{}/{model}", artifacts.split_once("s3://mlpc-test/").unwrap().1, &sha[..2]);
+    let python = "import boto3, os, sys; boto3.client('s3', endpoint_url=os.environ['AWS_ENDPOINT_URL'])\
+        .put_object(Bucket='mlpc-test', Key=sys.argv[1], Body=b'not the model')";
+    assert!(Command::new(".venv/bin/python").args(["-c", python, &key]).status().unwrap().success());
+    let refused = try_mlpc(fresh, &score);
+    assert!(!refused.status.success());
+    let why = String::from_utf8_lossy(&refused.stderr);
+    assert!(why.contains(&sha) && why.contains(&model) && why.contains("sha256"), "{why}");
+    assert!(!cached_artifacts(fresh).contains(&model), "nothing corrupt is kept: {why}");
+    // Where the model is already cached, it is used as verified then.
+    assert!(text(&mlpc(scorer, &score)).starts_with("2000 rows scored"));
+}
+
+#[test]
+fn a_state_folder_copied_to_postgres_keeps_its_history_registry_and_audit_chain() {
+    let (Some(url), Some(artifacts)) = (common::postgres_database("state_copy"), bucket("copy")) else { return };
+    let (work, machine, other) =
+        (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let folder = work.path().join("state");
+    let folder = folder.to_str().unwrap();
+    let local = ["--state", folder];
+    assert!(text(&mlpc(machine.path(), &[&["run", "examples/churn/churn.mlp"][..], &local].concat()))
+        .contains("run 1 succeeded"));
+    mlpc(
+        machine.path(),
+        &[&["approve", "churn-predictor", "1", "--stage", "production", "--by", "bob"][..], &local].concat(),
+    );
+    let models = |machine: &Path, state: &[&str]| {
+        text(&mlpc(machine, &[&["models", "show", "churn-predictor"][..], state].concat()))
+    };
+
+    let copy = ["state", "copy", "--from", folder, "--to", url.as_str(), "--artifacts", artifacts.as_str()];
+    let said = text(&mlpc(machine.path(), &copy));
+    assert!(said.contains("model_versions   1") && said.contains("audit_log        4"), "{said}");
+    assert!(said.contains("uploaded to the artifact store"), "{said}");
+    let shared = ["--state", url.as_str(), "--artifacts", artifacts.as_str()];
+    assert_eq!(models(other.path(), &shared), models(machine.path(), &local), "the registry is the same");
+    let verified = text(&mlpc(other.path(), &[&["audit", "verify"][..], &shared].concat()));
+    assert!(verified.starts_with("audit log intact: 4 entries"), "{verified}");
+
+    // A second copy is refused, nothing changed; --replace copies it again, the same.
+    let again = try_mlpc(machine.path(), &copy);
+    assert_eq!(again.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&again.stderr).contains("is not empty"), "{again:?}");
+    mlpc(machine.path(), &[&copy[..], &["--replace"]].concat());
+    assert_eq!(models(other.path(), &shared), models(machine.path(), &local));
+
+    // The store goes on from there: an approval from another machine, a run whose nodes
+    // are all cached (their outputs fetched from the bucket), the chain intact.
+    let approve =
+        [&["approve", "churn-predictor", "1", "--stage", "production", "--by", "carol"][..], &shared].concat();
+    assert!(text(&mlpc(other.path(), &approve)).contains("approved: churn-predictor 1 for production by carol"));
+    let rerun = text(&mlpc(other.path(), &[&["run", "examples/churn/churn.mlp"][..], &shared].concat()));
+    assert!(rerun.contains("run 2 succeeded: 0 ran, 10 cached"), "{rerun}");
+    let verified = text(&mlpc(machine.path(), &[&["audit", "verify"][..], &shared].concat()));
+    assert!(verified.starts_with("audit log intact: 5 entries"), "{verified}");
+
+    // Not a state folder: refused.
+    let wrong = try_mlpc(machine.path(), &["state", "copy", "--from", "examples", "--to", url.as_str()]);
+    assert!(String::from_utf8_lossy(&wrong.stderr).contains("no state folder at `examples`"), "{wrong:?}");
+}
+
+#[test]
+fn state_migrate_says_what_it_did_and_refuses_a_newer_schema() {
+    let Some(url) = common::postgres_database("state_migrate") else { return };
+    let machine = tempfile::tempdir().unwrap();
+    let migrate = ["state", "migrate", "--state", url.as_str()];
+    let said = text(&mlpc(machine.path(), &migrate));
+    assert!(said.contains("applied migration 1 (schema version 0 → 1)"), "{said}");
+    assert!(text(&mlpc(machine.path(), &migrate)).contains("is at schema version 1: nothing to apply"));
+    let newer = "INSERT INTO mlpc_schema VALUES (1000, now(), 'a newer mlpc')";
+    assert!(Command::new("psql").args([&url, "-qc", newer]).status().unwrap().success());
+    for args in [&migrate[..], &["models", "--state", url.as_str()]] {
+        let refused = try_mlpc(machine.path(), args);
+        assert!(!refused.status.success());
+        let why = String::from_utf8_lossy(&refused.stderr);
+        assert!(why.contains("schema version 1000") && why.contains("upgrade mlpc"), "{args:?}: {why}");
+    }
+}
+
+#[test]
+fn a_cached_rerun_uploads_what_was_made_before_the_bucket_was_given() {
+    let (Some(url), Some(artifacts)) = (common::postgres_database("late_bucket"), bucket("late")) else { return };
+    let (trainer, scorer) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let state = ["--state", url.as_str()];
+    let shared = ["--state", url.as_str(), "--artifacts", artifacts.as_str()];
+    let run = ["run", "examples/churn/churn.mlp"];
+    assert!(text(&mlpc(trainer.path(), &[&run[..], &state].concat())).contains("run 1 succeeded: 10 ran"));
+    let approve = [&["approve", "churn-predictor", "1", "--stage", "production", "--by", "alice"][..], &state].concat();
+    mlpc(trainer.path(), &approve);
+    let out = scorer.path().join("scores.parquet");
+    let score = [
+        &["score", "churn-predictor", "--input", "examples/churn/data/customers.csv"][..],
+        &["--output", out.to_str().unwrap()],
+        &shared,
+    ]
+    .concat();
+    let missing = try_mlpc(scorer.path(), &score);
+    assert!(!missing.status.success(), "the bucket has nothing yet");
+    let why = String::from_utf8_lossy(&missing.stderr);
+    assert!(why.contains(&artifacts), "the error names the object: {why}");
+
+    let again = text(&mlpc(trainer.path(), &[&run[..], &shared].concat()));
+    assert!(again.contains("run 2 succeeded: 0 ran, 10 cached"), "{again}");
+    assert!(text(&mlpc(scorer.path(), &score)).starts_with("2000 rows scored by churn-predictor v1"));
 }

@@ -64,7 +64,7 @@ pub fn served(state: &Path, m: &Monitor) -> Result<Served, String> {
             format!("no data of `{node}` in the store yet: run the pipeline (`mlpc run`, or the daemon with --now)")
         }),
     };
-    Ok(Served { version, reference: sha.map(|sha| store.artifact_path(&sha, "parquet")) })
+    Ok(Served { version, reference: sha.and_then(|sha| store.artifact(&sha, "parquet")) })
 }
 
 /// The requests of `model` logged since `since_micros` (UTC) by `version` (every version

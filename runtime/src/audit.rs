@@ -200,6 +200,26 @@ pub(crate) fn write(store: &Store, records: &[Record]) -> Result<(), String> {
     Ok(())
 }
 
+/// Puts the audit log of state folder `from` — its chain verified first — into the shared
+/// store's `audit_log` table, inside `db`'s transaction; returns the number of entries.
+pub(crate) fn copy_log(from: &Path, db: &Db) -> Result<u64, String> {
+    if let Err(broken) = verify(from) {
+        return Err(format!(
+            "{} is damaged at line {}: {}; nothing was copied (`mlpc audit verify --state {}` says more)",
+            path(from).display(),
+            broken.line,
+            broken.why,
+            from.display()
+        ));
+    }
+    let records = read(from)?;
+    for r in &records {
+        db.execute("INSERT INTO audit_log (seq, line) VALUES (?, ?)", args![r.entry.seq, line(r)])
+            .map_err(|e| format!("cannot write the audit log in the store: {e}"))?;
+    }
+    Ok(records.len() as u64)
+}
+
 fn line(r: &Record) -> String {
     serde_json::to_string(r).expect("records serialize")
 }

@@ -156,16 +156,23 @@ fn short(sha: &str) -> String {
     sha.chars().take(12).collect()
 }
 
-/// The paths of a cache entry's artifacts, checked: `Err` says why one cannot be reused.
+/// The paths of a cache entry's artifacts (`path_of` may fetch one), checked: `Err` says
+/// why one cannot be reused.
 pub fn verified(
     store: &Store,
     outputs: BTreeMap<String, String>,
-    path_of: impl Fn(&str, &str) -> PathBuf,
+    path_of: impl Fn(&str, &str) -> Result<PathBuf, String>,
 ) -> Result<BTreeMap<String, PathBuf>, String> {
     let mut paths = BTreeMap::new();
     let mut problems = Vec::new();
     for (role, sha) in outputs {
-        let path = path_of(&role, &sha);
+        let path = match path_of(&role, &sha) {
+            Ok(path) => path,
+            Err(why) => {
+                problems.push(why);
+                continue;
+            }
+        };
         // Two roles may share one file (a features node's offline and online tables).
         if !paths.values().any(|p| p == &path) {
             if let Err(why) = verify_artifact(store, &role, &path, &sha) {

@@ -534,8 +534,10 @@ fn extension(role: &str) -> &'static str {
     }
 }
 
-/// The artifacts of a cached execution with this key, when there is one; `Err` says why
-/// they cannot be reused (missing, or changed on disk: `cache::verified`).
+/// The artifacts of a cached execution with this key, when there is one — fetched from the
+/// artifact store where this machine lacks them, uploaded where the store lacks them (made
+/// before `--artifacts` was given); `Err` says why they cannot be reused (missing, or
+/// changed on disk: `cache::verified`).
 fn cached(store: &Store, node: &str, key: &str) -> Result<Option<BTreeMap<String, PathBuf>>, String> {
     let Ok(outputs) =
         store.db.query_row("SELECT outputs FROM cache WHERE node_id = ? AND cache_key = ?", args![node, key], |r| {
@@ -545,7 +547,11 @@ fn cached(store: &Store, node: &str, key: &str) -> Result<Option<BTreeMap<String
         return Ok(None);
     };
     let Ok(outputs) = serde_json::from_str::<BTreeMap<String, String>>(&outputs) else { return Ok(None) };
-    crate::cache::verified(store, outputs, |role, sha| store.artifact_path(sha, extension(role))).map(Some)
+    let paths = crate::cache::verified(store, outputs.clone(), |role, sha| store.artifact(sha, extension(role)))?;
+    for (role, sha) in &outputs {
+        store.upload(sha, extension(role))?;
+    }
+    Ok(Some(paths))
 }
 
 /// Stores what a node produced: artifacts, metrics, params and the cache entry.

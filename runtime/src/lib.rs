@@ -16,8 +16,11 @@ mod node_io;
 mod nodes;
 mod registration;
 pub mod registry;
+pub mod remote_artifacts;
 pub mod scoring;
 pub mod sql;
+pub mod state_copy;
+mod stop_point;
 mod store;
 mod training;
 

@@ -95,7 +95,7 @@ pub fn ready(db: &Db, target: &PgTarget) -> Result<(), DbError> {
     let found = version(db)?;
     let latest = latest();
     let refused = match found {
-        0 => return migrate(db).map(drop).map_err(to_db),
+        0 => return migrate(db, target).map(drop).map_err(to_db),
         f if f > latest => {
             MigrationError::Newer { target: target.to_string(), found, latest, mlpc: env!("CARGO_PKG_VERSION") }
         }
@@ -114,7 +114,18 @@ fn to_db(e: MigrationError) -> DbError {
 
 /// Applies the migrations the store lacks, each in its own transaction, while holding the
 /// store's migration lock (two mlpc processes never migrate at once); returns those applied.
-pub fn migrate(db: &Db) -> Result<Vec<i64>, MigrationError> {
+/// A store at a newer version than this binary knows is refused before anything is done.
+pub fn migrate(db: &Db, target: &PgTarget) -> Result<Vec<i64>, MigrationError> {
+    let newer = |found| MigrationError::Newer {
+        target: target.to_string(),
+        found,
+        latest: latest(),
+        mlpc: env!("CARGO_PKG_VERSION"),
+    };
+    let found = version(db)?;
+    if found > latest() {
+        return Err(newer(found));
+    }
     let mut applied = Vec::new();
     for (number, statements) in MIGRATIONS {
         db.batch("BEGIN")?;
@@ -140,14 +151,10 @@ pub fn migrate(db: &Db) -> Result<Vec<i64>, MigrationError> {
             }
         }
     }
+    // Another mlpc, newer, may have migrated it meanwhile.
     let found = version(db)?;
     if found > latest() {
-        return Err(MigrationError::Newer {
-            target: "this database".into(),
-            found,
-            latest: latest(),
-            mlpc: env!("CARGO_PKG_VERSION"),
-        });
+        return Err(newer(found));
     }
     Ok(applied)
 }
@@ -183,7 +190,7 @@ mod tests {
 
         let db = Db::Postgres(crate::db::PgSession::open(&target, "test").unwrap());
         db.execute("DELETE FROM mlpc_schema WHERE version > ?", args![latest()]).unwrap();
-        assert_eq!(migrate(&db).unwrap(), Vec::<i64>::new(), "a current store has nothing to apply");
+        assert_eq!(migrate(&db, &target).unwrap(), Vec::<i64>::new(), "a current store has nothing to apply");
         assert!(Store::open(dir.path()).is_ok());
     }
 }

@@ -81,6 +81,7 @@ pub fn register(node: &Node, def: &RegisterDef, inputs: &Inputs, ctx: &RunContex
         plan: ctx.plan.clone(),
     };
     let number = registry::register(&store, &version).map_err(|e| format!("register `{}`: {e}", node.name))?;
+    crate::stop_point::reached("register:registered");
     let outcomes = registry::apply_rules(&store, &node.name, number, &format!("run {}", ctx.run_id))
         .map_err(|e| format!("register `{}`: {e}", node.name))?;
     drop(store);

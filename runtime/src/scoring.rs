@@ -47,6 +47,14 @@ pub fn at_stage(store: &Store, name: &str, stage: &str) -> Result<Staged, Regist
     })
 }
 
+/// [`at_stage`], its artifact fetched from the artifact store (`--artifacts`) when this
+/// machine lacks it: the model a scoring job loads.
+fn staged_here(store: &Store, name: &str, stage: &str) -> Result<Staged, ScoringError> {
+    let staged = at_stage(store, name, stage)?;
+    let path = store.artifact(&staged.sha256, "onnx").map_err(ScoringError::Scoring)?;
+    Ok(Staged { path, ..staged })
+}
+
 /// What a score node's key holds of the registry: the version at its stage; `None` while no
 /// version holds it (the node then fails saying so).
 pub(crate) fn staged_key(store: &Store, def: &ScoreDef) -> Option<String> {
@@ -264,7 +272,7 @@ pub fn node(node: &mlpc_plan::Node, def: &ScoreDef, inputs: &Inputs) -> Result<P
     let fail = |e: String| Failure { message: format!("score `{}`: {e}", node.name) };
     let model = Store::open(inputs.state_dir)
         .map_err(ScoringError::from)
-        .and_then(|store| Ok(at_stage(&store, &def.registered, &def.stage)?))
+        .and_then(|store| staged_here(&store, &def.registered, &def.stage))
         .map_err(|e| fail(e.to_string()))?;
     let mut fills = Vec::new();
     for view in views(&def.inputs) {
@@ -317,7 +325,7 @@ pub fn one_off(state_dir: &Path, name: &str, stage: &str, input: &Path, output: 
         _ => return Err(ScoringError::Format(input.to_path_buf())),
     };
     let store = Store::open_read_only(state_dir)?;
-    let model = at_stage(&store, name, stage)?;
+    let model = staged_here(&store, name, stage)?;
     let version = registry::version(&store, name, model.version)?;
     let plan_error = |why: String| ScoringError::Plan { name: name.into(), version: model.version, why };
     let plan = Plan::from_json(
@@ -364,7 +372,11 @@ pub fn one_off(state_dir: &Path, name: &str, stage: &str, input: &Path, output: 
         let Some(sha) = sha else {
             return Err(ScoringError::NoFeatures { view: view.into(), state: state_dir.to_path_buf() });
         };
-        fills.push(Fill { view: view.into(), table: store.artifact_path(&sha, "parquet"), ttl_ms: f.ttl_ms });
+        fills.push(Fill {
+            view: view.into(),
+            table: store.artifact(&sha, "parquet").map_err(ScoringError::Scoring)?,
+            ttl_ms: f.ttl_ms,
+        });
         let names = inputs.iter().filter(|c| c.view.as_deref() == Some(view)).map(|c| c.name.clone()).collect();
         filled.push((view.to_string(), names));
     }

@@ -10,18 +10,23 @@
 //! never only in its write-ahead log (a checkpoint that fails after a commit is a warning:
 //! the change is made, and stays in the write-ahead log until a later checkpoint).
 
+use crate::artifacts::{ArtifactError, ArtifactStore};
 use crate::db::{args, Db, DbError, PgTarget};
 use crate::file_lock::{self, Held, LockError, Mode};
+use crate::remote_artifacts::{self, off_runtime};
 use duckdb::{AccessMode, Config, Connection};
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
-use std::sync::{Condvar, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 use std::thread::ThreadId;
 use std::time::Duration;
 
 pub struct Store {
     pub dir: PathBuf,
     pub db: Db,
+    /// The object store artifacts are also kept in (`--artifacts`), this folder's
+    /// `artifacts/` its cache.
+    remote: Option<Arc<ArtifactStore>>,
     /// Released after `db` is closed (fields drop in order); none for a Postgres store.
     _lock: Option<Held>,
     _session: Option<Session>,
@@ -78,6 +83,8 @@ pub enum StoreError {
     Postgres(DbError),
     #[error("cannot settle the runs a crash left: {0}")]
     Settle(String),
+    #[error(transparent)]
+    Artifacts(#[from] ArtifactError),
 }
 
 /// For callers that report errors as text.
@@ -119,7 +126,9 @@ impl Store {
         let session = Session::begin(&db)?;
         let (conn, lock) = open_waiting(&db, Mode::Alone, || Ok(Config::default()))?;
         conn.execute_batch(SCHEMA).map_err(|source| StoreError::Schema { path: db.clone(), source })?;
-        let store = Store { dir: dir.to_path_buf(), db: Db::Duck(conn), _lock: Some(lock), _session: Some(session) };
+        let remote = remote_artifacts::for_folder(dir, folder_key(dir))?;
+        let store =
+            Store { dir: dir.to_path_buf(), db: Db::Duck(conn), remote, _lock: Some(lock), _session: Some(session) };
         store.end_gone_runs().map_err(StoreError::Settle)?;
         crate::audit::settle(&store);
         Ok(store)
@@ -137,7 +146,8 @@ impl Store {
         }
         let session = Session::begin(&db)?;
         let (conn, lock) = open_waiting(&db, Mode::Shared, || Config::default().access_mode(AccessMode::ReadOnly))?;
-        Ok(Store { dir: dir.to_path_buf(), db: Db::Duck(conn), _lock: Some(lock), _session: Some(session) })
+        let remote = remote_artifacts::for_folder(dir, folder_key(dir))?;
+        Ok(Store { dir: dir.to_path_buf(), db: Db::Duck(conn), remote, _lock: Some(lock), _session: Some(session) })
     }
 
     /// A session on the Postgres store, its schema current (created on a new database).
@@ -146,7 +156,8 @@ impl Store {
         let who = format!("mlpc {} (process {} on {})", env!("CARGO_PKG_VERSION"), lease.pid, lease.host);
         let db = Db::Postgres(crate::db::PgSession::open(target, &who).map_err(StoreError::Postgres)?);
         crate::migrations::ready(&db, target).map_err(StoreError::Postgres)?;
-        Ok(Store { dir: dir.to_path_buf(), db, _lock: None, _session: None })
+        let remote = remote_artifacts::for_folder(dir, folder_key(dir))?;
+        Ok(Store { dir: dir.to_path_buf(), db, remote, _lock: None, _session: None })
     }
 
     /// Folds the write-ahead log into `state.duckdb`, so that what was committed does not
@@ -361,13 +372,32 @@ impl Store {
             .map_err(String::from)
     }
 
-    /// Where an artifact with this content hash lives.
+    /// A local copy of an artifact: its file in this folder, fetched from the artifact
+    /// store (`--artifacts`) when missing here — checked against its sha256 before it is
+    /// put in place, so a corrupt object is refused, never used.
+    pub fn artifact(&self, sha: &str, ext: &str) -> Result<PathBuf, String> {
+        let path = self.artifact_path(sha, ext);
+        match &self.remote {
+            Some(remote) if !path.exists() => off_runtime(|| remote.fetch(sha, ext)).map_err(|e| e.to_string()),
+            _ => Ok(path),
+        }
+    }
+
+    /// Uploads an artifact of this folder to the artifact store (`--artifacts`), unless it
+    /// holds it already; false (and nothing done) without one.
+    pub fn upload(&self, sha: &str, ext: &str) -> Result<bool, String> {
+        let Some(remote) = &self.remote else { return Ok(false) };
+        let path = self.artifact_path(sha, ext);
+        off_runtime(|| remote.put(&path, sha, ext)).map(|_| true).map_err(|e| e.to_string())
+    }
+
+    /// Where an artifact with this content hash lives in this folder.
     pub fn artifact_path(&self, sha: &str, ext: &str) -> PathBuf {
         self.dir.join("artifacts").join(&sha[..2]).join(format!("{sha}.{ext}"))
     }
 
-    /// Moves a finished file into the content-addressed store (atomically, by rename)
-    /// and records it; returns its sha256.
+    /// Moves a finished file into the content-addressed store (atomically, by rename),
+    /// records it and uploads it to the artifact store (`--artifacts`); returns its sha256.
     pub fn adopt(&self, tmp: &Path, ext: &str) -> Result<String, String> {
         let sha = file_sha256(tmp)?;
         let dest = self.artifact_path(&sha, ext);
@@ -384,6 +414,7 @@ impl Store {
                 args![sha, dest.to_string_lossy(), bytes],
             )
             .map_err(String::from)?;
+        self.upload(&sha, ext)?;
         Ok(sha)
     }
 

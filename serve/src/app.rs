@@ -221,7 +221,7 @@ impl App {
         let summaries = registry::models(&store)?;
         let target = |name: &str, version: i64| -> Result<Target, String> {
             let sha = registry::version(&store, name, version)?.artifact_sha256;
-            Ok(Target { version, path: store.artifact_path(&sha, "onnx"), sha, rolled_back: false })
+            Ok(Target { version, path: store.artifact(&sha, "onnx")?, sha, rolled_back: false })
         };
         let holder = |name: &str, stage: &str| summaries.iter().find(|s| s.name == name)?.stages.get(stage).copied();
         let read = |spec: &Spec, last: Option<&registry::StageMove>| -> Result<Target, String> {

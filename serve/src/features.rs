@@ -82,7 +82,7 @@ pub fn locate(store: &Store, source: &FeatureSource) -> Result<Files, String> {
         })
     };
     let shas = (find(&source.node, "online")?, find(&source.entity_node, "data")?);
-    Ok(Files { online: store.artifact_path(&shas.0, "parquet"), entity: store.artifact_path(&shas.1, "parquet"), shas })
+    Ok(Files { online: store.artifact(&shas.0, "parquet")?, entity: store.artifact(&shas.1, "parquet")?, shas })
 }
 
 impl Online {

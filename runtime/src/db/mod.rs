@@ -208,8 +208,9 @@ impl<T: FromValue> FromValue for Option<T> {
     }
 }
 
+/// A column as it is, whatever it holds.
 impl FromValue for Value {
-    const NAME: &'static str = "a value";
+    const NAME: &'static str = "any value";
     fn from_value(value: &Value) -> Option<Self> {
         Some(value.clone())
     }

@@ -186,6 +186,7 @@ pub fn register(store: &Store, v: &NewVersion) -> Result<i64, RegistryError> {
             .map_err(db)?;
         let reason = format!("{} from {}, artifact sha256:{}", v.algorithm, v.model_node, v.artifact_sha256);
         tx.record("register", &v.name, Some(version), None, Some(reason));
+        crate::stop_point::reached("register:inserted");
         Ok(version)
     })
 }
@@ -816,6 +817,7 @@ fn atomically<T>(
         };
         Ok::<_, RegistryError>((value, records))
     })?;
+    crate::stop_point::reached("registry:committed");
     audit::write(store, &records)?;
     Ok(value)
 }
