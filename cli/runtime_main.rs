@@ -13,7 +13,7 @@ mod serve;
 mod shared_state;
 mod ui;
 
-use mlpc::args::{AuditCommand, Command, ExportTarget, ModelsCommand, RunsCommand};
+use mlpc::args::{AuditCommand, Command, EngineArg, ExportTarget, ModelsCommand, RunsCommand};
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
@@ -29,8 +29,13 @@ fn main() -> ExitCode {
         Err(code) => return ExitCode::from(code),
     };
     let code = match cli.command {
-        Command::Run { file, state, node, base_dir, force, jobs, json } => {
-            let target = run::Target { file: &file, state: state.as_deref(), node, base_dir: base_dir.as_deref() };
+        Command::Run { file, state, node, base_dir, force, jobs, json, engine, spark_remote } => {
+            let engine = match (engine, spark_remote) {
+                (EngineArg::Spark, Some(remote)) => mlpc_runtime::Engine::Spark { remote },
+                _ => mlpc_runtime::Engine::DuckDb,
+            };
+            let target =
+                run::Target { file: &file, state: state.as_deref(), node, base_dir: base_dir.as_deref(), engine };
             run::run(&target, force, jobs, json)
         }
         Command::ExampleData { example, customers, orders_per_customer, seed, drift, out } => {
