@@ -53,7 +53,8 @@ fn brief(e: impl std::fmt::Display) -> String {
 
 /// The rows of a query, as Arrow batches.
 fn rows(spark: &SparkSession, query: &str) -> Result<Vec<duckdb::arrow::record_batch::RecordBatch>, String> {
-    spark.sql(query).and_then(|df| df.collect_record_batches()).map_err(brief)
+    let df = spark.sql(query).map_err(brief)?;
+    df.collect_record_batches().map_err(brief)
 }
 
 /// The first value of a query's first row, as text (`None` for NULL or no row).
