@@ -142,11 +142,20 @@ fn source(spark: &SparkSession, node: &Node, def: &SourceDef, inputs: &Inputs) -
         "parquet" => String::new(),
         other => return Err(Failure { message: format!("source `{}`: Spark reads no `{other}` sources", node.name) }),
     };
-    // One path, or the list of files the glob matched (the same files DuckDB would read).
-    let list = paths.iter().map(|p| Spark.literal(p)).collect::<Vec<_>>().join(", ");
-    let path_option =
-        if paths.len() == 1 { format!("path {list}") } else { format!("paths '[{}]'", json_list(&paths)) };
-    rows(spark, &format!("CREATE OR REPLACE TEMPORARY VIEW raw USING {} OPTIONS ({options}{path_option})", def.format))
+    // A view per file the glob matched (the files DuckDB would read, in its order), their
+    // rows one after another by position, as DuckDB reads a list of files.
+    for (i, path) in paths.iter().enumerate() {
+        let view = format!(
+            "CREATE OR REPLACE TEMPORARY VIEW raw_{i} USING {} OPTIONS ({options}path {})",
+            def.format,
+            Spark.literal(path)
+        );
+        rows(spark, &view).map_err(|e| cannot_read(&e))?;
+    }
+    let union = |extra: &dyn Fn(usize) -> String| {
+        (0..paths.len()).map(|i| format!("SELECT *{} FROM raw_{i}", extra(i))).collect::<Vec<_>>().join(" UNION ALL ")
+    };
+    rows(spark, &format!("CREATE OR REPLACE TEMPORARY VIEW raw AS {}", union(&|_| String::new())))
         .map_err(|e| cannot_read(&e))?;
     let mut found = BTreeMap::new();
     for b in rows(spark, "DESCRIBE raw").map_err(|e| cannot_read(&e))? {
@@ -163,18 +172,14 @@ fn source(spark: &SparkSession, node: &Node, def: &SourceDef, inputs: &Inputs) -
         .map(|c| format!("CAST({0} AS {1}) AS {0}", Spark.ident(&c.name), Spark.column_type(c.ty)))
         .collect();
     let query = format!(
-        "SELECT {}, input_file_name() AS __file, monotonically_increasing_id() AS __mid FROM raw",
-        cols.join(", ")
+        "SELECT {}, __file, monotonically_increasing_id() AS __mid FROM ({}) AS u",
+        cols.join(", "),
+        union(&|i| format!(", {i} AS __file"))
     );
     let out = inputs.tmp(&node.id, "data");
     let rows = land(spark, &query, "__file, __mid", &out)
         .map_err(|e| format!("source `{}`: cannot load {shown} on Spark: {e}", node.name))?;
     Ok(nodes::source_produced(def, out, rows, files.len()))
-}
-
-/// Paths as the items of a JSON list (Spark's `paths` option).
-fn json_list(paths: &[String]) -> String {
-    paths.iter().map(|p| serde_json::Value::String(p.clone()).to_string()).collect::<Vec<_>>().join(",")
 }
 
 /// A check's queries, on Spark.
