@@ -221,3 +221,33 @@ fn delivery_on_spark_equals_duckdb() {
     std::fs::copy(examples.join("features.mlp"), dir.path().join("features.mlp")).unwrap();
     assert_parity(&dir.path().join("delivery.mlp"), dir.path(), &remote);
 }
+
+/// A source whose data does not fit its declared schema fails the same way on both
+/// engines, each mismatched column named.
+#[test]
+fn schema_mismatches_on_spark_equal_duckdb() {
+    let Some(remote) = spark() else { return };
+    let churn = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/churn");
+    let program = std::fs::read_to_string(churn.join("churn.mlp"))
+        .unwrap()
+        .replace("monthly_spend:   float", "monthly_spend:   int")
+        .replace("region:          category", "region:          date\n  loyalty_tier:    category");
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("churn.mlp");
+    std::fs::write(&file, &program[..program.find("model churn_model").unwrap()]).unwrap();
+    let source = |state: &str, engine: &[&str]| {
+        let nodes = run(&file, &churn, &dir.path().join(state), engine);
+        nodes.into_iter().find(|n| n["id"] == "source:customers").unwrap()
+    };
+    let (a, b) = (source("duck", &[]), source("spark", &["--engine", "spark", "--spark-remote", &remote]));
+    assert_eq!(a["status"], "failed");
+    let message = a["message"].as_str().unwrap();
+    for column in [
+        "`monthly_spend`: declared int, found double",
+        "`region`: declared date, found varchar",
+        "`loyalty_tier`: declared category, not in the data",
+    ] {
+        assert!(message.contains(column), "{message}");
+    }
+    assert_eq!(a["message"], b["message"]);
+}
