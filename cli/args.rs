@@ -143,6 +143,15 @@ pub struct KserveArgs {
     pub max_batch: u32,
 }
 
+/// Where `mlpc run`'s data nodes run (docs/spark.md).
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum EngineArg {
+    /// DuckDB, in this process.
+    Duckdb,
+    /// Spark, through Spark Connect at `--spark-remote`.
+    Spark,
+}
+
 #[derive(Clone, Copy, clap::ValueEnum)]
 pub enum KserveMode {
     /// Knative revisions, traffic split by `canaryTrafficPercent`.
@@ -331,6 +340,13 @@ pub enum Command {
         /// One JSON event per line instead of text.
         #[arg(long)]
         json: bool,
+        /// Where the data nodes (sources, checks, features, datasets, splits) run.
+        #[arg(long, value_enum, default_value = "duckdb")]
+        engine: EngineArg,
+        /// The Spark Connect server of `--engine spark` (`sc://host:15002`); it must read
+        /// the same paths as this process (a local server, or shared storage).
+        #[arg(long, required_if_eq("engine", "spark"))]
+        spark_remote: Option<String>,
     },
     /// Write example data: `mlpc example-data churn --customers 2000 --out examples/churn/data`.
     ExampleData {

@@ -26,6 +26,8 @@ pub struct Target<'a> {
     /// Only this node.
     pub node: Option<String>,
     pub base_dir: Option<&'a str>,
+    /// Where data nodes run.
+    pub engine: mlpc_runtime::Engine,
 }
 
 /// The plan to run: a compiled plan file read as it is, or the program compiled now.
@@ -53,6 +55,7 @@ pub fn run(target: &Target, force: bool, jobs: usize, json: bool) -> u8 {
         rerun: Vec::new(),
         jobs: jobs.max(1),
         only: target.node.clone(),
+        engine: target.engine.clone(),
     };
     // On a terminal, a progress bar on stderr; the per-node lines go above it.
     let bar = (!json && std::io::stderr().is_terminal()).then(|| {

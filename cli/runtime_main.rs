@@ -14,7 +14,7 @@ mod shared_state;
 mod state;
 mod ui;
 
-use mlpc::args::{AuditCommand, Command, ExportTarget, ModelsCommand, RunsCommand, StateCommand};
+use mlpc::args::{AuditCommand, Command, EngineArg, ExportTarget, ModelsCommand, RunsCommand, StateCommand};
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
@@ -38,8 +38,13 @@ fn main() -> ExitCode {
         mlpc_runtime::remote_artifacts::keep_in(&url);
     }
     let code = match cli.command {
-        Command::Run { file, state, node, base_dir, force, jobs, json } => {
-            let target = run::Target { file: &file, state: state.as_deref(), node, base_dir: base_dir.as_deref() };
+        Command::Run { file, state, node, base_dir, force, jobs, json, engine, spark_remote } => {
+            let engine = match (engine, spark_remote) {
+                (EngineArg::Spark, Some(remote)) => mlpc_runtime::Engine::Spark { remote },
+                _ => mlpc_runtime::Engine::DuckDb,
+            };
+            let target =
+                run::Target { file: &file, state: state.as_deref(), node, base_dir: base_dir.as_deref(), engine };
             run::run(&target, force, jobs, json)
         }
         Command::ExampleData { example, customers, orders_per_customer, seed, drift, out } => {

@@ -35,7 +35,7 @@ fn a_trained_model_is_registered_promoted_by_its_rule_and_approved_into_producti
     let st = st.to_str().unwrap();
     let (code, out, err) = mlpc(&["run", &file, "--state", st]);
     assert_eq!(code, 0, "{out}{err}");
-    assert!(out.contains("logistic_regression on 1614 rows, cpu"), "{out}");
+    assert!(out.contains("logistic_regression on 1607 rows, cpu"), "{out}");
     assert!(out.contains("churn-predictor v1; staging ← v1; production: waits for `mlpc approve"), "{out}");
 
     let shown = models_show(st);

@@ -93,6 +93,7 @@ fn go_rerun(dir: &Path, rerun: &[&str]) -> RunReport {
         rerun: rerun.iter().map(|s| s.to_string()).collect(),
         jobs: 2,
         only: None,
+        engine: mlpc_runtime::Engine::DuckDb,
     };
     run(c.plan.as_ref().unwrap(), &opts, &mut |_| {}).expect("the run starts")
 }

@@ -113,7 +113,7 @@ fn the_score_node_predicts_what_the_evaluation_measured_and_follows_its_stage() 
         lit(&test),
         lit(&scores)
     ));
-    assert_eq!(rows.len(), 386, "one prediction per test row");
+    assert_eq!(rows.len(), 393, "one prediction per test row");
     assert!(rows.iter().all(|r| r["model"] == "churn-predictor" && r["model_version"] == 1));
     let classes = vec!["false".to_string(), "true".to_string()];
     let truth = Target::Classes { classes, y: rows.iter().map(|r| r["churned"].as_bool().unwrap() as u32).collect() };

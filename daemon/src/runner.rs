@@ -53,6 +53,7 @@ pub fn run(daemon: &Daemon, request: RunRequest) {
         rerun: request.rerun.clone(),
         jobs: daemon.opts.jobs,
         only: None,
+        engine: mlpc_runtime::Engine::DuckDb,
     };
     tracing::info!(rerun = ?request.rerun, "run started: {}", request.reason);
     let line = match mlpc_runtime::run(&program.plan, &opts, &mut |_| {}) {

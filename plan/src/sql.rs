@@ -24,6 +24,28 @@ pub trait Dialect {
     fn function(&self, func: &str, args: &[String]) -> Option<String>;
     /// An aggregation of the stdlib over compiled arguments; `None` when it has no SQL here.
     fn aggregate(&self, func: &str, args: &[String]) -> Option<String>;
+    /// The 32 leading bits of the MD5 of `text` (a string expression), as a BIGINT.
+    fn md5_prefix(&self, text: &str) -> String;
+    /// The epoch in microseconds of a TIMESTAMP expression.
+    fn epoch_us(&self, ts: &str) -> String;
+    /// A string expression of `value` (of type `ty`).
+    fn to_text(&self, value: &str, ty: Type) -> String {
+        match ty {
+            Type::Timestamp => format!("CAST({} AS {})", self.epoch_us(value), self.column_type(Type::String)),
+            _ => format!("CAST({value} AS {})", self.column_type(Type::String)),
+        }
+    }
+}
+
+/// A row's position in [0, 1) from its `values` (expressions and their types) and `seed`:
+/// the first 32 bits of the MD5 of their text joined by `|`, modulo 10⁶. The same rows give
+/// the same positions on every engine (an engine's own `hash()` differs between engines
+/// and versions), so a split keeps the same rows wherever it runs. Timestamps enter as
+/// epoch microseconds, whose text is the same everywhere.
+pub fn bucket(values: &[(String, Type)], seed: i64, d: &dyn Dialect) -> String {
+    let mut parts = vec![d.literal(&seed.to_string())];
+    parts.extend(values.iter().map(|(v, ty)| d.to_text(v, *ty)));
+    format!("(({} % 1000000) / 1000000.0)", d.md5_prefix(&format!("concat_ws('|', {})", parts.join(", "))))
 }
 
 /// DuckDB, the engine of `mlpc run` on one machine.
@@ -74,6 +96,59 @@ impl Dialect for DuckDb {
             "median" => format!("median({x})"),
             _ => return None,
         })
+    }
+    fn md5_prefix(&self, text: &str) -> String {
+        format!("CAST(('0x' || substr(md5({text}), 1, 8)) AS BIGINT)")
+    }
+    fn epoch_us(&self, ts: &str) -> String {
+        format!("epoch_us({ts})")
+    }
+}
+
+/// Spark SQL (Spark 4, ANSI mode, `spark.sql.timestampType = TIMESTAMP_NTZ`): the engine of
+/// `mlpc run --engine spark`. Its string literals take backslash escapes; identifiers are
+/// quoted with backticks.
+pub struct Spark;
+
+impl Dialect for Spark {
+    fn ident(&self, name: &str) -> String {
+        format!("`{}`", name.replace('`', "``"))
+    }
+    fn literal(&self, text: &str) -> String {
+        format!("'{}'", text.replace('\\', "\\\\").replace('\'', "\\'"))
+    }
+    fn column_type(&self, ty: Type) -> &'static str {
+        match ty {
+            Type::Int => "BIGINT",
+            Type::Float | Type::Percent => "DOUBLE",
+            Type::Bool => "BOOLEAN",
+            Type::Date => "DATE",
+            Type::Timestamp => "TIMESTAMP",
+            Type::String | Type::Category | Type::List | Type::Unknown => "STRING",
+            Type::Duration => "INTERVAL DAY TO SECOND",
+        }
+    }
+    fn interval_ms(&self, ms: u64) -> String {
+        format!("INTERVAL {ms} MILLISECONDS")
+    }
+    fn function(&self, func: &str, a: &[String]) -> Option<String> {
+        let arg = |i: usize| a.get(i).cloned();
+        Some(match func {
+            // DuckDB's date_diff('day', a, b): day boundaries from a to b.
+            "days_between" => format!("datediff(CAST({} AS DATE), CAST({} AS DATE))", arg(1)?, arg(0)?),
+            // DuckDB's dayofweek counts from Sunday = 0, Spark's from Sunday = 1.
+            "day_of_week" => format!("(dayofweek({}) - 1)", arg(0)?),
+            other => return DuckDb.function(other, a),
+        })
+    }
+    fn aggregate(&self, func: &str, args: &[String]) -> Option<String> {
+        DuckDb.aggregate(func, args)
+    }
+    fn md5_prefix(&self, text: &str) -> String {
+        format!("CAST(conv(substr(md5({text}), 1, 8), 16, 10) AS BIGINT)")
+    }
+    fn epoch_us(&self, ts: &str) -> String {
+        format!("unix_micros(CAST({ts} AS TIMESTAMP_LTZ))")
     }
 }
 
@@ -196,6 +271,19 @@ mod tests {
     }
 
     #[test]
+    fn spark_quotes_with_backticks_and_backslashes() {
+        assert_eq!(Spark.ident("a`b"), "`a``b`");
+        assert_eq!(Spark.literal(r"it's \'; --"), r"'it\'s \\\'; --'");
+        assert_eq!(Spark.function("day_of_week", &["d".into()]).unwrap(), "(dayofweek(d) - 1)");
+        assert_eq!(Spark.function("lower", &["s".into()]).unwrap(), "lower(s)");
+        let b = bucket(&[("k".into(), Type::Int), ("t".into(), Type::Timestamp)], 7, &Spark);
+        assert_eq!(
+            b,
+            "((CAST(conv(substr(md5(concat_ws('|', '7', CAST(k AS STRING), CAST(unix_micros(CAST(t AS TIMESTAMP_LTZ)) AS STRING))), 1, 8), 16, 10) AS BIGINT) % 1000000) / 1000000.0)"
+        );
+    }
+
+    #[test]
     fn quoting_doubles_quotes() {
         assert_eq!(DuckDb.ident(r#"a"; DROP TABLE x; --"#), r#""a""; DROP TABLE x; --""#);
         assert_eq!(DuckDb.literal("it's'); DROP TABLE x; --"), "'it''s''); DROP TABLE x; --'");
@@ -209,6 +297,10 @@ mod tests {
         .unwrap();
         assert_eq!(
             expr(&e, &Rows, &DuckDb).unwrap(),
+            r#"(CAST("spend" AS DOUBLE) / NULLIF((CASE WHEN "n" > 0 THEN ln("n") END), 0))"#
+        );
+        assert_eq!(
+            expr(&e, &Rows, &Spark).unwrap(),
             r#"(CAST("spend" AS DOUBLE) / NULLIF((CASE WHEN "n" > 0 THEN ln("n") END), 0))"#
         );
         let rows: TExpr =

@@ -29,6 +29,8 @@ pub struct Options {
     /// Run only this node (`--node ID`, the unit a workflow engine schedules): what it reads
     /// must already be in the state, from a run of the same definitions.
     pub only: Option<String>,
+    /// Where data nodes run.
+    pub engine: crate::Engine,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -336,6 +338,7 @@ impl Run<'_> {
                                     .collect();
                                 let (base, work, times) = (opts.base_dir.clone(), work.clone(), time_columns.clone());
                                 let state = opts.state_dir.clone();
+                                let engine = opts.engine.clone();
                                 let context = match &node.def {
                                     NodeDef::Register(def) => Some((def.clone(), self.context(&node))),
                                     _ => None,
@@ -351,6 +354,7 @@ impl Run<'_> {
                                         artifacts: &inputs_art,
                                         time_columns: &times,
                                         nodes: &input_nodes,
+                                        engine: &engine,
                                     };
                                     let result = match context {
                                         Some((def, ctx)) => crate::registration::register(&node, &def, &inputs, &ctx),
@@ -627,6 +631,7 @@ mod tests {
             rerun: Vec::new(),
             jobs,
             only: None,
+            engine: crate::Engine::DuckDb,
         };
         (plan, state, opts)
     }

@@ -1,11 +1,12 @@
 //! The mlpc runtime: executes a compiled plan — sources, checks, features, datasets and
-//! splits on DuckDB — with caching and run tracking in a state folder.
+//! splits on DuckDB or Spark — with caching and run tracking in a state folder.
 
 pub mod artifacts;
 pub mod audit;
 mod cache;
 pub mod card;
 pub mod db;
+pub mod engine;
 mod executor;
 pub mod file_lock;
 pub mod frames;
@@ -25,6 +26,7 @@ mod store;
 mod training;
 
 pub use artifacts::{ArtifactError, ArtifactStore};
+pub use engine::Engine;
 pub use executor::{run, status_name, Event, NodeReport, Options, RunError, RunReport, Status};
 pub use store::{Store, StoreError};
 pub use training::ort_ready;

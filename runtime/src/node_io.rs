@@ -28,6 +28,8 @@ pub struct Inputs<'a> {
     pub time_columns: &'a BTreeMap<String, String>,
     /// The plan nodes this node reads, by id.
     pub nodes: &'a BTreeMap<String, Node>,
+    /// Where data nodes run.
+    pub engine: &'a crate::engine::Engine,
 }
 
 impl Inputs<'_> {

@@ -1,7 +1,10 @@
-//! What each kind of plan node does, as DuckDB SQL over Parquet artifacts.
+//! What each kind of plan node does, as SQL over Parquet artifacts: run by DuckDB here, or
+//! printed in Spark's dialect for [`crate::engine::spark`].
 
+use crate::engine::{Duck, Engine, Sql};
 use crate::node_io::{Failure, Inputs, Produced};
 use crate::sql::{self, ident, literal, Scope};
+use mlpc_plan::sql::Dialect;
 use mlpc_plan::{
     CheckDef, Column, DatasetDef, FeatureDef, FeaturesDef, JoinStep, Level, Node, NodeDef, OnFail, SourceDef, SplitDef,
     TExpr,
@@ -11,15 +14,14 @@ use std::path::{Path, PathBuf};
 
 /// The SQL a data node reads its inputs with.
 impl Inputs<'_> {
-    fn data(&self, node: &str) -> Result<String, String> {
-        Ok(format!("read_parquet({})", literal(&self.artifact(node, "data")?.to_string_lossy())))
+    fn data(&self, s: &dyn Sql, node: &str) -> Result<String, String> {
+        Ok(s.table(&self.artifact(node, "data")?))
     }
-    /// An input's rows with `__row`, their 1-based position in its file: an order fixed by
-    /// the data, not by how DuckDB happens to scan it.
-    fn numbered(&self, node: &str) -> Result<String, String> {
-        Ok(numbered(&self.artifact(node, "data")?))
+    /// An input's rows with `__row`, their 1-based position in its file.
+    fn numbered(&self, s: &dyn Sql, node: &str) -> Result<String, String> {
+        Ok(s.numbered(&self.artifact(node, "data")?))
     }
-    fn tmp(&self, node: &str, role: &str) -> PathBuf {
+    pub(crate) fn tmp(&self, node: &str, role: &str) -> PathBuf {
         self.tmp_file(node, role, "parquet")
     }
 }
@@ -27,10 +29,7 @@ impl Inputs<'_> {
 /// A Parquet file's rows with `__row`, their 1-based position in the file: an order fixed
 /// by the data, not by how DuckDB happens to scan it.
 pub(crate) fn numbered(path: &Path) -> String {
-    format!(
-        "(SELECT file_row_number + 1 AS __row, * EXCLUDE (file_row_number) FROM read_parquet({}, file_row_number = true))",
-        literal(&path.to_string_lossy())
-    )
+    Duck.numbered(path)
 }
 
 /// Which row of a feature view completes a row `e` of the view's entity.
@@ -43,7 +42,8 @@ pub(crate) enum AsOf {
 }
 
 /// The join of a feature view's table `table` (SQL) as `alias` onto the rows `e`, by the
-/// entity's `keys` and `time`, and the expressions that read `features` from it.
+/// entity's `keys` and `time`, and the expressions that read `features` from it. `Latest`
+/// is DuckDB's `ASOF LEFT JOIN` (scoring, which runs here); the data nodes join `Same`.
 pub(crate) fn view_join(
     table: &str,
     alias: &str,
@@ -51,7 +51,9 @@ pub(crate) fn view_join(
     time: Option<&str>,
     how: &AsOf,
     features: &[&str],
+    d: &dyn Dialect,
 ) -> (String, Vec<String>) {
+    let ident = |n: &str| d.ident(n);
     let mut on: Vec<String> = keys.iter().map(|k| format!("{alias}.{0} = e.{0}", ident(k))).collect();
     let mut fresh = None;
     let join = match (how, time) {
@@ -61,7 +63,7 @@ pub(crate) fn view_join(
         }
         (AsOf::Latest { ttl_ms }, Some(t)) => {
             on.push(format!("e.{0} >= {alias}.{0}", ident(t)));
-            fresh = ttl_ms.map(|ms| format!("{alias}.{0} >= e.{0} - INTERVAL ({ms}) MILLISECOND", ident(t)));
+            fresh = ttl_ms.map(|ms| format!("{alias}.{0} >= e.{0} - {1}", ident(t), d.interval_ms(ms)));
             "ASOF LEFT JOIN"
         }
         (_, None) => "LEFT JOIN",
@@ -107,12 +109,15 @@ pub(crate) fn copy_to(conn: &duckdb::Connection, select: &str, path: &Path) -> R
 }
 
 pub fn run(node: &Node, inputs: &Inputs) -> Result<Produced, Failure> {
+    if let (Engine::Spark { remote }, true) = (inputs.engine, is_data(&node.def)) {
+        return crate::engine::spark::run(remote, node, inputs);
+    }
     match &node.def {
         NodeDef::Source(def) => source(node, def, inputs),
-        NodeDef::Check(def) => check(def, inputs),
-        NodeDef::Features(def) => features(node, def, inputs),
-        NodeDef::Dataset(def) => dataset(node, def, inputs),
-        NodeDef::Split(def) => split(node, def, inputs),
+        NodeDef::Check(def) => check(&DuckQueries(db()?), def, inputs),
+        NodeDef::Features(def) => features(node, def, inputs, &mut |q, out| copy_to(&db()?, &by_row(q), out)),
+        NodeDef::Dataset(def) => dataset(node, def, inputs, &mut |q, out| copy_to(&db()?, &by_row(q), out)),
+        NodeDef::Split(def) => split(node, def, inputs, &mut |q, out| copy_to(&db()?, &by_row(q), out)),
         NodeDef::Model(def) => crate::training::model(node, def, inputs),
         NodeDef::Evaluate(def) => crate::training::evaluate(node, def, inputs),
         NodeDef::Score(def) => crate::scoring::node(node, def, inputs),
@@ -121,6 +126,23 @@ pub fn run(node: &Node, inputs: &Inputs) -> Result<Produced, Failure> {
 }
 
 pub use mlpc_plan::runs_elsewhere;
+
+/// Whether a node is a data node: one that an [`Engine`] runs.
+fn is_data(def: &NodeDef) -> bool {
+    matches!(
+        def,
+        NodeDef::Source(_) | NodeDef::Check(_) | NodeDef::Features(_) | NodeDef::Dataset(_) | NodeDef::Split(_)
+    )
+}
+
+/// Writes the rows of a query (with `__row`) to a Parquet artifact in `__row` order, and
+/// says how many there are: how a data node's result lands, whichever engine computed it.
+pub(crate) type Land<'a> = dyn FnMut(&str, &Path) -> Result<i64, String> + 'a;
+
+/// A query's rows without `__row`, in `__row` order (DuckDB).
+pub(crate) fn by_row(query: &str) -> String {
+    format!("SELECT * EXCLUDE (__row) FROM ({query}) ORDER BY __row")
+}
 
 /// What a cached node still does: a score node puts its output file back when it is
 /// missing or changed.
@@ -196,7 +218,9 @@ fn reader(def: &SourceDef, paths: &[PathBuf], conn: &duckdb::Connection) -> Resu
     })
 }
 
-fn source(node: &Node, def: &SourceDef, inputs: &Inputs) -> Result<Produced, Failure> {
+/// The files a source reads, and what messages call them: the file, or the pattern and how
+/// many files it matched.
+pub(crate) fn source_files(node: &Node, def: &SourceDef, inputs: &Inputs) -> Result<(Vec<PathBuf>, String), Failure> {
     let path = inputs.base_dir.join(&def.path);
     let files = if is_glob(&def.path) {
         let files =
@@ -233,6 +257,12 @@ fn source(node: &Node, def: &SourceDef, inputs: &Inputs) -> Result<Produced, Fai
         1 if !is_glob(&def.path) => path.display().to_string(),
         n => format!("`{}` ({n} files)", def.path),
     };
+    Ok((files, shown))
+}
+
+fn source(node: &Node, def: &SourceDef, inputs: &Inputs) -> Result<Produced, Failure> {
+    let path = inputs.base_dir.join(&def.path);
+    let (files, shown) = source_files(node, def, inputs)?;
     let cannot_read = |e: &str| format!("source `{}`: cannot read {shown}: {}", node.name, read_error(e));
     let conn = db()?;
     let mut from = reader(def, &files, &conn).map_err(|e| cannot_read(&e))?;
@@ -252,26 +282,7 @@ fn source(node: &Node, def: &SourceDef, inputs: &Inputs) -> Result<Produced, Fai
         order.push((name.clone(), ty.clone()));
         found.insert(name, ty);
     }
-    let mut problems = Vec::new();
-    for col in &node.schema {
-        match found.get(&col.name) {
-            None => problems.push(format!("  column `{}`: declared {}, not in the data", col.name, col.ty)),
-            Some(t) if !sql::type_fits(col.ty, t) => {
-                problems.push(format!("  column `{}`: declared {}, found {}", col.name, col.ty, t.to_lowercase()))
-            }
-            Some(_) => {}
-        }
-    }
-    if !problems.is_empty() {
-        return Err(Failure {
-            message: format!(
-                "source `{}`: {shown} does not match its declared schema:\n{}\n  {}\n  fix the data, or the column types in the `source` block",
-                node.name,
-                problems.join("\n"),
-                present_columns(found.keys())
-            ),
-        });
-    }
+    schema_fits(node, &shown, &found)?;
     let cols: Vec<String> = node
         .schema
         .iter()
@@ -295,15 +306,46 @@ fn source(node: &Node, def: &SourceDef, inputs: &Inputs) -> Result<Produced, Fai
         copy_to(&conn, &format!("SELECT {} FROM {from}", cols.join(", ")), &out)
             .map_err(|e| format!("source `{}`: cannot load {shown}: {}", node.name, read_error(&e)))?
     };
+    Ok(source_produced(def, out, rows, files.len()))
+}
+
+/// What a source produced: its artifact, rows and (for a glob) files.
+pub(crate) fn source_produced(def: &SourceDef, out: PathBuf, rows: i64, files: usize) -> Produced {
     let mut p = Produced { files: vec![("data".into(), out)], ..Default::default() };
     p.metrics.insert("rows".into(), rows as f64);
     if is_glob(&def.path) {
-        p.metrics.insert("files".into(), files.len() as f64);
-        p.message = format!("{rows} rows from {} ({} files)", def.path, files.len());
+        p.metrics.insert("files".into(), files as f64);
+        p.message = format!("{rows} rows from {} ({files} files)", def.path);
     } else {
         p.message = format!("{rows} rows from {}", def.path);
     }
-    Ok(p)
+    p
+}
+
+/// Whether the data's columns (`found`: name → DuckDB type name) fit the source's declared
+/// schema; if not, a failure that names each column that does not.
+pub(crate) fn schema_fits(node: &Node, shown: &str, found: &BTreeMap<String, String>) -> Result<(), Failure> {
+    let mut problems = Vec::new();
+    for col in &node.schema {
+        match found.get(&col.name) {
+            None => problems.push(format!("  column `{}`: declared {}, not in the data", col.name, col.ty)),
+            Some(t) if !sql::type_fits(col.ty, t) => {
+                problems.push(format!("  column `{}`: declared {}, found {}", col.name, col.ty, t.to_lowercase()))
+            }
+            Some(_) => {}
+        }
+    }
+    if problems.is_empty() {
+        return Ok(());
+    }
+    Err(Failure {
+        message: format!(
+            "source `{}`: {shown} does not match its declared schema:\n{}\n  {}\n  fix the data, or the column types in the `source` block",
+            node.name,
+            problems.join("\n"),
+            present_columns(found.keys())
+        ),
+    })
 }
 
 /// The folder part of a glob, before its first wildcard.
@@ -360,11 +402,11 @@ fn first_line(s: &str) -> &str {
 }
 
 /// Names in a check: the checked table's columns; whole-table reads go to `t`.
-struct TableScope;
+struct TableScope<'a>(&'a dyn Dialect);
 
-impl Scope for TableScope {
+impl Scope for TableScope<'_> {
     fn column(&self, name: &str) -> String {
-        ident(name)
+        self.0.ident(name)
     }
     fn feature(&self, _: &str, name: &str) -> Result<String, String> {
         Err(format!("a check cannot read the feature `{name}`"))
@@ -380,47 +422,74 @@ impl Scope for TableScope {
     }
 }
 
-fn check(def: &CheckDef, inputs: &Inputs) -> Result<Produced, Failure> {
-    let conn = db()?;
-    exec(&conn, &format!("CREATE VIEW t AS SELECT * FROM {}", inputs.data(&format!("source:{}", def.source))?))?;
+/// The queries a check asks of an engine, about the view `t` of the checked table.
+pub(crate) trait Queries {
+    fn sql(&self) -> &dyn Sql;
+    /// Makes `t` the rows of `table` (SQL).
+    fn view(&self, table: &str) -> Result<(), String>;
+    fn count(&self, query: &str) -> Result<i64, String>;
+    /// The first value of a query's first row, as text (`None` for NULL).
+    fn text(&self, query: &str) -> Result<Option<String>, String>;
+    /// A few rows as `{col: value, …}` text for reports.
+    fn examples(&self, select: &str) -> Result<String, String>;
+}
+
+struct DuckQueries(duckdb::Connection);
+
+impl Queries for DuckQueries {
+    fn sql(&self) -> &dyn Sql {
+        &Duck
+    }
+    fn view(&self, table: &str) -> Result<(), String> {
+        exec(&self.0, &format!("CREATE VIEW t AS SELECT * FROM {table}"))
+    }
+    fn count(&self, query: &str) -> Result<i64, String> {
+        count(&self.0, query)
+    }
+    fn text(&self, query: &str) -> Result<Option<String>, String> {
+        self.0.query_row(query, [], |r| r.get(0)).map_err(|e| e.to_string())
+    }
+    fn examples(&self, select: &str) -> Result<String, String> {
+        examples(&self.0, select)
+    }
+}
+
+pub(crate) fn check(q: &dyn Queries, def: &CheckDef, inputs: &Inputs) -> Result<Produced, Failure> {
+    let d = q.sql().d();
+    let scope = TableScope(d);
+    let text = d.column_type(mlpc_plan::Type::String);
+    q.view(&inputs.data(q.sql(), &format!("source:{}", def.source))?)?;
     let mut failed = Vec::new();
     let mut p = Produced::default();
     for (i, e) in def.expectations.iter().enumerate() {
-        let pred = sql::expr(&e.expr, &TableScope)?;
+        let pred = mlpc_plan::sql::expr(&e.expr, &scope, d)?;
         let (ok, detail) = if e.level == Level::Table {
-            let ok: Option<bool> =
-                conn.query_row(&format!("SELECT {pred}"), [], |r| r.get(0)).map_err(|e| e.to_string())?;
+            let ok = q.text(&format!("SELECT CAST({pred} AS {text})"))?;
             let detail = match &e.expr {
                 TExpr::Binary { lhs, .. } => {
-                    let v: String = conn
-                        .query_row(&format!("SELECT CAST({} AS VARCHAR)", sql::expr(lhs, &TableScope)?), [], |r| {
-                            r.get(0)
-                        })
-                        .unwrap_or_default();
+                    let lhs = mlpc_plan::sql::expr(lhs, &scope, d)?;
+                    let v = q.text(&format!("SELECT CAST({lhs} AS {text})")).ok().flatten().unwrap_or_default();
                     format!("value {v}")
                 }
                 TExpr::Call { func, args, .. } if func == "unique" => {
-                    let cols: Vec<String> = args.iter().map(|a| sql::expr(a, &TableScope)).collect::<Result<_, _>>()?;
+                    let cols: Vec<String> =
+                        args.iter().map(|a| mlpc_plan::sql::expr(a, &scope, d)).collect::<Result<_, _>>()?;
                     let keys = cols.join(", ");
-                    let dups = count(
-                        &conn,
-                        &format!("SELECT count(*) FROM (SELECT {keys} FROM t GROUP BY {keys} HAVING count(*) > 1)"),
-                    )?;
-                    let examples = examples(
-                        &conn,
-                        &format!(
-                            "SELECT {keys}, count(*) AS copies FROM t GROUP BY {keys} HAVING count(*) > 1 LIMIT 3"
-                        ),
-                    )?;
+                    let dups = q.count(&format!(
+                        "SELECT count(*) FROM (SELECT {keys} FROM t GROUP BY {keys} HAVING count(*) > 1) AS x"
+                    ))?;
+                    let examples = q.examples(&format!(
+                        "SELECT {keys}, count(*) AS copies FROM t GROUP BY {keys} HAVING count(*) > 1 LIMIT 3"
+                    ))?;
                     format!("{dups} duplicated keys, e.g. {examples}")
                 }
                 _ => String::new(),
             };
-            (ok == Some(true), detail)
+            (ok.as_deref() == Some("true"), detail)
         } else {
             let bad = format!("FROM t WHERE NOT coalesce({pred}, false)");
-            let n = count(&conn, &format!("SELECT count(*) {bad}"))?;
-            let ex = if n > 0 { examples(&conn, &format!("SELECT * {bad} LIMIT 3"))? } else { String::new() };
+            let n = q.count(&format!("SELECT count(*) {bad}"))?;
+            let ex = if n > 0 { q.examples(&format!("SELECT * {bad} LIMIT 3"))? } else { String::new() };
             (n == 0, if n > 0 { format!("{n} rows fail, e.g. {ex}") } else { String::new() })
         };
         p.metrics.insert(format!("expectation_{i}_passed"), if ok { 1.0 } else { 0.0 });
@@ -460,10 +529,10 @@ fn examples(conn: &duckdb::Connection, select: &str) -> Result<String, String> {
 }
 
 /// How much of one example row a check report shows.
-const EXAMPLE_CHARS: usize = 240;
+pub(crate) const EXAMPLE_CHARS: usize = 240;
 
 /// `text`, cut to `max` characters with the cut marked.
-fn cap(text: &str, max: usize) -> String {
+pub(crate) fn cap(text: &str, max: usize) -> String {
     if text.chars().count() <= max {
         return text.to_string();
     }
@@ -474,6 +543,7 @@ fn cap(text: &str, max: usize) -> String {
 /// Names in a feature view, over the entity `e`, aggregate tables `a_*`, lookups `l_*`
 /// and other views `v_*`.
 struct ViewScope<'a> {
+    d: &'a dyn Dialect,
     view: &'a str,
     features: &'a [FeatureDef],
     aggregates: Vec<(TExpr, String)>,
@@ -483,15 +553,16 @@ struct ViewScope<'a> {
 
 impl Scope for ViewScope<'_> {
     fn column(&self, name: &str) -> String {
-        format!("e.{}", ident(name))
+        format!("e.{}", self.d.ident(name))
     }
     fn feature(&self, view: &str, name: &str) -> Result<String, String> {
         if view == self.view {
             let f = self.features.iter().find(|f| f.name == name).ok_or(format!("no feature `{name}`"))?;
-            return sql::expr(&f.expr, self).map(|s| format!("CAST({s} AS {})", sql::column_type(f.ty)));
+            return mlpc_plan::sql::expr(&f.expr, self, self.d)
+                .map(|s| format!("CAST({s} AS {})", self.d.column_type(f.ty)));
         }
         let alias = self.views.get(view).ok_or(format!("view `{view}` is not joined"))?;
-        Ok(format!("{alias}.{}", ident(name)))
+        Ok(format!("{alias}.{}", self.d.ident(name)))
     }
     fn aggregate(&self, e: &TExpr) -> Result<String, String> {
         let i = self.aggregates.iter().position(|(x, _)| x == e).ok_or("an aggregation was not planned")?;
@@ -499,7 +570,7 @@ impl Scope for ViewScope<'_> {
     }
     fn lookup(&self, table: &str, column: &str) -> Result<String, String> {
         let alias = self.lookups.get(table).ok_or(format!("`{table}` is not joined"))?;
-        Ok(format!("{alias}.{}", ident(column)))
+        Ok(format!("{alias}.{}", self.d.ident(column)))
     }
 }
 
@@ -527,13 +598,14 @@ fn collect<'e>(e: &'e TExpr, pick: &dyn Fn(&TExpr) -> bool, out: &mut Vec<&'e TE
 
 /// `FROM`-clause text that joins `steps` starting from `first` (already aliased `j0`),
 /// and the alias and column where the chain ends.
-fn chain(inputs: &Inputs, steps: &[JoinStep], prefix: &str) -> Result<(String, String), String> {
+fn chain(inputs: &Inputs, s: &dyn Sql, steps: &[JoinStep], prefix: &str) -> Result<(String, String), String> {
+    let ident = |n: &str| s.d().ident(n);
     let mut from = String::new();
     for (i, step) in steps.iter().enumerate().skip(1) {
         let prev = &steps[i - 1];
         from.push_str(&format!(
             " JOIN {} AS {prefix}{i} ON {prefix}{}.{} = {prefix}{i}.{}",
-            inputs.data(&format!("source:{}", step.from_table))?,
+            inputs.data(s, &format!("source:{}", step.from_table))?,
             i - 1,
             ident(&prev.from_column),
             ident(&prev.to_column)
@@ -543,12 +615,15 @@ fn chain(inputs: &Inputs, steps: &[JoinStep], prefix: &str) -> Result<(String, S
     Ok((from, format!("{prefix}{}.{}", steps.len() - 1, ident(&last.from_column))))
 }
 
-fn features(node: &Node, def: &FeaturesDef, inputs: &Inputs) -> Result<Produced, Failure> {
-    let conn = db()?;
+/// A feature view's offline rows, with `__row` (the entity's row), in `s`'s SQL.
+pub(crate) fn features_query(node: &Node, def: &FeaturesDef, inputs: &Inputs, s: &dyn Sql) -> Result<String, String> {
+    let d = s.d();
+    let ident = |n: &str| d.ident(n);
     let entity_cols: Vec<&Column> = node.schema.iter().filter(|c| c.view.is_none()).collect();
     let keys: Vec<&Column> = entity_cols.iter().copied().filter(|c| c.key).collect();
     let time = entity_cols.iter().find(|c| c.time).map(|c| c.name.clone());
-    let mut ctes = vec![format!("e AS (SELECT * FROM {})", inputs.numbered(&format!("source:{}", def.entity))?)];
+    let mut ctes =
+        vec![format!("e AS (SELECT * FROM {} AS e0)", inputs.numbered(s, &format!("source:{}", def.entity))?)];
     let mut joins = String::new();
     // Aggregations, one grouped join per related table.
     let mut all: Vec<&TExpr> = Vec::new();
@@ -556,6 +631,7 @@ fn features(node: &Node, def: &FeaturesDef, inputs: &Inputs) -> Result<Produced,
         collect(&f.expr, &|e| matches!(e, TExpr::Aggregate { .. }), &mut all);
     }
     let mut scope = ViewScope {
+        d,
         view: &node.name,
         features: &def.features,
         aggregates: Vec::new(),
@@ -574,7 +650,7 @@ fn features(node: &Node, def: &FeaturesDef, inputs: &Inputs) -> Result<Produced,
         let aggs: Vec<&&TExpr> =
             all.iter().filter(|a| matches!(a, TExpr::Aggregate { table: t, .. } if t == table)).collect();
         let TExpr::Aggregate { join, .. } = aggs[0] else { unreachable!("filtered to aggregates") };
-        let (hops, end) = chain(inputs, join, &format!("j{ti}_"))?;
+        let (hops, end) = chain(inputs, s, join, &format!("j{ti}_"))?;
         let related_time = inputs.time_columns.get(table).cloned();
         let mut on = format!("r.__ek = e.{}", ident(&join.last().map(|s| s.to_column.clone()).unwrap_or_default()));
         if let (Some(t), Some(rt)) = (&time, &related_time) {
@@ -583,17 +659,17 @@ fn features(node: &Node, def: &FeaturesDef, inputs: &Inputs) -> Result<Produced,
         let mut cols = Vec::new();
         for (ai, a) in aggs.iter().enumerate() {
             let TExpr::Aggregate { func, args, window_ms, .. } = a else { continue };
-            let rel = RelatedScope;
+            let rel = RelatedScope(d);
             let compiled: Vec<String> = args
                 .iter()
                 .map(|x| match x {
                     TExpr::Table { .. } => Ok("r.__ek".to_string()),
-                    other => sql::expr(other, &rel),
+                    other => mlpc_plan::sql::expr(other, &rel, d),
                 })
                 .collect::<Result<_, _>>()?;
-            let mut agg = sql::aggregate_sql(func, &compiled).ok_or(format!("no SQL for `{func}`"))?;
+            let mut agg = d.aggregate(func, &compiled).ok_or(format!("no SQL for `{func}`"))?;
             if let (Some(w), Some(t), Some(rt)) = (window_ms, &time, &related_time) {
-                let filter = format!("FILTER (WHERE r.{} > e.{} - INTERVAL ({w}) MILLISECOND)", ident(rt), ident(t));
+                let filter = format!("FILTER (WHERE r.{} > e.{} - {})", ident(rt), ident(t), d.interval_ms(*w));
                 agg = match agg.strip_prefix("coalesce(").and_then(|s| s.strip_suffix(", 0)")) {
                     Some(inner) => format!("coalesce({inner} {filter}, 0)"),
                     None => format!("{agg} {filter}"),
@@ -606,7 +682,7 @@ fn features(node: &Node, def: &FeaturesDef, inputs: &Inputs) -> Result<Produced,
         ctes.push(format!(
             "a{ti} AS (SELECT e.__row, {} FROM e LEFT JOIN (SELECT j{ti}_0.*, {end} AS __ek FROM {} AS j{ti}_0{hops}) AS r ON {on} GROUP BY e.__row)",
             cols.join(", "),
-            inputs.data(&format!("source:{table}"))?
+            inputs.data(s, &format!("source:{table}"))?
         ));
         joins.push_str(&format!(" LEFT JOIN a{ti} ON a{ti}.__row = e.__row"));
     }
@@ -625,7 +701,7 @@ fn features(node: &Node, def: &FeaturesDef, inputs: &Inputs) -> Result<Produced,
             let alias = format!("l{li}_{si}");
             joins.push_str(&format!(
                 " LEFT JOIN {} AS {alias} ON {alias}.{} = {prev}.{}",
-                inputs.data(&format!("source:{}", step.to_table))?,
+                inputs.data(s, &format!("source:{}", step.to_table))?,
                 ident(&step.to_column),
                 ident(&step.from_column)
             ));
@@ -645,18 +721,28 @@ fn features(node: &Node, def: &FeaturesDef, inputs: &Inputs) -> Result<Produced,
         }
         let alias = format!("v{vi}");
         let keys: Vec<&str> = keys.iter().map(|k| k.name.as_str()).collect();
-        let table = inputs.data(&format!("features:{view}"))?;
-        joins.push_str(&view_join(&table, &alias, &keys, time.as_deref(), &AsOf::Same, &[]).0);
+        let table = inputs.data(s, &format!("features:{view}"))?;
+        joins.push_str(&view_join(&table, &alias, &keys, time.as_deref(), &AsOf::Same, &[], d).0);
         scope.views.insert(view.clone(), alias);
     }
     let mut select: Vec<String> = entity_cols.iter().map(|c| format!("e.{}", ident(&c.name))).collect();
     for f in &def.features {
-        let s = sql::expr(&f.expr, &scope)?;
-        select.push(format!("CAST({s} AS {}) AS {}", sql::column_type(f.ty), ident(&f.name)));
+        let x = mlpc_plan::sql::expr(&f.expr, &scope, d)?;
+        select.push(format!("CAST({x} AS {}) AS {}", d.column_type(f.ty), ident(&f.name)));
     }
-    let query = format!("WITH {} SELECT {} FROM e{joins} ORDER BY e.__row", ctes.join(", "), select.join(", "));
+    select.push("e.__row AS __row".into());
+    Ok(format!("WITH {} SELECT {} FROM e{joins}", ctes.join(", "), select.join(", ")))
+}
+
+/// A feature view: its offline rows computed by the engine (`land`), and the online table
+/// (the latest row per entity) from them here.
+pub(crate) fn features(node: &Node, def: &FeaturesDef, inputs: &Inputs, land: &mut Land) -> Result<Produced, Failure> {
+    let query = features_query(node, def, inputs, inputs.engine.sql())?;
     let offline = inputs.tmp(&node.id, "data");
-    let rows = copy_to(&conn, &query, &offline).map_err(|e| format!("features `{}`: {e}", node.name))?;
+    let rows = land(&query, &offline).map_err(|e| format!("features `{}`: {e}", node.name))?;
+    let conn = db()?;
+    let keys: Vec<&Column> = node.schema.iter().filter(|c| c.view.is_none() && c.key).collect();
+    let time = node.schema.iter().find(|c| c.view.is_none() && c.time).map(|c| c.name.clone());
     let part: Vec<String> = keys.iter().map(|k| ident(&k.name)).collect();
     let unique = part.is_empty()
         || count(
@@ -704,11 +790,11 @@ fn latest_rows(offline: &Path, keys: &[String], time: Option<&str>) -> String {
 }
 
 /// Inside an aggregation: columns of the related rows `r`.
-struct RelatedScope;
+struct RelatedScope<'a>(&'a dyn Dialect);
 
-impl Scope for RelatedScope {
+impl Scope for RelatedScope<'_> {
     fn column(&self, name: &str) -> String {
-        format!("r.{}", ident(name))
+        format!("r.{}", self.0.ident(name))
     }
     fn feature(&self, _: &str, name: &str) -> Result<String, String> {
         Err(format!("an aggregation cannot read the feature `{name}`"))
@@ -720,42 +806,48 @@ impl Scope for RelatedScope {
         Err(format!("an aggregation cannot look up `{table}`"))
     }
     fn related(&self, _: &str, column: &str) -> Result<String, String> {
-        Ok(format!("r.{}", ident(column)))
+        Ok(format!("r.{}", self.0.ident(column)))
     }
 }
 
-fn dataset(node: &Node, def: &DatasetDef, inputs: &Inputs) -> Result<Produced, Failure> {
-    let conn = db()?;
+/// A dataset: the base table's rows completed with its views' features.
+pub(crate) fn dataset(node: &Node, def: &DatasetDef, inputs: &Inputs, land: &mut Land) -> Result<Produced, Failure> {
+    let s = inputs.engine.sql();
+    let d = s.d();
     let base_cols: Vec<&Column> = node.schema.iter().filter(|c| c.view.is_none()).collect();
     let keys: Vec<&Column> = base_cols.iter().copied().filter(|c| c.key).collect();
     let time = base_cols.iter().find(|c| c.time);
-    let mut select: Vec<String> = base_cols.iter().map(|c| format!("e.{}", ident(&c.name))).collect();
+    let mut select: Vec<String> = base_cols.iter().map(|c| format!("e.{}", d.ident(&c.name))).collect();
     let mut joins = String::new();
     let keys: Vec<&str> = keys.iter().map(|k| k.name.as_str()).collect();
     for (i, v) in def.views.iter().enumerate() {
         let features: Vec<&str> =
             node.schema.iter().filter(|c| c.view.as_deref() == Some(v)).map(|c| c.name.as_str()).collect();
-        let table = inputs.data(&format!("features:{v}"))?;
+        let table = inputs.data(s, &format!("features:{v}"))?;
         let (join, read) =
-            view_join(&table, &format!("v{i}"), &keys, time.map(|t| t.name.as_str()), &AsOf::Same, &features);
+            view_join(&table, &format!("v{i}"), &keys, time.map(|t| t.name.as_str()), &AsOf::Same, &features, d);
         joins.push_str(&join);
         select.extend(read);
     }
+    select.push("e.__row AS __row".into());
     let query = format!(
-        "SELECT {} FROM {} AS e{joins} ORDER BY e.__row",
+        "SELECT {} FROM {} AS e{joins}",
         select.join(", "),
-        inputs.numbered(&format!("source:{}", def.base))?
+        inputs.numbered(s, &format!("source:{}", def.base))?
     );
     let out = inputs.tmp(&node.id, "data");
-    let rows = copy_to(&conn, &query, &out).map_err(|e| format!("dataset `{}`: {e}", node.name))?;
+    let rows = land(&query, &out).map_err(|e| format!("dataset `{}`: {e}", node.name))?;
     let mut p = Produced { files: vec![("data".into(), out)], ..Default::default() };
     p.metrics.insert("rows".into(), rows as f64);
     p.message = format!("{rows} rows, {} columns", node.schema.len());
     Ok(p)
 }
 
-fn split(node: &Node, def: &SplitDef, inputs: &Inputs) -> Result<Produced, Failure> {
-    let conn = db()?;
+/// One part of a dataset's split: by time, or by a portable hash of each row's keys and
+/// time (the same rows on every engine; see [`mlpc_plan::sql::bucket`]).
+pub(crate) fn split(node: &Node, def: &SplitDef, inputs: &Inputs, land: &mut Land) -> Result<Produced, Failure> {
+    let s = inputs.engine.sql();
+    let d = s.d();
     let mut low = 0.0;
     let mut high = 0.0;
     for (name, share) in &def.parts {
@@ -766,34 +858,48 @@ fn split(node: &Node, def: &SplitDef, inputs: &Inputs) -> Result<Produced, Failu
         low += share;
     }
     let last = def.parts.last().is_some_and(|(n, _)| n == &def.part);
-    let keys: Vec<String> = node.schema.iter().filter(|c| c.key && c.view.is_none()).map(|c| ident(&c.name)).collect();
-    let time = node.schema.iter().find(|c| c.time && c.view.is_none()).map(|c| ident(&c.name));
-    let position = match (def.method.as_str(), &time) {
-        ("time", Some(t)) => format!("percent_rank() OVER (ORDER BY {t}, __row)"),
+    let own = |c: &&Column| c.view.is_none();
+    let mut hashed: Vec<(String, mlpc_plan::Type)> =
+        node.schema.iter().filter(own).filter(|c| c.key).map(|c| (d.ident(&c.name), c.ty)).collect();
+    let time = node.schema.iter().filter(own).find(|c| c.time);
+    let position = match (def.method.as_str(), time) {
+        ("time", Some(t)) => format!("percent_rank() OVER (ORDER BY {}, __row)", d.ident(&t.name)),
         _ => {
-            let mut hashed = keys.clone();
-            if let Some(t) = &time {
-                hashed.push(t.clone());
+            if let Some(t) = time {
+                hashed.push((d.ident(&t.name), t.ty));
             }
             if hashed.is_empty() {
-                hashed.push("__row".into());
+                hashed.push(("__row".into(), mlpc_plan::Type::Int));
             }
             let seed = def.seed.ok_or_else(|| format!("split `{}`: the plan gives no seed", node.name))?;
-            format!("(hash({}, {seed}) % 1000000) / 1000000.0", hashed.join(", "))
+            mlpc_plan::sql::bucket(&hashed, seed, d)
         }
     };
+    let dataset = inputs.artifact(&format!("dataset:{}", def.dataset), "data")?;
+    let cols: Vec<String> = columns(&dataset)?.iter().map(|c| d.ident(c)).collect();
     let upper = if last { "<= 1.0".to_string() } else { format!("< {high}") };
     let query = format!(
-        "SELECT * EXCLUDE (__row, __pos) FROM (SELECT *, {position} AS __pos FROM {}) WHERE __pos >= {low} AND __pos {upper} ORDER BY __row",
-        inputs.numbered(&format!("dataset:{}", def.dataset))?
+        "SELECT {}, __row FROM (SELECT *, {position} AS __pos FROM {} AS x) AS y WHERE __pos >= {low} AND __pos {upper}",
+        cols.join(", "),
+        s.numbered(&dataset)
     );
     let out = inputs.tmp(&node.id, "data");
-    let rows = copy_to(&conn, &query, &out).map_err(|e| format!("split `{}`: {e}", node.name))?;
+    let rows = land(&query, &out).map_err(|e| format!("split `{}`: {e}", node.name))?;
     let mut p = Produced { files: vec![("data".into(), out)], ..Default::default() };
     p.metrics.insert("rows".into(), rows as f64);
     p.params.insert("method".into(), def.method.clone());
     p.message = format!("{rows} rows ({}%)", ((high - low) * 100.0).round());
     Ok(p)
+}
+
+/// The column names of a Parquet artifact, in order.
+fn columns(path: &Path) -> Result<Vec<String>, String> {
+    let conn = db()?;
+    let mut stmt = conn
+        .prepare(&format!("DESCRIBE SELECT * FROM read_parquet({})", literal(&path.to_string_lossy())))
+        .map_err(|e| e.to_string())?;
+    let names = stmt.query_map([], |r| r.get::<_, String>(0)).map_err(|e| e.to_string())?;
+    names.collect::<Result<_, _>>().map_err(|e| e.to_string())
 }
 
 #[cfg(test)]

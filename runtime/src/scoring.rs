@@ -194,7 +194,8 @@ impl Job<'_> {
                 .collect();
             let table = format!("read_parquet({})", literal(&f.table.to_string_lossy()));
             let how = AsOf::Latest { ttl_ms: f.ttl_ms };
-            let (join, read) = view_join(&table, &format!("v{i}"), &keys, self.time, &how, &features);
+            let (join, read) =
+                view_join(&table, &format!("v{i}"), &keys, self.time, &how, &features, &mlpc_plan::sql::DuckDb);
             joins.push_str(&join);
             select.extend(read);
         }
