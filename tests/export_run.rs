@@ -2,8 +2,9 @@
 //! command and arguments (template parameters filled in, the plan artifact put where the
 //! task reads it) run as separate processes in `depends` order on one shared state; the
 //! registry and artifacts must equal those of a local `mlpc run`, on a state folder and on
-//! the team state (the registry on a real Postgres, `MLPC_TEST_POSTGRES`). Then `mlpc
-//! export kserve` on that registry.
+//! the team state (the registry on a real Postgres, `MLPC_TEST_POSTGRES`; the artifacts on a
+//! real S3 endpoint, `MLPC_TEST_S3`, each task on a machine of its own). Then `mlpc export
+//! kserve` on that registry.
 
 mod common;
 
@@ -34,15 +35,22 @@ fn ok(args: &[&str]) -> String {
 }
 
 /// A state the tasks (or a local run) share: `--state` as given, and the machine's cache
-/// folder (`XDG_CACHE_HOME`), where the team state keeps its artifacts.
+/// folder (`XDG_CACHE_HOME`), where the team state keeps its artifacts; with `pods`, each
+/// task runs on a machine of its own (a cache folder there named for the task), as pods
+/// with empty disks that share only the state and the artifact store.
 struct Shared {
     state: String,
     cache: PathBuf,
+    pods: Option<PathBuf>,
 }
 
 impl Shared {
     fn folder(dir: &Path, name: &str) -> Shared {
-        Shared { state: dir.join(name).to_string_lossy().into_owned(), cache: dir.join(format!("{name}-cache")) }
+        Shared {
+            state: dir.join(name).to_string_lossy().into_owned(),
+            cache: dir.join(format!("{name}-cache")),
+            pods: None,
+        }
     }
     /// `mlpc ARGS --state STATE` on this machine.
     fn mlpc(&self, args: &[&str]) -> String {
@@ -56,15 +64,27 @@ impl Shared {
         assert!(out.status.success(), "mlpc {args:?}:\n{text}{}", String::from_utf8_lossy(&out.stderr));
         text
     }
-    /// Where the artifacts are: the state folder's, or the team state's folder in the cache.
-    fn artifacts(&self) -> PathBuf {
+    /// Where the artifacts are: the state folder's, or the team state's folder in the cache
+    /// (in each pod's).
+    fn artifacts(&self) -> Vec<PathBuf> {
         if !self.state.starts_with("postgres://") {
-            return Path::new(&self.state).join("artifacts");
+            return vec![Path::new(&self.state).join("artifacts")];
         }
-        let shared = self.cache.join("mlpc/shared");
-        let mut folders: Vec<PathBuf> = std::fs::read_dir(&shared).unwrap().map(|e| e.unwrap().path()).collect();
-        assert_eq!(folders.len(), 1, "one team state's folder: {folders:?}");
-        folders.pop().unwrap().join("artifacts")
+        let machines: Vec<PathBuf> = match &self.pods {
+            Some(pods) => std::fs::read_dir(pods).unwrap().map(|e| e.unwrap().path()).collect(),
+            None => vec![self.cache.clone()],
+        };
+        machines
+            .iter()
+            .map(|m| {
+                let mut folders: Vec<PathBuf> =
+                    std::fs::read_dir(m.join("mlpc/shared")).unwrap().map(|e| e.unwrap().path()).collect();
+                assert_eq!(folders.len(), 1, "one team state's folder: {folders:?}");
+                folders.pop().unwrap().join("artifacts")
+            })
+            // A pod whose node wrote no file keeps none.
+            .filter(|a| a.exists())
+            .collect()
     }
 }
 
@@ -105,9 +125,11 @@ fn execute(workflow: &Workflow, sandbox: &Path, machine: &Shared) -> Vec<String>
         assert_eq!(container.command, ["mlpc"], "the image's entry is mlpc");
         let args: Vec<String> = container.args.iter().map(fill).collect();
         assert!(!args.iter().any(|a| a.contains("{{")), "every parameter is filled: {args:?}");
+        let cache = machine.pods.as_ref().map_or_else(|| machine.cache.clone(), |pods| pods.join(&ready.name));
         let out = std::process::Command::new(env!("CARGO_BIN_EXE_mlpc"))
             .args(&args)
-            .env("XDG_CACHE_HOME", &machine.cache)
+            .env("XDG_CACHE_HOME", cache)
+            .env_remove("MLPC_ARTIFACTS")
             .output()
             .unwrap();
         assert!(
@@ -139,7 +161,7 @@ fn outcome(state: &Shared) -> (Value, BTreeSet<String>) {
         })
         .collect();
     let mut files = BTreeSet::new();
-    let mut todo = vec![state.artifacts()];
+    let mut todo = state.artifacts();
     while let Some(dir) = todo.pop() {
         for e in std::fs::read_dir(&dir).unwrap().map(Result::unwrap) {
             if e.file_type().unwrap().is_dir() {
@@ -152,12 +174,15 @@ fn outcome(state: &Shared) -> (Value, BTreeSet<String>) {
     (Value::Array(versions), files)
 }
 
-/// Exports the pipeline in `dir` to Argo with the tasks on `tasks`' state, runs the Workflow
-/// task by task, runs `mlpc run` on `local`, and checks both decided the same.
-fn workflow_matches_run(dir: &Path, tasks: &Shared, local: &Shared) {
+/// Exports the pipeline in `dir` to Argo with the tasks on `tasks`' state (and `artifacts`,
+/// the artifact store, when given), runs the Workflow task by task, runs `mlpc run` on
+/// `local`, and checks both decided the same.
+fn workflow_matches_run(dir: &Path, tasks: &Shared, artifacts: Option<&str>, local: &Shared) {
     let file = dir.join("churn.mlp").to_string_lossy().into_owned();
     let base = dir.to_string_lossy().into_owned();
-    let yaml = ok(&["export", "argo", &file, "--base-dir", &base, "--state", &tasks.state]);
+    let mut export = vec!["export", "argo", &file, "--base-dir", &base, "--state", &tasks.state];
+    export.extend(artifacts.iter().flat_map(|a| ["--artifacts", a]));
+    let yaml = ok(&export);
     let docs: Vec<&str> = yaml.split("\n---\n").collect();
     assert_eq!(docs.len(), 2, "a Workflow and a CronWorkflow");
     let workflow: Workflow = serde_norway::from_str(docs[0]).expect("the Workflow reads back");
@@ -175,18 +200,24 @@ fn workflow_matches_run(dir: &Path, tasks: &Shared, local: &Shared) {
 }
 
 #[test]
-fn the_exported_workflow_on_postgres_matches_mlpc_run_on_postgres() {
+fn the_exported_workflow_on_postgres_and_s3_matches_mlpc_run_on_postgres() {
     let (Some(tasks), Some(local)) =
         (common::postgres_database("export_run_tasks"), common::postgres_database("export_run_local"))
     else {
         return;
     };
+    let Ok(bucket) = std::env::var("MLPC_TEST_S3") else {
+        assert!(std::env::var("MLPC_REQUIRE_SERVICES").is_err(), "MLPC_TEST_S3 is not set");
+        eprintln!("not run: no S3 (start scripts/services/s3)");
+        return;
+    };
+    let artifacts = format!("{bucket}/export_run_{}", std::process::id());
     let dir = pipeline();
-    // The tasks share one cache folder, as pods share a volume: runs do not yet keep their
-    // artifacts in the object store (docs/state.md).
-    let tasks = Shared { state: tasks, cache: dir.path().join("tasks-cache") };
-    let local = Shared { state: local, cache: dir.path().join("local-cache") };
-    workflow_matches_run(dir.path(), &tasks, &local);
+    // Each task on an empty machine: what it reads that another task made comes from S3.
+    let tasks =
+        Shared { state: tasks, cache: dir.path().join("tasks-cache"), pods: Some(dir.path().join("pods")) };
+    let local = Shared { state: local, cache: dir.path().join("local-cache"), pods: None };
+    workflow_matches_run(dir.path(), &tasks, Some(&artifacts), &local);
     let verified = tasks.mlpc(&["audit", "verify"]);
     assert!(verified.starts_with("audit log intact"), "{verified}");
 }
@@ -196,7 +227,7 @@ fn the_exported_workflow_run_task_by_task_matches_mlpc_run() {
     let dir = pipeline();
     let file = dir.path().join("churn.mlp").to_string_lossy().into_owned();
     let tasks = Shared::folder(dir.path(), "workflow-state");
-    workflow_matches_run(dir.path(), &tasks, &Shared::folder(dir.path(), "local-state"));
+    workflow_matches_run(dir.path(), &tasks, None, &Shared::folder(dir.path(), "local-state"));
     let workflow_state = tasks.state.clone();
 
     // Version 1 to production, then the KServe export of that registry.

@@ -263,6 +263,8 @@ fn one_monitor_reads_the_requests_and_labels_of_every_replica() {
     });
     assert_eq!(check["status"], "ok", "{check}");
     assert_eq!(check["conditions"], json!([["auc >= 0", true]]), "the labels are joined: {check}");
+}
+
 /// The artifact files of a machine's cache folder.
 fn cached_artifacts(machine: &Path) -> Vec<String> {
     let mut found = Vec::new();
