@@ -165,19 +165,12 @@ const MIGRATION_LOCK: i64 = 0x6d6c_7064;
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::registry::fixtures::fresh_database;
+    use crate::registry::fixtures::shared_folder;
     use crate::Store;
 
     #[test]
     fn a_store_newer_than_this_mlpc_is_refused_and_migrating_a_current_one_does_nothing() {
-        if std::env::var("MLPC_TEST_POSTGRES").is_err() {
-            assert!(std::env::var("MLPC_REQUIRE_SERVICES").is_err(), "MLPC_TEST_POSTGRES is not set");
-            eprintln!("not run: no Postgres (start scripts/services/postgres)");
-            return;
-        }
-        let dir = tempfile::tempdir().unwrap();
-        let target = fresh_database();
-        Store::share(dir.path(), target.clone());
+        let Some((dir, target)) = shared_folder() else { return };
         let store = Store::open(dir.path()).unwrap();
         assert_eq!(version(&store.db).unwrap(), latest(), "a new database is set up");
         store.db.execute("INSERT INTO mlpc_schema VALUES (?, now(), 'a newer mlpc')", args![latest() + 1]).unwrap();

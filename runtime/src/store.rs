@@ -709,14 +709,7 @@ mod tests {
 
     #[test]
     fn a_wait_for_the_postgres_write_lock_is_bounded_and_names_the_holder() {
-        if std::env::var("MLPC_TEST_POSTGRES").is_err() {
-            assert!(std::env::var("MLPC_REQUIRE_SERVICES").is_err(), "MLPC_TEST_POSTGRES is not set");
-            eprintln!("not run: no Postgres (start scripts/services/postgres)");
-            return;
-        }
-        let dir = tempfile::tempdir().unwrap();
-        let target = crate::registry::fixtures::fresh_database();
-        Store::share(dir.path(), target.clone());
+        let Some((dir, target)) = crate::registry::fixtures::shared_folder() else { return };
         let store = Store::open(dir.path()).unwrap();
         // Another writer, on another host, holds the lock in an open transaction.
         let holder = Db::Postgres(crate::db::PgSession::open(&target, "mlpc 9.9 (process 42 on build-7)").unwrap());

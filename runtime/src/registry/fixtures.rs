@@ -70,3 +70,17 @@ pub(crate) fn fresh_database() -> crate::db::PgTarget {
     let base = server.rsplit_once('/').map_or(server.as_str(), |(b, _)| b);
     crate::db::PgTarget::parse(&format!("{base}/{name}")).unwrap()
 }
+
+/// A state folder on a new database of the test server, and that database; `None` (the test
+/// says so) without a server, unless `MLPC_REQUIRE_SERVICES` is set.
+pub(crate) fn shared_folder() -> Option<(tempfile::TempDir, crate::db::PgTarget)> {
+    if std::env::var("MLPC_TEST_POSTGRES").is_err() {
+        assert!(std::env::var("MLPC_REQUIRE_SERVICES").is_err(), "MLPC_TEST_POSTGRES is not set");
+        eprintln!("not run: no Postgres (start scripts/services/postgres)");
+        return None;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let target = fresh_database();
+    crate::Store::share(dir.path(), target.clone());
+    Some((dir, target))
+}

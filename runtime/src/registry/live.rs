@@ -87,7 +87,7 @@ fn listen(target: &PgTarget, who: &str, tell: &mut impl FnMut(Heard) -> bool) ->
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::registry::fixtures::{fresh_database, new_version};
+    use crate::registry::fixtures::{new_version, shared_folder};
     use crate::registry::{promote, register};
     use crate::Store;
     use std::sync::mpsc;
@@ -95,14 +95,7 @@ mod tests {
 
     #[test]
     fn a_stage_move_is_heard_at_its_commit_and_after_a_lost_connection() {
-        if std::env::var("MLPC_TEST_POSTGRES").is_err() {
-            assert!(std::env::var("MLPC_REQUIRE_SERVICES").is_err(), "MLPC_TEST_POSTGRES is not set");
-            eprintln!("not run: no Postgres (start scripts/services/postgres)");
-            return;
-        }
-        let dir = tempfile::tempdir().unwrap();
-        let target = fresh_database();
-        Store::share(dir.path(), target.clone());
+        let Some((dir, target)) = shared_folder() else { return };
         let store = Store::open(dir.path()).unwrap();
         let v = register(&store, &new_version("a", 0.9, 0.7)).unwrap();
         let (tx, heard) = mpsc::channel();
