@@ -263,6 +263,18 @@ fn one_monitor_reads_the_requests_and_labels_of_every_replica() {
     });
     assert_eq!(check["status"], "ok", "{check}");
     assert_eq!(check["conditions"], json!([["auc >= 0", true]]), "the labels are joined: {check}");
+    // Its results are the store's, for every daemon and UI of the team; no file of its own.
+    let recorded = team.psql("SELECT count(*) > 0 FROM monitor_checks WHERE monitor = 'churn_drift' AND rows = 50");
+    assert_eq!(recorded, "t", "the check is in the store's monitor_checks");
+    let mut todo = vec![team.trainer.path().to_path_buf()];
+    while let Some(dir) = todo.pop() {
+        for e in std::fs::read_dir(&dir).unwrap().map(Result::unwrap) {
+            assert_ne!(e.file_name(), "monitors.duckdb", "a results file in {}", dir.display());
+            if e.file_type().unwrap().is_dir() {
+                todo.push(e.path());
+            }
+        }
+    }
 }
 
 /// The artifact files of a machine's cache folder.
@@ -418,8 +430,8 @@ fn state_migrate_says_what_it_did_and_refuses_a_newer_schema() {
     let machine = tempfile::tempdir().unwrap();
     let migrate = ["state", "migrate", "--state", url.as_str()];
     let said = text(&mlpc(machine.path(), &migrate));
-    assert!(said.contains("applied migrations 1, 2 (schema version 0 → 2)"), "{said}");
-    assert!(text(&mlpc(machine.path(), &migrate)).contains("is at schema version 2: nothing to apply"));
+    assert!(said.contains("applied migrations 1, 2, 3 (schema version 0 → 3)"), "{said}");
+    assert!(text(&mlpc(machine.path(), &migrate)).contains("is at schema version 3: nothing to apply"));
     let newer = "INSERT INTO mlpc_schema VALUES (1000, now(), 'a newer mlpc')";
     assert!(Command::new("psql").args([&url, "-qc", newer]).status().unwrap().success());
     for args in [&migrate[..], &["models", "--state", url.as_str()]] {

@@ -58,6 +58,19 @@ CREATE TABLE feedback (time TIMESTAMP, model VARCHAR, request_id VARCHAR, row_nu
 CREATE INDEX feedback_by_time ON feedback (time);
 ",
     ),
+    (
+        3,
+        "
+CREATE TABLE monitor_checks (
+  checked_at TIMESTAMP, monitor VARCHAR, model VARCHAR, rows BIGINT, status VARCHAR, drift_share DOUBLE PRECISION,
+  report VARCHAR);
+CREATE INDEX monitor_checks_by_monitor ON monitor_checks (monitor, checked_at);
+CREATE TABLE alert_firings (
+  changed_at TIMESTAMP, monitor VARCHAR, alert VARCHAR, event VARCHAR, reason VARCHAR, action VARCHAR, outcome VARCHAR);
+CREATE INDEX alert_firings_by_monitor ON alert_firings (monitor, changed_at);
+CREATE TABLE alert_state (monitor VARCHAR, alert VARCHAR, active BOOLEAN, PRIMARY KEY (monitor, alert));
+",
+    ),
 ];
 
 /// The schema version this binary writes.

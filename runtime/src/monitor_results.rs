@@ -3,9 +3,12 @@
 //! restarts, so an alert fires once per episode). The daemon writes it; the UI reads it.
 //! DuckDB lets one process write a file and no other open it meanwhile, so every use opens
 //! the file briefly, after waiting for the other mlpc processes' claim on it (`file_lock`).
+//! On a shared store the same tables are the store's (migration 3), so every daemon and
+//! every UI of a team reads one history and one state of each alert.
 
+use crate::db::{args, Db, DbError};
 use crate::file_lock::{self, LockError, Mode};
-use duckdb::{params, Connection};
+use crate::store::Store;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -29,17 +32,37 @@ pub fn path(state: &Path) -> PathBuf {
 pub enum ResultsError {
     #[error(transparent)]
     Lock(#[from] LockError),
-    #[error("{file}: {source}")]
-    Db { file: PathBuf, source: duckdb::Error },
+    #[error("{place}: {why}")]
+    Db { place: String, why: String },
 }
 
-/// Runs `f` on a connection to the results file, opened for this call only.
-fn with<T>(state: &Path, f: impl FnOnce(&Connection) -> duckdb::Result<T>) -> Result<T, ResultsError> {
+/// Runs `f` on the results: the shared store's session, or a connection to the results
+/// file, opened for this call only.
+fn with<T>(state: &Path, f: impl FnOnce(&Db) -> Result<T, DbError>) -> Result<T, ResultsError> {
+    if let Some(target) = Store::shared(state) {
+        let failed = |why: String| ResultsError::Db { place: target.to_string(), why };
+        let store = Store::open(state).map_err(|e| failed(e.to_string()))?;
+        return f(&store.db).map_err(|e| failed(e.to_string()));
+    }
     let file = path(state);
+    let failed = |why: String| ResultsError::Db { place: file.display().to_string(), why };
     let _held = file_lock::claim(&file, Mode::Alone, LOCK_WAIT)?;
-    Connection::open(&file)
-        .and_then(|conn| conn.execute_batch(SCHEMA).and_then(|()| f(&conn)))
-        .map_err(|source| ResultsError::Db { file, source })
+    let db = Db::Duck(duckdb::Connection::open(&file).map_err(|e| failed(e.to_string()))?);
+    db.batch(SCHEMA).and_then(|()| f(&db)).map_err(|e| failed(e.to_string()))
+}
+
+/// A timestamp argument given as microseconds since the epoch, UTC.
+fn micros(db: &Db) -> &'static str {
+    if db.is_postgres() {
+        "?"
+    } else {
+        "make_timestamp(?)"
+    }
+}
+
+/// A timestamp as read back: UTC, to the second.
+fn second(at: String) -> String {
+    at.chars().take(19).collect()
 }
 
 fn now_micros() -> i64 {
@@ -69,10 +92,10 @@ pub struct Firing<'a> {
 }
 
 pub fn record_check(state: &Path, c: &Check) -> Result<(), ResultsError> {
-    with(state, |conn| {
-        conn.execute(
-            "INSERT INTO monitor_checks VALUES (make_timestamp(?), ?, ?, ?, ?, ?, ?)",
-            params![now_micros(), c.monitor, c.model, c.rows as i64, c.status, c.drift_share, c.report],
+    with(state, |db| {
+        db.execute(
+            &format!("INSERT INTO monitor_checks VALUES ({}, ?, ?, ?, ?, ?, ?)", micros(db)),
+            args![now_micros(), c.monitor, c.model, c.rows as i64, c.status, c.drift_share, c.report],
         )
         .map(drop)
     })
@@ -80,26 +103,24 @@ pub fn record_check(state: &Path, c: &Check) -> Result<(), ResultsError> {
 
 /// Records the firing and the alert's new state in one transaction.
 pub fn record_firing(state: &Path, f: &Firing) -> Result<(), ResultsError> {
-    with(state, |conn| {
-        conn.execute_batch("BEGIN")?;
-        conn.execute(
-            "INSERT INTO alert_firings VALUES (make_timestamp(?), ?, ?, ?, ?, ?, ?)",
-            params![now_micros(), f.monitor, f.alert, f.event, f.reason, f.action, f.outcome],
+    with(state, |db| {
+        db.batch("BEGIN")?;
+        db.execute(
+            &format!("INSERT INTO alert_firings VALUES ({}, ?, ?, ?, ?, ?, ?)", micros(db)),
+            args![now_micros(), f.monitor, f.alert, f.event, f.reason, f.action, f.outcome],
         )?;
-        conn.execute(
-            "INSERT OR REPLACE INTO alert_state VALUES (?, ?, ?)",
-            params![f.monitor, f.alert, f.event == "fired"],
+        db.execute(
+            "INSERT INTO alert_state VALUES (?, ?, ?) ON CONFLICT (monitor, alert) DO UPDATE SET active = excluded.active",
+            args![f.monitor, f.alert, f.event == "fired"],
         )?;
-        conn.execute_batch("COMMIT")
+        db.batch("COMMIT")
     })
 }
 
 /// The alerts of `monitor` that are active, by their text.
 pub fn active(state: &Path, monitor: &str) -> Result<Vec<String>, ResultsError> {
-    with(state, |conn| {
-        let mut stmt = conn.prepare("SELECT alert FROM alert_state WHERE monitor = ? AND active")?;
-        let rows = stmt.query_map(params![monitor], |r| r.get(0))?;
-        rows.collect()
+    with(state, |db| {
+        db.query("SELECT alert FROM alert_state WHERE monitor = ? AND active", args![monitor], |r| r.get(0))
     })
 }
 
@@ -126,48 +147,48 @@ pub struct FiringRow {
 
 /// The last `limit` checks of `monitor`, oldest first; none before the file exists.
 pub fn checks(state: &Path, monitor: &str, limit: usize) -> Result<Vec<CheckRow>, ResultsError> {
-    read(state, |conn| {
-        let mut stmt = conn.prepare(
-            "SELECT * FROM (SELECT strftime(checked_at, '%Y-%m-%d %H:%M:%S'), rows, status, drift_share, report, checked_at
-             FROM monitor_checks WHERE monitor = ? ORDER BY checked_at DESC LIMIT ?) ORDER BY checked_at",
-        )?;
-        let rows = stmt.query_map(params![monitor, limit as i64], |r| {
-            Ok(CheckRow {
-                at: r.get(0)?,
-                rows: r.get(1)?,
-                status: r.get(2)?,
-                drift_share: r.get(3)?,
-                report: r.get(4)?,
-            })
-        })?;
-        rows.collect()
+    read(state, |db| {
+        db.query(
+            "SELECT * FROM (SELECT CAST(checked_at AS VARCHAR), rows, status, drift_share, report, checked_at
+             FROM monitor_checks WHERE monitor = ? ORDER BY checked_at DESC LIMIT ?) AS latest ORDER BY checked_at",
+            args![monitor, limit as i64],
+            |r| {
+                Ok(CheckRow {
+                    at: second(r.get(0)?),
+                    rows: r.get(1)?,
+                    status: r.get(2)?,
+                    drift_share: r.get(3)?,
+                    report: r.get(4)?,
+                })
+            },
+        )
     })
 }
 
 /// The last `limit` firings and clearings of `monitor`'s alerts, newest first.
 pub fn firings(state: &Path, monitor: &str, limit: usize) -> Result<Vec<FiringRow>, ResultsError> {
-    read(state, |conn| {
-        let mut stmt = conn.prepare(
-            "SELECT strftime(changed_at, '%Y-%m-%d %H:%M:%S'), alert, event, reason, action, outcome
+    read(state, |db| {
+        db.query(
+            "SELECT CAST(changed_at AS VARCHAR), alert, event, reason, action, outcome
              FROM alert_firings WHERE monitor = ? ORDER BY changed_at DESC LIMIT ?",
-        )?;
-        let rows = stmt.query_map(params![monitor, limit as i64], |r| {
-            Ok(FiringRow {
-                at: r.get(0)?,
-                alert: r.get(1)?,
-                event: r.get(2)?,
-                reason: r.get(3)?,
-                action: r.get(4)?,
-                outcome: r.get(5)?,
-            })
-        })?;
-        rows.collect()
+            args![monitor, limit as i64],
+            |r| {
+                Ok(FiringRow {
+                    at: second(r.get(0)?),
+                    alert: r.get(1)?,
+                    event: r.get(2)?,
+                    reason: r.get(3)?,
+                    action: r.get(4)?,
+                    outcome: r.get(5)?,
+                })
+            },
+        )
     })
 }
 
 /// `with` for readers: nothing to read, and no file made, before the daemon wrote one.
-fn read<T: Default>(state: &Path, f: impl FnOnce(&Connection) -> duckdb::Result<T>) -> Result<T, ResultsError> {
-    if path(state).exists() {
+fn read<T: Default>(state: &Path, f: impl FnOnce(&Db) -> Result<T, DbError>) -> Result<T, ResultsError> {
+    if Store::shared(state).is_some() || path(state).exists() {
         with(state, f)
     } else {
         Ok(T::default())
