@@ -430,8 +430,8 @@ fn state_migrate_says_what_it_did_and_refuses_a_newer_schema() {
     let machine = tempfile::tempdir().unwrap();
     let migrate = ["state", "migrate", "--state", url.as_str()];
     let said = text(&mlpc(machine.path(), &migrate));
-    assert!(said.contains("applied migrations 1, 2, 3 (schema version 0 → 3)"), "{said}");
-    assert!(text(&mlpc(machine.path(), &migrate)).contains("is at schema version 3: nothing to apply"));
+    assert!(said.contains("applied migrations 1, 2, 3, 4 (schema version 0 → 4)"), "{said}");
+    assert!(text(&mlpc(machine.path(), &migrate)).contains("is at schema version 4: nothing to apply"));
     let newer = "INSERT INTO mlpc_schema VALUES (1000, now(), 'a newer mlpc')";
     assert!(Command::new("psql").args([&url, "-qc", newer]).status().unwrap().success());
     for args in [&migrate[..], &["models", "--state", url.as_str()]] {

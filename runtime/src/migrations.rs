@@ -71,6 +71,7 @@ CREATE INDEX alert_firings_by_monitor ON alert_firings (monitor, changed_at);
 CREATE TABLE alert_state (monitor VARCHAR, alert VARCHAR, active BOOLEAN, PRIMARY KEY (monitor, alert));
 ",
     ),
+    (4, "CREATE TABLE canary_state (model VARCHAR PRIMARY KEY, record VARCHAR NOT NULL);"),
 ];
 
 /// The schema version this binary writes.

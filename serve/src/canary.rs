@@ -4,8 +4,9 @@
 //! requests wait; `rollback when` true aborts (all traffic back to stable, the stage moved
 //! back in the registry); `promote when` true advances (after the last step the candidate
 //! becomes stable); neither holds the step. The state is kept in
-//! `<state>/canary/<name>.json`, so a restart resumes at the recorded step, and every
-//! decision goes to the audit log.
+//! `<state>/canary/<name>.json` (on a shared store, its `canary_state` table, so every
+//! machine of a team reads the same progress), a restart resumes at the recorded step, and
+//! every decision goes to the audit log.
 
 use crate::clock::Clock;
 use crate::gates::Gate;
@@ -13,6 +14,7 @@ use crate::live_metrics::{Live, Window};
 use crate::model::Loaded;
 use mlpc_plan::CanaryDef;
 use mlpc_runtime::audit::{self, Action};
+use mlpc_runtime::db::args;
 use mlpc_runtime::{registry, Store};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -173,12 +175,35 @@ pub fn path(state: &Path, model: &str) -> PathBuf {
 
 /// The persisted state of a model's last canary, if any.
 pub fn load(state: &Path, model: &str) -> Option<Record> {
-    let text = std::fs::read_to_string(path(state, model)).ok()?;
+    let text = match Store::shared(state) {
+        Some(_) => Store::open_read_only(state)
+            .map_err(|e| e.to_string())
+            .and_then(|store| {
+                let sql = "SELECT record FROM canary_state WHERE model = ?";
+                store.db.query_opt(sql, args![model], |r| r.get::<String>(0)).map_err(|e| e.to_string())
+            })
+            .map_err(|e| tracing::warn!(model, "cannot read the canary state: {e}"))
+            .ok()??,
+        None => std::fs::read_to_string(path(state, model)).ok()?,
+    };
     serde_json::from_str(&text).map_err(|e| tracing::warn!(model, "ignoring unreadable canary state: {e}")).ok()
 }
 
-/// Writes the state atomically (a temporary file renamed over the old one).
+/// Writes the state atomically: on a shared store one row replaced in a transaction, else a
+/// temporary file renamed over the old one.
 fn save(state: &Path, r: &Record) -> Result<(), String> {
+    if Store::shared(state).is_some() {
+        let text = serde_json::to_string(r).map_err(|e| e.to_string())?;
+        let store = Store::open(state).map_err(|e| e.to_string())?;
+        return store.transaction(|db| {
+            db.execute(
+                "INSERT INTO canary_state VALUES (?, ?) ON CONFLICT (model) DO UPDATE SET record = excluded.record",
+                args![r.model, text],
+            )
+            .map(drop)
+            .map_err(|e| format!("cannot write the canary state: {e}"))
+        });
+    }
     let file = path(state, &r.model);
     let dir = file.parent().unwrap_or(state);
     std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
@@ -404,6 +429,32 @@ mod tests {
     use std::time::SystemTime;
 
     const SECOND: Duration = Duration::from_secs(1);
+
+    #[test]
+    fn on_a_shared_store_another_machine_reads_the_recorded_progress() {
+        let Ok(server) = std::env::var("MLPC_TEST_POSTGRES") else {
+            assert!(std::env::var("MLPC_REQUIRE_SERVICES").is_err(), "MLPC_TEST_POSTGRES is not set");
+            eprintln!("not run: no Postgres (start scripts/services/postgres)");
+            return;
+        };
+        use mlpc_runtime::db::{Db, PgSession, PgTarget};
+        let admin = Db::Postgres(PgSession::open(&PgTarget::parse(&server).unwrap(), "canary test").unwrap());
+        let name = format!("canary_{}", std::process::id());
+        admin.batch(&format!("CREATE DATABASE {name}")).unwrap();
+        let base = server.rsplit_once('/').map_or(server.as_str(), |(b, _)| b);
+        let target = PgTarget::parse(&format!("{base}/{name}")).unwrap();
+        let (here, there) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        Store::share(here.path(), target.clone());
+        Store::share(there.path(), target);
+        assert!(load(there.path(), "m").is_none(), "nothing recorded yet");
+        let mut r = Record::new("m", "production", 1, 2, &[10.0, 50.0, 100.0]);
+        save(here.path(), &r).unwrap();
+        r.step = 1;
+        save(here.path(), &r).unwrap();
+        let read = load(there.path(), "m").expect("the other machine reads it");
+        assert_eq!(serde_json::to_value(&read).unwrap(), serde_json::to_value(&r).unwrap());
+        assert!(!path(here.path(), "m").exists(), "no file of its own");
+    }
 
     /// `metric op value` as the plan types a gate's comparison.
     fn compare(metric: &str, op: &str, value: f64) -> serde_json::Value {
