@@ -97,18 +97,23 @@ fn a_team_shares_runs_the_registry_and_the_audit_log_through_postgres() {
 /// learner, no canary, and `monitor` in place of the example's monitor.
 struct Team {
     url: String,
+    /// The artifact store; without one, servers run on the trainer's machine.
+    artifacts: Option<String>,
     dir: tempfile::TempDir,
-    /// The cache folder of the machine that trains and serves.
+    /// The cache folder of the machine that trains (and serves, without an artifact store).
     trainer: tempfile::TempDir,
     /// Another machine's, which approves.
     approver: tempfile::TempDir,
+    /// A third's, which serves when there is an artifact store: it shares only the URLs.
+    server: tempfile::TempDir,
 }
 
 impl Team {
     fn new(url: String, monitor: &str) -> Team {
         let dir = tempfile::tempdir().unwrap();
         common::copy_churn_data(dir.path());
-        let team = Team { url, dir, trainer: tempfile::tempdir().unwrap(), approver: tempfile::tempdir().unwrap() };
+        let machine = || tempfile::tempdir().unwrap();
+        let team = Team { url, artifacts: None, dir, trainer: machine(), approver: machine(), server: machine() };
         team.write("logistic_regression()", monitor);
         team
     }
@@ -120,24 +125,31 @@ impl Team {
     fn file(&self) -> PathBuf {
         self.dir.path().join("churn.mlp")
     }
-    /// `mlpc ARGS --state URL` on `machine`.
+    /// `--state URL`, and `--artifacts URL` with an artifact store.
+    fn shared(&self) -> Vec<&str> {
+        let mut args = vec!["--state", self.url.as_str()];
+        args.extend(self.artifacts.iter().flat_map(|a| ["--artifacts", a.as_str()]));
+        args
+    }
+    /// `mlpc ARGS` with the shared URLs on `machine`.
     fn mlpc(&self, machine: &Path, args: &[&str]) -> String {
-        text(&mlpc(machine, &[args, &["--state", self.url.as_str()]].concat()))
+        text(&mlpc(machine, &[args, &self.shared()].concat()))
     }
     fn run(&self) -> String {
         self.mlpc(self.trainer.path(), &["run", &self.file().to_string_lossy()])
     }
-    /// `mlpc-runtime ARGS --state URL` on the trainer's machine, started; the first line it
-    /// prints that starts with `wait_for`, without that prefix.
+    /// `mlpc-runtime ARGS` with the shared URLs on the serving machine, started; the first
+    /// line it prints that starts with `wait_for`, without that prefix.
     fn start(&self, args: &[&str], env: &[(&str, &str)], wait_for: &str) -> (common::Running, String) {
         static STARTED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
         let n = STARTED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let log = std::fs::File::create(self.dir.path().join(format!("{}-{n}.log", args[0]))).unwrap();
         let child = Command::new(env!("CARGO_BIN_EXE_mlpc-runtime"))
             .args(args)
-            .args(["--state", &self.url])
-            .env("XDG_CACHE_HOME", self.trainer.path())
+            .args(self.shared())
+            .env("XDG_CACHE_HOME", if self.artifacts.is_some() { self.server.path() } else { self.trainer.path() })
             .env_remove("MLPC_STATE")
+            .env_remove("MLPC_ARTIFACTS")
             .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(log)
@@ -177,8 +189,11 @@ const NO_MONITOR: &str = "";
 
 #[test]
 fn a_promotion_from_another_machine_is_served_within_a_second_and_fails_no_request() {
-    let Some(url) = common::postgres_database("shared_state") else { return };
-    let team = Team::new(url, NO_MONITOR);
+    let (Some(url), Some(artifacts)) = (common::postgres_database("shared_state"), bucket("promotion")) else {
+        return;
+    };
+    // Three machines: one trains, one approves, one serves; they share the two URLs only.
+    let team = Team { artifacts: Some(artifacts), ..Team::new(url, NO_MONITOR) };
     team.run();
     team.mlpc(team.approver.path(), &["promote", NAME, "1", "--stage", "production", "--by", "alice"]);
     team.write("logistic_regression(c = 0.05)", NO_MONITOR);
